@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtio-blk request engine (virtio 1.3 §5.2), transport-neutral: it takes
+ * a request as (device-readable iovecs, device-writable iovecs), parses it as a
+ * byte stream (the spec forbids assuming a descriptor layout), validates it,
+ * runs it on a backend queue and reports the status and used length.
+ *
+ * It never sees a descriptor or a socket: vhost-user, a fuzzer or a unit test
+ * drive it the same way. Each request type is one handler function.
+ */
+#ifndef VBLK_BLK_BLK_H
+#define VBLK_BLK_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vblk/spec/virtio_blk.h>
+
+#include "backend/be.h"
+
+struct vblk_dev_opts {
+	bool ro;
+	bool writeback;       /* initial cache mode; writethrough when false (the safe default) */
+	const char *serial;   /* GET_ID, at most 20 bytes used; NULL for "" */
+	unsigned num_queues;  /* >= 1 */
+	uint32_t seg_max;     /* advertised; 0 = derive from the queue size */
+	uint32_t queue_size;  /* the transport's maximum queue size */
+};
+
+/* Device-wide state shared by all queues. */
+struct vblk_dev {
+	struct be *be;
+	uint64_t capacity;    /* 512-byte sectors */
+	uint32_t blk_size;    /* logical block size, bytes */
+	uint32_t seg_max;
+	uint32_t size_max;
+	unsigned num_queues;
+	bool ro;
+	/* Cache mode: written by the control thread (SET_CONFIG), read by queues. */
+	_Atomic bool writeback;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	uint64_t features;    /* virtio feature bits this device offers */
+	uint64_t negotiated;  /* set by vblk_dev_set_features */
+};
+
+/* Fill d from the backend's capabilities. Returns 0 or -EINVAL (bad option). */
+int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts *opts);
+
+/* Record the features the driver accepted (e.g. whether CONFIG_WCE is in use). */
+void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated);
+
+/* The current config space (virtio 1.3 §5.2.4), little-endian. */
+void vblk_dev_get_config(const struct vblk_dev *d, struct virtio_blk_config *cfg);
+
+/*
+ * A driver write to config space. Only the `writeback` byte (offset 32) is
+ * writable, and only with VIRTIO_BLK_F_CONFIG_WCE. Returns 0, or -EINVAL for
+ * any other offset/length (nothing changed).
+ */
+int vblk_dev_set_config(struct vblk_dev *d, uint32_t off, const void *buf, uint32_t len);
+
+struct vblk_queue;
+struct vblk_req;
+
+/* Called once per submitted request, from vblk_req_submit()'s caller thread. */
+typedef void vblk_req_done_fn(struct vblk_req *req, uint32_t used_len, void *opaque);
+
+struct vblk_req {
+	/* Set by the transport before vblk_req_submit(); the engine may rewrite the array. */
+	struct iovec *iov;
+	unsigned out_num; /* iov[0..out_num) device-readable */
+	unsigned in_num;  /* iov[out_num..out_num+in_num) device-writable */
+
+	/* Engine-private from here on. */
+	struct vblk_queue *q;
+	struct vblk_req *next_pending;
+	uint8_t *status;
+	uint32_t type;
+	uint64_t sector;
+	uint32_t used_len;
+	struct iovec *data;
+	unsigned data_num;
+	struct be_io io;
+};
+
+/*
+ * Create the engine's state for one virtqueue: a backend queue of depth
+ * requests and the completion callback. Returns 0 or -errno.
+ */
+int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done, void *opaque,
+		      struct vblk_queue **out);
+
+/* Destroy; every submitted request must have completed. Accepts NULL. */
+void vblk_queue_destroy(struct vblk_queue *q);
+
+/* fd to poll for backend completions (-1: call vblk_queue_process after each batch). */
+int vblk_queue_fd(struct vblk_queue *q);
+
+/*
+ * Start one request. Never fails: a malformed request completes with
+ * VIRTIO_BLK_S_IOERR/UNSUPP through the done callback, maybe before this
+ * returns. Requests the backend cannot take now wait in order.
+ * Returns false only if the request had no reachable status byte: then the
+ * chain is malformed framing, nothing was written, done is not called, and the
+ * transport must treat the queue as broken.
+ */
+bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req);
+
+/* End of a batch of submits: hand them to the backend. */
+void vblk_queue_kick(struct vblk_queue *q);
+
+/* Reap backend completions, run done callbacks, dispatch waiting requests. */
+void vblk_queue_process(struct vblk_queue *q);
+
+/* Requests submitted and not yet completed. */
+unsigned vblk_queue_inflight(const struct vblk_queue *q);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/*
+ * Set once at start-up by main(), before any thread exists; read-only after.
+ * Logging configuration is the one process-wide setting we allow.
+ */
+static enum vblk_log_level vblk_log_threshold = VBLK_LOG_INFO;
+
+void vblk_log_set_level(enum vblk_log_level level) { vblk_log_threshold = level; }
+
+void vblk_log(enum vblk_log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	char line[1024];
+	va_list ap;
+
+	if (level > vblk_log_threshold)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One fprintf per line keeps lines from threads unmixed. */
+	fprintf(stderr, "vblk: %s: %s\n", names[level], line);
+}

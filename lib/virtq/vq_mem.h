@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory table: the only way the device side turns a guest address into
+ * a host pointer. Every lookup checks the whole [addr, addr+len) range against
+ * the regions, with overflow-safe arithmetic, so a hostile descriptor can never
+ * make us touch memory outside what the front end shared with us.
+ */
+#ifndef VBLK_VIRTQ_VQ_MEM_H
+#define VBLK_VIRTQ_VQ_MEM_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vblk/spec/vhost_user.h>
+
+#define VQ_MEM_MAX_REGIONS VHOST_USER_MEMORY_BASELINE_NREGIONS
+
+struct vq_mem_region {
+	uint64_t gpa;  /* guest physical address of the first byte */
+	uint64_t uva;  /* front end's virtual address of the first byte (vring addresses use it) */
+	uint64_t size; /* bytes, > 0 */
+	void *hva;     /* our mapping of the first byte */
+};
+
+struct vq_mem {
+	unsigned nregions;
+	struct vq_mem_region regions[VQ_MEM_MAX_REGIONS];
+};
+
+/*
+ * Add a region. Rejects size 0, gpa+size or uva+size overflow, and overlap
+ * with an existing region in guest-physical space.
+ * Returns 0, -EINVAL (bad/overlapping region) or -ENOSPC (table full).
+ */
+int vq_mem_add(struct vq_mem *mem, const struct vq_mem_region *r);
+
+/*
+ * Host pointer for [gpa, gpa+len) when the range lies wholly inside one
+ * region; NULL otherwise (including len == 0 at an unmapped address and any
+ * overflow). Use it for ring structures, which must be contiguous.
+ */
+void *vq_mem_gpa_to_hva(const struct vq_mem *mem, uint64_t gpa, uint64_t len);
+
+/* As vq_mem_gpa_to_hva but for a front-end virtual address (SET_VRING_ADDR). */
+void *vq_mem_uva_to_hva(const struct vq_mem *mem, uint64_t uva, uint64_t len);
+
+/*
+ * Map a buffer that may legally span adjacent regions into iovecs appended at
+ * iov[*cnt]. Returns 0; -EFAULT if any byte is unmapped or the range overflows;
+ * -ENOBUFS if more than max entries would be needed. len must be > 0.
+ */
+int vq_mem_gpa_to_iov(const struct vq_mem *mem, uint64_t gpa, uint32_t len, struct iovec *iov,
+		      unsigned *cnt, unsigned max);
+
+#endif
