@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages vblk needs. Profiles:
+#   run   - build and run vblkd / vblk
+#   test  - everything the test suite uses (QEMU, a kernel, busybox, sanitizers)
+#   bench - run + fio/qemu for the benchmark report
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+profile=${1:-run}
+
+pkgs=(build-essential meson ninja-build pkg-config liburing-dev libnbd-dev)
+case "$profile" in
+run) ;;
+test | bench)
+	pkgs+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
+		e2fsprogs xz-utils zstd clang libclang-rt-14-dev nbdkit procps psmisc python3)
+	;;
+*)
+	echo "install-deps: unknown profile '$profile' (run|test|bench)" >&2
+	exit 2
+	;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
