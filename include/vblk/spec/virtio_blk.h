@@ -79,10 +79,10 @@ struct virtio_blk_config {
 	struct virtio_blk_zoned_characteristics zoned;
 } __attribute__((packed));
 
-_Static_assert(offsetof(struct virtio_blk_config, writeback) == 32, "virtio 1.3 §5.2.4 layout");
-_Static_assert(offsetof(struct virtio_blk_config, num_queues) == 34, "virtio 1.3 §5.2.4 layout");
-_Static_assert(offsetof(struct virtio_blk_config, max_secure_erase_sectors) == 60, "layout");
-_Static_assert(sizeof(struct virtio_blk_config) == 96, "virtio 1.3 §5.2.4 layout");
+VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, writeback) == 32, "virtio 1.3 §5.2.4 layout");
+VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, num_queues) == 34, "virtio 1.3 §5.2.4 layout");
+VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, max_secure_erase_sectors) == 60, "layout");
+VBLK_STATIC_ASSERT(sizeof(struct virtio_blk_config) == 96, "virtio 1.3 §5.2.4 layout");
 
 /* §5.2.6 Device Operation: request types */
 #define VIRTIO_BLK_T_IN 0
@@ -106,7 +106,7 @@ struct virtio_blk_outhdr {
 	vblk_le64 sector;
 };
 
-_Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "virtio 1.3 §5.2.6");
+VBLK_STATIC_ASSERT(sizeof(struct virtio_blk_outhdr) == 16, "virtio 1.3 §5.2.6");
 
 /* §5.2.6: GET_ID returns 20 bytes, NUL-padded, no terminator when full. */
 #define VIRTIO_BLK_ID_BYTES 20
@@ -120,7 +120,7 @@ struct virtio_blk_discard_write_zeroes {
 	vblk_le32 flags;
 };
 
-_Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16, "virtio 1.3 §5.2.6");
+VBLK_STATIC_ASSERT(sizeof(struct virtio_blk_discard_write_zeroes) == 16, "virtio 1.3 §5.2.6");
 
 /* §5.2.6: GET_LIFETIME payload. */
 struct virtio_blk_lifetime {
