@@ -103,7 +103,11 @@ void vq_dev_push(struct vq_dev *vq, uint16_t head, uint32_t len);
  */
 bool vq_dev_need_notify(struct vq_dev *vq);
 
-/* Ask the driver not to kick (VIRTQ_USED_F_NO_NOTIFY or avail_event). */
+/*
+ * Ask the driver not to kick: sets VIRTQ_USED_F_NO_NOTIFY. With EVENT_IDX it
+ * does nothing: pop publishes avail_event = last_avail_idx, so the driver
+ * kicks at most once per batch (as QEMU and libvhost-user do).
+ */
 void vq_dev_disable_kicks(struct vq_dev *vq);
 
 /*

@@ -28,8 +28,9 @@ struct vq_mem {
 };
 
 /*
- * Add a region. Rejects size 0, gpa+size or uva+size overflow, and overlap
- * with an existing region in guest-physical space.
+ * Add a region. Rejects size 0, a NULL hva, gpa/uva/hva + size overflow
+ * (a region may not end at 2^64), and overlap with an existing region in
+ * guest-physical space.
  * Returns 0, -EINVAL (bad/overlapping region) or -ENOSPC (table full).
  */
 int vq_mem_add(struct vq_mem *mem, const struct vq_mem_region *r);
@@ -47,7 +48,8 @@ void *vq_mem_uva_to_hva(const struct vq_mem *mem, uint64_t uva, uint64_t len);
 /*
  * Map a buffer that may legally span adjacent regions into iovecs appended at
  * iov[*cnt]. Returns 0; -EFAULT if any byte is unmapped or the range overflows;
- * -ENOBUFS if more than max entries would be needed. len must be > 0.
+ * -ENOBUFS if more than max entries would be needed; -EINVAL if len is 0.
+ * On failure *cnt is unchanged.
  */
 int vq_mem_gpa_to_iov(const struct vq_mem *mem, uint64_t gpa, uint32_t len, struct iovec *iov,
 		      unsigned *cnt, unsigned max);
