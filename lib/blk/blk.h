@@ -39,6 +39,7 @@ struct vblk_dev {
 	bool ro;
 	/* Cache mode: written by the control thread (SET_CONFIG), read by queues. */
 	_Atomic bool writeback;
+	bool writeback_default; /* the mode after each feature negotiation (opts.writeback) */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;    /* virtio feature bits this device offers */
 	uint64_t negotiated;  /* set by vblk_dev_set_features */
