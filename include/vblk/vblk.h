@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvblk: a userspace virtio-blk driver that talks vhost-user to any
+ * vhost-user-blk back end (qemu-storage-daemon, vblkd, SPDK, ...).
+ *
+ * Model:
+ *  - vblk_open() connects to the back end's socket, negotiates features and
+ *    shares one memory region with it. That region holds the rings and a
+ *    buffer pool: memory from vblk_buf_alloc() is read and written by the
+ *    back end in place (zero copy).
+ *  - A device has num_queues queues. Each queue is driven by one thread at a
+ *    time; different queues may be used from different threads at once, with
+ *    no lock shared between them on the data path.
+ *  - Requests are submitted asynchronously with a user_data pointer and
+ *    reaped with vblk_queue_poll() / vblk_queue_wait(), or by waiting for the
+ *    queue's file descriptor to become readable. A queue accepts more
+ *    requests than its ring holds: the surplus waits in a FIFO and is sent,
+ *    in order, as slots free up.
+ *  - Synchronous helpers (vblk_read(), vblk_write(), ...) do the same and
+ *    bounce through the buffer pool when the caller's buffer is not from it.
+ *
+ * Every function returning int returns 0 (or a count) on success and a
+ * negative errno value on failure; vblk_get_error() may give a sentence
+ * explaining the last failure of vblk_open() in the calling thread.
+ * Offsets and lengths are in bytes and must be multiples of the device's
+ * logical block size.
+ */
+#ifndef VBLK_VBLK_H
+#define VBLK_VBLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vblk;	   /* one connection to a back end */
+struct vblk_queue; /* one virtqueue of it */
+
+/* Options for vblk_open(). Zero fields take the defaults. */
+struct vblk_options {
+	unsigned num_queues;	   /* queues to set up; default 1 */
+	unsigned queue_size;	   /* ring entries, power of two <= 32768; default 256 */
+	size_t buffer_size;	   /* bytes of shared buffer pool; default 64 MiB */
+	uint64_t disable_features; /* virtio feature bits not to negotiate (1ULL << bit) */
+};
+
+/*
+ * Connect to the vhost-user-blk back end listening on socket_path and set up
+ * opts->num_queues queues. opts may be NULL for the defaults.
+ * On success *out owns the connection; release it with vblk_close().
+ * Errors: -ENOENT / -ECONNREFUSED (no back end at that path), -ENOTSUP (the
+ * back end lacks a required feature: VIRTIO_F_VERSION_1, config access),
+ * -EINVAL (bad option, or more queues than the back end offers), -EPROTO
+ * (malformed reply), -ENOMEM, other -errno from the socket.
+ * Thread safety: independent calls may run concurrently.
+ */
+int vblk_open(const char *socket_path, const struct vblk_options *opts, struct vblk **out);
+
+/*
+ * Stop every queue (GET_VRING_BASE), disconnect and free everything,
+ * including buffers from vblk_buf_alloc(). Requests still in flight are
+ * abandoned. Accepts NULL. No queue of dev may be in use meanwhile.
+ */
+void vblk_close(struct vblk *dev);
+
+/* A sentence about the last failed vblk_open() in this thread, or "". */
+const char *vblk_get_error(void);
+
+struct vblk_info {
+	uint64_t capacity;	      /* bytes */
+	uint32_t logical_block_size;  /* bytes; offsets and lengths are multiples of it */
+	uint32_t physical_block_size; /* bytes */
+	uint32_t seg_max;	      /* 0 if the device does not say */
+	uint32_t size_max;	      /* 0 if the device does not say */
+	uint32_t max_discard_sectors; /* 512-byte units, 0 if not reported */
+	uint32_t max_write_zeroes_sectors;
+	size_t max_transfer; /* largest data length of one request */
+	unsigned num_queues; /* queues set up by vblk_open() */
+	unsigned max_queues; /* queues the back end offers */
+	unsigned queue_size;
+	bool read_only;
+	bool writeback;		  /* device has a volatile write cache */
+	uint64_t device_features; /* offered by the back end */
+	uint64_t features;	  /* negotiated */
+};
+
+/* Fill *info. Returns 0. Thread-safe (the information does not change). */
+int vblk_get_info(const struct vblk *dev, struct vblk_info *info);
+
+/* Name of virtio feature bit ("VIRTIO_BLK_F_FLUSH"), or NULL if unknown. */
+const char *vblk_feature_name(unsigned bit);
+
+/*
+ * Allocate size bytes of shared memory (page-aligned) that the back end can
+ * access directly. Returns NULL with errno = ENOMEM when the pool is
+ * exhausted, EINVAL for size 0. Thread-safe (takes a lock: keep it off the
+ * hot path). Free with vblk_buf_free(); all buffers die with vblk_close().
+ */
+void *vblk_buf_alloc(struct vblk *dev, size_t size);
+
+/* Return a buffer from vblk_buf_alloc(). Accepts NULL. Thread-safe. */
+void vblk_buf_free(struct vblk *dev, void *buf);
+
+/* Queue index (0 .. num_queues-1), or NULL if out of range. */
+struct vblk_queue *vblk_get_queue(struct vblk *dev, unsigned index);
+
+/*
+ * A file descriptor that becomes readable (POLLIN) when the queue may have
+ * completions; vblk_queue_poll() clears it. Owned by the library.
+ */
+int vblk_queue_fd(const struct vblk_queue *q);
+
+/*
+ * Asynchronous submission. The buffers must come from vblk_buf_alloc() of the
+ * same device and stay untouched until the request completes. user_data is
+ * returned with the completion. Not thread-safe per queue: one thread per
+ * queue at a time.
+ * Returns 0 once queued; -EINVAL (misaligned or zero length, too many
+ * segments, more than max_transfer), -ERANGE (past the end of the device),
+ * -EFAULT (buffer not from vblk_buf_alloc), -EROFS (write to a read-only
+ * device), -ENOTSUP (operation not negotiated), -EAGAIN (too many requests
+ * outstanding on this queue: reap some first), -EIO (queue broken).
+ */
+int vblk_queue_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len, void *user_data);
+int vblk_queue_readv(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
+		     void *user_data);
+int vblk_queue_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len,
+		     void *user_data);
+int vblk_queue_writev(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
+		      void *user_data);
+/* Completes at once with success when the device has no write cache (no VIRTIO_BLK_F_FLUSH). */
+int vblk_queue_flush(struct vblk_queue *q, void *user_data);
+int vblk_queue_discard(struct vblk_queue *q, uint64_t offset, uint64_t len, void *user_data);
+
+#define VBLK_WRITE_ZEROES_UNMAP 1u /* allow the device to deallocate */
+int vblk_queue_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len, unsigned flags,
+			    void *user_data);
+
+#define VBLK_ID_BYTES 20
+/* Device serial into buf[VBLK_ID_BYTES] (from vblk_buf_alloc; NUL-padded, maybe unterminated). */
+int vblk_queue_get_id(struct vblk_queue *q, void *buf, void *user_data);
+
+struct vblk_completion {
+	void *user_data;
+	int ret; /* 0, -EIO (device error or malformed reply), -ENOTSUP (device: unsupported) */
+};
+
+/*
+ * Reap up to max completions into c without blocking, send requests waiting
+ * for ring space, and re-arm the queue's fd. Returns the number reaped
+ * (0..max) or -EIO if the queue broke with nothing left to report. If it
+ * returns max, more may be pending (the fd is left readable).
+ * One thread per queue at a time.
+ */
+int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max);
+
+/*
+ * As vblk_queue_poll(), but sleep until at least one completion is there or
+ * timeout_ms passes (-1: no timeout). Returns the count, 0 on timeout, or
+ * -errno.
+ */
+int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms);
+
+/* Requests submitted on q and not yet reaped. */
+unsigned vblk_queue_pending(const struct vblk_queue *q);
+
+/*
+ * Synchronous helpers: submit on q and wait. buf may be any memory; when it
+ * is not from vblk_buf_alloc(), data bounce through the pool. Large requests
+ * are split. q must have no asynchronous requests pending (-EBUSY).
+ * Errors as for the asynchronous calls, plus the completion's error and
+ * -ENOMEM when no bounce buffer is free.
+ */
+int vblk_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len);
+int vblk_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len);
+int vblk_flush(struct vblk_queue *q);
+int vblk_discard(struct vblk_queue *q, uint64_t offset, uint64_t len);
+int vblk_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len, unsigned flags);
+/* Serial as a C string in id[VBLK_ID_BYTES + 1]. */
+int vblk_get_id(struct vblk_queue *q, char *id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the client integration tests: start a vhost-user-blk back end on
+# a temporary image and stop it on exit.
+#   VBLK_BACKEND=qsd (default) | vblkd     VBLKD=path/to/vblkd
+# start_backend IMG_SIZE QUEUES  -> sets TMP, IMG, SOCK, SERIAL (expected GET_ID or "")
+# Exit 77 (skip) when the selected back end is not available.
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-test.XXXXXX")
+BACKEND_PID=
+cleanup() {
+	if [ -n "$BACKEND_PID" ]; then
+		kill "$BACKEND_PID" 2>/dev/null
+		wait "$BACKEND_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+start_backend() {
+	IMG=$TMP/disk.img
+	SOCK=$TMP/vhost.sock
+	truncate -s "$1" "$IMG" || exit 1
+	case "${VBLK_BACKEND:-qsd}" in
+	qsd)
+		QSD=${QSD:-qemu-storage-daemon}
+		command -v "$QSD" >/dev/null 2>&1 || { echo "SKIP: $QSD not installed"; exit 77; }
+		"$QSD" --blockdev driver=file,node-name=file0,filename="$IMG" \
+			--blockdev driver=raw,node-name=disk0,file=file0 \
+			--export type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path="$SOCK",writable=on,num-queues="$2" \
+			>"$TMP/backend.log" 2>&1 &
+		BACKEND_PID=$!
+		SERIAL=vhost_user_blk
+		;;
+	vblkd)
+		[ -n "$VBLKD" ] && [ -x "$VBLKD" ] || { echo "SKIP: VBLKD not set"; exit 77; }
+		"$VBLKD" --socket "$SOCK" --disk "$IMG,queues=$2,serial=vblk-test" \
+			>"$TMP/backend.log" 2>&1 &
+		BACKEND_PID=$!
+		SERIAL=vblk-test
+		;;
+	*)
+		echo "unknown VBLK_BACKEND=$VBLK_BACKEND"; exit 1 ;;
+	esac
+	for _ in $(seq 100); do
+		[ -S "$SOCK" ] && return 0
+		kill -0 "$BACKEND_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "back end did not start:"; cat "$TMP/backend.log"
+	exit 1
+}
+
+fail() {
+	echo "FAIL: $*"
+	[ -f "$TMP/backend.log" ] && { echo "--- back end log:"; cat "$TMP/backend.log"; }
+	exit 1
+}
