@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * URI recognition, and open() failing cleanly (no server, not an NBD URI)
+ * with -errno instead of hanging.
+ */
+#include "nbd_test.h"
+
+int main(void)
+{
+	struct be_opts opts = {0};
+	struct be *be = NULL;
+	struct srv s;
+
+	CHECK(be_nbd_is_uri("nbd://localhost/disk"));
+	CHECK(be_nbd_is_uri("nbds://host:10810/x"));
+	CHECK(be_nbd_is_uri("nbd+unix:///?socket=/tmp/s"));
+	CHECK(be_nbd_is_uri("nbds+unix:///e?socket=/tmp/s"));
+	CHECK(!be_nbd_is_uri("memory:64M"));
+	CHECK(!be_nbd_is_uri("nbd:"));
+	CHECK(!be_nbd_is_uri(NULL));
+
+	srv_init(&s);
+	opts.path = s.uri; /* nobody listens there */
+	CHECK(be_nbd_ops.open(&opts, &be) < 0);
+	CHECK(be == NULL);
+	opts.path = "/dev/null";
+	CHECK_EQ(be_nbd_ops.open(&opts, &be), -EINVAL);
+	opts.path = "nbd+unix:///?socket=/nonexistent/dir/sock";
+	CHECK(be_nbd_ops.open(&opts, &be) < 0);
+	be_nbd_ops.close(NULL);
+	be_nbd_ops.queue_destroy(NULL);
+	srv_cleanup(&s, NULL);
+	return 0;
+}
