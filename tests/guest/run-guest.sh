@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# run-guest.sh - boot a QEMU (TCG) guest on a vhost-user-blk disk and run a
+# guest workload against it.
+#
+#   run-guest.sh --backend qsd|vblkd --image IMG [--vblkd PATH] [--disk-opts OPTS]
+#                [--script NAME] [--seed N] [--log FILE] [--timeout SECS]
+#                [--cache DIR] [--smp N]
+#
+# 1. builds/reuses the initramfs (mkinitramfs.sh, cached in --cache DIR,
+#    default $VBLK_GUEST_CACHE or ${TMPDIR:-/tmp}/vblk-guest-cache-$UID);
+# 2. starts the backend on a fresh unix socket in a private temp dir:
+#      qsd:   qemu-storage-daemon exporting IMG as vhost-user-blk (OPTS, if
+#             any, are appended to its --export option, e.g.
+#             logical-block-size=4096)
+#      vblkd: $VBLKD --socket SOCK --disk IMG[,OPTS]
+#    and waits (max 10 s) for the socket to appear;
+# 3. boots qemu-system-x86_64 -accel tcg with the kernel + initramfs and a
+#    vhost-user-blk-pci device on that socket; kernel cmdline carries
+#    vblk_script=NAME vblk_seed=N vblk_size=<image size>; the serial console
+#    goes to a log file; the whole run is bounded by --timeout (default 300 s);
+# 4. stops the backend (SIGTERM, waits up to 10 s; a backend that died on
+#    its own with non-zero status, or that needs SIGKILL, is a failure);
+# 5. exits 0 only if the console shows "VBLK_GUEST_RESULT=PASS"; otherwise
+#    prints the console (and backend/QEMU logs) and exits 1.
+#
+# Environment: VBLKD (default for --vblkd), VBLK_GUEST_CACHE, VBLK_GUEST_SMP,
+# VBLK_GUEST_TIMEOUT, VBLK_GUEST_KERNEL (see mkinitramfs.sh), QEMU (binary),
+# QSD (qemu-storage-daemon binary).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+log() { echo "run-guest: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+backend="" image="" vblkd=${VBLKD:-} disk_opts="" script=basic seed=""
+logfile="" timeout_s=${VBLK_GUEST_TIMEOUT:-300} smp=${VBLK_GUEST_SMP:-2}
+cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
+qemu=${QEMU:-qemu-system-x86_64}
+qsd=${QSD:-qemu-storage-daemon}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --backend)   backend=$2; shift 2 ;;
+        --image)     image=$2; shift 2 ;;
+        --vblkd)     vblkd=$2; shift 2 ;;
+        --disk-opts) disk_opts=$2; shift 2 ;;
+        --script)    script=$2; shift 2 ;;
+        --seed)      seed=$2; shift 2 ;;
+        --log)       logfile=$2; shift 2 ;;
+        --timeout)   timeout_s=$2; shift 2 ;;
+        --cache)     cache=$2; shift 2 ;;
+        --smp)       smp=$2; shift 2 ;;
+        -h|--help)   usage ;;
+        *) log "unknown argument: $1"; usage ;;
+    esac
+done
+[ -n "$backend" ] && [ -n "$image" ] || usage
+[ -f "$image" ] || die "image $image does not exist"
+image=$(cd "$(dirname "$image")" && pwd)/$(basename "$image")
+[ -f "$here/workloads/$script.sh" ] || die "unknown --script $script (no workloads/$script.sh)"
+[ -n "$seed" ] || seed=$(( (RANDOM << 15) | RANDOM ))
+case "$seed" in *[!0-9]*|"") die "--seed must be a decimal number" ;; esac
+
+case "$backend" in
+    qsd)   command -v "$qsd" >/dev/null || die "$qsd not found" ;;
+    vblkd) [ -n "$vblkd" ] || die "--backend vblkd needs --vblkd PATH or \$VBLKD"
+           [ -x "$vblkd" ] || die "vblkd '$vblkd' is not executable" ;;
+    *)     die "unknown backend '$backend' (qsd|vblkd)" ;;
+esac
+command -v "$qemu" >/dev/null || die "$qemu not found"
+
+# ------------------------------------------------------------ initramfs
+"$here/mkinitramfs.sh" "$cache"
+kernel=$(cat "$cache/kernel.path")
+initrd=$cache/initramfs.cpio.gz
+
+# ------------------------------------------------------------ temp dir + cleanup
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vblk-guest.XXXXXX")
+sock=$tmp/vhost-user-blk.sock
+console=$tmp/console.log
+blog=$tmp/backend.log
+qlog=$tmp/qemu.log
+[ ${#sock} -lt 100 ] || die "socket path too long: $sock (set TMPDIR shorter)"
+bpid="" bgrp="" qpid=""
+
+# stop_pid PID SECS [TARGET]: SIGTERM to TARGET (default PID; "-PID" = its
+# process group), wait up to SECS for PID to exit, then SIGKILL. 1 if killed.
+stop_pid() {
+    local pid=$1 secs=$2 target=${3:-$1} i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM -- "$target" 2>/dev/null || true
+    for ((i = 0; i < secs * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL -- "$target" 2>/dev/null || true
+    return 1
+}
+# the backend runs in its own process group (setsid): reap helpers it forked
+reap_backend_group() {
+    [ -n "$bgrp" ] && kill -KILL -- "-$bgrp" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -n "$qpid" ] && { stop_pid "$qpid" 5 || true; wait "$qpid" 2>/dev/null || true; }
+    [ -n "$bpid" ] && { stop_pid "$bpid" 10 "-$bpid" || true; wait "$bpid" 2>/dev/null || true; }
+    reap_backend_group
+    if [ -n "$logfile" ] && [ -f "$console" ]; then
+        cp "$console" "$logfile" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+dump_logs() {
+    echo "------------------------------------------------ guest console ($backend)" >&2
+    tr -d '\r' < "$console" >&2 2>/dev/null || echo "(no console output)" >&2
+    echo "------------------------------------------------ backend log" >&2
+    cat "$blog" >&2 2>/dev/null || true
+    echo "------------------------------------------------ qemu log" >&2
+    cat "$qlog" >&2 2>/dev/null || true
+    echo "------------------------------------------------" >&2
+}
+
+# ------------------------------------------------------------ backend
+if [ "$backend" = qsd ]; then
+    export_opts=type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on
+    [ -n "$disk_opts" ] && export_opts+=",$disk_opts"
+    bcmd=("$qsd"
+          --blockdev "driver=file,node-name=file0,filename=$image,cache.direct=off"
+          --blockdev "driver=raw,node-name=disk0,file=file0"
+          --export "$export_opts")
+else
+    disk=$image
+    [ -n "$disk_opts" ] && disk+=",$disk_opts"
+    bcmd=("$vblkd" --socket "$sock" --disk "$disk")
+fi
+log "backend: ${bcmd[*]}"
+setsid "${bcmd[@]}" > "$blog" 2>&1 < /dev/null &
+bpid=$! bgrp=$!
+
+for ((i = 0; ; i++)); do
+    [ -S "$sock" ] && break
+    if ! kill -0 "$bpid" 2>/dev/null; then
+        wait "$bpid" && st=0 || st=$?
+        bpid=""
+        cat "$blog" >&2
+        die "backend exited (status $st) before creating $sock"
+    fi
+    [ $i -lt 100 ] || { cat "$blog" >&2; die "backend did not create $sock within 10 s"; }
+    sleep 0.1
+done
+
+# ------------------------------------------------------------ QEMU
+size=$(stat -c %s "$image")
+append="console=ttyS0 panic=-1 quiet vblk_script=$script vblk_seed=$seed vblk_size=$size"
+# shellcheck disable=SC2054 # commas are QEMU option syntax
+qcmd=("$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max -smp "$smp" -m 512M
+      -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
+      -kernel "$kernel" -initrd "$initrd" -append "$append"
+      -chardev "socket,id=c0,path=$sock"
+      -device vhost-user-blk-pci,chardev=c0,num-queues=1
+      -display none -serial "file:$console" -monitor none -no-reboot)
+log "qemu: ${qcmd[*]}"
+start=$SECONDS
+timeout -k 10 "$timeout_s" "${qcmd[@]}" > "$qlog" 2>&1 < /dev/null &
+qpid=$!
+# Wait for QEMU; if the backend dies meanwhile the guest would just hang on
+# I/O until the timeout, so give QEMU a 5 s grace period and then stop it.
+backend_gone=""
+while kill -0 "$qpid" 2>/dev/null; do
+    if [ -z "$backend_gone" ] && ! kill -0 "$bpid" 2>/dev/null; then
+        backend_gone=$SECONDS
+        log "backend exited while the guest is running"
+    fi
+    if [ -n "$backend_gone" ] && [ $((SECONDS - backend_gone)) -ge 5 ]; then
+        log "stopping QEMU (backend gone)"
+        stop_pid "$qpid" 5 || true
+        break
+    fi
+    sleep 0.5
+done
+wait "$qpid" && qrc=0 || qrc=$?
+qpid=""
+elapsed=$((SECONDS - start))
+
+# ------------------------------------------------------------ stop backend
+brc=ok
+if ! kill -0 "$bpid" 2>/dev/null; then
+    wait "$bpid" && st=0 || st=$?
+    if [ "$st" -ne 0 ]; then
+        brc="backend died during the run with status $st"
+    else
+        log "note: backend exited on its own (status 0) before SIGTERM"
+    fi
+elif stop_pid "$bpid" 10 "-$bpid"; then
+    wait "$bpid" && st=0 || st=$?
+    case "$st" in
+        0|143) ;;
+        *) brc="backend exited with status $st after SIGTERM" ;;
+    esac
+else
+    wait "$bpid" 2>/dev/null || true
+    brc="backend ignored SIGTERM for 10 s (killed)"
+fi
+bpid=""
+reap_backend_group
+
+# ------------------------------------------------------------ verdict
+result=$(tr -d '\r' < "$console" | grep -a '^VBLK_GUEST_RESULT=' | tail -1 || true)
+fail=""
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+    fail="timeout after ${timeout_s} s"
+elif [ "$result" != "VBLK_GUEST_RESULT=PASS" ]; then
+    fail="guest did not report PASS (${result:-no result line}; qemu status $qrc)"
+elif [ "$qrc" -ne 0 ]; then
+    fail="qemu exited with status $qrc"
+elif [ "$brc" != ok ]; then
+    fail="$brc"
+fi
+if [ -n "$fail" ] && [ "$brc" != ok ] && [ "$fail" != "$brc" ]; then
+    fail+="; $brc"
+fi
+if [ -n "$fail" ]; then
+    dump_logs
+    log "FAIL ($backend, script $script, seed $seed): $fail (guest ran ${elapsed} s)"
+    exit 1
+fi
+log "PASS ($backend, script $script, seed $seed) in ${elapsed} s"
+exit 0
