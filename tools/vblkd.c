@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vblkd: a vhost-user-blk device back end. It opens a disk (file, block
+ * device, null:SIZE or memory:SIZE), builds a virtio-blk device on it and
+ * serves it on a unix socket to one vhost-user front end at a time (QEMU's
+ * vhost-user-blk-pci, or any other). It follows vhost-user.rst "Backend
+ * program conventions": --socket-path, --fd and --print-capabilities.
+ *
+ * The socket appears only when the daemon is ready: a management tool may
+ * wait for the path and connect at once. SIGTERM/SIGINT finish the in-flight
+ * requests, flush the disk, remove the socket and exit 0.
+ *
+ * Exit status: 0 clean shutdown, 1 runtime error, 2 usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "backend/be.h"
+#include "blk/blk.h"
+#include "internal/log.h"
+#include "vhost_user/vu_blk.h"
+#include "vhost_user/vu_server.h"
+
+#define EXIT_USAGE 2
+
+struct disk_opts {
+	char *file;
+	bool ro;
+	bool writeback;
+	uint64_t size;
+	const char *serial;
+	unsigned queues;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: vblkd --socket PATH --disk FILE[,OPTION...] [-v]\n"
+	    "       vblkd --fd N --disk FILE[,OPTION...] [-v]\n"
+	    "       vblkd --print-capabilities\n"
+	    "\n"
+	    "Serve FILE as a vhost-user-blk device.\n"
+	    "\n"
+	    "  --socket PATH, --socket-path PATH\n"
+	    "                      create a unix socket at PATH (a stale socket is replaced)\n"
+	    "  --fd N              serve on the already-listening unix socket fd N\n"
+	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
+	    "                      FILE: a file, a block device, null:SIZE or memory:SIZE\n"
+	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
+	    "                      writethru   every write is durable on completion (default)\n"
+	    "                      writeback   volatile write cache; the guest flushes\n"
+	    "                      size=BYTES  create/extend FILE to BYTES (K, M, G, T suffixes)\n"
+	    "                      serial=STR  GET_ID string, at most 20 bytes\n"
+	    "                      queues=N    number of virtqueues (1..%u, default 1)\n"
+	    "  --print-capabilities\n"
+	    "                      print the back-end capabilities as JSON and exit\n"
+	    "  -v, --verbose       log every vhost-user message\n"
+	    "  -h, --help          show this help\n",
+	    VU_MAX_QUEUES);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vblkd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see vblkd --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/* "FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]"; s is modified. */
+static void parse_disk(char *s, struct disk_opts *o)
+{
+	char *save = NULL, *tok;
+
+	o->file = strtok_r(s, ",", &save);
+	if (!o->file || !*o->file)
+		usage_error("--disk needs a FILE");
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "ro")) {
+			o->ro = true;
+		} else if (!strcmp(tok, "writethru") || !strcmp(tok, "writethrough")) {
+			o->writeback = false;
+		} else if (!strcmp(tok, "writeback")) {
+			o->writeback = true;
+		} else if (!strncmp(tok, "size=", 5)) {
+			if (be_parse_size(tok + 5, &o->size) || o->size == 0)
+				usage_error("--disk: bad size '%s'", tok + 5);
+		} else if (!strncmp(tok, "serial=", 7)) {
+			o->serial = tok + 7;
+			if (strlen(o->serial) > VIRTIO_BLK_ID_BYTES)
+				usage_error("--disk: serial '%s' is longer than %d bytes",
+					    o->serial, VIRTIO_BLK_ID_BYTES);
+		} else if (!strncmp(tok, "queues=", 7)) {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(tok + 7, &end, 10);
+			if (errno || end == tok + 7 || *end || n < 1 || n > VU_MAX_QUEUES)
+				usage_error("--disk: queues must be 1..%u, not '%s'", VU_MAX_QUEUES,
+					    tok + 7);
+			o->queues = (unsigned)n;
+		} else {
+			usage_error("--disk: unknown option '%s'", tok);
+		}
+	}
+}
+
+static int parse_fd(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > INT32_MAX)
+		usage_error("--fd: bad file descriptor '%s'", s);
+	return (int)v;
+}
+
+/*
+ * Create a listening socket at path, atomically: bind a temporary name next
+ * to it, listen, then rename(2) over path, so a client never sees a socket
+ * that refuses connections and a stale socket is replaced. A path that
+ * exists and is not a socket is left alone. Returns the fd or -1 (message
+ * printed).
+ */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char tmp[sizeof(sa.sun_path)];
+	struct stat st;
+	int fd, n;
+
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "vblkd: %s exists and is not a socket\n", path);
+		return -1;
+	}
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		fprintf(stderr, "vblkd: socket path too long: %s\n", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, tmp, (size_t)n + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		fprintf(stderr, "vblkd: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	unlink(tmp);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
+		fprintf(stderr, "vblkd: cannot listen on %s: %s\n", path, strerror(errno));
+		goto err_close;
+	}
+	if (rename(tmp, path)) {
+		fprintf(stderr, "vblkd: cannot create %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		goto err_close;
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return -1;
+}
+
+/* An inherited socket must be a listening unix stream socket. */
+static int check_listen_fd(int fd)
+{
+	int val = 0;
+	socklen_t len = sizeof(val);
+	int flags;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) || !val) {
+		fprintf(stderr, "vblkd: --fd %d is not a listening socket\n", fd);
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_SOCKET = 256, OPT_FD, OPT_CAPS, OPT_DISK };
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"socket-path", required_argument, NULL, OPT_SOCKET},
+	    {"fd", required_argument, NULL, OPT_FD},
+	    {"disk", required_argument, NULL, OPT_DISK},
+	    {"print-capabilities", no_argument, NULL, OPT_CAPS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct disk_opts dopts = {.queues = 1};
+	const char *socket_path = NULL;
+	char *disk = NULL;
+	int listen_fd = -1, inherited_fd = -1, sfd, c, ret, status = 1;
+	bool caps = false;
+	struct vblk_dev_opts vopts;
+	struct be_opts bopts;
+	struct vblk_dev dev;
+	struct vu_server *srv;
+	struct be *be;
+	sigset_t sigs;
+
+	/* Our own one-line messages instead of getopt's. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET:
+			socket_path = optarg;
+			break;
+		case OPT_FD:
+			inherited_fd = parse_fd(optarg);
+			break;
+		case OPT_DISK:
+			disk = optarg;
+			break;
+		case OPT_CAPS:
+			caps = true;
+			break;
+		case 'v':
+			vblk_log_set_level(VBLK_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (caps) {
+		/* vhost-user.rst "Backend program conventions": block devices have no extra
+		 * features. */
+		printf("{\n  \"type\": \"block\",\n  \"features\": []\n}\n");
+		return 0;
+	}
+	if (!socket_path == (inherited_fd < 0))
+		usage_error("give exactly one of --socket PATH and --fd N");
+	if (!disk)
+		usage_error("--disk FILE is required");
+	parse_disk(disk, &dopts);
+
+	if (inherited_fd >= 0 && check_listen_fd(inherited_fd))
+		return 1;
+
+	memset(&bopts, 0, sizeof(bopts));
+	bopts.path = dopts.file;
+	bopts.ro = dopts.ro;
+	bopts.size = dopts.size;
+	/* be_open logs the one line that says why. */
+	if (be_open(dopts.file, &bopts, &be))
+		return 1;
+
+	memset(&vopts, 0, sizeof(vopts));
+	vopts.ro = dopts.ro;
+	vopts.writeback = dopts.writeback;
+	vopts.serial = dopts.serial;
+	vopts.num_queues = dopts.queues;
+	vopts.queue_size = VQ_DEV_MAX_SIZE;
+	memset(&dev, 0, sizeof(dev));
+	ret = vblk_dev_init(&dev, be, &vopts);
+	if (ret) {
+		fprintf(stderr, "vblkd: %s: cannot build the device: %s\n", dopts.file,
+			strerror(-ret));
+		goto out_close_be;
+	}
+
+	/* Blocked before any thread exists, so only the signalfd sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		fprintf(stderr, "vblkd: signalfd: %s\n", strerror(errno));
+		goto out_close_be;
+	}
+
+	/* Last step before serving: the socket's appearance means "ready". */
+	listen_fd = inherited_fd >= 0 ? inherited_fd : listen_at(socket_path);
+	if (listen_fd < 0)
+		goto out_close_sfd;
+	ret = vu_server_create(&vu_blk_ops, &dev, listen_fd, &srv);
+	if (ret) {
+		fprintf(stderr, "vblkd: cannot start the server: %s\n", strerror(-ret));
+		goto out_unlink;
+	}
+	vblk_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s", dopts.file, be->info.size,
+		  dopts.ro ? ", read-only" : "", dopts.queues, dopts.queues > 1 ? "s" : "",
+		  socket_path ? socket_path : "the inherited fd");
+
+	ret = vu_server_run(srv, sfd);
+	if (ret)
+		vblk_err("server: %s", strerror(-ret));
+	else
+		vblk_info("signal received: finishing in-flight requests");
+	/* Stop accepting first, so nobody connects to a daemon on its way out. */
+	if (socket_path)
+		unlink(socket_path);
+	socket_path = NULL;
+	if (vu_server_shutdown(srv) == 0 && ret == 0)
+		status = 0;
+	vu_server_destroy(srv);
+
+out_unlink:
+	if (socket_path)
+		unlink(socket_path);
+out_close_sfd:
+	close(sfd);
+out_close_be:
+	be_close(be);
+	return status;
+}
