@@ -33,7 +33,7 @@ struct be_io {
 	enum be_op op;
 	unsigned flags;
 	uint64_t offset; /* bytes from the start of the backend */
-	uint64_t len;    /* bytes; for READ/WRITE equals the iovec total */
+	uint64_t len;	 /* bytes; for READ/WRITE equals the iovec total */
 	const struct iovec *iov;
 	unsigned iovcnt;
 	/* res: 0 on success or -errno (-EIO, -ENOSPC, ...). */
@@ -44,9 +44,13 @@ struct be_io {
 };
 
 struct be_info {
-	uint64_t size;      /* bytes */
-	uint32_t align;     /* buffer/offset/length alignment I/O needs (1 if none, 512/4096 with O_DIRECT) */
+	uint64_t size;	     /* bytes */
+	uint32_t align;	     /* buffer/offset/length alignment I/O needs (1 if none, 512/4096 with
+				O_DIRECT) */
 	uint32_t phys_block; /* physical block size hint in bytes (0 if unknown) */
+	uint32_t mem_align;  /* buffer address/length alignment (0: same as align) */
+	uint32_t opt_io;     /* optimal I/O size hint in bytes (0 if unknown) */
+	uint32_t discard_align; /* discard granularity hint in bytes (0 if unknown) */
 	bool ro;
 	bool can_flush;
 	bool can_discard;
@@ -58,8 +62,8 @@ struct be_info {
 struct be_opts {
 	const char *path;
 	bool ro;
-	bool direct;       /* O_DIRECT */
-	uint64_t size;     /* 0: keep; else create/extend a sparse file to this size */
+	bool direct;   /* O_DIRECT */
+	uint64_t size; /* 0: keep; else create/extend a sparse file to this size */
 };
 
 struct be;
@@ -72,7 +76,8 @@ struct be_ops {
 	void (*close)(struct be *be); /* accepts NULL */
 	/* depth: requests the caller may have in flight at once. */
 	int (*queue_create)(struct be *be, unsigned depth, struct be_queue **out);
-	void (*queue_destroy)(struct be_queue *q); /* accepts NULL; in-flight I/O must be reaped first */
+	void (*queue_destroy)(
+	    struct be_queue *q); /* accepts NULL; in-flight I/O must be reaped first */
 	/* Pollable fd, readable when reap() has work; -1 if the backend completes synchronously. */
 	int (*queue_fd)(struct be_queue *q);
 	/* 0: accepted; -EAGAIN: no room now, retry after a completion. Never calls done(). */

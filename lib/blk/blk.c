@@ -15,13 +15,20 @@
  * (-EAGAIN) waits in a per-queue FIFO and is dispatched, in order, after
  * completions. Nothing on this path allocates memory.
  *
- * Threading: a vblk_queue is used by one thread. The vblk_dev is shared; its
- * only field written after init is `writeback` (atomic), changed by the
- * control thread and read once per write request.
+ * Threading: a vblk_queue is used by one thread. The vblk_dev is shared; the
+ * fields written after init are `writeback` (atomic), changed by the control
+ * thread and read once per write request, and the range lock of the padding
+ * stage (its own mutex; blk_align.c describes it and the cross-queue wake-up).
+ *
+ * Between the handlers and the backend sits the padding stage (blk_align.c):
+ * it adds the export's range start, and makes unaligned requests fit a
+ * backend with an I/O alignment (O_DIRECT) by bounce buffers and
+ * read-modify-write.
  */
 #include "blk.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -32,31 +39,17 @@
 #include "internal/iov.h"
 #include "internal/log.h"
 
+#include "blk_priv.h"
+
 /* Handler result: the request went to the backend, done() comes later. */
 #define REQ_ASYNC (-1)
 
 /*
- * DISCARD / WRITE_ZEROES: one segment per request (like QEMU; no host API
- * takes several ranges in one call) of at most 1 GiB, because the file
- * backend runs them synchronously on the queue thread.
+ * DISCARD / WRITE_ZEROES / SECURE_ERASE carry up to VBLK_DWZ_MAX_SEG
+ * segments (blk.h); they are copied out of the request once, validated all
+ * together, then run one after another on the backend (no host API takes
+ * several ranges in one call).
  */
-#define VBLK_DWZ_MAX_SEG     1u
-#define VBLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)
-
-struct vblk_queue {
-	struct vblk_dev *d;
-	struct be_queue *bq;
-	vblk_req_done_fn *done;
-	void *opaque;
-	unsigned inflight;
-	bool sync; /* backend queue_fd is -1: completions appear only when reaped */
-	/* Requests the backend refused with -EAGAIN, oldest first. */
-	struct vblk_req *pend_head, *pend_tail;
-	/* Backend error log rate limit: at most one line per second per queue. */
-	bool logged;
-	struct timespec log_last;
-	unsigned log_suppressed;
-};
 
 /* A request's payload once the header and the status byte are taken off. */
 struct vblk_req_parts {
@@ -73,12 +66,80 @@ typedef int vblk_req_handler_fn(struct vblk_queue *q, struct vblk_req *req,
 
 /* ---- device ------------------------------------------------------------ */
 
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* sectorsize=L[/P]: 512 or 4096 each (what Linux and QEMU guests expect), P >= L. */
+static int dev_block_sizes(struct vblk_dev *d, const struct be_info *info,
+			   const struct vblk_dev_opts *opts)
+{
+	uint32_t l = opts->logical_block_size, p = opts->physical_block_size;
+
+	if (l == 0) {
+		/* The historical default: the backend's I/O granularity, so no RMW. */
+		l = VBLK_MAX(info->align, VIRTIO_BLK_SECTOR_SIZE);
+		if (!is_pow2(l) || l > 65536)
+			return -EINVAL;
+	} else if (l != 512 && l != 4096) {
+		return -EINVAL;
+	}
+	if (p != 0 && ((p != 512 && p != 4096) || p < l))
+		return -EINVAL;
+	if (p == 0) {
+		/* Tell the guest the backend's block (and O_DIRECT granularity) to spare RMWs. */
+		p = l;
+		if (is_pow2(info->phys_block) && info->phys_block <= 65536)
+			p = VBLK_MAX(p, info->phys_block);
+		if (is_pow2(info->align) && info->align <= 65536)
+			p = VBLK_MAX(p, info->align);
+	}
+	d->blk_size = l;
+	d->phys_block_size = p;
+	/* §5.2.4 opt_io_size is in logical blocks; only a whole multiple is meaningful. */
+	if (info->opt_io && info->opt_io % l == 0)
+		d->opt_io_size = info->opt_io / l;
+	d->discard_align = VBLK_MAX(l, is_pow2(info->discard_align) ? info->discard_align : 0) >>
+			   VIRTIO_BLK_SECTOR_SHIFT;
+	return 0;
+}
+
+/*
+ * range=START/SIZE. With O_DIRECT padding the aligned superset of the last
+ * block must lie inside the backend too, or an RMW would extend the file:
+ * the default size stops at the last whole backend block.
+ */
+static int dev_range(struct vblk_dev *d, const struct be_info *info,
+		     const struct vblk_dev_opts *opts)
+{
+	uint64_t start = opts->range_start, size = opts->range_size, end_max = info->size;
+	uint64_t l = d->blk_size, a = d->be_align;
+
+	if (start % l || size % l || start > info->size)
+		return -EINVAL;
+	if (d->pad)
+		end_max = end_max / a * a;
+	if (size == 0) {
+		size = end_max > start ? (end_max - start) / l * l : 0;
+		if (size == 0 && (opts->range_start || opts->range_size))
+			return -EINVAL;
+	} else if (size > info->size - start ||
+		   (d->pad && (start + size + a - 1) / a * a > info->size)) {
+		return -EINVAL;
+	}
+	d->range_start = start;
+	d->capacity = size >> VIRTIO_BLK_SECTOR_SHIFT;
+	return 0;
+}
+
 int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts *opts)
 {
 	static const struct vblk_dev_opts defaults = {.num_queues = 1, .queue_size = 128};
 	const struct be_info *info;
-	uint32_t seg_max, blk_size;
-	bool can_flush;
+	uint32_t seg_max;
+	bool can_flush, mutate;
+	int ret;
 
 	if (!d || !be)
 		return -EINVAL;
@@ -92,16 +153,22 @@ int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts 
 	seg_max = opts->seg_max ? opts->seg_max : (opts->queue_size > 2 ? opts->queue_size - 2 : 0);
 	if (seg_max == 0)
 		return -EINVAL;
-	/* The logical block size is what the backend can do I/O in (O_DIRECT alignment). */
-	blk_size = VBLK_MAX(info->align, VIRTIO_BLK_SECTOR_SIZE);
-	if (blk_size & (blk_size - 1) || blk_size > 65536)
-		return -EINVAL;
 
 	memset(d, 0, sizeof(*d));
 	d->be = be;
-	d->blk_size = blk_size;
-	/* §5.2.4: capacity in 512-byte sectors; drop a partial last logical block. */
-	d->capacity = info->size / blk_size * (blk_size >> VIRTIO_BLK_SECTOR_SHIFT);
+	ret = dev_block_sizes(d, info, opts);
+	if (ret < 0)
+		return ret;
+	d->be_align = VBLK_MAX(info->align, 1u);
+	d->be_mem_align = info->mem_align ? info->mem_align : d->be_align;
+	if (!is_pow2(d->be_align) || !is_pow2(d->be_mem_align))
+		return -EINVAL;
+	d->pad = d->be_align > 1 || d->be_mem_align > 1;
+	ret = dev_range(d, info, opts);
+	if (ret < 0)
+		return ret;
+	/* A valid request can cover part of a backend block: padded writes are RMWs. */
+	d->rmw = d->pad && (d->be_align > d->blk_size || d->range_start % d->be_align);
 	d->seg_max = seg_max;
 	/*
 	 * No SIZE_MAX: the engine takes segments of any size and the file
@@ -115,9 +182,16 @@ int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts 
 		memcpy(d->serial, opts->serial, strnlen(opts->serial, VIRTIO_BLK_ID_BYTES));
 
 	can_flush = info->can_flush;
+	/*
+	 * BLK_SIZE and TOPOLOGY (§5.2.4): blk_size is the logical block. No
+	 * GEOMETRY: a legacy CHS hint nothing needs (Linux's virtblk_getgeo
+	 * makes one up without it), and any value we invented would be wrong.
+	 */
 	d->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |
 		      VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
 		      VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE);
+	if (d->phys_block_size > d->blk_size || opts->physical_block_size || d->opt_io_size)
+		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY);
 	/* §5.2.5.2: FLUSH SHOULD always be offered, and MUST be with CONFIG_WCE. */
 	if (can_flush)
 		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE);
@@ -125,17 +199,35 @@ int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts 
 		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
 	if (d->num_queues > 1)
 		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_MQ);
-	if (info->phys_block > blk_size && !(info->phys_block & (info->phys_block - 1)))
-		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY);
-	if (!d->ro && info->can_discard)
+	/*
+	 * Discard, write zeroes, secure erase: only what the backend does. A
+	 * block device cannot discard or zero part of its own logical block, so
+	 * with RMW padding over one they are not offered (files: fallocate is
+	 * byte-granular). No LIFETIME: no backend knows a wear level.
+	 */
+	mutate = !d->ro && !(d->rmw && info->is_blockdev);
+	if (mutate && info->can_discard)
 		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD);
-	if (!d->ro && info->can_write_zeroes)
+	if (mutate && info->can_write_zeroes)
 		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	if (mutate && info->can_secure_erase)
+		d->features |= VIRTIO_BIT(VIRTIO_BLK_F_SECURE_ERASE);
 
 	/* A device that cannot flush can only be honest as writethrough. */
 	d->writeback_default = opts->writeback && can_flush;
 	atomic_init(&d->writeback, d->writeback_default);
+	if (d->rmw) {
+		ret = vblk_range_lock_init(&d->rl);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
+}
+
+void vblk_dev_fini(struct vblk_dev *d)
+{
+	if (d && d->rmw)
+		vblk_range_lock_fini(&d->rl);
 }
 
 void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated)
@@ -159,8 +251,6 @@ void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated)
 
 void vblk_dev_get_config(const struct vblk_dev *d, struct virtio_blk_config *cfg)
 {
-	uint32_t lbs_sectors = d->blk_size >> VIRTIO_BLK_SECTOR_SHIFT;
-
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = vblk_cpu_to_le64(d->capacity);
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX))
@@ -168,23 +258,32 @@ void vblk_dev_get_config(const struct vblk_dev *d, struct virtio_blk_config *cfg
 	cfg->seg_max = vblk_cpu_to_le32(d->seg_max);
 	cfg->blk_size = vblk_cpu_to_le32(d->blk_size);
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY)) {
-		uint32_t ratio = d->be->info.phys_block / d->blk_size;
+		uint32_t ratio = d->phys_block_size / d->blk_size;
 
+		/* §5.2.4: exponent of logical blocks per physical block; min_io in logical blocks.
+		 */
 		cfg->topology.physical_block_exp = (uint8_t)__builtin_ctz(ratio);
+		cfg->topology.alignment_offset = 0;
 		cfg->topology.min_io_size = vblk_cpu_to_le16((uint16_t)VBLK_MIN(ratio, 65535u));
+		cfg->topology.opt_io_size = vblk_cpu_to_le32(d->opt_io_size);
 	}
 	cfg->writeback = atomic_load(&((struct vblk_dev *)d)->writeback) ? 1 : 0;
 	cfg->num_queues = vblk_cpu_to_le16((uint16_t)d->num_queues);
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD)) {
 		cfg->max_discard_sectors = vblk_cpu_to_le32(VBLK_DWZ_MAX_SECTORS);
 		cfg->max_discard_seg = vblk_cpu_to_le32(VBLK_DWZ_MAX_SEG);
-		cfg->discard_sector_alignment = vblk_cpu_to_le32(lbs_sectors);
+		cfg->discard_sector_alignment = vblk_cpu_to_le32(d->discard_align);
 	}
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES)) {
 		cfg->max_write_zeroes_sectors = vblk_cpu_to_le32(VBLK_DWZ_MAX_SECTORS);
 		cfg->max_write_zeroes_seg = vblk_cpu_to_le32(VBLK_DWZ_MAX_SEG);
 		/* The unmap flag is honoured (hole punching) when the backend can discard. */
 		cfg->write_zeroes_may_unmap = d->be->info.can_discard ? 1 : 0;
+	}
+	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_SECURE_ERASE)) {
+		cfg->max_secure_erase_sectors = vblk_cpu_to_le32(VBLK_DWZ_MAX_SECTORS);
+		cfg->max_secure_erase_seg = vblk_cpu_to_le32(VBLK_DWZ_MAX_SEG);
+		cfg->secure_erase_sector_alignment = vblk_cpu_to_le32(d->discard_align);
 	}
 }
 
@@ -247,15 +346,18 @@ static void req_log_error(struct vblk_queue *q, const struct vblk_req *req, int 
 	q->log_suppressed = 0;
 }
 
-static void req_io_done(struct be_io *io, int res)
-{
-	struct vblk_req *req = container_of(io, struct vblk_req, io);
-	struct vblk_queue *q = req->q;
+static void seg_next(struct vblk_queue *q, struct vblk_req *req);
 
+void vblk_req_op_done(struct vblk_queue *q, struct vblk_req *req, int res)
+{
 	if (res < 0) {
 		/* §5.2.6: a failed request is VIRTIO_BLK_S_IOERR; the queue keeps going. */
 		req_log_error(q, req, res);
 		req_complete(q, req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	if (req->cur_seg < req->nseg) {
+		seg_next(q, req);
 		return;
 	}
 	req_complete(q, req, VIRTIO_BLK_S_OK);
@@ -271,7 +373,7 @@ static void pend_push(struct vblk_queue *q, struct vblk_req *req)
 	q->pend_tail = req;
 }
 
-static void req_dispatch(struct vblk_queue *q, struct vblk_req *req)
+void vblk_req_dispatch(struct vblk_queue *q, struct vblk_req *req)
 {
 	int ret;
 
@@ -289,20 +391,23 @@ static void req_dispatch(struct vblk_queue *q, struct vblk_req *req)
 	}
 }
 
-/* Hand the request to the backend: op on [offset, offset+len) with req->data. */
+/*
+ * Hand the request to the backend through the padding stage: op on the
+ * device's bytes [offset, offset+len) with req->data. The caller checked the
+ * range against capacity, so adding range_start stays inside the export.
+ */
 static int req_start_io(struct vblk_queue *q, struct vblk_req *req, enum be_op op, unsigned flags,
 			uint64_t offset, uint64_t len)
 {
-	req->io = (struct be_io){
-	    .op = op,
-	    .flags = flags,
-	    .offset = offset,
-	    .len = len,
-	    .iov = req->data,
-	    .iovcnt = req->data_num,
-	    .done = req_io_done,
-	};
-	req_dispatch(q, req);
+	struct vblk_req_stage *s = &req->st;
+
+	s->op = op;
+	s->flags = flags;
+	s->off = offset + (op == BE_OP_FLUSH ? 0 : q->d->range_start);
+	s->len = len;
+	s->iov = req->data;
+	s->iovcnt = req->data_num;
+	vblk_stage_start(q, req);
 	return REQ_ASYNC;
 }
 
@@ -321,6 +426,20 @@ static bool range_ok(const struct vblk_dev *d, uint64_t sector, uint64_t nsector
 /* ---- handlers ---------------------------------------------------------- */
 
 /*
+ * Logical block alignment. §5.2.4 only says blk_size lets the driver "align
+ * its requests"; like QEMU (virtio_blk_sect_range_ok in hw/block/virtio-blk.c
+ * and block/export/virtio-blk-handler.c: sector & sector_mask, size %
+ * logical_block_size → IOERR) a request not aligned to the logical block
+ * fails: Linux sets its logical block size from blk_size and never sends one.
+ */
+static bool lbs_aligned(const struct vblk_dev *d, uint64_t sector, uint64_t nsectors)
+{
+	uint64_t mask = (d->blk_size >> VIRTIO_BLK_SECTOR_SHIFT) - 1;
+
+	return ((sector | nsectors) & mask) == 0;
+}
+
+/*
  * IN and OUT data: §5.2.6.1 a multiple of 512 bytes; empty is meaningless.
  * Bounded so that used.len (data + status, a le32) cannot wrap.
  */
@@ -329,6 +448,8 @@ static int rw_check(const struct vblk_queue *q, const struct vblk_req *req, size
 	if (len == 0 || len % VIRTIO_BLK_SECTOR_SIZE || len > UINT32_MAX - 1)
 		return VIRTIO_BLK_S_IOERR;
 	if (!range_ok(q->d, req->sector, len >> VIRTIO_BLK_SECTOR_SHIFT))
+		return VIRTIO_BLK_S_IOERR;
+	if (!lbs_aligned(q->d, req->sector, len >> VIRTIO_BLK_SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
 	return VIRTIO_BLK_S_OK;
 }
@@ -397,68 +518,130 @@ static int handle_get_id(struct vblk_queue *q, struct vblk_req *req, struct vblk
 	return VIRTIO_BLK_S_OK;
 }
 
-/* DISCARD and WRITE_ZEROES (§5.2.6): segments of {le64 sector, le32 num_sectors, le32 flags}. */
-static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p,
-		      enum be_op op, unsigned feature)
+/* Start the next non-empty segment; all done: OK. */
+static void seg_next(struct vblk_queue *q, struct vblk_req *req)
 {
-	struct virtio_blk_discard_write_zeroes seg;
-	uint64_t sector;
-	uint32_t nsectors, flags;
-	unsigned be_flags = 0;
+	static const enum be_op ops[] = {
+	    [VIRTIO_BLK_T_DISCARD] = BE_OP_DISCARD,
+	    [VIRTIO_BLK_T_WRITE_ZEROES] = BE_OP_WRITE_ZEROES,
+	    [VIRTIO_BLK_T_SECURE_ERASE] = BE_OP_SECURE_ERASE,
+	};
+	enum be_op op = ops[req->type];
 
+	while (req->cur_seg < req->nseg) {
+		const struct vblk_req_seg *sg = &req->seg[req->cur_seg++];
+		unsigned be_flags = 0;
+
+		if (sg->num_sectors == 0)
+			continue;
+		if (op != BE_OP_DISCARD)
+			be_flags |= write_flags(q);
+		if (sg->flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+			be_flags |= BE_IO_F_UNMAP;
+		req_start_io(q, req, op, be_flags, sg->sector << VIRTIO_BLK_SECTOR_SHIFT,
+			     (uint64_t)sg->num_sectors << VIRTIO_BLK_SECTOR_SHIFT);
+		return;
+	}
+	req_complete(q, req, VIRTIO_BLK_S_OK);
+}
+
+/*
+ * DISCARD, WRITE_ZEROES and SECURE_ERASE (§5.2.6): the payload is 1 to
+ * max_*_seg segments of {le64 sector, le32 num_sectors, le32 flags}. Copied
+ * once (no double fetch), every segment validated before any runs.
+ */
+static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p,
+		      unsigned feature)
+{
+	struct virtio_blk_discard_write_zeroes raw[VBLK_DWZ_MAX_SEG];
+	unsigned n;
+
+	/*
+	 * §5.2.6.2: a device offering RO fails requests that would write with
+	 * IOERR and writes nothing; these modify the medium as much as a write.
+	 */
+	if (q->d->ro)
+		return VIRTIO_BLK_S_IOERR;
 	if (!(q->d->features & VIRTIO_BIT(feature)))
 		return VIRTIO_BLK_S_UNSUPP;
 	if (p->in_len != 0)
 		return VIRTIO_BLK_S_IOERR;
-	/* §5.2.6.1: whole segments, at most max_*_seg of them. */
-	if (p->out_len == 0 || p->out_len % sizeof(seg) ||
-	    p->out_len / sizeof(seg) > VBLK_DWZ_MAX_SEG)
+	/* §5.2.6.1: whole segments, at least one, at most max_*_seg of them. */
+	if (p->out_len == 0 || p->out_len % sizeof(raw[0]) ||
+	    p->out_len / sizeof(raw[0]) > VBLK_DWZ_MAX_SEG)
 		return VIRTIO_BLK_S_IOERR;
-	vblk_iov_to_buf(p->out, p->out_num, 0, &seg, sizeof(seg));
-	sector = vblk_le64_to_cpu(seg.sector);
-	nsectors = vblk_le32_to_cpu(seg.num_sectors);
-	flags = vblk_le32_to_cpu(seg.flags);
-	/*
-	 * §5.2.6.2: UNSUPP for any unknown flag, and for unmap on a discard
-	 * (unmap only means something to write zeroes).
-	 */
-	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-		return VIRTIO_BLK_S_UNSUPP;
-	if (op == BE_OP_DISCARD && (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
-		return VIRTIO_BLK_S_UNSUPP;
-	if (q->d->ro)
-		return VIRTIO_BLK_S_IOERR;
-	/* §5.2.6.2: more than max_*_sectors, or out of range, is IOERR. */
-	if (nsectors > VBLK_DWZ_MAX_SECTORS || !range_ok(q->d, sector, nsectors))
-		return VIRTIO_BLK_S_IOERR;
-	if (op == BE_OP_WRITE_ZEROES) {
-		if (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-			be_flags |= BE_IO_F_UNMAP;
-		be_flags |= write_flags(q);
+	n = (unsigned)(p->out_len / sizeof(raw[0]));
+	vblk_iov_to_buf(p->out, p->out_num, 0, raw, n * sizeof(raw[0]));
+	for (unsigned i = 0; i < n; i++) {
+		req->seg[i].sector = vblk_le64_to_cpu(raw[i].sector);
+		req->seg[i].num_sectors = vblk_le32_to_cpu(raw[i].num_sectors);
+		req->seg[i].flags = vblk_le32_to_cpu(raw[i].flags);
+		/*
+		 * §5.2.6.2: UNSUPP for any unknown flag, and for unmap on a
+		 * discard or secure erase (unmap only means something to write
+		 * zeroes).
+		 */
+		if (req->seg[i].flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (feature != VIRTIO_BLK_F_WRITE_ZEROES &&
+		    (req->seg[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+			return VIRTIO_BLK_S_UNSUPP;
 	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct vblk_req_seg *sg = &req->seg[i];
+
+		/*
+		 * §5.2.6.2: more than max_*_sectors, or out of range (checked
+		 * before any shift, so no overflow), is IOERR; so is a segment
+		 * not aligned to the logical block (as for reads and writes).
+		 * discard_sector_alignment is only a hint (§5.2.4).
+		 */
+		if (sg->num_sectors > VBLK_DWZ_MAX_SECTORS ||
+		    !range_ok(q->d, sg->sector, sg->num_sectors) ||
+		    !lbs_aligned(q->d, sg->sector, sg->num_sectors))
+			return VIRTIO_BLK_S_IOERR;
+	}
+	req->nseg = n;
+	req->cur_seg = 0;
 	req->data = NULL;
 	req->data_num = 0;
-	return req_start_io(q, req, op, be_flags, sector << VIRTIO_BLK_SECTOR_SHIFT,
-			    (uint64_t)nsectors << VIRTIO_BLK_SECTOR_SHIFT);
+	seg_next(q, req);
+	return REQ_ASYNC;
 }
 
 static int handle_discard(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
 {
-	return handle_dwz(q, req, p, BE_OP_DISCARD, VIRTIO_BLK_F_DISCARD);
+	return handle_dwz(q, req, p, VIRTIO_BLK_F_DISCARD);
 }
 
 static int handle_write_zeroes(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
 {
-	return handle_dwz(q, req, p, BE_OP_WRITE_ZEROES, VIRTIO_BLK_F_WRITE_ZEROES);
+	return handle_dwz(q, req, p, VIRTIO_BLK_F_WRITE_ZEROES);
+}
+
+static int handle_secure_erase(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+{
+	return handle_dwz(q, req, p, VIRTIO_BLK_F_SECURE_ERASE);
+}
+
+/* §5.2.6: GET_LIFETIME needs VIRTIO_BLK_F_LIFETIME, which no backend can back. */
+static int handle_get_lifetime(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+{
+	return VIRTIO_BLK_S_UNSUPP;
 }
 
 static const struct {
 	uint32_t type;
 	vblk_req_handler_fn *fn;
 } vblk_req_handlers[] = {
-    {VIRTIO_BLK_T_IN, handle_in},	    {VIRTIO_BLK_T_OUT, handle_out},
-    {VIRTIO_BLK_T_FLUSH, handle_flush},	    {VIRTIO_BLK_T_GET_ID, handle_get_id},
-    {VIRTIO_BLK_T_DISCARD, handle_discard}, {VIRTIO_BLK_T_WRITE_ZEROES, handle_write_zeroes},
+    {VIRTIO_BLK_T_IN, handle_in},
+    {VIRTIO_BLK_T_OUT, handle_out},
+    {VIRTIO_BLK_T_FLUSH, handle_flush},
+    {VIRTIO_BLK_T_GET_ID, handle_get_id},
+    {VIRTIO_BLK_T_DISCARD, handle_discard},
+    {VIRTIO_BLK_T_WRITE_ZEROES, handle_write_zeroes},
+    {VIRTIO_BLK_T_SECURE_ERASE, handle_secure_erase},
+    {VIRTIO_BLK_T_GET_LIFETIME, handle_get_lifetime},
 };
 
 /* ---- requests ---------------------------------------------------------- */
@@ -476,6 +659,7 @@ bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req)
 	req->used_len = 1;
 	req->data = NULL;
 	req->data_num = 0;
+	req->nseg = req->cur_seg = 0;
 
 	/*
 	 * §5.2.6: the status is the last device-writable byte, wherever the
@@ -536,12 +720,18 @@ int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done
 	q->d = d;
 	q->done = done;
 	q->opaque = opaque;
+	q->wake_fd = q->poll_fd = -1;
 	ret = d->be->ops->queue_create(d->be, depth, &q->bq);
 	if (ret < 0) {
 		free(q);
 		return ret;
 	}
 	q->sync = d->be->ops->queue_fd(q->bq) < 0;
+	ret = vblk_stage_queue_init(q);
+	if (ret < 0) {
+		vblk_queue_destroy(q);
+		return ret;
+	}
 	*out = q;
 	return 0;
 }
@@ -550,6 +740,7 @@ void vblk_queue_destroy(struct vblk_queue *q)
 {
 	if (!q)
 		return;
+	vblk_stage_queue_fini(q);
 	if (q->bq)
 		q->d->be->ops->queue_destroy(q->bq);
 	free(q);
@@ -557,12 +748,21 @@ void vblk_queue_destroy(struct vblk_queue *q)
 
 int vblk_queue_fd(struct vblk_queue *q)
 {
+	if (q->poll_fd >= 0)
+		return q->poll_fd;
 	return q->d->be->ops->queue_fd(q->bq);
 }
 
 void vblk_queue_kick(struct vblk_queue *q)
 {
 	q->d->be->ops->kick(q->bq);
+	/* A synchronous backend behind the wake fd: make the fd say there is work. */
+	if (q->sync && q->wake_fd >= 0 && q->inflight) {
+		uint64_t one = 1;
+
+		if (write(q->wake_fd, &one, sizeof(one)) < 0)
+			return;
+	}
 }
 
 /* Submit waiting requests in order until the backend refuses again. */
@@ -594,18 +794,24 @@ static unsigned dispatch_pending(struct vblk_queue *q)
 void vblk_queue_process(struct vblk_queue *q)
 {
 	for (;;) {
+		unsigned woken = vblk_stage_run_wakeups(q);
 		int reaped = q->d->be->ops->reap(q->bq);
 		unsigned dispatched;
 
 		if (reaped < 0)
 			vblk_warn("virtio-blk: backend reap failed: %s", strerror(-reaped));
 		dispatched = dispatch_pending(q);
+		if (woken)
+			q->d->be->ops->kick(q->bq);
+		/* Our own completions may have granted ranges to our own requests. */
+		if (vblk_stage_wake_pending(q))
+			continue;
 		/*
 		 * A synchronous backend finishes inside submit and reports only
 		 * when reaped: go round again until nothing moves. An asynchronous
 		 * one will make its fd readable.
 		 */
-		if (!q->sync || (reaped <= 0 && dispatched == 0))
+		if (!q->sync || (reaped <= 0 && dispatched == 0 && woken == 0))
 			break;
 	}
 }

@@ -18,21 +18,44 @@
 #include <vblk/spec/virtio_blk.h>
 
 #include "backend/be.h"
+#include "blk/range_lock.h"
+
+/*
+ * DISCARD / WRITE_ZEROES / SECURE_ERASE: segments per request (advertised as
+ * max_*_seg) and sectors per segment (max_*_sectors, 1 GiB: the file backend
+ * runs them synchronously on the queue thread).
+ */
+#define VBLK_DWZ_MAX_SEG     8u
+#define VBLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)
 
 struct vblk_dev_opts {
 	bool ro;
-	bool writeback;       /* initial cache mode; writethrough when false (the safe default) */
-	const char *serial;   /* GET_ID, at most 20 bytes used; NULL for "" */
-	unsigned num_queues;  /* >= 1 */
-	uint32_t seg_max;     /* advertised; 0 = derive from the queue size */
-	uint32_t queue_size;  /* the transport's maximum queue size */
+	bool writeback;	     /* initial cache mode; writethrough when false (the safe default) */
+	const char *serial;  /* GET_ID, at most 20 bytes used; NULL for "" */
+	unsigned num_queues; /* >= 1 */
+	uint32_t seg_max;    /* advertised; 0 = derive from the queue size */
+	uint32_t queue_size; /* the transport's maximum queue size */
+	/*
+	 * sectorsize=L[/P]: logical and physical block size in bytes, 512 or
+	 * 4096 each, P >= L. 0: L = the backend's I/O alignment (at least 512),
+	 * P = the backend's hint (at least L). Requests not aligned to L fail.
+	 */
+	uint32_t logical_block_size;
+	uint32_t physical_block_size;
+	/*
+	 * range=START/SIZE: export only bytes [range_start, range_start +
+	 * range_size) of the backend. Both multiples of the logical block size;
+	 * range_size 0 = up to the end of the backend.
+	 */
+	uint64_t range_start;
+	uint64_t range_size;
 };
 
 /* Device-wide state shared by all queues. */
 struct vblk_dev {
 	struct be *be;
-	uint64_t capacity;    /* 512-byte sectors */
-	uint32_t blk_size;    /* logical block size, bytes */
+	uint64_t capacity; /* 512-byte sectors */
+	uint32_t blk_size; /* logical block size, bytes */
 	uint32_t seg_max;
 	uint32_t size_max;
 	unsigned num_queues;
@@ -41,12 +64,27 @@ struct vblk_dev {
 	_Atomic bool writeback;
 	bool writeback_default; /* the mode after each feature negotiation (opts.writeback) */
 	char serial[VIRTIO_BLK_ID_BYTES];
-	uint64_t features;    /* virtio feature bits this device offers */
-	uint64_t negotiated;  /* set by vblk_dev_set_features */
+	uint64_t features;	  /* virtio feature bits this device offers */
+	uint64_t negotiated;	  /* set by vblk_dev_set_features */
+	uint32_t phys_block_size; /* bytes, >= blk_size (TOPOLOGY) */
+	uint32_t opt_io_size;	  /* logical blocks, 0 = none (TOPOLOGY) */
+	uint32_t discard_align;	  /* 512-byte sectors (discard/secure erase alignment hint) */
+	uint64_t range_start;	  /* backend byte offset of sector 0 */
+	/*
+	 * Padding stage (blk_align.c): the backend's offset/length and memory
+	 * alignment; pad when either is > 1; rmw when a valid request can cover
+	 * part of a backend block (read-modify-write, serialised by rl).
+	 */
+	uint32_t be_align, be_mem_align;
+	bool pad, rmw;
+	struct vblk_range_lock rl;
 };
 
 /* Fill d from the backend's capabilities. Returns 0 or -EINVAL (bad option). */
 int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts *opts);
+
+/* Release what vblk_dev_init set up (the range lock). Accepts NULL and a zeroed device. */
+void vblk_dev_fini(struct vblk_dev *d);
 
 /* Record the features the driver accepted (e.g. whether CONFIG_WCE is in use). */
 void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated);
@@ -67,6 +105,31 @@ struct vblk_req;
 /* Called once per submitted request, from vblk_req_submit()'s caller thread. */
 typedef void vblk_req_done_fn(struct vblk_req *req, uint32_t used_len, void *opaque);
 
+/* One DISCARD / WRITE_ZEROES / SECURE_ERASE segment, copied once from the driver. */
+struct vblk_req_seg {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+};
+
+/* The operation the padding stage carries out for a request (blk_align.c). */
+struct vblk_req_stage {
+	enum be_op op;
+	unsigned flags;
+	uint64_t off, len; /* backend bytes */
+	const struct iovec *iov;
+	unsigned iovcnt;
+	bool bounce; /* data goes through a bounce buffer */
+	bool locked; /* rl is in the device's range lock */
+	uint8_t phase;
+	uint64_t pos;	       /* bytes of [off, off+len) done */
+	uint64_t clo, chi, cn; /* current chunk: aligned [clo, chi), cn request bytes */
+	uint8_t *buf;
+	struct iovec biov;
+	struct vblk_rl_node rl;
+	struct vblk_req *next_wait; /* bounce-buffer FIFO and cross-queue wake list */
+};
+
 struct vblk_req {
 	/* Set by the transport before vblk_req_submit(); the engine may rewrite the array. */
 	struct iovec *iov;
@@ -83,6 +146,9 @@ struct vblk_req {
 	struct iovec *data;
 	unsigned data_num;
 	struct be_io io;
+	struct vblk_req_seg seg[VBLK_DWZ_MAX_SEG];
+	unsigned nseg, cur_seg;
+	struct vblk_req_stage st;
 };
 
 /*
@@ -95,7 +161,11 @@ int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done
 /* Destroy; every submitted request must have completed. Accepts NULL. */
 void vblk_queue_destroy(struct vblk_queue *q);
 
-/* fd to poll for backend completions (-1: call vblk_queue_process after each batch). */
+/*
+ * fd to poll: readable when vblk_queue_process has work (backend completions,
+ * or requests another queue's completion unblocked). -1: call
+ * vblk_queue_process after each batch.
+ */
 int vblk_queue_fd(struct vblk_queue *q);
 
 /*

@@ -8,6 +8,7 @@
 #define VBLK_TESTS_TBE_H
 
 #include "blk_test.h"
+#include "internal/iov.h"
 
 #define TBE_MAX 256
 

@@ -34,7 +34,7 @@ int main(void)
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_RO)));
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX)));
 	CHECK(d.features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD));
-	CHECK_EQ(vblk_le32_to_cpu(cfg.max_discard_seg), 1);
+	CHECK_EQ(vblk_le32_to_cpu(cfg.max_discard_seg), VBLK_DWZ_MAX_SEG);
 
 	/* The writeback byte: 0 and 1 only. */
 	v = 1;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DISCARD and WRITE_ZEROES on the memory backend (§5.2.6): one segment,
+ * DISCARD and WRITE_ZEROES on the memory backend (§5.2.6): single segments,
  * zeroes read back, flag and framing rules with their statuses.
  */
 #include "blk_test.h"
@@ -37,7 +37,7 @@ int main(void)
 {
 	struct be *be = t_open("memory:64K");
 	struct vblk_dev d;
-	static uint8_t w[8 * 512], segs[32];
+	static uint8_t w[8 * 512], segs[(VBLK_DWZ_MAX_SEG + 1) * 16];
 	struct t_req t;
 
 	q = t_setup(&d, be, NULL);
@@ -63,10 +63,11 @@ int main(void)
 	CHECK_EQ(dwz(VIRTIO_BLK_T_DISCARD, 127, 2, 0), VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX, 2, 0), VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(dwz(VIRTIO_BLK_T_WRITE_ZEROES, 127, 1, 0), VIRTIO_BLK_S_OK);
-	/* Framing: not a whole segment, more than max_discard_seg (1), none, writable data. */
+	/* Framing: not a whole segment, more than max_discard_seg, none, writable data. */
 	memset(segs, 0, sizeof(segs));
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, segs, 15, NULL, 0), VIRTIO_BLK_S_IOERR);
-	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, segs, 32, NULL, 0), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, segs, sizeof(segs), NULL, 0),
+		 VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_WRITE_ZEROES, 0, segs, 16, w, 512), VIRTIO_BLK_S_IOERR);
 

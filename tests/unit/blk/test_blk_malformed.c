@@ -83,7 +83,7 @@ int main(void)
 	CHECK_EQ(t_io(q, &t, 2, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_UNSUPP);
 	expect(&t, VIRTIO_BLK_S_UNSUPP);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_GET_LIFETIME, 0, NULL, 0, buf, 8), VIRTIO_BLK_S_UNSUPP);
-	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_SECURE_ERASE, 0, data, 16, NULL, 0), VIRTIO_BLK_S_UNSUPP);
+	CHECK_EQ(t_io(q, &t, 12, 0, data, 16, NULL, 0), VIRTIO_BLK_S_UNSUPP);
 	CHECK_EQ(t_io(q, &t, 0x80000001u, 0, data, 512, NULL, 0), VIRTIO_BLK_S_UNSUPP);
 
 	/* And the queue still works. */

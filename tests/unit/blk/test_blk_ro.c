@@ -23,8 +23,18 @@ int main(void)
 		CHECK_EQ(r[i], 0);
 	/* Flush is harmless on a read-only device. */
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_OK);
-	/* Discard and write zeroes are not offered: UNSUPP. */
-	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, w, 16, NULL, 0), VIRTIO_BLK_S_UNSUPP);
+	/*
+	 * Discard, write zeroes and secure erase are not offered, and would
+	 * modify the medium: IOERR like a write (§5.2.6.2), nothing changes.
+	 */
+	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_SECURE_ERASE)));
+	memset(w, 0, 16);
+	w[8] = 1; /* num_sectors = 1 */
+	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, w, 16, NULL, 0), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_WRITE_ZEROES, 0, w, 16, NULL, 0), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_SECURE_ERASE, 0, w, 16, NULL, 0), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(t.used, 1);
+	memset(w, 0xab, sizeof(w));
 
 	vblk_queue_destroy(q);
 	be_close(be);
