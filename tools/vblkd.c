@@ -43,6 +43,10 @@ struct disk_opts {
 	uint64_t size;
 	const char *serial;
 	unsigned queues;
+	uint32_t lbs, pbs;	/* sectorsize=L[/P], 0 = default */
+	uint64_t range_start, range_size;
+	bool direct;
+	unsigned reconnect_ms;
 };
 
 static void usage(FILE *f)
@@ -59,13 +63,19 @@ static void usage(FILE *f)
 	    "                      create a unix socket at PATH (a stale socket is replaced)\n"
 	    "  --fd N              serve on the already-listening unix socket fd N\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
-	    "                      FILE: a file, a block device, null:SIZE or memory:SIZE\n"
+	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,reconnect-ms=N]\n"
+	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
+	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
 	    "                      writethru   every write is durable on completion (default)\n"
 	    "                      writeback   volatile write cache; the guest flushes\n"
 	    "                      size=BYTES  create/extend FILE to BYTES (K, M, G, T suffixes)\n"
 	    "                      serial=STR  GET_ID string, at most 20 bytes\n"
 	    "                      queues=N    number of virtqueues (1..%u, default 1)\n"
+	    "                      sectorsize=L[/P]  logical/physical block size, 512 or 4096\n"
+	    "                      range=START/SIZE  export only these bytes of FILE\n"
+	    "                      direct=on   open FILE with O_DIRECT (unaligned I/O is padded)\n"
+	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default 5000)\n"
 	    "  --print-capabilities\n"
 	    "                      print the back-end capabilities as JSON and exit\n"
 	    "  -v, --verbose       log every vhost-user message\n"
@@ -85,7 +95,55 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 	exit(EXIT_USAGE);
 }
 
-/* "FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]"; s is modified. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
+}
+
+/* "L" or "L/P", each 512 or 4096 (virtio 1.3 §5.2.4 blk_size, topology). */
+static void parse_sectorsize(const char *s, struct disk_opts *o)
+{
+	char buf[32], *slash;
+	uint64_t l, p;
+
+	if (strlen(s) >= sizeof(buf))
+		usage_error("--disk: bad sectorsize '%s'", s);
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (parse_u64(buf, &l) || (slash && parse_u64(slash, &p)))
+		usage_error("--disk: bad sectorsize '%s' (L or L/P)", s);
+	if (!slash)
+		p = l;
+	if ((l != 512 && l != 4096) || (p != 512 && p != 4096) || p < l)
+		usage_error("--disk: sectorsize must be 512 or 4096, physical >= logical, not '%s'", s);
+	o->lbs = (uint32_t)l;
+	o->pbs = slash ? (uint32_t)p : 0;
+}
+
+/* "START/SIZE" in bytes, with K/M/G/T suffixes. */
+static void parse_range(const char *s, struct disk_opts *o)
+{
+	char buf[64], *slash;
+
+	if (strlen(s) >= sizeof(buf))
+		usage_error("--disk: bad range '%s'", s);
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		usage_error("--disk: range needs START/SIZE, not '%s'", s);
+	*slash++ = '\0';
+	if (be_parse_size(buf, &o->range_start) || be_parse_size(slash, &o->range_size) ||
+	    o->range_size == 0)
+		usage_error("--disk: bad range '%s' (START/SIZE in bytes)", s);
+}
+
+/* "FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]..."; s is modified. */
 static void parse_disk(char *s, struct disk_opts *o)
 {
 	char *save = NULL, *tok;
@@ -118,6 +176,20 @@ static void parse_disk(char *s, struct disk_opts *o)
 				usage_error("--disk: queues must be 1..%u, not '%s'", VU_MAX_QUEUES,
 					    tok + 7);
 			o->queues = (unsigned)n;
+		} else if (!strncmp(tok, "sectorsize=", 11)) {
+			parse_sectorsize(tok + 11, o);
+		} else if (!strncmp(tok, "range=", 6)) {
+			parse_range(tok + 6, o);
+		} else if (!strcmp(tok, "direct=on") || !strcmp(tok, "direct")) {
+			o->direct = true;
+		} else if (!strcmp(tok, "direct=off")) {
+			o->direct = false;
+		} else if (!strncmp(tok, "reconnect-ms=", 13)) {
+			uint64_t ms;
+
+			if (parse_u64(tok + 13, &ms) || ms == 0 || ms > 3600000)
+				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'", tok + 13);
+			o->reconnect_ms = (unsigned)ms;
 		} else {
 			usage_error("--disk: unknown option '%s'", tok);
 		}
@@ -274,6 +346,8 @@ int main(int argc, char **argv)
 	bopts.path = dopts.file;
 	bopts.ro = dopts.ro;
 	bopts.size = dopts.size;
+	bopts.direct = dopts.direct;
+	bopts.reconnect_ms = dopts.reconnect_ms;
 	/* be_open logs the one line that says why. */
 	if (be_open(dopts.file, &bopts, &be))
 		return 1;
@@ -284,6 +358,10 @@ int main(int argc, char **argv)
 	vopts.serial = dopts.serial;
 	vopts.num_queues = dopts.queues;
 	vopts.queue_size = VQ_DEV_MAX_SIZE;
+	vopts.logical_block_size = dopts.lbs;
+	vopts.physical_block_size = dopts.pbs;
+	vopts.range_start = dopts.range_start;
+	vopts.range_size = dopts.range_size;
 	memset(&dev, 0, sizeof(dev));
 	ret = vblk_dev_init(&dev, be, &vopts);
 	if (ret) {
@@ -336,6 +414,7 @@ out_unlink:
 out_close_sfd:
 	close(sfd);
 out_close_be:
+	vblk_dev_fini(&dev);
 	be_close(be);
 	return status;
 }

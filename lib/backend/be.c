@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be_nbd.h"
 #include "be_priv.h"
 #include "internal/compiler.h"
 #include "internal/log.h"
@@ -91,6 +92,14 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 	if (strncmp(spec, "memory:", 7) == 0)
 		return open_sized(&be_mem_ops, "memory", spec + 7, &o, out);
 	o.path = spec;
+	if (be_nbd_is_uri(spec)) {
+#ifdef VBLK_HAVE_NBD
+		return be_nbd_ops.open(&o, out);
+#else
+		vblk_err("backend: %s: this build has no NBD support (libnbd)", spec);
+		return -ENOTSUP;
+#endif
+	}
 	return be_file_ops.open(&o, out);
 }
 

@@ -64,6 +64,7 @@ struct be_opts {
 	bool ro;
 	bool direct;   /* O_DIRECT */
 	uint64_t size; /* 0: keep; else create/extend a sparse file to this size */
+	unsigned reconnect_ms; /* NBD: how long to retry a lost connection; 0 = default (5 s) */
 };
 
 struct be;
@@ -101,9 +102,11 @@ extern const struct be_ops be_file_ops;
 extern const struct be_ops be_mem_ops;
 extern const struct be_ops be_null_ops;
 
+
 /*
- * Open a backend by spec: "null:SIZE", "memory:SIZE" or a file / block device
- * path (file backend). Returns 0 or -errno (message logged).
+ * Open a backend by spec: "null:SIZE", "memory:SIZE", an NBD URI
+ * (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH; needs libnbd at
+ * build time) or a file / block device path (file backend). Returns 0 or -errno (message logged).
  */
 int be_open(const char *spec, const struct be_opts *opts, struct be **out);
 

@@ -241,20 +241,7 @@ static void efd_drain(int fd)
 /* Reconnect window for a backend opened with opts (be.h has no field for it yet). */
 static unsigned opts_reconnect_ms(const struct be_opts *opts)
 {
-	(void)opts; /* becomes: opts->reconnect_ms ? opts->reconnect_ms : default */
-	return BE_NBD_RECONNECT_MS_DEFAULT;
-}
-
-bool be_nbd_is_uri(const char *spec)
-{
-	static const char *const schemes[] = {"nbd://", "nbds://", "nbd+unix://", "nbds+unix://"};
-
-	if (!spec)
-		return false;
-	for (unsigned i = 0; i < ARRAY_SIZE(schemes); i++)
-		if (strncmp(spec, schemes[i], strlen(schemes[i])) == 0)
-			return true;
-	return false;
+	return opts->reconnect_ms ? opts->reconnect_ms : BE_NBD_RECONNECT_MS_DEFAULT;
 }
 
 static bool is_conn_err(int err)

@@ -303,7 +303,9 @@ int vblk_dev_set_config(struct vblk_dev *d, uint32_t off, const void *buf, uint3
 	/* §5.2.5.2: without FLUSH negotiated the device stays writethrough. */
 	if (v && d->negotiated && !(d->negotiated & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
 		return -EINVAL;
-	atomic_store(&d->writeback, v == 1);
+	/* Rare, and an operator wants to know when durability semantics change. */
+	if (atomic_exchange(&d->writeback, v == 1) != (v == 1))
+		vblk_info("write cache: %s (set by the driver)", v ? "writeback" : "writethrough");
 	return 0;
 }
 
