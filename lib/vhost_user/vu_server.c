@@ -30,6 +30,7 @@
 #include "vu_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -53,12 +55,14 @@
 	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
 
 /*
- * Protocol features we implement. VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD is the
- * next one to add (GET/SET_INFLIGHT_FD handlers plus the per-queue region).
+ * Protocol features we implement. INFLIGHT_SHMFD (vhost-user.rst "Inflight
+ * I/O tracking") lets QEMU reconnect to a restarted vblkd without losing or
+ * failing the requests the dead one had popped.
  */
 #define VU_PROTOCOL_FEATURES                                                                       \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |      \
-	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG))
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |                                                \
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 /* A handler's verdict besides 0 / -errno: the peer broke the protocol, hang up. */
 #define VU_DROP 1
@@ -75,6 +79,19 @@ enum { QEV_KICK = 1, QEV_STOP, QEV_DEV };
 struct vu_map {
 	void *addr;
 	size_t len;
+};
+
+/*
+ * The inflight region of the connection (GET/SET_INFLIGHT_FD): num_queues
+ * consecutive per-queue regions of stride bytes, each for a ring of
+ * queue_size entries. The front end keeps the memory across our restarts.
+ */
+struct vu_inflight {
+	struct vu_map map; /* our mapping, from offset 0 of the fd */
+	uint8_t *base;	   /* map.addr + mmap_offset */
+	size_t stride;	   /* vq_dev_inflight_size(queue_size) */
+	uint16_t num_queues;
+	uint16_t queue_size;
 };
 
 struct vu_queue {
@@ -118,6 +135,8 @@ struct vu_server {
 	bool have_mem;
 	struct vq_mem mem;
 	struct vu_map maps[VQ_MEM_MAX_REGIONS];
+
+	struct vu_inflight inflight; /* base == NULL: none */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -211,6 +230,13 @@ static void *queue_thread(void *arg)
 	 */
 	ops->queue_kick(q->qdev);
 	queue_notify(q);
+	/*
+	 * vhost-user.rst "Inflight I/O tracking": after resubmitting, kick and
+	 * interrupt. The kick is the queue_kick above; the interrupt covers
+	 * used entries a dead back end published without signalling them.
+	 */
+	if (q->vq.inflight_recovered && q->call_fd >= 0)
+		eventfd_write(q->call_fd, 1);
 
 	for (;;) {
 		struct epoll_event ev[3];
@@ -292,6 +318,25 @@ static int queue_map(struct vu_queue *q, struct virtq_desc **desc, struct virtq_
 	return ret;
 }
 
+/*
+ * Give the queue its part of the inflight region, if the front end set one
+ * that covers it. QEMU uses one queue_size for every ring; a ring of another
+ * size cannot use a region laid out for queue_size entries.
+ */
+static int queue_attach_inflight(struct vu_queue *q)
+{
+	const struct vu_inflight *in = &q->srv->inflight;
+
+	if (!in->base || q->index >= in->num_queues)
+		return vq_dev_set_inflight(&q->vq, NULL, 0);
+	if (in->queue_size != q->num) {
+		vblk_warn("queue %u: size %u, but the inflight region is for %u entries", q->index,
+			  q->num, in->queue_size);
+		return -EINVAL;
+	}
+	return vq_dev_set_inflight(&q->vq, in->base + (size_t)q->index * in->stride, in->stride);
+}
+
 static int queue_start(struct vu_queue *q)
 {
 	struct vu_server *srv = q->srv;
@@ -305,9 +350,17 @@ static int queue_start(struct vu_queue *q)
 		return ret;
 	q->vq.event_idx = srv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
 	q->vq.indirect = srv->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
-	ret = vq_dev_start(&q->vq, &srv->mem, desc, avail, used, q->base);
+	ret = queue_attach_inflight(q);
 	if (ret)
 		return ret;
+	ret = vq_dev_start(&q->vq, &srv->mem, desc, avail, used, q->base);
+	if (ret) {
+		vblk_warn("queue %u: cannot start the ring (inflight region refused?)", q->index);
+		return ret;
+	}
+	if (vq_dev_resubmit_pending(&q->vq))
+		vblk_info("queue %u: resubmitting %u requests a previous back end left in flight",
+			  q->index, vq_dev_resubmit_pending(&q->vq));
 	ret = srv->ops->queue_start(srv->dev, q, q->num, &q->qdev);
 	if (ret) {
 		vblk_err("queue %u: cannot start: %s", q->index, strerror(-ret));
@@ -441,6 +494,14 @@ static void mem_drop(struct vu_server *srv)
 	srv->have_mem = false;
 }
 
+/* Forget the inflight region; the caller has stopped every queue that used it. */
+static void inflight_drop(struct vu_server *srv)
+{
+	if (srv->inflight.map.addr)
+		munmap(srv->inflight.map.addr, srv->inflight.map.len);
+	memset(&srv->inflight, 0, sizeof(srv->inflight));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Connection                                                               */
 
@@ -451,6 +512,8 @@ static void conn_drop(struct vu_server *srv, bool flush)
 	for (unsigned i = 0; i < srv->nqueues; i++)
 		queue_reset(&srv->queues[i]);
 	mem_drop(srv);
+	/* The front end keeps the inflight memory and hands it to our successor. */
+	inflight_drop(srv);
 	srv->features = 0;
 	srv->protocol_features = 0;
 	srv->ops->set_features(srv->dev, 0);
@@ -1001,6 +1064,154 @@ static int h_set_config(struct vu_server *srv, const struct vhost_user_msg *msg,
 	return srv->ops->set_config(srv->dev, c.offset, c.region, c.size);
 }
 
+/*
+ * Check a GET/SET_INFLIGHT_FD payload against what we serve: at most our
+ * queue count, and a ring size SET_VRING_NUM would accept.
+ */
+static int inflight_check(struct vu_server *srv, const struct vhost_user_msg *msg,
+			  const struct vhost_user_inflight *in)
+{
+	unsigned qs = in->queue_size;
+
+	if (!(srv->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))) {
+		vblk_warn("%s without VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD",
+			  vu_msg_name(msg->hdr.request));
+		return VU_DROP;
+	}
+	if (in->num_queues < 1 || in->num_queues > srv->nqueues || qs == 0 ||
+	    qs > VQ_DEV_MAX_SIZE || (qs & (qs - 1))) {
+		vblk_warn("%s: %u queues of %u entries (we serve 1..%u queues of 1..%u, a power of "
+			  "two)",
+			  vu_msg_name(msg->hdr.request), in->num_queues, qs, srv->nqueues,
+			  VQ_DEV_MAX_SIZE);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Map [0, offset + size) of fd (so offset needs no page alignment, like the
+ * memory table) and make it the connection's inflight region, restarting
+ * the queues on it. Returns 0 or the -errno of mmap.
+ */
+static int inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t size,
+			    uint16_t num_queues, uint16_t queue_size)
+{
+	struct vu_map map;
+	void *p;
+
+	map.len = (size_t)(offset + size);
+	p = mmap(NULL, map.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	map.addr = p;
+	stop_all(srv);
+	inflight_drop(srv);
+	srv->inflight.map = map;
+	srv->inflight.base = (uint8_t *)p + offset;
+	srv->inflight.stride = vq_dev_inflight_size(queue_size);
+	srv->inflight.num_queues = num_queues;
+	srv->inflight.queue_size = queue_size;
+	/* A queue that cannot start on it says so itself; the region stays. */
+	update_all(srv);
+	return 0;
+}
+
+/*
+ * vhost-user.rst "VHOST_USER_GET_INFLIGHT_FD": allocate a zeroed shared
+ * region for num_queues rings of queue_size entries and return its fd. We
+ * use it ourselves at once (as libvhost-user does); the front end hands it
+ * back with SET_INFLIGHT_FD, after our restart too. A request we cannot
+ * honour gets mmap_size 0 and no fd, which QEMU takes as "no tracking".
+ */
+static int h_get_inflight_fd(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds,
+			     unsigned nfds)
+{
+	struct vhost_user_inflight in;
+	struct vhost_user_msg r;
+	uint64_t size;
+	int fd = -1, ret = check_msg(msg, nfds, sizeof(in), 0);
+
+	if (ret)
+		return ret;
+	memcpy(&in, &msg->payload, sizeof(in));
+	ret = inflight_check(srv, msg, &in);
+	if (ret == VU_DROP)
+		return ret;
+	size = (uint64_t)in.num_queues * vq_dev_inflight_size(in.queue_size);
+	if (!ret) {
+		/* ftruncate makes it zeroed; the seals keep its size fixed for whoever maps it. */
+		fd = memfd_create("vblk-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0 || ftruncate(fd, (off_t)size) ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL))
+			ret = -errno;
+		if (!ret)
+			ret = inflight_install(srv, fd, 0, size, in.num_queues, in.queue_size);
+		if (ret)
+			vblk_warn("GET_INFLIGHT_FD: cannot set up %llu bytes: %s",
+				  (unsigned long long)size, strerror(-ret));
+	}
+	memset(&r, 0, sizeof(r));
+	r.hdr.request = msg->hdr.request;
+	r.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	r.hdr.size = sizeof(in);
+	r.payload.inflight.mmap_size = ret ? 0 : size;
+	r.payload.inflight.mmap_offset = 0;
+	r.payload.inflight.num_queues = in.num_queues;
+	r.payload.inflight.queue_size = in.queue_size;
+	ret = vu_msg_send(srv->conn_fd, &r, &fd, ret || fd < 0 ? 0 : 1);
+	if (fd >= 0)
+		close(fd);
+	if (ret) {
+		vblk_warn("GET_INFLIGHT_FD: cannot send reply: %s", strerror(-ret));
+		return VU_DROP;
+	}
+	return 0;
+}
+
+/*
+ * vhost-user.rst "VHOST_USER_SET_INFLIGHT_FD": the region of an earlier
+ * GET_INFLIGHT_FD (ours, or our predecessor's). The size must be exactly
+ * what GET would have returned for these queues, and the fd must really hold
+ * offset + size bytes: touching a mapping beyond the end of a file is a
+ * SIGBUS, not an error code.
+ */
+static int h_set_inflight_fd(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds,
+			     unsigned nfds)
+{
+	struct vhost_user_inflight in;
+	struct stat st;
+	uint64_t want;
+	int ret = check_msg(msg, nfds, sizeof(in), 1);
+
+	if (ret)
+		return ret;
+	memcpy(&in, &msg->payload, sizeof(in));
+	ret = inflight_check(srv, msg, &in);
+	if (ret)
+		return ret;
+	want = (uint64_t)in.num_queues * vq_dev_inflight_size(in.queue_size);
+	if (in.mmap_size != want || in.mmap_offset > SIZE_MAX - want || in.mmap_offset % 8) {
+		vblk_warn(
+		    "SET_INFLIGHT_FD: %llu bytes at offset %llu; %u queues of %u need %llu at an "
+		    "8-byte aligned offset",
+		    (unsigned long long)in.mmap_size, (unsigned long long)in.mmap_offset,
+		    in.num_queues, in.queue_size, (unsigned long long)want);
+		return -EINVAL;
+	}
+	if (fstat(fds[0], &st))
+		return -errno;
+	if ((uint64_t)st.st_size < in.mmap_offset + want) {
+		vblk_warn("SET_INFLIGHT_FD: the fd holds %lld bytes, %llu needed",
+			  (long long)st.st_size, (unsigned long long)(in.mmap_offset + want));
+		return -EINVAL;
+	}
+	ret = inflight_install(srv, fds[0], in.mmap_offset, want, in.num_queues, in.queue_size);
+	if (ret)
+		vblk_warn("SET_INFLIGHT_FD: %s", strerror(-ret));
+	return ret;
+}
+
 static const struct vu_handler {
 	vu_handler_fn *fn;
 	bool has_reply; /* sends its own reply: REPLY_ACK does not apply */
@@ -1023,11 +1234,13 @@ static const struct vu_handler {
     [VHOST_USER_SET_VRING_ENABLE] = {h_set_vring_enable, false},
     [VHOST_USER_GET_CONFIG] = {h_get_config, true},
     [VHOST_USER_SET_CONFIG] = {h_set_config, false},
+    [VHOST_USER_GET_INFLIGHT_FD] = {h_get_inflight_fd, true},
+    [VHOST_USER_SET_INFLIGHT_FD] = {h_set_inflight_fd, false},
 };
 
 /*
  * Run one message. Returns 0 or VU_DROP. Requests without a handler (logging,
- * postcopy, IOTLB, inflight, ...) belong to features we never offered, so a
+ * postcopy, IOTLB, ...) belong to features we never offered, so a
  * front end that sends them is out of step: like libvhost-user, we hang up.
  */
 static int dispatch(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds,
@@ -1226,6 +1439,7 @@ void vu_server_destroy(struct vu_server *srv)
 		free(srv->queues);
 	}
 	mem_drop(srv);
+	inflight_drop(srv);
 	close_fd(&srv->listen_fd);
 	close_fd(&srv->epfd);
 	free(srv);

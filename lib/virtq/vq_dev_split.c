@@ -11,6 +11,12 @@
  * address goes through the memory table. A ring that breaks a rule marks the
  * queue broken (logged once); it never makes us crash or touch memory outside
  * the regions the front end shared. The pop/push path does not allocate.
+ *
+ * Optionally each popped head is also recorded in an inflight region shared
+ * with the front end (vhost-user.rst "Inflight I/O tracking"), so that a back
+ * end started after this one died can pop the unfinished heads again. That
+ * region is untrusted too: it is validated when the queue starts and only
+ * ever indexed by heads we checked against num.
  */
 #include "vq_dev.h"
 
@@ -46,6 +52,18 @@ int vq_dev_init(struct vq_dev *vq, unsigned num)
 	vq->head_busy = calloc(num, 1);
 	if (vq->head_busy == NULL)
 		return -ENOMEM;
+	/* Allocated here so that recovery in vq_dev_start never fails for memory. */
+	vq->resubmit = calloc(num, sizeof(*vq->resubmit));
+	if (vq->resubmit == NULL) {
+		free(vq->head_busy);
+		vq->head_busy = NULL;
+		return -ENOMEM;
+	}
+	vq->inflight_region = NULL;
+	vq->inflight_counter = 0;
+	vq->inflight_recovered = false;
+	vq->resubmit_num = 0;
+	vq->resubmit_next = 0;
 	vq->num = (uint16_t)num;
 	vq->mem = NULL;
 	vq->desc = NULL;
@@ -67,12 +85,146 @@ void vq_dev_fini(struct vq_dev *vq)
 		return;
 	free(vq->head_busy);
 	vq->head_busy = NULL;
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->resubmit_num = vq->resubmit_next = 0;
+	vq->inflight_region = NULL;
 	vq->num = 0;
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
 	vq->mem = NULL;
 	vq->inflight = 0;
+}
+
+size_t vq_dev_inflight_size(unsigned num)
+{
+	return sizeof(struct vhost_user_inflight_split_queue) +
+	       (size_t)num * sizeof(struct vhost_user_inflight_desc_split);
+}
+
+int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len)
+{
+	if (region == NULL) {
+		vq->inflight_region = NULL;
+		return 0;
+	}
+	/* The u64 counters are accessed in place: they must be naturally aligned. */
+	if (vq->num == 0 || vq->resubmit == NULL || (uintptr_t)region % 8 ||
+	    len < vq_dev_inflight_size(vq->num))
+		return -EINVAL;
+	vq->inflight_region = region;
+	return 0;
+}
+
+unsigned vq_dev_resubmit_pending(const struct vq_dev *vq)
+{
+	return (unsigned)(vq->resubmit_num - vq->resubmit_next);
+}
+
+static int resubmit_cmp(const void *a, const void *b)
+{
+	const struct vq_dev_resubmit *x = a, *y = b;
+
+	if (x->counter != y->counter)
+		return x->counter < y->counter ? -1 : 1;
+	/* Equal counters only in a region someone else wrote: any fixed order will do. */
+	return (int)x->head - (int)y->head;
+}
+
+/*
+ * vq_dev_start with an inflight region: vhost-user.rst "Inflight I/O
+ * tracking", split virtqueue. The region is shared with a front end we do not
+ * trust, so every field is read once and checked before it is used as an
+ * index; the layout was written by us (or a back end like us) in an earlier
+ * life of this device.
+ */
+static int inflight_start(struct vq_dev *vq, uint16_t base)
+{
+	struct vhost_user_inflight_split_queue *r = vq->inflight_region;
+	uint16_t version = READ_ONCE(r->version);
+	uint16_t desc_num = READ_ONCE(r->desc_num);
+	uint16_t last_batch_head, saved_used_idx;
+	uint64_t max_counter = 0;
+	unsigned n = 0;
+
+	if (version == 0) {
+		/*
+		 * A fresh region (GET_INFLIGHT_FD hands out zeroed memory):
+		 * nothing was ever in flight, base is the truth. The entries
+		 * are cleared in case the front end did not zero them.
+		 */
+		memset(r->desc, 0, (size_t)vq->num * sizeof(r->desc[0]));
+		WRITE_ONCE(r->features, 0);
+		WRITE_ONCE(r->desc_num, vq->num);
+		WRITE_ONCE(r->last_batch_head, 0);
+		WRITE_ONCE(r->used_idx, vq->used_idx);
+		/*
+		 * Orders the initialisation above before the version store: a
+		 * region that says version 1 must have valid entries.
+		 */
+		vblk_wmb();
+		WRITE_ONCE(r->version, VQ_DEV_INFLIGHT_VERSION);
+		vq->inflight_counter = 0;
+		return 0;
+	}
+	if (version != VQ_DEV_INFLIGHT_VERSION || desc_num != vq->num) {
+		vblk_warn("inflight region: version %u, %u descriptors; expected version %u, %u",
+			  version, desc_num, VQ_DEV_INFLIGHT_VERSION, vq->num);
+		return -EINVAL;
+	}
+	last_batch_head = READ_ONCE(r->last_batch_head);
+	saved_used_idx = READ_ONCE(r->used_idx);
+	if (last_batch_head >= vq->num) {
+		vblk_warn("inflight region: last_batch_head %u >= queue size %u", last_batch_head,
+			  vq->num);
+		return -EINVAL;
+	}
+	vq->inflight_recovered = true;
+
+	/*
+	 * "Inflight I/O tracking": used_idx differs from used->idx when the
+	 * previous back end died after publishing used->idx but before it
+	 * recorded that: the last batch reached the driver, so it is no longer
+	 * in flight.
+	 */
+	if (saved_used_idx != vq->used_idx) {
+		WRITE_ONCE(r->desc[last_batch_head].inflight, 0);
+		/* Orders the inflight clear before the used_idx store that says it is done. */
+		vblk_wmb();
+		WRITE_ONCE(r->used_idx, vq->used_idx);
+	}
+
+	for (unsigned i = 0; i < vq->num; i++) {
+		uint64_t counter;
+
+		if (!READ_ONCE(r->desc[i].inflight))
+			continue;
+		counter = READ_ONCE(r->desc[i].counter);
+		vq->resubmit[n].head = (uint16_t)i;
+		vq->resubmit[n].counter = counter;
+		if (counter > max_counter)
+			max_counter = counter;
+		n++;
+	}
+	/* "...resubmit ... in ascending order of counter": the order they were popped. */
+	qsort(vq->resubmit, n, sizeof(vq->resubmit[0]), resubmit_cmp);
+	vq->resubmit_num = (uint16_t)n;
+	vq->resubmit_next = 0;
+	vq->inflight_counter = max_counter;
+
+	/*
+	 * Every avail entry before the dead back end's last_avail_idx was
+	 * either published used or is still marked in flight (pop marks it
+	 * before moving on), so the next new entry is used->idx + n. QEMU
+	 * cannot know it and sends used->idx (virtio_queue_restore_last_avail_idx)
+	 * when the back end died; after an orderly stop both agree.
+	 */
+	vq->last_avail_idx = (uint16_t)(vq->used_idx + n);
+	if (vq->last_avail_idx != base)
+		vblk_dbg("inflight region: %u heads to resubmit; next avail %u (front end said %u)",
+			 n, vq->last_avail_idx, base);
+	return 0;
 }
 
 int vq_dev_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc *desc,
@@ -99,6 +251,10 @@ int vq_dev_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc 
 	vq->broken = false;
 	vq->broken_logged = false;
 	memset(vq->head_busy, 0, vq->num);
+	vq->resubmit_num = vq->resubmit_next = 0;
+	vq->inflight_recovered = false;
+	if (vq->inflight_region)
+		return inflight_start(vq, base);
 	return 0;
 }
 
@@ -319,6 +475,39 @@ static int chain_walk(struct vq_dev *vq, uint16_t head, struct chain *c)
 	}
 }
 
+static void elem_fill(struct vq_dev_elem *elem, uint16_t head, const struct chain *c,
+		      struct iovec *iov)
+{
+	elem->head = head;
+	elem->out_num = c->out_num;
+	elem->in_num = c->in_num;
+	elem->out_len = c->out_len;
+	elem->in_len = c->in_len;
+	elem->iov = iov;
+}
+
+/*
+ * Pop a head the previous back end had popped and not completed. It is still
+ * marked in flight in the region with its old counter, and last_avail_idx
+ * already counts it, so only our own bookkeeping changes.
+ */
+static int pop_resubmit(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov,
+			unsigned iov_max)
+{
+	struct chain c = {.iov = iov, .iov_max = iov_max};
+	uint16_t head = vq->resubmit[vq->resubmit_next].head;
+
+	/* inflight_start only queues heads < num, each once. */
+	assert(head < vq->num && !vq->head_busy[head]);
+	if (chain_walk(vq, head, &c))
+		return -EIO;
+	elem_fill(elem, head, &c, iov);
+	vq->resubmit_next++;
+	vq->head_busy[head] = 1;
+	vq->inflight++;
+	return 1;
+}
+
 int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, unsigned iov_max)
 {
 	struct chain c = {.iov = iov, .iov_max = iov_max};
@@ -327,6 +516,10 @@ int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, u
 	if (vq->broken)
 		return -EIO;
 	assert(vq->desc != NULL && vq->avail != NULL && vq->used != NULL);
+
+	/* "Inflight I/O tracking": resubmit before taking new avail entries. */
+	if (vq->resubmit_next < vq->resubmit_num)
+		return pop_resubmit(vq, elem, iov, iov_max);
 
 	avail_idx = vblk_le16_to_cpu(READ_ONCE(vq->avail->idx));
 	pending = (uint16_t)(avail_idx - vq->last_avail_idx);
@@ -361,12 +554,23 @@ int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, u
 	if (chain_walk(vq, head, &c))
 		return -EIO;
 
-	elem->head = head;
-	elem->out_num = c.out_num;
-	elem->in_num = c.in_num;
-	elem->out_len = c.out_len;
-	elem->in_len = c.in_len;
-	elem->iov = iov;
+	elem_fill(elem, head, &c, iov);
+
+	if (vq->inflight_region) {
+		struct vhost_user_inflight_desc_split *d = &vq->inflight_region->desc[head];
+
+		/* "Inflight I/O tracking": counter = ++global counter, then inflight = 1. */
+		WRITE_ONCE(d->counter, ++vq->inflight_counter);
+		/* Orders the counter store before the inflight flag that makes it count. */
+		vblk_wmb();
+		WRITE_ONCE(d->inflight, 1);
+		/*
+		 * Orders the inflight flag before every store that dispatches the
+		 * request (the backend's submission after we return): a request
+		 * that reached the disk is always one a successor will find.
+		 */
+		vblk_wmb();
+	}
 
 	vq->head_busy[head] = 1;
 	vq->inflight++;
@@ -396,13 +600,39 @@ void vq_dev_push(struct vq_dev *vq, uint16_t head, uint32_t len)
 	/* §2.7.8: len is the number of bytes written into the writable buffers. */
 	WRITE_ONCE(e->len, vblk_cpu_to_le32(len));
 	/*
-	 * Orders the used element stores above before the used->idx store
-	 * below: once the driver sees the new idx the element must be there
-	 * (§2.7.8.2: len is set before idx is updated).
+	 * "Inflight I/O tracking": record the batch (one head here) before it
+	 * is published, so a successor that finds used->idx ahead of the
+	 * region's used_idx knows which head reached the driver.
+	 */
+	if (vq->inflight_region)
+		WRITE_ONCE(vq->inflight_region->last_batch_head, head);
+	/*
+	 * Orders the used element and last_batch_head stores above before the
+	 * used->idx store below: once the driver sees the new idx the element
+	 * must be there (§2.7.8.2: len is set before idx is updated).
 	 */
 	vblk_wmb();
 	vq->used_idx++;
 	WRITE_ONCE(vq->used->idx, vblk_cpu_to_le16(vq->used_idx));
+
+	if (vq->inflight_region) {
+		struct vhost_user_inflight_split_queue *r = vq->inflight_region;
+
+		/*
+		 * Orders used->idx before inflight = 0: cleared first, a death
+		 * in between would lose a request the driver never saw used.
+		 */
+		vblk_wmb();
+		WRITE_ONCE(r->desc[head].inflight, 0);
+		/*
+		 * Orders inflight = 0 before the region's used_idx: updated
+		 * first, a death in between would leave a used head marked in
+		 * flight with nothing telling the successor it was published,
+		 * and it would be completed twice.
+		 */
+		vblk_wmb();
+		WRITE_ONCE(r->used_idx, vq->used_idx);
+	}
 
 	vq->head_busy[head] = 0;
 	vq->inflight--;

@@ -27,6 +27,18 @@
  *        content (later entries overwrite earlier ones). -z: bytes of the
  *        region not covered by any entry must be zero (fresh image).
  *
+ *   guest_io stress [-s SEED] [-j JOBS] [-t SECS] PATH
+ *        write-and-verify loop for SECS seconds (default 30): JOBS processes
+ *        (default 8), each owning every JOBS-th 128 KiB slot of PATH, write
+ *        seeded O_DIRECT data at pseudo-random places and read each write
+ *        back at once. At the end every job re-verifies all its slots and
+ *        prints "VBLK_STRESS job=J iterations=K". Any I/O error or mismatch
+ *        fails. Used by the backend kill/restart test (workloads/reconnect.sh).
+ *   guest_io stress-verify [-s SEED] [-a UNIT] -j JOBS -n K0,K1,... PATH
+ *        on the host: PATH must hold exactly what the stress run wrote, job J
+ *        having completed KJ iterations; bytes no job wrote must be zero.
+ *        UNIT: the block size the run printed (VBLK_STRESS_UNIT, default 512).
+ *
  * Plans: "basic" - raw I/O confined to the upper half of the device
  * [region_start(SIZE), SIZE); the lower half is left for a filesystem.
  *
@@ -37,6 +49,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,6 +61,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KiB (1ULL << 10)
@@ -488,7 +502,11 @@ static void usage(void)
             "       guest_io verify [-d] PATH OFF LEN SEED\n"
             "       guest_io plan-show   [-s SEED] PLAN SIZE\n"
             "       guest_io plan-run    [-s SEED] [-j JOBS] PLAN PATH\n"
-            "       guest_io plan-verify [-s SEED] [-r direct|buffered] [-z] PLAN PATH\n");
+            "       guest_io plan-verify [-s SEED] [-r direct|buffered] [-z] PLAN PATH\n"
+            "       guest_io stress [-s SEED] [-j JOBS] [-t SECS] PATH\n"
+            "       guest_io stress-verify [-s SEED] [-a UNIT] -j JOBS -n K0,K1,... PATH\n"
+            "       guest_io zeroout DEVICE OFF LEN   (BLKZEROOUT, like util-linux blkdiscard -z)\n"
+            "       guest_io punch DEVICE OFF LEN     (fallocate PUNCH_HOLE: write zeroes, unmap allowed)\n");
     exit(2);
 }
 
@@ -614,6 +632,249 @@ static int cmd_plan_show(const char *name, uint64_t size, uint64_t seed)
     return 0;
 }
 
+/* ------------------------------------------------------------ stress */
+
+/*
+ * The stress plan is a pure function of (seed, jobs, job, iteration) and the
+ * device size, so the host can replay it from the iteration counts alone.
+ */
+#define STRESS_SLOT (128 * KiB)
+#define STRESS_MAX_JOBS 64
+
+struct stress_geo {
+    uint64_t size;
+    unsigned align;
+    unsigned jobs;
+    uint64_t nslots; /* slots of the device; job j owns slots j, j+jobs, ... */
+};
+
+struct stress_write {
+    uint64_t slot;
+    uint64_t off; /* absolute */
+    uint64_t len;
+    uint64_t seed;
+};
+
+static uint64_t stress_job_slots(const struct stress_geo *g, unsigned j)
+{
+    return g->nslots / g->jobs + (j < g->nslots % g->jobs ? 1 : 0);
+}
+
+static void stress_plan(const struct stress_geo *g, uint64_t seed, unsigned j, uint64_t k,
+                        struct stress_write *w)
+{
+    uint64_t h = splitmix64(seed ^ splitmix64(((uint64_t)j << 40) ^ k ^ 0x57e55ULL));
+    uint64_t units = STRESS_SLOT / g->align;
+    /* 1 .. half a slot, in logical blocks; most writes small, a few large. */
+    uint64_t nb = (h & 3) == 0 ? 1 + (h >> 8) % (units / 2) : 1 + (h >> 8) % 16;
+    uint64_t idx = (h >> 24) % stress_job_slots(g, j);
+
+    w->slot = j + idx * g->jobs;
+    w->len = nb * g->align;
+    w->off = w->slot * STRESS_SLOT + ((h >> 40) % (units - nb + 1)) * g->align;
+    w->seed = splitmix64(h ^ 0xdecafULL);
+}
+
+/* Expected content of one slot after iterations [0, k) of job j (zeros where nothing wrote). */
+static void stress_expected_slot(const struct stress_geo *g, uint64_t seed, unsigned j,
+                                 uint64_t k, uint64_t slot, uint8_t *buf)
+{
+    memset(buf, 0, STRESS_SLOT);
+    for (uint64_t i = 0; i < k; i++) {
+        struct stress_write w;
+        stress_plan(g, seed, j, i, &w);
+        if (w.slot == slot)
+            pattern_fill(buf + (w.off - slot * STRESS_SLOT), w.seed, w.off, w.len);
+    }
+}
+
+/*
+ * unit: the plan's block size (offsets and lengths are multiples of it). The
+ * guest uses the device's logical block size (O_DIRECT needs it) and prints
+ * it; the host passes the same value, whatever its own file reports.
+ */
+static int stress_geo_init(struct stress_geo *g, const char *path, unsigned jobs, unsigned unit)
+{
+    if (open_geometry(path, &g->size, &g->align) < 0)
+        return -1;
+    if (unit)
+        g->align = unit;
+    if (g->align < 512)
+        g->align = 512;
+    g->jobs = jobs;
+    g->nslots = g->size / STRESS_SLOT;
+    if (jobs < 1 || jobs > STRESS_MAX_JOBS || g->nslots < jobs || STRESS_SLOT % g->align) {
+        msg("stress: %u jobs on %" PRIu64 " slots of %llu bytes (lbs %u) is not possible",
+            jobs, g->nslots, (unsigned long long)STRESS_SLOT, g->align);
+        return -1;
+    }
+    return 0;
+}
+
+/* Compare every slot of job j with the replay of k iterations; fd opened with O_DIRECT. */
+static int stress_check_job(int fd, const struct stress_geo *g, uint64_t seed, unsigned j,
+                            uint64_t k, uint8_t *got, uint8_t *exp)
+{
+    for (uint64_t s = j; s < g->nslots; s += g->jobs) {
+        if (pread_full(fd, got, STRESS_SLOT, s * STRESS_SLOT) < 0) {
+            msg("stress: job %u: read slot %" PRIu64 ": %s", j, s, strerror(errno));
+            return -1;
+        }
+        stress_expected_slot(g, seed, j, k, s, exp);
+        if (memcmp(got, exp, STRESS_SLOT)) {
+            struct cmp_stats st = { 0, 0 };
+            compare(got, exp, NULL, s * STRESS_SLOT, STRESS_SLOT, &st);
+            msg("stress: job %u: slot %" PRIu64 " differs after %" PRIu64 " iterations (%" PRIu64
+                " bytes)", j, s, k, st.bad);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int stress_job(const char *path, const struct stress_geo *g, uint64_t seed, unsigned j,
+                      double secs)
+{
+    int fd = open(path, O_RDWR | O_DIRECT);
+    if (fd < 0) {
+        msg("stress: open %s: %s", path, strerror(errno));
+        return 1;
+    }
+    uint8_t *buf = xalloc_aligned(STRESS_SLOT);
+    uint8_t *got = xalloc_aligned(STRESS_SLOT);
+    uint8_t *exp = xalloc_aligned(STRESS_SLOT);
+    double end = now_s() + secs;
+    uint64_t k = 0;
+    int rc = 0;
+
+    while (now_s() < end) {
+        struct stress_write w;
+        stress_plan(g, seed, j, k, &w);
+        pattern_fill(buf, w.seed, w.off, w.len);
+        if (pwrite_full(fd, buf, w.len, w.off) < 0) {
+            msg("stress: job %u iteration %" PRIu64 ": pwrite off=%" PRIu64 " len=%" PRIu64
+                ": %s", j, k, w.off, w.len, strerror(errno));
+            rc = 1;
+            break;
+        }
+        k++; /* acknowledged: from now on it must be on the disk */
+        if (pread_full(fd, got, w.len, w.off) < 0) {
+            msg("stress: job %u: pread off=%" PRIu64 ": %s", j, w.off, strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (memcmp(got, buf, w.len)) {
+            msg("stress: job %u iteration %" PRIu64 ": read-back mismatch at off=%" PRIu64
+                " len=%" PRIu64, j, k - 1, w.off, w.len);
+            rc = 1;
+            break;
+        }
+    }
+    if (rc == 0 && stress_check_job(fd, g, seed, j, k, got, exp) < 0)
+        rc = 1;
+    printf("VBLK_STRESS job=%u iterations=%" PRIu64 " %s\n", j, k, rc ? "FAILED" : "ok");
+    fflush(stdout);
+    free(buf); free(got); free(exp);
+    close(fd);
+    return rc;
+}
+
+static int cmd_stress(const char *path, uint64_t seed, unsigned jobs, double secs)
+{
+    struct stress_geo g;
+    pid_t pids[STRESS_MAX_JOBS];
+    int failed = 0;
+
+    if (stress_geo_init(&g, path, jobs, 0) < 0)
+        return 2;
+    printf("VBLK_STRESS_UNIT %u\n", g.align);
+    msg("stress %s: size=%" PRIu64 " lbs=%u jobs=%u slots=%" PRIu64 " secs=%.0f seed=0x%" PRIx64,
+        path, g.size, g.align, jobs, g.nslots, secs, seed);
+    for (unsigned j = 0; j < jobs; j++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            msg("fork: %s", strerror(errno));
+            return 1;
+        }
+        if (pid == 0)
+            _exit(stress_job(path, &g, seed, j, secs));
+        pids[j] = pid;
+    }
+    for (unsigned j = 0; j < jobs; j++) {
+        int status;
+        while (waitpid(pids[j], &status, 0) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed++;
+    }
+    msg("stress: %s (%d of %u jobs failed)", failed ? "FAILED" : "ok", failed, jobs);
+    return failed ? 1 : 0;
+}
+
+static int cmd_stress_verify(const char *path, uint64_t seed, unsigned jobs, const char *counts,
+                             unsigned unit)
+{
+    struct stress_geo g;
+    uint64_t k[STRESS_MAX_JOBS];
+    unsigned n = 0;
+    const char *c = counts;
+
+    if (stress_geo_init(&g, path, jobs, unit ? unit : 512) < 0)
+        return 2;
+    while (*c && n < STRESS_MAX_JOBS) {
+        char *end;
+        errno = 0;
+        k[n++] = strtoull(c, &end, 10);
+        if (errno || end == c || (*end && *end != ','))
+            usage();
+        c = *end ? end + 1 : end;
+    }
+    if (n != jobs) {
+        msg("stress-verify: %u counts for %u jobs", n, jobs);
+        return 2;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        msg("open %s: %s", path, strerror(errno));
+        return 1;
+    }
+    uint8_t *got = xalloc_aligned(STRESS_SLOT);
+    uint8_t *exp = xalloc_aligned(STRESS_SLOT);
+    int rc = 0;
+    uint64_t total = 0;
+    for (unsigned j = 0; j < jobs; j++) {
+        total += k[j];
+        if (stress_check_job(fd, &g, seed, j, k[j], got, exp) < 0)
+            rc = 1;
+    }
+    /* The tail that is no job's slot must be untouched. */
+    for (uint64_t off = g.nslots * STRESS_SLOT; off < g.size; off += 512) {
+        uint8_t z[512];
+        size_t len = g.size - off < 512 ? (size_t)(g.size - off) : 512;
+        if (pread_full(fd, z, len, off) < 0)
+            break;
+        for (size_t i = 0; i < len; i++)
+            if (z[i]) {
+                msg("stress-verify: byte %" PRIu64 " outside every slot is not zero", off + i);
+                rc = 1;
+                off = g.size;
+                break;
+            }
+    }
+    msg("stress-verify %s: %u jobs, %" PRIu64 " acknowledged writes: %s", path, jobs, total,
+        rc ? "MISMATCH" : "ok");
+    free(got); free(exp);
+    close(fd);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -622,16 +883,23 @@ int main(int argc, char **argv)
     struct io_opts o = { 0 };
     uint64_t seed = DEFAULT_SEED;
     int jobs = 4;
+    bool jobs_given = false;
     bool direct_read = true, strict = false;
+    double secs = 30;
+    const char *counts = NULL;
+    unsigned unit = 0;
     int c;
     optind = 2;
-    while ((c = getopt(argc, argv, "dycs:j:r:z")) != -1) {
+    while ((c = getopt(argc, argv, "dycs:j:r:zt:n:a:")) != -1) {
         switch (c) {
         case 'd': o.direct = true; break;
         case 'y': o.dsync = true; break;
         case 'c': o.create = true; break;
         case 's': if (parse_u64(optarg, &seed) < 0) usage(); break;
-        case 'j': jobs = atoi(optarg); if (jobs < 1) jobs = 1; break;
+        case 'j': jobs = atoi(optarg); if (jobs < 1) jobs = 1; jobs_given = true; break;
+        case 't': secs = atof(optarg); if (secs <= 0) usage(); break;
+        case 'n': counts = optarg; break;
+        case 'a': unit = (unsigned)atoi(optarg); break;
         case 'r':
             if (!strcmp(optarg, "direct")) direct_read = true;
             else if (!strcmp(optarg, "buffered")) direct_read = false;
@@ -660,6 +928,37 @@ int main(int argc, char **argv)
             o.direct ? " direct" : "", rc ? "MISMATCH" : "ok");
         return rc ? 1 : 0;
     }
+    if (!strcmp(cmd, "punch")) {
+        /* On a block device Linux turns this into REQ_OP_WRITE_ZEROES without
+         * REQ_NOUNMAP: virtio_blk sets VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP. */
+        uint64_t off, len;
+        if (na != 3 || parse_u64(a[1], &off) || parse_u64(a[2], &len))
+            usage();
+        int fd = open(a[0], O_WRONLY);
+        if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                                (off_t)len) != 0) {
+            msg("punch %s: %s", a[0], strerror(errno));
+            return 1;
+        }
+        close(fd);
+        msg("punch %s off=%" PRIu64 " len=%" PRIu64 ": ok", a[0], off, len);
+        return 0;
+    }
+    if (!strcmp(cmd, "zeroout")) {
+        /* busybox blkdiscard has no -z: the ioctl behind it becomes
+         * VIRTIO_BLK_T_WRITE_ZEROES in the guest's virtio_blk. */
+        uint64_t range[2];
+        if (na != 3 || parse_u64(a[1], &range[0]) || parse_u64(a[2], &range[1]))
+            usage();
+        int fd = open(a[0], O_WRONLY);
+        if (fd < 0 || ioctl(fd, BLKZEROOUT, range) != 0) {
+            msg("zeroout %s: %s", a[0], strerror(errno));
+            return 1;
+        }
+        close(fd);
+        msg("zeroout %s off=%" PRIu64 " len=%" PRIu64 ": ok", a[0], range[0], range[1]);
+        return 0;
+    }
     if (!strcmp(cmd, "plan-show")) {
         uint64_t size;
         if (na != 2 || parse_u64(a[1], &size))
@@ -670,6 +969,16 @@ int main(int argc, char **argv)
         if (na != 2)
             usage();
         return cmd_plan_run(a[0], a[1], seed, jobs);
+    }
+    if (!strcmp(cmd, "stress")) {
+        if (na != 1)
+            usage();
+        return cmd_stress(a[0], seed, jobs_given ? (unsigned)jobs : 8, secs);
+    }
+    if (!strcmp(cmd, "stress-verify")) {
+        if (na != 1 || !jobs_given || !counts)
+            usage();
+        return cmd_stress_verify(a[0], seed, (unsigned)jobs, counts, unit);
     }
     if (!strcmp(cmd, "plan-verify")) {
         if (na != 2)

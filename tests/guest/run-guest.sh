@@ -4,7 +4,9 @@
 #
 #   run-guest.sh --backend qsd|vblkd --image IMG [--vblkd PATH] [--disk-opts OPTS]
 #                [--script NAME] [--seed N] [--log FILE] [--timeout SECS]
-#                [--cache DIR] [--smp N]
+#                [--cache DIR] [--smp N] [--queues N] [--backend-log FILE]
+#                [--reconnect] [--kill-backend N [--kill-after S] [--kill-interval S]
+#                 [--kill-down S]] [--guest-args 'k=v ...']
 #
 # 1. builds/reuses the initramfs (mkinitramfs.sh, cached in --cache DIR,
 #    default $VBLK_GUEST_CACHE or ${TMPDIR:-/tmp}/vblk-guest-cache-$UID);
@@ -23,6 +25,24 @@
 # 5. exits 0 only if the console shows "VBLK_GUEST_RESULT=PASS"; otherwise
 #    prints the console (and backend/QEMU logs) and exits 1.
 #
+# Crash/reconnect runs (test_guest_reconnect.sh):
+#   --reconnect          the chardev gets reconnect=1: QEMU reconnects to a
+#                        back end that went away (vhost-user-blk + inflight I/O)
+#   --kill-backend N     (implies --reconnect) N times: SIGKILL the back end
+#                        while the guest workload runs, keep it dead for
+#                        --kill-down S seconds (default 1), start it again with
+#                        the same command on the same socket. The first kill
+#                        comes --kill-after S (default 5) seconds after the
+#                        console shows VBLK_STRESS_BEGIN, the next ones every
+#                        --kill-interval S (default 7) seconds; a kill that
+#                        would come after the guest printed VBLK_STRESS_END
+#                        fails the run (the workload was too short to test it).
+#                        The back-end log collects every incarnation.
+#                        Each kill is aimed (kill-inflight.py): it waits up to
+#                        2 s for a moment when the inflight region shows a
+#                        request in flight, so that the restart must resubmit.
+#   --guest-args STR     appended to the kernel command line (e.g. vblk_secs=30)
+#
 # Environment: VBLKD (default for --vblkd), VBLK_GUEST_CACHE, VBLK_GUEST_SMP,
 # VBLK_GUEST_TIMEOUT, VBLK_GUEST_KERNEL (see mkinitramfs.sh), QEMU (binary),
 # QSD (qemu-storage-daemon binary).
@@ -34,6 +54,8 @@ die() { log "ERROR: $*"; exit 1; }
 usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 backend="" image="" vblkd=${VBLKD:-} disk_opts="" script=basic seed=""
+queues=1 backend_logfile=""
+reconnect="" kill_n=0 kill_after=5 kill_interval=7 kill_down=1 guest_args=""
 logfile="" timeout_s=${VBLK_GUEST_TIMEOUT:-300} smp=${VBLK_GUEST_SMP:-2}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
 qemu=${QEMU:-qemu-system-x86_64}
@@ -51,6 +73,14 @@ while [ $# -gt 0 ]; do
         --timeout)   timeout_s=$2; shift 2 ;;
         --cache)     cache=$2; shift 2 ;;
         --smp)       smp=$2; shift 2 ;;
+        --queues)    queues=$2; shift 2 ;;
+        --backend-log) backend_logfile=$2; shift 2 ;;
+        --reconnect) reconnect=1; shift ;;
+        --kill-backend)  kill_n=$2; reconnect=1; shift 2 ;;
+        --kill-after)    kill_after=$2; shift 2 ;;
+        --kill-interval) kill_interval=$2; shift 2 ;;
+        --kill-down)     kill_down=$2; shift 2 ;;
+        --guest-args)    guest_args=$2; shift 2 ;;
         -h|--help)   usage ;;
         *) log "unknown argument: $1"; usage ;;
     esac
@@ -107,6 +137,9 @@ cleanup() {
     [ -n "$qpid" ] && { stop_pid "$qpid" 5 || true; wait "$qpid" 2>/dev/null || true; }
     [ -n "$bpid" ] && { stop_pid "$bpid" 10 "-$bpid" || true; wait "$bpid" 2>/dev/null || true; }
     reap_backend_group
+    if [ -n "$backend_logfile" ] && [ -f "$blog" ]; then
+        cp "$blog" "$backend_logfile" 2>/dev/null || true
+    fi
     if [ -n "$logfile" ] && [ -f "$console" ]; then
         cp "$console" "$logfile" 2>/dev/null || true
     fi
@@ -129,41 +162,49 @@ dump_logs() {
 # ------------------------------------------------------------ backend
 if [ "$backend" = qsd ]; then
     export_opts=type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on
+    [ "$queues" -gt 1 ] && export_opts+=",num-queues=$queues"
     [ -n "$disk_opts" ] && export_opts+=",$disk_opts"
     bcmd=("$qsd"
-          --blockdev "driver=file,node-name=file0,filename=$image,cache.direct=off"
-          --blockdev "driver=raw,node-name=disk0,file=file0"
+          --blockdev "driver=file,node-name=file0,filename=$image,cache.direct=off,discard=unmap"
+          --blockdev "driver=raw,node-name=disk0,file=file0,discard=unmap"
           --export "$export_opts")
 else
     disk=$image
+    [ "$queues" -gt 1 ] && disk+=",queues=$queues"
     [ -n "$disk_opts" ] && disk+=",$disk_opts"
     bcmd=("$vblkd" --socket "$sock" --disk "$disk")
 fi
 log "backend: ${bcmd[*]}"
-setsid "${bcmd[@]}" > "$blog" 2>&1 < /dev/null &
-bpid=$! bgrp=$!
-
-for ((i = 0; ; i++)); do
-    [ -S "$sock" ] && break
-    if ! kill -0 "$bpid" 2>/dev/null; then
-        wait "$bpid" && st=0 || st=$?
-        bpid=""
-        cat "$blog" >&2
-        die "backend exited (status $st) before creating $sock"
-    fi
-    [ $i -lt 100 ] || { cat "$blog" >&2; die "backend did not create $sock within 10 s"; }
-    sleep 0.1
-done
+# start_backend: start bcmd (log appended: a restarted back end adds to it)
+# and wait for its socket.
+start_backend() {
+    setsid "${bcmd[@]}" >> "$blog" 2>&1 < /dev/null &
+    bpid=$! bgrp=$!
+    for ((i = 0; ; i++)); do
+        [ -S "$sock" ] && break
+        if ! kill -0 "$bpid" 2>/dev/null; then
+            wait "$bpid" && st=0 || st=$?
+            bpid=""
+            cat "$blog" >&2
+            die "backend exited (status $st) before creating $sock"
+        fi
+        [ $i -lt 100 ] || { cat "$blog" >&2; die "backend did not create $sock within 10 s"; }
+        sleep 0.1
+    done
+}
+: > "$blog"
+start_backend
 
 # ------------------------------------------------------------ QEMU
 size=$(stat -c %s "$image")
 append="console=ttyS0 panic=-1 quiet vblk_script=$script vblk_seed=$seed vblk_size=$size"
+[ -n "$guest_args" ] && append+=" $guest_args"
 # shellcheck disable=SC2054 # commas are QEMU option syntax
 qcmd=("$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max -smp "$smp" -m 512M
       -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
       -kernel "$kernel" -initrd "$initrd" -append "$append"
-      -chardev "socket,id=c0,path=$sock"
-      -device vhost-user-blk-pci,chardev=c0,num-queues=1
+      -chardev "socket,id=c0,path=$sock${reconnect:+,reconnect=1}"
+      -device vhost-user-blk-pci,chardev=c0,num-queues=$queues
       -display none -serial "file:$console" -monitor none -no-reboot)
 log "qemu: ${qcmd[*]}"
 start=$SECONDS
@@ -172,7 +213,36 @@ qpid=$!
 # Wait for QEMU; if the backend dies meanwhile the guest would just hang on
 # I/O until the timeout, so give QEMU a 5 s grace period and then stop it.
 backend_gone=""
+kills_done=0 next_kill="" kill_fail=""
+console_has() { [ -f "$console" ] && tr -d '\r' < "$console" | grep -aq "$1"; }
+# kill_restart: SIGKILL the back end (no chance to finish anything), remove
+# its stale socket so that start_backend waits for the new one, restart it.
+kill_restart() {
+    local how
+    how=$("$here/kill-inflight.py" "$bpid" 2 2>&1 || true)
+    kill -KILL -- "-$bgrp" 2>/dev/null || true
+    wait "$bpid" 2>/dev/null || true
+    rm -f "$sock"
+    echo "run-guest: ---- backend killed with SIGKILL (#$((kills_done + 1))): $how" >> "$blog"
+    sleep "$kill_down"
+    start_backend
+    kills_done=$((kills_done + 1))
+    log "backend killed and restarted ($kills_done/$kill_n) at $((SECONDS - start)) s"
+}
 while kill -0 "$qpid" 2>/dev/null; do
+    if [ "$kills_done" -lt "$kill_n" ] && [ -z "$kill_fail" ]; then
+        if [ -z "$next_kill" ] && console_has VBLK_STRESS_BEGIN; then
+            next_kill=$((SECONDS + kill_after))
+        fi
+        if [ -n "$next_kill" ] && [ "$SECONDS" -ge "$next_kill" ]; then
+            if console_has VBLK_STRESS_END; then
+                kill_fail="workload ended before kill $((kills_done + 1)) of $kill_n"
+            else
+                kill_restart
+                next_kill=$((SECONDS + kill_interval))
+            fi
+        fi
+    fi
     if [ -z "$backend_gone" ] && ! kill -0 "$bpid" 2>/dev/null; then
         backend_gone=$SECONDS
         log "backend exited while the guest is running"
@@ -221,6 +291,10 @@ elif [ "$qrc" -ne 0 ]; then
     fail="qemu exited with status $qrc"
 elif [ "$brc" != ok ]; then
     fail="$brc"
+elif [ -n "$kill_fail" ]; then
+    fail="$kill_fail"
+elif [ "$kills_done" -lt "$kill_n" ]; then
+    fail="only $kills_done of $kill_n backend kills happened (no VBLK_STRESS_BEGIN?)"
 fi
 if [ -n "$fail" ] && [ "$brc" != ok ] && [ "$fail" != "$brc" ]; then
     fail+="; $brc"

@@ -54,7 +54,8 @@ for _ in $(seq 200); do
 done
 [ -S "$sock" ] || fail "$kind did not create $sock"
 
-"$front" "$mode" "$sock" "$img" "$serial"
+# sigterm mode signals the daemon itself, with its requests in flight.
+VU_FRONT_DAEMON_PID=$pid "$front" "$mode" "$sock" "$img" "$serial"
 rc=$?
 [ $rc -eq 77 ] && exit 77
 [ $rc -eq 0 ] || fail "vu_front $mode against $kind"

@@ -14,11 +14,15 @@
  *           the next client gets served
  *   second  a second concurrent client is refused, the first keeps working
  *   reconf  new memory table, new call fd, GET/SET_VRING_BASE on a running queue
+ *   sigterm five 128 KiB writes in flight, then SIGTERM to the back end (pid in
+ *           $VU_FRONT_DAEMON_PID): every request it took completes with OK and
+ *           its data is in IMAGE, the others stay untouched, then it hangs up
  * Exit: 0 pass, 1 fail, 77 skip.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -648,6 +652,93 @@ static void mode_reconf(const char *image)
 	front_close(&f);
 }
 
+/*
+ * SIGTERM with requests in flight. The back end finishes what it popped and
+ * takes nothing new, so each request ends up either completed (status OK,
+ * used.len 1, data in the image) or untouched (status still 0xff): never
+ * lost half way, never failed. Then the connection ends; it must not hang.
+ */
+static void mode_sigterm(const char *image)
+{
+	enum { NREQ = 5, LEN = 128 * 1024 };
+	const char *pid_s = getenv("VU_FRONT_DAEMON_PID");
+	uint8_t *area, *rbuf;
+	struct front f;
+	struct fq *q;
+	bool done[NREQ] = {false};
+	unsigned completed = 0;
+	char c;
+	int fd;
+
+	if (!pid_s || !image || !*image)
+		SKIP("sigterm needs VU_FRONT_DAEMON_PID and IMAGE");
+	front_open(&f, 1, false);
+	q = &f.q[0];
+	area = f.mem + BUF_AREA(0);
+	for (unsigned r = 0; r < NREQ; r++) {
+		struct virtio_blk_outhdr *h = (struct virtio_blk_outhdr *)(void *)(area + r * 64);
+		uint8_t *data = area + 64 * 1024 + (size_t)r * LEN;
+		uint8_t *status = area + 1024 + r;
+		unsigned d = r * 3;
+
+		h->type = vblk_cpu_to_le32(VIRTIO_BLK_T_OUT);
+		h->ioprio = 0;
+		/* Request r covers sectors [r * 256, r * 256 + 256). */
+		h->sector = vblk_cpu_to_le64((uint64_t)r * (LEN / 512));
+		for (unsigned i = 0; i < LEN; i++)
+			data[i] = (uint8_t)(i * 13 + r + 1);
+		*status = 0xff;
+		q->desc[d].addr = vblk_cpu_to_le64(gpa_of(&f, h));
+		q->desc[d].len = vblk_cpu_to_le32(sizeof(*h));
+		q->desc[d].flags = vblk_cpu_to_le16(VIRTQ_DESC_F_NEXT);
+		q->desc[d].next = vblk_cpu_to_le16(d + 1);
+		q->desc[d + 1].addr = vblk_cpu_to_le64(gpa_of(&f, data));
+		q->desc[d + 1].len = vblk_cpu_to_le32(LEN);
+		q->desc[d + 1].flags = vblk_cpu_to_le16(VIRTQ_DESC_F_NEXT);
+		q->desc[d + 1].next = vblk_cpu_to_le16(d + 2);
+		q->desc[d + 2].addr = vblk_cpu_to_le64(gpa_of(&f, status));
+		q->desc[d + 2].len = vblk_cpu_to_le32(1);
+		q->desc[d + 2].flags = vblk_cpu_to_le16(VIRTQ_DESC_F_WRITE);
+		q->desc[d + 2].next = 0;
+		make_avail(q, (uint16_t)d, r == NREQ - 1);
+	}
+	/* Writethrough 128 KiB writes take a while: some are in flight now. */
+	CHECK_EQ(kill((pid_t)atoi(pid_s), SIGTERM), 0);
+
+	/* The back end drains, flushes and hangs up: wait for the end of the stream. */
+	if (!wait_readable(f.sock, 10000) || read(f.sock, &c, 1) != 0) {
+		fprintf(stderr, "sigterm: the back end did not hang up within 10 s\n");
+		exit(1);
+	}
+	while (vblk_le16_to_cpu(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE)) != q->used_seen) {
+		uint32_t id, len;
+
+		CHECK(wait_used(q, &id, &len));
+		CHECK(id % 3 == 0 && id / 3 < NREQ && !done[id / 3]);
+		done[id / 3] = true;
+		CHECK_EQ(len, 1);
+		CHECK_EQ(area[1024 + id / 3], VIRTIO_BLK_S_OK);
+		completed++;
+	}
+	fd = open(image, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	rbuf = malloc(LEN);
+	CHECK(rbuf != NULL);
+	for (unsigned r = 0; r < NREQ; r++) {
+		if (!done[r]) {
+			/* Not taken: the back end never touched it. */
+			CHECK_EQ(area[1024 + r], 0xff);
+			continue;
+		}
+		CHECK_EQ(pread(fd, rbuf, LEN, (off_t)r * LEN), LEN);
+		CHECK(memcmp(rbuf, area + 64 * 1024 + (size_t)r * LEN, LEN) == 0);
+	}
+	free(rbuf);
+	close(fd);
+	printf("sigterm: %u of %u requests completed before the hang-up\n", completed, NREQ);
+	front_close(&f);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode, *image, *serial;
@@ -671,6 +762,8 @@ int main(int argc, char **argv)
 		mode_reconf(image);
 	else if (!strcmp(mode, "second"))
 		mode_second(image, serial);
+	else if (!strcmp(mode, "sigterm"))
+		mode_sigterm(image);
 	else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 1;

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+# kill-inflight.py PID [TIMEOUT] - SIGKILL a vhost-user back end while it has
+# requests in flight, to exercise reconnect with in-flight I/O tracking.
+#
+# A back end that negotiated VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD holds the
+# inflight region (vhost-user.rst "Inflight I/O tracking", split layout:
+# per queue a 16-byte header {u64 features; u16 version; u16 desc_num;
+# u16 last_batch_head; u16 used_idx} then desc_num 16-byte entries whose
+# first byte is the inflight flag) in a memfd. vblkd names it
+# "vblk-inflight". We poll that memory through /proc/PID/mem and kill the
+# moment some entry is in flight; after TIMEOUT seconds (default 5) we kill
+# anyway. Prints one line: how many entries were in flight when we fired.
+# A back end without such a memfd is killed at once.
+import os
+import signal
+import sys
+import time
+
+pid = int(sys.argv[1])
+timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
+
+
+def find_region():
+    """(fd of /proc/PID/mem, address, length) of the region, or None.
+
+    vblkd keeps only the mapping (the fds are closed once mapped), so look in
+    /proc/PID/maps; the region starts at offset 0 of the memfd it created.
+    """
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                if "memfd:vblk-inflight" in line:
+                    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                    return os.open(f"/proc/{pid}/mem", os.O_RDONLY), lo, hi - lo
+    except OSError:
+        pass
+    return None
+
+
+def in_flight(buf):
+    n, off = 0, 0
+    while off + 16 <= len(buf):
+        desc_num = int.from_bytes(buf[off + 10:off + 12], "little")
+        if desc_num == 0:
+            break
+        ents = buf[off + 16:off + 16 + desc_num * 16]
+        n += sum(1 for i in range(0, len(ents), 16) if ents[i])
+        off += 16 + desc_num * 16
+    return n
+
+
+region = find_region()
+n = 0
+if region is not None:
+    fd, addr, size = region
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            n = in_flight(os.pread(fd, size, addr))
+            if n:
+                break
+    except OSError:
+        pass
+os.kill(pid, signal.SIGKILL)
+if region is None:
+    print("kill-inflight: no inflight region; killed at once")
+else:
+    print(f"kill-inflight: killed with {n} request(s) in flight")
