@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event suppression both ways (§2.8.10). Interrupts follow the driver event
+ * structure: ENABLE signals, DISABLE does not, DESC (only with EVENT_IDX;
+ * without it we signal) signals exactly when the used element at off_wrap
+ * was written since the last check — across the wrap, inside a batch, on a
+ * slot in the middle of a multi-slot list — and 2*num slots without a check
+ * force a signal. Kicks: without EVENT_IDX disable/enable_kicks write
+ * DISABLE/ENABLE; with it pop keeps DESC at the next slot and disable is a
+ * no-op; enable_kicks reports a buffer that arrived meanwhile.
+ */
+#include "fake_packed.h"
+#include "test.h"
+
+#include <errno.h>
+
+#define NUM 8
+
+static struct fakep d;
+static uint64_t b8;
+
+/* off_wrap for the slot k after the device's used position. */
+static uint16_t used_ahead(unsigned k)
+{
+	unsigned p = d.vq.used_idx + k;
+	bool w = d.vq.used_wrap;
+
+	while (p >= NUM) {
+		p -= NUM;
+		w = !w;
+	}
+	return (uint16_t)(p | (unsigned)w << 15);
+}
+
+static void round_trip_n(unsigned n)
+{
+	struct fakep_seg s[NUM];
+	struct vq_dev_elem e;
+	struct iovec iov[NUM];
+	uint16_t id, fl;
+	uint32_t len;
+
+	for (unsigned k = 0; k < n; k++)
+		s[k] = (struct fakep_seg){b8, 8, false};
+	fakep_add(&d, s, n, 1);
+	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, NUM), 1);
+	vq_dev_packed_push(&d.vq, 1, 0);
+	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
+	CHECK_EQ(id, 1);
+}
+
+static void step(bool expect)
+{
+	round_trip_n(1);
+	CHECK_EQ(vq_dev_packed_need_notify(&d.vq), expect);
+}
+
+static void no_event_idx(void)
+{
+	struct vq_dev_elem e;
+	struct iovec iov[2];
+	uint16_t ow, fl;
+
+	fakep_init(&d, NUM, 1);
+	CHECK_EQ(fakep_start(&d, false, false), 0);
+	b8 = fakep_alloc(&d, 8);
+	fakep_set_drv_event(&d, 0x1234, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	step(true);
+	step(true);
+	fakep_set_drv_event(&d, 0, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
+	step(false);
+	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	/* DESC is not negotiated: signal rather than guess. */
+	fakep_set_drv_event(&d, used_ahead(5), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	step(true);
+
+	/* Kicks. */
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	vq_dev_packed_disable_kicks(&d.vq);
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
+	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	/* The race: a buffer made available while kicks were off. */
+	vq_dev_packed_disable_kicks(&d.vq);
+	struct fakep_seg s = {b8, 8, false};
+	fakep_add(&d, &s, 1, 2);
+	CHECK(vq_dev_packed_enable_kicks(&d.vq));
+	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 2), 1);
+	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	/* Pop does not touch the device event structure without EVENT_IDX. */
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(ow, 0);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	fakep_fini(&d);
+}
+
+static void event_idx(void)
+{
+	struct vq_dev_elem e;
+	struct iovec iov[2];
+	uint16_t ow, fl;
+	unsigned i;
+
+	fakep_init(&d, NUM, 1);
+	fakep_set_pos(&d, NUM - 3, true);
+	CHECK_EQ(fakep_start(&d, true, false), 0);
+	b8 = fakep_alloc(&d, 8);
+
+	/* First check: nothing to compare with. */
+	fakep_set_drv_event(&d, used_ahead(4), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	step(true);
+
+	/* Notify for the element two slots ahead. */
+	fakep_set_drv_event(&d, used_ahead(2), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	step(false);
+	step(false); /* crosses the ring end: the wrap counter toggles */
+	step(true);
+	step(false); /* already signalled for it */
+
+	/* An event several passes of the wrap counter later. */
+	for (unsigned pass = 0; pass < 5; pass++) {
+		fakep_set_drv_event(&d, used_ahead(NUM + 1), VIRTQ_PACKED_EVENT_FLAG_DESC);
+		for (i = 0; i < NUM + 1; i++)
+			step(false);
+		step(true);
+	}
+
+	/* Crossed inside a batch: one signal for the batch. */
+	fakep_set_drv_event(&d, used_ahead(1), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	round_trip_n(1);
+	round_trip_n(1);
+	round_trip_n(1);
+	CHECK(vq_dev_packed_need_notify(&d.vq));
+	CHECK(!vq_dev_packed_need_notify(&d.vq));
+
+	/* An event on the middle slot of a 3-slot list is crossed by its element. */
+	fakep_set_drv_event(&d, used_ahead(1), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	round_trip_n(3);
+	CHECK(vq_dev_packed_need_notify(&d.vq));
+	/* ... and one just past it is not. */
+	fakep_set_drv_event(&d, used_ahead(3), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	round_trip_n(3);
+	CHECK(!vq_dev_packed_need_notify(&d.vq));
+
+	/* ENABLE and DISABLE still work with EVENT_IDX. */
+	fakep_set_drv_event(&d, used_ahead(5), VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	step(true);
+	fakep_set_drv_event(&d, used_ahead(0), VIRTQ_PACKED_EVENT_FLAG_DISABLE);
+	step(false);
+
+	/* An event just behind us is not crossed by a few pushes ... */
+	fakep_set_drv_event(&d, used_ahead(2 * NUM - 1), VIRTQ_PACKED_EVENT_FLAG_DESC);
+	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	for (i = 0; i < NUM; i++)
+		round_trip_n(1);
+	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	/* ... but 2*num slots without a check make the comparison ambiguous: signal. */
+	for (i = 0; i < 2 * NUM; i++)
+		round_trip_n(1);
+	CHECK(vq_dev_packed_need_notify(&d.vq));
+
+	/* Kicks: pop keeps DESC at the next slot. */
+	round_trip_n(2);
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
+	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.avail_wrap << 15);
+	CHECK_EQ(ow, d.next_avail | (unsigned)d.avail_wrap << 15);
+	vq_dev_packed_disable_kicks(&d.vq);
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
+	d.dev_ev->off_wrap = vblk_cpu_to_le16(0x5555);
+	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	fakep_dev_event(&d, &ow, &fl);
+	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
+	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.avail_wrap << 15);
+	struct fakep_seg s = {b8, 8, false};
+	fakep_add(&d, &s, 1, 2);
+	CHECK(vq_dev_packed_enable_kicks(&d.vq));
+	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 2), 1);
+	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	fakep_fini(&d);
+}
+
+int main(void)
+{
+	no_event_idx();
+	event_idx();
+	return 0;
+}
