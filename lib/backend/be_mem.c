@@ -46,15 +46,7 @@ static int mem_open(const struct be_opts *opts, struct be **out)
 		return -err;
 	}
 	m->base.ops = &be_mem_ops;
-	m->base.info = (struct be_info){
-	    .size = opts->size,
-	    .align = 1,
-	    .ro = opts->ro,
-	    .can_flush = true,
-	    .can_discard = !opts->ro,
-	    .can_write_zeroes = !opts->ro,
-	    .can_secure_erase = !opts->ro,
-	};
+	m->base.info = be_info_ram(opts->size, opts->ro);
 	*out = &m->base;
 	return 0;
 }

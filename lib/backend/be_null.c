@@ -26,16 +26,8 @@ static int null_open(const struct be_opts *opts, struct be **out)
 	if (!be)
 		return -ENOMEM;
 	be->ops = &be_null_ops;
-	be->info = (struct be_info){
-	    .size = opts->size,
-	    .align = 1,
-	    .ro = opts->ro,
-	    .can_flush = true,
-	    /* Every sector already reads as zeroes. */
-	    .can_discard = !opts->ro,
-	    .can_write_zeroes = !opts->ro,
-	    .can_secure_erase = !opts->ro,
-	};
+	/* Every sector already reads as zeroes, so discard and zeroing are free. */
+	be->info = be_info_ram(opts->size, opts->ro);
 	*out = be;
 	return 0;
 }

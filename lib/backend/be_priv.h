@@ -72,6 +72,23 @@ static inline int be_done_ring_reap(struct be_done_ring *r)
 }
 
 /*
+ * be_info of a backend that lives in RAM (memory, null): any alignment, and
+ * every operation possible unless read-only. Shared so the two cannot drift.
+ */
+static inline struct be_info be_info_ram(uint64_t size, bool ro)
+{
+	return (struct be_info){
+	    .size = size,
+	    .align = 1,
+	    .ro = ro,
+	    .can_flush = true,
+	    .can_discard = !ro,
+	    .can_write_zeroes = !ro,
+	    .can_secure_erase = !ro,
+	};
+}
+
+/*
  * The queue of a synchronous backend (memory, null): submit() does the work
  * and records the result, reap() reports it. Shared ops, defined in be.c.
  */
