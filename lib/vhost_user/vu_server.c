@@ -720,6 +720,23 @@ static int h_set_mem_table(struct vu_server *srv, const struct vhost_user_msg *m
 			ret = -EINVAL;
 			goto err_unmap;
 		}
+		/*
+		 * mmap succeeds past the end of a file, and the first touch of
+		 * those pages raises SIGBUS: a front end could kill the daemon
+		 * with a region longer than its fd. Only a regular file (memfd,
+		 * hugetlbfs, shm) that covers the whole region is accepted.
+		 * (A front end that shrinks the file afterwards can still do it:
+		 * QEMU seals its memfds against that, F_SEAL_SHRINK.)
+		 */
+		struct stat st;
+		if (fstat(fds[i], &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
+			vblk_warn("SET_MEM_TABLE: region %u: fd does not cover offset %llu + %llu bytes",
+				  i, (unsigned long long)r->mmap_offset,
+				  (unsigned long long)r->memory_size);
+			ret = -EINVAL;
+			goto err_unmap;
+		}
 		/* Like libvhost-user: map from offset 0 so mmap_offset needs no alignment. */
 		maps[i].len = (size_t)(r->mmap_offset + r->memory_size);
 		p = mmap(NULL, maps[i].len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,

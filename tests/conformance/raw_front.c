@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/* raw_front: see raw_front.h. */
+#include "raw_front.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "vhost_user/vu_msg.h"
+
+const char *rf_sock_path;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int rf_connect_raw(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", rf_sock_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "connect %s: %s\n", rf_sock_path, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+int rf_connect(uint64_t *features)
+{
+	long long end = now_ms() + RF_TIMEOUT_MS;
+
+	for (;;) {
+		struct rf f = {.sock = rf_connect_raw()};
+		struct vhost_user_msg m;
+		int fds[VHOST_USER_MAX_FDS];
+		unsigned nfds;
+
+		rf_send(&f, VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0);
+		if (vu_msg_recv(f.sock, &m, fds, &nfds) == 0) {
+			vu_msg_close_fds(fds, nfds);
+			CHECK_EQ(m.hdr.request, VHOST_USER_GET_FEATURES);
+			CHECK_EQ(m.hdr.size, 8);
+			if (features)
+				memcpy(features, &m.payload.u64, 8);
+			return f.sock;
+		}
+		/* Refused: the previous front end is still being dropped. */
+		close(f.sock);
+		if (now_ms() > end) {
+			fprintf(stderr, "the daemon refuses every connection\n");
+			exit(1);
+		}
+		usleep(20 * 1000);
+	}
+}
+
+int rf_send_bytes(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	size_t done = 0;
+
+	CHECK(nfds <= 16);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	while (done < len) {
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+		iov.iov_base = (char *)buf + done;
+		iov.iov_len = len - done;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+	}
+	return 0;
+}
+
+void rf_send(struct rf *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
+	     const int *fds, unsigned nfds)
+{
+	struct vhost_user_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = req;
+	m.hdr.flags = VHOST_USER_VERSION | flags;
+	m.hdr.size = size;
+	CHECK(size <= sizeof(m.payload));
+	if (size)
+		memcpy((uint8_t *)&m + sizeof(m.hdr), payload, size);
+	CHECK_EQ(vu_msg_send(f->sock, &m, fds, nfds), 0);
+}
+
+int rf_recv(struct rf *f, uint32_t req, void *payload, uint32_t max)
+{
+	struct vhost_user_msg m;
+	int fds[VHOST_USER_MAX_FDS];
+	unsigned nfds;
+	int ret;
+
+	if (!rf_wait_readable(f->sock, RF_TIMEOUT_MS)) {
+		fprintf(stderr, "no reply to %s\n", vu_msg_name(req));
+		exit(1);
+	}
+	ret = vu_msg_recv(f->sock, &m, fds, &nfds);
+	if (ret)
+		return ret;
+	vu_msg_close_fds(fds, nfds);
+	CHECK_EQ(m.hdr.request, req);
+	CHECK(m.hdr.flags & VHOST_USER_REPLY_MASK);
+	CHECK(m.hdr.size <= max);
+	memcpy(payload, (uint8_t *)&m + sizeof(m.hdr), m.hdr.size);
+	return (int)m.hdr.size;
+}
+
+uint64_t rf_get_u64(struct rf *f, uint32_t req)
+{
+	uint64_t v;
+
+	rf_send(f, req, 0, NULL, 0, NULL, 0);
+	if (rf_recv(f, req, &v, sizeof(v)) != sizeof(v)) {
+		fprintf(stderr, "%s: no u64 reply\n", vu_msg_name(req));
+		exit(1);
+	}
+	return v;
+}
+
+int64_t rf_set(struct rf *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+	       unsigned nfds)
+{
+	uint64_t v;
+	int n;
+
+	rf_send(f, req, VHOST_USER_NEED_REPLY_MASK, payload, size, fds, nfds);
+	n = rf_recv(f, req, &v, sizeof(v));
+	if (n < 0)
+		return -1;
+	CHECK_EQ(n, sizeof(v));
+	CHECK((int64_t)v >= 0);
+	return (int64_t)v;
+}
+
+void rf_set_ok(struct rf *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+	       unsigned nfds)
+{
+	int64_t v = rf_set(f, req, payload, size, fds, nfds);
+
+	if (v != 0) {
+		fprintf(stderr, "%s: %s (%lld)\n", vu_msg_name(req),
+			v < 0 ? "the daemon hung up" : "refused", (long long)v);
+		exit(1);
+	}
+}
+
+void rf_set_state(struct rf *f, uint32_t req, uint32_t index, uint32_t num)
+{
+	struct vhost_vring_state s = {index, num};
+
+	rf_set_ok(f, req, &s, sizeof(s), NULL, 0);
+}
+
+bool rf_wait_readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1;
+}
+
+bool rf_wait_eof(int fd)
+{
+	long long end = now_ms() + RF_TIMEOUT_MS;
+	char buf[512];
+
+	/* Replies sent before the hang-up are read and dropped. */
+	while (now_ms() < end) {
+		ssize_t n;
+
+		if (!rf_wait_readable(fd, (int)(end - now_ms())))
+			return false;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+	}
+	return false;
+}
+
+void rf_negotiate(struct rf *f, uint64_t want)
+{
+	uint64_t offered, pf;
+	struct vhost_user_memory m;
+
+	memset(f, 0, sizeof(*f));
+	f->memfd = -1;
+	f->sock = rf_connect(&offered);
+	CHECK(offered & VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES));
+	CHECK(offered & VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	rf_send(f, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
+	pf = rf_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
+	CHECK(pf & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	pf &= VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG);
+	rf_send(f, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &pf, sizeof(pf), NULL, 0);
+	f->pfeatures = pf;
+	CHECK(rf_get_u64(f, VHOST_USER_GET_QUEUE_NUM) >= RF_MAXQ);
+
+	/* No EVENT_IDX: every completion interrupts, which keeps waiting simple. */
+	if (!want)
+		want = VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
+		       VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+		       VIRTIO_BIT(VIRTIO_BLK_F_MQ) | VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |
+		       VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES) | VIRTIO_BIT(VIRTIO_BLK_F_RO) |
+		       VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE);
+	want |= VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+	f->features = offered & want;
+	rf_set_ok(f, VHOST_USER_SET_FEATURES, &f->features, sizeof(f->features), NULL, 0);
+
+	f->memfd = memfd_create("raw_front", MFD_CLOEXEC);
+	CHECK(f->memfd >= 0);
+	CHECK_EQ(ftruncate(f->memfd, RF_MEM_SIZE), 0);
+	f->mem = mmap(NULL, RF_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+	CHECK(f->mem != MAP_FAILED);
+	memset(&m, 0, sizeof(m));
+	m.nregions = 1;
+	m.regions[0].guest_phys_addr = 0;
+	m.regions[0].memory_size = RF_MEM_SIZE;
+	m.regions[0].userspace_addr = (uint64_t)(uintptr_t)f->mem;
+	m.regions[0].mmap_offset = 0;
+	rf_set_ok(f, VHOST_USER_SET_MEM_TABLE, &m,
+		  offsetof(struct vhost_user_memory, regions) + sizeof(m.regions[0]), &f->memfd, 1);
+}
+
+static void set_vring_fd(struct rf *f, uint32_t req, unsigned qi, int fd)
+{
+	uint64_t v = qi;
+
+	rf_set_ok(f, req, &v, sizeof(v), &fd, 1);
+}
+
+void rf_start_queue(struct rf *f, unsigned i)
+{
+	struct rf_queue *q = &f->q[i];
+	struct vhost_vring_addr a;
+
+	CHECK(i < RF_MAXQ);
+	q->desc = rf_ptr(f, RF_RING(i));
+	q->avail = rf_ptr(f, RF_RING(i) + 0x1000);
+	q->used = rf_ptr(f, RF_RING(i) + 0x2000);
+	q->kick = eventfd(0, EFD_CLOEXEC);
+	q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	q->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(q->kick >= 0 && q->call >= 0 && q->err >= 0);
+	rf_set_state(f, VHOST_USER_SET_VRING_NUM, i, RF_QNUM);
+	rf_set_state(f, VHOST_USER_SET_VRING_BASE, i, 0);
+	memset(&a, 0, sizeof(a));
+	a.index = i;
+	a.desc_user_addr = (uint64_t)(uintptr_t)q->desc;
+	a.avail_user_addr = (uint64_t)(uintptr_t)q->avail;
+	a.used_user_addr = (uint64_t)(uintptr_t)q->used;
+	rf_set_ok(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	/* QEMU's order: the kick starts the ring, the call fd comes after. */
+	set_vring_fd(f, VHOST_USER_SET_VRING_KICK, i, q->kick);
+	set_vring_fd(f, VHOST_USER_SET_VRING_CALL, i, q->call);
+	set_vring_fd(f, VHOST_USER_SET_VRING_ERR, i, q->err);
+	rf_set_state(f, VHOST_USER_SET_VRING_ENABLE, i, 1);
+	if (f->nq < i + 1)
+		f->nq = i + 1;
+}
+
+void rf_open(struct rf *f, unsigned nq, uint64_t want)
+{
+	rf_negotiate(f, want);
+	for (unsigned i = 0; i < nq; i++)
+		rf_start_queue(f, i);
+}
+
+void rf_close(struct rf *f)
+{
+	close(f->sock);
+	for (unsigned i = 0; i < f->nq; i++) {
+		close(f->q[i].kick);
+		close(f->q[i].call);
+		close(f->q[i].err);
+	}
+	if (f->mem)
+		munmap(f->mem, RF_MEM_SIZE);
+	if (f->memfd >= 0)
+		close(f->memfd);
+	memset(f, 0, sizeof(*f));
+	f->sock = f->memfd = -1;
+}
+
+void *rf_ptr(struct rf *f, uint64_t gpa)
+{
+	CHECK(gpa < RF_MEM_SIZE);
+	return f->mem + gpa;
+}
+
+static void put_desc(struct virtq_desc *d, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	d->addr = vblk_cpu_to_le64(addr);
+	d->len = vblk_cpu_to_le32(len);
+	d->flags = vblk_cpu_to_le16(flags);
+	d->next = vblk_cpu_to_le16(next);
+}
+
+void rf_desc(struct rf_queue *q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+	     uint16_t next)
+{
+	CHECK(i < RF_QNUM);
+	put_desc(&q->desc[i], addr, len, flags, next);
+}
+
+void rf_table_desc(struct rf *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+		   uint16_t flags, uint16_t next)
+{
+	put_desc(rf_ptr(f, table + 16 * (uint64_t)i), addr, len, flags, next);
+}
+
+void rf_avail(struct rf_queue *q, uint16_t head)
+{
+	q->avail->ring[q->avail_idx % RF_QNUM] = vblk_cpu_to_le16(head);
+	/* The ring entry is written before the index that publishes it. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	q->avail_idx++;
+	__atomic_store_n(&q->avail->idx, vblk_cpu_to_le16(q->avail_idx), __ATOMIC_RELEASE);
+}
+
+void rf_kick(struct rf_queue *q)
+{
+	/* The index store is visible before the kick (no EVENT_IDX: always kick). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	CHECK_EQ(eventfd_write(q->kick, 1), 0);
+}
+
+bool rf_wait_used(struct rf_queue *q, int ms, uint32_t *id, uint32_t *len)
+{
+	long long end = now_ms() + ms;
+
+	for (;;) {
+		uint16_t idx = vblk_le16_to_cpu(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE));
+		eventfd_t v;
+		long long left;
+
+		if (idx != q->used_seen) {
+			struct virtq_used_elem *e = &q->used->ring[q->used_seen % RF_QNUM];
+
+			*id = vblk_le32_to_cpu(e->id);
+			*len = vblk_le32_to_cpu(e->len);
+			q->used_seen++;
+			return true;
+		}
+		left = end - now_ms();
+		if (left <= 0)
+			return false;
+		rf_wait_readable(q->call, (int)left);
+		eventfd_read(q->call, &v);
+	}
+}
+
+void rf_hdr(struct rf *f, unsigned qi, uint32_t type, uint64_t sector)
+{
+	struct virtio_blk_outhdr *h = rf_ptr(f, RF_HDR(qi));
+
+	h->type = vblk_cpu_to_le32(type);
+	h->ioprio = 0;
+	h->sector = vblk_cpu_to_le64(sector);
+	*(uint8_t *)rf_ptr(f, RF_STATUS(qi)) = 0xff;
+}
+
+uint8_t rf_status(struct rf *f, unsigned qi)
+{
+	return *(uint8_t *)rf_ptr(f, RF_STATUS(qi));
+}
+
+uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *data, uint32_t len,
+	      bool dev_writes, uint32_t *used_len)
+{
+	struct rf_queue *q = &f->q[qi];
+	uint32_t id, ulen;
+	unsigned d = 0;
+
+	rf_hdr(f, qi, type, sector);
+	if (len && !dev_writes)
+		memcpy(rf_ptr(f, RF_DATA(qi)), data, len);
+	rf_desc(q, d, RF_HDR(qi), 16, VIRTQ_DESC_F_NEXT, d + 1);
+	d++;
+	if (len) {
+		rf_desc(q, d, RF_DATA(qi), len,
+			VIRTQ_DESC_F_NEXT | (dev_writes ? VIRTQ_DESC_F_WRITE : 0), d + 1);
+		d++;
+	}
+	rf_desc(q, d, RF_STATUS(qi), 1, VIRTQ_DESC_F_WRITE, 0);
+	rf_avail(q, 0);
+	rf_kick(q);
+	if (!rf_wait_used(q, RF_TIMEOUT_MS, &id, &ulen)) {
+		fprintf(stderr, "queue %u: request type %u timed out\n", qi, type);
+		exit(1);
+	}
+	CHECK_EQ(id, 0);
+	if (len && dev_writes)
+		memcpy(data, rf_ptr(f, RF_DATA(qi)), len);
+	if (used_len)
+		*used_len = ulen;
+	return rf_status(f, qi);
+}
+
+void rf_rw_check(struct rf *f, unsigned qi, uint64_t sector, uint8_t seed)
+{
+	static uint8_t wbuf[8192], rbuf[8192];
+	uint32_t ulen;
+
+	for (size_t i = 0; i < sizeof(wbuf); i++)
+		wbuf[i] = (uint8_t)(i * 7 + seed);
+	CHECK_EQ(rf_io(f, qi, VIRTIO_BLK_T_OUT, sector, wbuf, sizeof(wbuf), false, &ulen),
+		 VIRTIO_BLK_S_OK);
+	CHECK_EQ(ulen, 1);
+	memset(rbuf, 0, sizeof(rbuf));
+	CHECK_EQ(rf_io(f, qi, VIRTIO_BLK_T_IN, sector, rbuf, sizeof(rbuf), true, &ulen),
+		 VIRTIO_BLK_S_OK);
+	CHECK_EQ(ulen, sizeof(rbuf) + 1);
+	CHECK(memcmp(wbuf, rbuf, sizeof(rbuf)) == 0);
+}
+
+uint64_t rf_capacity(struct rf *f)
+{
+	struct vhost_user_config c;
+	uint64_t cap;
+	const uint32_t size = 8;
+
+	memset(&c, 0, sizeof(c));
+	c.size = size;
+	rf_send(f, VHOST_USER_GET_CONFIG, 0, &c, VHOST_USER_CONFIG_HDR_SIZE + size, NULL, 0);
+	CHECK_EQ(rf_recv(f, VHOST_USER_GET_CONFIG, &c, sizeof(c)),
+		 VHOST_USER_CONFIG_HDR_SIZE + size);
+	memcpy(&cap, c.region, sizeof(cap));
+	return vblk_le64_to_cpu(cap);
+}

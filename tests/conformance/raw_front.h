@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * raw_front: a test-only vhost-user front end that can say anything. It
+ * negotiates like QEMU's vhost-user-blk when asked to, but every step is a
+ * separate call, so a conformance case can stop half-way, send a malformed
+ * message, or lay out any descriptor chain by hand in the shared "guest
+ * memory" (a memfd). It uses only the message framing (vu_msg) and the spec
+ * headers, not lib/virtq or lib/client, so it checks them from the outside.
+ *
+ * Every helper fails the calling test (exit 1, via CHECK) on anything
+ * unexpected; conformance.c runs each case in its own process.
+ */
+#ifndef VBLK_TESTS_RAW_FRONT_H
+#define VBLK_TESTS_RAW_FRONT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vblk/spec/vhost_user.h>
+#include <vblk/spec/virtio_blk.h>
+#include <vblk/spec/virtio_ring.h>
+
+#define RF_MEM_SIZE   (4u << 20)
+#define RF_QNUM	      16
+#define RF_MAXQ	      2
+#define RF_TIMEOUT_MS 5000
+/* Guest-physical layout: per queue a ring area and a buffer area. */
+#define RF_RING(q)   ((uint64_t)(q)*0x10000) /* desc +0, avail +0x1000, used +0x2000 */
+#define RF_INDIR(q)  (RF_RING(q) + 0x4000)   /* indirect tables, up to 48 KiB */
+#define RF_BUF(q)    (0x100000 + (uint64_t)(q)*0x100000)
+#define RF_HDR(q)    RF_BUF(q)		  /* request header */
+#define RF_STATUS(q) (RF_BUF(q) + 0x200)  /* status byte */
+#define RF_DATA(q)   (RF_BUF(q) + 0x1000) /* data, up to 960 KiB */
+
+struct rf_queue {
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	struct virtq_used *used;
+	uint16_t avail_idx;
+	uint16_t used_seen;
+	int kick, call, err;
+};
+
+struct rf {
+	int sock;
+	int memfd;
+	uint8_t *mem;
+	uint64_t features;  /* negotiated */
+	uint64_t pfeatures; /* negotiated protocol features */
+	unsigned nq;	    /* queues started */
+	struct rf_queue q[RF_MAXQ];
+};
+
+/* The socket every connection goes to (set once by main). */
+extern const char *rf_sock_path;
+
+/*
+ * Connect. The daemon serves one front end at a time and may still be
+ * dropping the previous one: retry (with GET_FEATURES as the probe) until it
+ * answers. Returns the socket with the GET_FEATURES reply consumed.
+ */
+int rf_connect(uint64_t *features);
+/* Connect without any message (for cases about the very first message). */
+int rf_connect_raw(void);
+
+/* Send a message; flags get VHOST_USER_VERSION added. CHECK-fails if the send fails. */
+void rf_send(struct rf *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
+	     const int *fds, unsigned nfds);
+/* Send raw bytes with any number of fds (up to 16), no framing checks. Returns 0 or -errno. */
+int rf_send_bytes(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
+/* Receive a reply to req; returns its payload size, or -errno (-ECONNRESET: hung up). */
+int rf_recv(struct rf *f, uint32_t req, void *payload, uint32_t max);
+uint64_t rf_get_u64(struct rf *f, uint32_t req);
+/*
+ * Send a message that has no reply of its own with NEED_REPLY (REPLY_ACK is
+ * always negotiated by rf_negotiate). Returns the ack (0 success, nonzero
+ * refused), or -1 if the daemon hung up instead.
+ */
+int64_t rf_set(struct rf *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+	       unsigned nfds);
+/* rf_set that must succeed. */
+void rf_set_ok(struct rf *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+	       unsigned nfds);
+void rf_set_state(struct rf *f, uint32_t req, uint32_t index, uint32_t num);
+/* True if the peer closes fd within the timeout. */
+bool rf_wait_eof(int fd);
+/* True if fd becomes readable within ms. */
+bool rf_wait_readable(int fd, int ms);
+
+/*
+ * Negotiate features (offered & want, always VERSION_1 + PROTOCOL_FEATURES;
+ * want = 0 picks a full virtio-blk set with INDIRECT_DESC) and protocol
+ * features (MQ, REPLY_ACK, CONFIG), and share RF_MEM_SIZE of guest memory.
+ */
+void rf_negotiate(struct rf *f, uint64_t want);
+/* Set up and enable queue i (size RF_QNUM, with kick, call and err eventfds). */
+void rf_start_queue(struct rf *f, unsigned i);
+/* rf_negotiate + rf_start_queue for queues 0..nq-1. */
+void rf_open(struct rf *f, unsigned nq, uint64_t want);
+void rf_close(struct rf *f);
+
+/* Ring helpers. */
+void *rf_ptr(struct rf *f, uint64_t gpa);
+void rf_desc(struct rf_queue *q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+	     uint16_t next);
+/* Write a descriptor into an indirect table at gpa. */
+void rf_table_desc(struct rf *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+		   uint16_t flags, uint16_t next);
+/* Put head in the next avail slot and publish it (no kick). */
+void rf_avail(struct rf_queue *q, uint16_t head);
+void rf_kick(struct rf_queue *q);
+/* Wait for the next used element. */
+bool rf_wait_used(struct rf_queue *q, int ms, uint32_t *id, uint32_t *len);
+/* Write a request header at RF_HDR(qi) and 0xff at RF_STATUS(qi). */
+void rf_hdr(struct rf *f, unsigned qi, uint32_t type, uint64_t sector);
+uint8_t rf_status(struct rf *f, unsigned qi);
+
+/*
+ * A whole request on queue qi with descriptors 0..2: header, data (len
+ * bytes, device-writable when dev_writes; omitted when len is 0), status.
+ * Waits for it; returns the status byte and used.len in *used_len.
+ */
+uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *data, uint32_t len,
+	      bool dev_writes, uint32_t *used_len);
+/* Write a pattern at sector, read it back, compare; CHECK-fails otherwise. */
+void rf_rw_check(struct rf *f, unsigned qi, uint64_t sector, uint8_t seed);
+/* GET_CONFIG capacity. */
+uint64_t rf_capacity(struct rf *f);
+
+#endif
