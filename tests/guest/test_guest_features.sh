@@ -7,6 +7,9 @@
 #     that its log shows both write-cache switches.
 #   boot 2 (workloads/ro.sh, vblkd only, `ro`): the guest sees a read-only
 #     disk and the image is unchanged afterwards.
+#   boot 3 (workloads/range.sh, vblkd only, `range=64M/128M,sectorsize=4096`):
+#     a 128 MiB disk with 4 KiB logical blocks; the guest fills it and writes
+#     past its end; the host checks that only the exported bytes changed.
 # Env: VBLK_GUEST_BACKEND=qsd|vblkd, VBLKD, VBLK_GUEST_CACHE. Exit 0/1/77.
 # For qsd the hole and log checks are skipped: its blockdev ignores discards
 # unless configured with discard=unmap, and its log format is its own.
@@ -89,5 +92,21 @@ if [ "$backend" = vblkd ]; then
     "$here/run-guest.sh" "${common[@]}" --image "$img2" --script ro --disk-opts ro \
         --log "$tmp/console-ro.log" || fail "ro guest run failed"
     [ "$(sha256sum < "$img2")" = "$before" ] || fail "the read-only image changed"
+fi
+# ---------------------------------------------------------------- boot 3
+if [ "$backend" = vblkd ]; then
+    # range=64M/128M,sectorsize=4096: the guest fills its whole disk with
+    # 0xA5; outside [64M, 192M) the image must keep its own pattern.
+    img3=$tmp/range.img
+    head -c $((256 * M)) /dev/zero | tr '\000' '\132' >"$img3"
+    "$here/run-guest.sh" "${common[@]}" --image "$img3" --script range \
+        --disk-opts range=64M/128M,sectorsize=4096 --log "$tmp/console-range.log" ||
+        fail "range guest run failed"
+    inside=$(dd if="$img3" bs=$M skip=64 count=128 2>/dev/null | tr -d '\245' | wc -c)
+    before=$(dd if="$img3" bs=$M count=64 2>/dev/null | tr -d '\132' | wc -c)
+    after=$(dd if="$img3" bs=$M skip=192 count=64 2>/dev/null | tr -d '\132' | wc -c)
+    echo "host: range: $inside bytes inside not written by the guest; $before + $after bytes outside changed"
+    [ "$inside" -eq 0 ] || fail "the guest's writes did not land at the range"
+    [ "$before" -eq 0 ] && [ "$after" -eq 0 ] || fail "bytes outside the exported range changed"
 fi
 echo "PASS: guest-features ($backend)"
