@@ -43,17 +43,26 @@ struct vblk_queue; /* one virtqueue of it */
 /* Options for vblk_open(). Zero fields take the defaults. */
 struct vblk_options {
 	unsigned num_queues;	   /* queues to set up; default 1 */
-	unsigned queue_size;	   /* ring entries, power of two <= 32768; default 256 */
+	unsigned queue_size;	   /* ring entries, <= 32768 (split: a power of two); default 256 */
 	size_t buffer_size;	   /* bytes of shared buffer pool; default 64 MiB */
 	uint64_t disable_features; /* virtio feature bits not to negotiate (1ULL << bit) */
+	unsigned flags;		   /* VBLK_OPEN_* */
 };
+
+/*
+ * Use the packed virtqueue layout (virtio 1.3 §2.8, VIRTIO_F_RING_PACKED)
+ * instead of the split one. vblk_open() fails with -ENOTSUP when the back end
+ * does not offer it (qemu-storage-daemon 7.2 does not).
+ */
+#define VBLK_OPEN_PACKED_RING 1u
 
 /*
  * Connect to the vhost-user-blk back end listening on socket_path and set up
  * opts->num_queues queues. opts may be NULL for the defaults.
  * On success *out owns the connection; release it with vblk_close().
  * Errors: -ENOENT / -ECONNREFUSED (no back end at that path), -ENOTSUP (the
- * back end lacks a required feature: VIRTIO_F_VERSION_1, config access),
+ * back end lacks a required feature: VIRTIO_F_VERSION_1, config access, or
+ * VIRTIO_F_RING_PACKED when VBLK_OPEN_PACKED_RING asks for it),
  * -EINVAL (bad option, or more queues than the back end offers), -EPROTO
  * (malformed reply), -ENOMEM, other -errno from the socket.
  * Thread safety: independent calls may run concurrently.
@@ -123,7 +132,8 @@ int vblk_queue_fd(const struct vblk_queue *q);
  * segments, more than max_transfer), -ERANGE (past the end of the device),
  * -EFAULT (buffer not from vblk_buf_alloc), -EROFS (write to a read-only
  * device), -ENOTSUP (operation not negotiated), -EAGAIN (too many requests
- * outstanding on this queue: reap some first), -EIO (queue broken).
+ * outstanding on this queue: reap some first), -EIO (queue broken),
+ * -ENOTCONN (the back end has gone away).
  */
 int vblk_queue_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len, void *user_data);
 int vblk_queue_readv(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
@@ -146,7 +156,12 @@ int vblk_queue_get_id(struct vblk_queue *q, void *buf, void *user_data);
 
 struct vblk_completion {
 	void *user_data;
-	int ret; /* 0, -EIO (device error or malformed reply), -ENOTSUP (device: unsupported) */
+	/*
+	 * 0, -EIO (device error or malformed reply), -ENOTSUP (device:
+	 * unsupported), -ENOTCONN (the back end closed the connection before
+	 * completing the request; its outcome is unknown).
+	 */
+	int ret;
 };
 
 /*
@@ -154,14 +169,21 @@ struct vblk_completion {
  * for ring space, and re-arm the queue's fd. Returns the number reaped
  * (0..max) or -EIO if the queue broke with nothing left to report. If it
  * returns max, more may be pending (the fd is left readable).
+ * When the back end has gone away (its socket hung up: it exited, was killed
+ * or dropped us), every request it did not complete comes back with
+ * -ENOTCONN, new submissions fail with -ENOTCONN, and once nothing is left
+ * to report poll returns -ENOTCONN. vblk_queue_wait() watches the socket
+ * while it sleeps; poll checks it when requests are pending and none
+ * completed, so a caller sleeping on vblk_queue_fd() should use a timeout.
  * One thread per queue at a time.
  */
 int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max);
 
 /*
  * As vblk_queue_poll(), but sleep until at least one completion is there or
- * timeout_ms passes (-1: no timeout). Returns the count, 0 on timeout, or
- * -errno.
+ * timeout_ms passes (-1: no timeout), or the back end hangs up (see above).
+ * Returns the count, 0 on timeout, or -errno (-ENOTCONN: disconnected and
+ * nothing left to report).
  */
 int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms);
 

@@ -12,6 +12,15 @@
  *              request headers [nreq] (outhdr, discard segment, status)
  *   buffer pool (page-granular allocator)
  *
+ * With VBLK_OPEN_PACKED_RING the three ring areas are the packed ring's
+ * (virtio 1.3 §2.8.10.1): descriptor ring | driver event | device event.
+ * Both layouts are driven through the vq_drv_* verbs.
+ *
+ * Disconnect: the back end sends nothing on its own once we are set up (we
+ * negotiate no back-end request channel), so the socket becoming readable or
+ * hung up means it is gone. vblk_queue_wait() watches it; then every request
+ * still outstanding on a queue completes with -ENOTCONN.
+ *
  * Requests: preallocated per queue (2 x queue size), no malloc on the data
  * path. A request that finds no ring space waits in the queue's FIFO and is
  * added from the completion path in order (vblk_queue_poll).
@@ -23,6 +32,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +106,7 @@ struct vblk_queue {
 	struct vblk *dev;
 	unsigned index;
 	struct vq_drv vq;
-	struct vq_drv_desc_state *state;
+	void *state; /* [num] struct vq_drv_desc_state, or vq_drv_packed_state if packed */
 	int kick_fd, call_fd;
 	bool started; /* rings set up in the back end */
 	struct vblk_req *reqs;
@@ -116,6 +126,8 @@ struct vblk {
 	struct vblk_info info;
 	struct vblk_queue *queues;
 	unsigned nqueues;
+	bool packed;		  /* VIRTIO_F_RING_PACKED negotiated */
+	atomic_bool disconnected; /* the back end's socket hung up */
 	pthread_mutex_t alloc_lock;
 	uint32_t *alloc_len; /* [pool pages]: pages allocated at this start page, 0 = free */
 	uint8_t *page_used;  /* [pool pages] */
@@ -310,18 +322,31 @@ static unsigned indir_max(void)
 	return VBLK_REQ_MAX_SG;
 }
 
-/* Lay out queue q at *off in the region; advance *off. */
-static void layout_queue(struct vblk_queue *q, unsigned num, size_t *off)
+/*
+ * Lay out queue q at *off in the region; advance *off. Split: §2.7 areas,
+ * used ring on its own page. Packed (§2.8.10.1): a 16-aligned descriptor
+ * ring and two 4-byte event structures; a packed descriptor is as large as a
+ * split one, so the indirect tables are the same size.
+ */
+static void layout_queue(struct vblk_queue *q, unsigned num, bool packed, size_t *off)
 {
 	size_t o = align_up(*off, VBLK_PAGE);
 
 	q->off_desc = o;
-	o += virtq_desc_size(num);
-	q->off_avail = o;
-	o += virtq_avail_size(num);
-	o = align_up(o, VBLK_PAGE);
-	q->off_used = o;
-	o += virtq_used_size(num);
+	if (packed) {
+		o += (size_t)num * sizeof(struct virtq_packed_desc);
+		q->off_avail = o;
+		o += sizeof(struct virtq_packed_event);
+		q->off_used = o;
+		o += sizeof(struct virtq_packed_event);
+	} else {
+		o += virtq_desc_size(num);
+		q->off_avail = o;
+		o += virtq_avail_size(num);
+		o = align_up(o, VBLK_PAGE);
+		q->off_used = o;
+		o += virtq_used_size(num);
+	}
 	o = align_up(o, VBLK_PAGE);
 	q->off_indir = o;
 	o += (size_t)num * indir_max() * sizeof(struct virtq_desc);
@@ -331,28 +356,37 @@ static void layout_queue(struct vblk_queue *q, unsigned num, size_t *off)
 	*off = o;
 }
 
-static int setup_queue_mem(struct vblk *dev, struct vblk_queue *q, unsigned num, bool event_idx,
-			   bool indirect)
+/* Initialise q's driver ring, split or packed, on its areas of the region. */
+static int init_ring(struct vblk *dev, struct vblk_queue *q, unsigned num, bool event_idx,
+		     bool indirect)
 {
-	struct vq_drv_config cfg = {
+	struct vq_drv_layout l = {
+	    .packed = dev->packed,
 	    .num = (uint16_t)num,
 	    .event_idx = event_idx,
 	    .indirect = indirect,
-	    .desc = (struct virtq_desc *)(void *)(dev->mem + q->off_desc),
-	    .avail = (struct virtq_avail *)(void *)(dev->mem + q->off_avail),
-	    .used = (struct virtq_used *)(void *)(dev->mem + q->off_used),
-	    .indir = (struct virtq_desc *)(void *)(dev->mem + q->off_indir),
+	    .desc = dev->mem + q->off_desc,
+	    .driver = dev->mem + q->off_avail,
+	    .device = dev->mem + q->off_used,
+	    .state = q->state,
+	    .indir = dev->mem + q->off_indir,
 	    .indir_addr = dev_addr(dev, dev->mem + q->off_indir),
 	    .indir_max = (uint16_t)indir_max(),
 	};
+
+	return vq_drv_init_layout(&q->vq, &l);
+}
+
+static int setup_queue_mem(struct vblk *dev, struct vblk_queue *q, unsigned num, bool event_idx,
+			   bool indirect)
+{
 	int ret;
 
-	q->state = calloc(num, sizeof(*q->state));
+	q->state = calloc(num, vq_drv_state_size(dev->packed));
 	q->reqs = calloc(q->nreqs, sizeof(*q->reqs));
 	if (!q->state || !q->reqs)
 		return -ENOMEM;
-	cfg.state = q->state;
-	ret = vq_drv_init(&q->vq, &cfg);
+	ret = init_ring(dev, q, num, event_idx, indirect);
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < q->nreqs; i++) {
@@ -375,8 +409,12 @@ static int start_queue(struct vblk *dev, struct vblk_queue *q, unsigned num, boo
 	int ret;
 
 	ret = vu_client_set_vring_num(c, i, num);
+	/*
+	 * vhost-user.rst "Vring descriptor indices for packed virtqueues": a
+	 * fresh packed ring starts at position 0 with both wrap counters 1.
+	 */
 	if (!ret)
-		ret = vu_client_set_vring_base(c, i, 0);
+		ret = vu_client_set_vring_base(c, i, dev->packed ? VQ_PACKED_BASE_INIT : 0);
 	if (!ret)
 		ret = vu_client_set_vring_addr(c, i, (uintptr_t)(dev->mem + q->off_desc),
 					       (uintptr_t)(dev->mem + q->off_avail),
@@ -488,6 +526,14 @@ static int negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 	}
 	*acked = offered & VBLK_WANTED_FEATURES & ~o->disable_features;
 	*acked |= VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+	if (o->flags & VBLK_OPEN_PACKED_RING) {
+		if (!(offered & VIRTIO_BIT(VIRTIO_F_RING_PACKED))) {
+			set_error("back end does not offer VIRTIO_F_RING_PACKED "
+				  "(packed ring requested)");
+			return -ENOTSUP;
+		}
+		*acked |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+	}
 	if (*acked & VIRTIO_BIT(VIRTIO_BLK_F_MQ)) {
 		uint16_t n = vblk_le16_to_cpu(cfg.num_queues);
 		dev->info.max_queues = n ? n : 1;
@@ -529,9 +575,13 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		o.queue_size = VBLK_DEFAULT_QUEUE_SIZE;
 	if (!o.buffer_size)
 		o.buffer_size = VBLK_DEFAULT_BUFFER_SIZE;
-	if (o.queue_size > VIRTQ_SPLIT_MAX_SIZE || (o.queue_size & (o.queue_size - 1)) ||
-	    o.num_queues > VHOST_USER_VRING_IDX_MASK + 1 || o.buffer_size > (1ull << 40)) {
-		set_error("invalid options (queue size must be a power of two <= 32768)");
+	/* §2.7: a split ring's size is a power of two; §2.8: any size up to 2^15. */
+	if (o.queue_size > VIRTQ_SPLIT_MAX_SIZE ||
+	    (!(o.flags & VBLK_OPEN_PACKED_RING) && (o.queue_size & (o.queue_size - 1))) ||
+	    o.num_queues > VHOST_USER_VRING_IDX_MASK + 1 || o.buffer_size > (1ull << 40) ||
+	    (o.flags & ~VBLK_OPEN_PACKED_RING)) {
+		set_error("invalid options (queue size must be <= 32768, and a power of two for "
+			  "a split ring)");
 		return -EINVAL;
 	}
 
@@ -552,6 +602,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		goto err;
 	event_idx = acked & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
 	indirect = acked & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
+	dev->packed = acked & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 
 	dev->queues = calloc(o.num_queues, sizeof(*dev->queues));
 	if (!dev->queues) {
@@ -565,7 +616,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		q->index = i;
 		q->kick_fd = q->call_fd = -1;
 		q->nreqs = 2 * o.queue_size;
-		layout_queue(q, o.queue_size, &off);
+		layout_queue(q, o.queue_size, dev->packed, &off);
 	}
 	dev->pool_off = align_up(off, 1u << 21);
 	dev->pool_size = align_up(o.buffer_size, VBLK_PAGE);
@@ -632,8 +683,11 @@ void vblk_close(struct vblk *dev)
 	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
 		struct vblk_queue *q = &dev->queues[i];
 		unsigned base;
-		/* vhost-user.rst: GET_VRING_BASE stops the ring before we unmap it. */
-		if (q->started && dev->vu.sock >= 0)
+		/*
+		 * vhost-user.rst: GET_VRING_BASE stops the ring before we unmap
+		 * it; a back end that hung up has nothing left to stop.
+		 */
+		if (q->started && dev->vu.sock >= 0 && !atomic_load(&dev->disconnected))
 			(void)vu_client_get_vring_base(&dev->vu, i, &base);
 	}
 	vu_client_close(&dev->vu);
@@ -683,6 +737,22 @@ unsigned vblk_queue_pending(const struct vblk_queue *q)
 static bool has_feature(const struct vblk *dev, unsigned bit)
 {
 	return dev->info.features & VIRTIO_BIT(bit);
+}
+
+/*
+ * Has the back end gone away? The flag, or with probe a look at the socket
+ * without waiting: readable (EOF, or a message nobody asked for) or hung up.
+ */
+static bool disconnected(struct vblk *dev, bool probe)
+{
+	struct pollfd pfd = {.fd = dev->vu.sock, .events = POLLIN | POLLRDHUP};
+
+	if (atomic_load_explicit(&dev->disconnected, memory_order_relaxed))
+		return true;
+	if (!probe || poll(&pfd, 1, 0) <= 0)
+		return false;
+	atomic_store(&dev->disconnected, true);
+	return true;
 }
 
 static void kick(struct vblk_queue *q)
@@ -748,10 +818,14 @@ static int submit(struct vblk_queue *q, struct vblk_req *r)
 	r->sg[r->out_num + r->in_num].len = 1;
 	r->in_num++;
 	/* A direct chain longer than the ring would wait in the FIFO forever. */
-	unsigned total = (unsigned)r->out_num + r->in_num;
-	if (!q->vq.cfg.indirect && total > q->vq.cfg.num) {
+	if (!vq_drv_fits(&q->vq, (unsigned)r->out_num + r->in_num)) {
 		req_put(q, r);
 		return -EINVAL;
+	}
+	/* Nobody would ever complete it. */
+	if (disconnected(q->dev, false)) {
+		req_put(q, r);
+		return -ENOTCONN;
 	}
 	int ret = enqueue(q, r);
 	if (ret) {
@@ -985,21 +1059,21 @@ static void dispatch_fifo(struct vblk_queue *q)
 		kick(q);
 }
 
-/* The device broke the ring: every request we hold completes with -EIO. */
-static void fail_all(struct vblk_queue *q)
+/*
+ * The device broke the ring (err -EIO) or went away (-ENOTCONN): every
+ * request we hold completes with err, and the ring takes no more.
+ */
+static void fail_all(struct vblk_queue *q, int err)
 {
 	struct vblk_req *r;
 
-	for (unsigned i = 0; i < q->vq.cfg.num; i++) {
-		r = q->state[i].cookie;
-		if (r) {
-			q->state[i].cookie = NULL;
-			r->ret = -EIO;
-			list_push(&q->done, r);
-		}
+	vq_drv_set_broken(&q->vq);
+	while ((r = vq_drv_detach_unused(&q->vq))) {
+		r->ret = err;
+		list_push(&q->done, r);
 	}
 	while ((r = list_pop(&q->fifo))) {
-		r->ret = -EIO;
+		r->ret = err;
 		list_push(&q->done, r);
 	}
 }
@@ -1031,16 +1105,23 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 			req_put(q, r);
 			q->pending--;
 		}
-		if (ret < 0) {
-			fail_all(q);
-			if (q->done.head && n < max)
-				continue;
-			if (!n && !q->done.head)
-				return -EIO;
-		}
-		if (!q->vq.broken)
+		/*
+		 * What the back end completed before it went away was reaped
+		 * above; the rest never will be. The socket is looked at only
+		 * when we would otherwise report nothing.
+		 */
+		if (ret >= 0 && (vq_drv_inflight(&q->vq) || q->fifo.head) &&
+		    disconnected(q->dev, n == 0 && !q->done.head))
+			fail_all(q, -ENOTCONN);
+		if (ret < 0)
+			fail_all(q, -EIO);
+		if (q->done.head && n < max)
+			continue;
+		if (!n && !q->done.head && vq_drv_is_broken(&q->vq))
+			return disconnected(q->dev, false) ? -ENOTCONN : -EIO;
+		if (!vq_drv_is_broken(&q->vq))
 			dispatch_fifo(q);
-		if (n == max || q->vq.broken) {
+		if (n == max || vq_drv_is_broken(&q->vq)) {
 			/* More may wait: leave the fd readable so a sleeper does not hang. */
 			if (q->done.head || vq_drv_more_used(&q->vq)) {
 				uint64_t one = 1;
@@ -1059,12 +1140,18 @@ int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 {
 	for (;;) {
 		int n = vblk_queue_poll(q, c, max);
-		struct pollfd pfd = {.fd = q->call_fd, .events = POLLIN};
+		/* The socket too: a back end that hangs up completes nothing more. */
+		struct pollfd pfd[2] = {
+		    {.fd = q->call_fd, .events = POLLIN},
+		    {.fd = q->dev->vu.sock, .events = POLLIN | POLLRDHUP},
+		};
 		if (n != 0)
 			return n;
-		n = poll(&pfd, 1, timeout_ms);
+		n = poll(pfd, 2, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		if (n > 0 && pfd[1].revents)
+			atomic_store(&q->dev->disconnected, true);
 		if (n == 0)
 			return vblk_queue_poll(q, c, max);
 	}

@@ -49,10 +49,13 @@
 #include "internal/log.h"
 #include "vu_msg.h"
 
-/* Ring features implemented by vq_dev, offered on top of the device's own. */
+/*
+ * Ring features implemented by vq_dev, offered on top of the device's own:
+ * both layouts (virtio 1.3 §2.7 split, §2.8 packed) sit behind vq_dev_*.
+ */
 #define VU_RING_FEATURES                                                                           \
 	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |                     \
-	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
+	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_RING_PACKED))
 
 /*
  * Protocol features we implement. INFLIGHT_SHMFD (vhost-user.rst "Inflight
@@ -103,7 +106,12 @@ struct vu_queue {
 	unsigned num; /* 0 until SET_VRING_NUM */
 	bool addr_set;
 	uint64_t desc_uva, avail_uva, used_uva;
-	uint16_t base;
+	/*
+	 * SET/GET_VRING_BASE: split, the next avail index; packed, the 32-bit
+	 * encoding of vq_types.h (vhost-user.rst "Vring descriptor indices for
+	 * packed virtqueues").
+	 */
+	uint32_t base;
 	int kick_fd, call_fd, err_fd;
 	bool enabled; /* SET_VRING_ENABLE */
 
@@ -307,14 +315,41 @@ static bool queue_should_run(const struct vu_queue *q)
 	       !q->broken && (q->enabled || !protocol_features_acked(srv));
 }
 
-static int queue_map(struct vu_queue *q, struct virtq_desc **desc, struct virtq_avail **avail,
-		     struct virtq_used **used)
+static bool ring_packed(const struct vu_server *srv)
 {
-	int ret = vq_dev_map_rings(&q->srv->mem, q->num, q->desc_uva, q->avail_uva, q->used_uva,
-				   desc, avail, used);
+	return srv->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+}
 
+/*
+ * Give q->vq the layout the features say. SET_VRING_NUM may come before
+ * SET_FEATURES, so the layout is settled again whenever the ring is mapped
+ * or started; the ring state is set from the base at start anyway.
+ */
+static int queue_set_layout(struct vu_queue *q)
+{
+	bool packed = ring_packed(q->srv);
+
+	if (!q->num || q->vq.packed == packed)
+		return 0;
+	vq_dev_fini(&q->vq);
+	memset(&q->vq, 0, sizeof(q->vq));
+	return vq_dev_init_ring(&q->vq, q->num, packed);
+}
+
+static int queue_map(struct vu_queue *q, struct vq_dev_areas *areas)
+{
+	int ret = queue_set_layout(q);
+
+	if (ret) {
+		vblk_warn("queue %u: size %u is not valid for a %s ring", q->index, q->num,
+			  ring_packed(q->srv) ? "packed" : "split");
+		return ret;
+	}
+	/* §2.7 / §2.8.10.1: each layout has its own area sizes and alignments. */
+	ret = vq_dev_map_areas(&q->vq, &q->srv->mem, q->desc_uva, q->avail_uva, q->used_uva, areas);
 	if (ret)
-		vblk_warn("queue %u: ring addresses are not inside guest memory", q->index);
+		vblk_warn("queue %u: %s ring addresses are misaligned or not inside guest memory",
+			  q->index, q->vq.packed ? "packed" : "split");
 	return ret;
 }
 
@@ -329,6 +364,19 @@ static int queue_attach_inflight(struct vu_queue *q)
 
 	if (!in->base || q->index >= in->num_queues)
 		return vq_dev_set_inflight(&q->vq, NULL, 0);
+	/*
+	 * vhost-user.rst "Inflight I/O tracking" gives packed rings a region
+	 * layout of their own, which we do not implement. QEMU asks for the
+	 * region (GET_INFLIGHT_FD) before it sets the features, so we cannot
+	 * refuse it then; a packed ring simply runs untracked, and never in the
+	 * split layout. A back-end restart then loses what was in flight.
+	 */
+	if (q->vq.packed) {
+		vblk_info("queue %u: packed ring: in-flight tracking is not supported, "
+			  "the inflight region is not used",
+			  q->index);
+		return vq_dev_set_inflight(&q->vq, NULL, 0);
+	}
 	if (in->queue_size != q->num) {
 		vblk_warn("queue %u: size %u, but the inflight region is for %u entries", q->index,
 			  q->num, in->queue_size);
@@ -340,12 +388,10 @@ static int queue_attach_inflight(struct vu_queue *q)
 static int queue_start(struct vu_queue *q)
 {
 	struct vu_server *srv = q->srv;
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
+	struct vq_dev_areas areas;
 	int ret, dev_fd;
 
-	ret = queue_map(q, &desc, &avail, &used);
+	ret = queue_map(q, &areas);
 	if (ret)
 		return ret;
 	q->vq.event_idx = srv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
@@ -353,9 +399,11 @@ static int queue_start(struct vu_queue *q)
 	ret = queue_attach_inflight(q);
 	if (ret)
 		return ret;
-	ret = vq_dev_start(&q->vq, &srv->mem, desc, avail, used, q->base);
+	ret = vq_dev_start_areas(&q->vq, &srv->mem, &areas, q->base);
 	if (ret) {
-		vblk_warn("queue %u: cannot start the ring (inflight region refused?)", q->index);
+		vblk_warn("queue %u: cannot start the %s ring at base %#x (bad base or inflight "
+			  "region?)",
+			  q->index, q->vq.packed ? "packed" : "split", q->base);
 		return ret;
 	}
 	if (vq_dev_resubmit_pending(&q->vq))
@@ -389,7 +437,8 @@ static int queue_start(struct vu_queue *q)
 	if (ret)
 		goto err_close_ep;
 	q->running = true;
-	vblk_dbg("queue %u: started (size %u, base %u)", q->index, q->num, q->base);
+	vblk_info("queue %u: started: %s ring, size %u, base %#x", q->index,
+		  q->vq.packed ? "packed" : "split", q->num, q->base);
 	return 0;
 
 err_close_ep:
@@ -415,12 +464,12 @@ static void queue_stop(struct vu_queue *q)
 	q->srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;
 	/* The next start continues where this one stopped. */
-	q->base = q->vq.last_avail_idx;
+	q->base = vq_dev_get_base(&q->vq);
 	close(q->epfd);
 	close(q->stop_fd);
 	q->epfd = q->stop_fd = -1;
 	q->running = false;
-	vblk_dbg("queue %u: stopped at %u", q->index, q->base);
+	vblk_dbg("queue %u: stopped at %#x", q->index, q->base);
 }
 
 /* Start or stop the queue to match its configuration. Returns 0 or the start error. */
@@ -771,11 +820,9 @@ static int h_set_mem_table(struct vu_server *srv, const struct vhost_user_msg *m
 	ret = 0;
 	for (unsigned i = 0; i < srv->nqueues; i++) {
 		struct vu_queue *q = &srv->queues[i];
-		struct virtq_desc *d;
-		struct virtq_avail *a;
-		struct virtq_used *u;
+		struct vq_dev_areas areas;
 
-		if (q->addr_set && q->num && queue_map(q, &d, &a, &u))
+		if (q->addr_set && q->num && queue_map(q, &areas))
 			ret = -EFAULT;
 	}
 	if (update_all(srv) && !ret)
@@ -800,17 +847,17 @@ static int h_set_vring_num(struct vu_server *srv, const struct vhost_user_msg *m
 	q = get_queue(srv, msg, s.index);
 	if (!q)
 		return VU_DROP;
-	/* virtio 1.3 §2.7: a split ring's size is a power of two. */
-	if (s.num == 0 || s.num > VQ_DEV_MAX_SIZE || (s.num & (s.num - 1))) {
-		vblk_warn("SET_VRING_NUM: queue %u: size %u (power of two, 1..%u)", s.index, s.num,
-			  VQ_DEV_MAX_SIZE);
+	/* virtio 1.3 §2.7: a split ring's size is a power of two; §2.8: not so a packed one. */
+	if (s.num == 0 || s.num > VQ_DEV_MAX_SIZE || (!ring_packed(srv) && (s.num & (s.num - 1)))) {
+		vblk_warn("SET_VRING_NUM: queue %u: size %u (1..%u%s)", s.index, s.num,
+			  VQ_DEV_MAX_SIZE, ring_packed(srv) ? "" : ", a power of two");
 		return -EINVAL;
 	}
 	queue_stop(q);
 	vq_dev_fini(&q->vq);
 	memset(&q->vq, 0, sizeof(q->vq));
 	q->num = 0;
-	ret = vq_dev_init(&q->vq, s.num);
+	ret = vq_dev_init_ring(&q->vq, s.num, ring_packed(srv));
 	if (ret)
 		return ret;
 	q->num = s.num;
@@ -839,11 +886,9 @@ static int h_set_vring_addr(struct vu_server *srv, const struct vhost_user_msg *
 	q->addr_set = true;
 	/* SPEC-NOTES "Rings": check the areas as soon as they can be checked. */
 	if (srv->have_mem && q->num) {
-		struct virtq_desc *d;
-		struct virtq_avail *av;
-		struct virtq_used *u;
+		struct vq_dev_areas areas;
 
-		ret = queue_map(q, &d, &av, &u);
+		ret = queue_map(q, &areas);
 		if (ret) {
 			q->addr_set = false;
 			return ret;
@@ -865,12 +910,16 @@ static int h_set_vring_base(struct vu_server *srv, const struct vhost_user_msg *
 	q = get_queue(srv, msg, s.index);
 	if (!q)
 		return VU_DROP;
-	if (s.num > UINT16_MAX) {
+	/*
+	 * vhost-user.rst: a split ring's base is a 16-bit index; a packed
+	 * ring's uses all 32 bits (checked against the ring when it starts).
+	 */
+	if (!ring_packed(srv) && s.num > UINT16_MAX) {
 		vblk_warn("SET_VRING_BASE: queue %u: base %u", s.index, s.num);
 		return -EINVAL;
 	}
 	queue_stop(q);
-	q->base = (uint16_t)s.num;
+	q->base = s.num;
 	return queue_update(q);
 }
 
@@ -899,7 +948,7 @@ static int h_get_vring_base(struct vu_server *srv, const struct vhost_user_msg *
 	if (q->num) {
 		vq_dev_fini(&q->vq);
 		memset(&q->vq, 0, sizeof(q->vq));
-		ret = vq_dev_init(&q->vq, q->num);
+		ret = vq_dev_init_ring(&q->vq, q->num, ring_packed(srv));
 		if (ret) {
 			q->num = 0;
 			return VU_DROP;

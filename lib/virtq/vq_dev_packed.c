@@ -40,9 +40,7 @@
 #include "internal/barrier.h"
 #include "internal/compiler.h"
 #include "internal/log.h"
-
-#define F_AVAIL ((uint16_t)(1u << VIRTQ_PACKED_DESC_F_AVAIL))
-#define F_USED	((uint16_t)(1u << VIRTQ_PACKED_DESC_F_USED))
+#include "vq_priv.h"
 
 /* A descriptor after the single read from guest memory, in CPU byte order. */
 struct pdesc_copy {
@@ -53,80 +51,6 @@ struct pdesc_copy {
 };
 
 /* An event suppression structure, read or written as one 32-bit access. */
-struct pevent {
-	uint16_t off_wrap;
-	uint16_t flags;
-};
-
-static unsigned lin(const struct vq_dev_packed *vq, uint16_t pos, bool wrap)
-{
-	return pos + (wrap ? 0u : vq->num);
-}
-
-/* Advance (pos, wrap) by n <= num slots, toggling wrap at the end (§2.8.1). */
-static void advance(unsigned num, uint16_t *pos, bool *wrap, unsigned n)
-{
-	unsigned p = *pos + n;
-
-	if (p >= num) {
-		p -= num;
-		*wrap = !*wrap;
-	}
-	*pos = (uint16_t)p;
-}
-
-/*
- * §2.8.1 / §2.8.21.1: the driver makes a slot available by setting AVAIL to
- * its wrap counter and USED to the inverse.
- */
-static bool desc_is_avail(uint16_t flags, bool wrap)
-{
-	bool avail = flags & F_AVAIL, used = flags & F_USED;
-
-	return avail != used && avail == wrap;
-}
-
-/*
- * §2.8.10 event suppression with DESC: notify when the slot at off_wrap
- * (15-bit position, wrap counter in bit 15) lies in the n slots written or
- * made available starting at linear position old. Modulo 2*num, the period
- * of (position, wrap). n >= 2*num covers everything.
- */
-static bool packed_need_event(unsigned num, uint16_t off_wrap, unsigned old, unsigned n)
-{
-	unsigned period = 2 * num;
-	unsigned off = off_wrap & 0x7fffu;
-	unsigned ev;
-
-	/* A position outside the ring cannot be matched: notify rather than hang. */
-	if (n >= period || off >= num)
-		return true;
-	ev = off + ((off_wrap >> VIRTQ_PACKED_EVENT_F_WRAP_CTR) ? 0u : num);
-	return (ev + period - old) % period < n;
-}
-
-/*
- * §2.8.14: off_wrap and flags are read as one 32-bit access so the pair is
- * consistent (the writer updates off_wrap before flags, or both at once).
- */
-static struct pevent event_read(const struct virtq_packed_event *e)
-{
-	uint32_t raw = READ_ONCE(*(const uint32_t *)(const void *)e);
-	struct virtq_packed_event le;
-
-	memcpy(&le, &raw, sizeof(le));
-	return (struct pevent){vblk_le16_to_cpu(le.off_wrap), vblk_le16_to_cpu(le.flags)};
-}
-
-static void event_write(struct virtq_packed_event *e, uint16_t off_wrap, uint16_t flags)
-{
-	struct virtq_packed_event le = {vblk_cpu_to_le16(off_wrap), vblk_cpu_to_le16(flags)};
-	uint32_t raw;
-
-	memcpy(&raw, &le, sizeof(raw));
-	WRITE_ONCE(*(uint32_t *)(void *)e, raw);
-}
-
 int vq_dev_packed_init(struct vq_dev_packed *vq, unsigned num)
 {
 	if (num == 0 || num > VQ_DEV_MAX_SIZE || num > VQ_PACKED_MAX_SIZE)
@@ -166,19 +90,6 @@ void vq_dev_packed_fini(struct vq_dev_packed *vq)
 	vq->inflight = 0;
 }
 
-/* One area: guest alignment on the uva, host alignment for our accesses. */
-static int map_area(const struct vq_mem *mem, uint64_t uva, size_t size, size_t align, void **hva)
-{
-	if (uva % align)
-		return -EINVAL;
-	*hva = vq_mem_uva_to_hva(mem, uva, size);
-	if (*hva == NULL)
-		return -EFAULT;
-	if ((uintptr_t)*hva % align)
-		return -EINVAL;
-	return 0;
-}
-
 int vq_dev_packed_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva,
 			    uint64_t driver_uva, uint64_t device_uva,
 			    struct virtq_packed_desc **desc,
@@ -191,13 +102,13 @@ int vq_dev_packed_map_rings(const struct vq_mem *mem, unsigned num, uint64_t des
 	if (num == 0 || num > VQ_PACKED_MAX_SIZE)
 		return -EINVAL;
 	/* §2.8.10.1: descriptor ring 16-aligned, 16*num bytes; events 4-aligned, 4 bytes. */
-	ret = map_area(mem, desc_uva, (size_t)num * sizeof(struct virtq_packed_desc), 16, &d);
+	ret = vq_map_area(mem, desc_uva, (size_t)num * sizeof(struct virtq_packed_desc), 16, &d);
 	if (ret)
 		return ret;
-	ret = map_area(mem, driver_uva, sizeof(struct virtq_packed_event), 4, &drv);
+	ret = vq_map_area(mem, driver_uva, sizeof(struct virtq_packed_event), 4, &drv);
 	if (ret)
 		return ret;
-	ret = map_area(mem, device_uva, sizeof(struct virtq_packed_event), 4, &dev);
+	ret = vq_map_area(mem, device_uva, sizeof(struct virtq_packed_event), 4, &dev);
 	if (ret)
 		return ret;
 	*desc = d;
@@ -241,7 +152,9 @@ int vq_dev_packed_start(struct vq_dev_packed *vq, const struct vq_mem *mem,
 	vq->used_idx = upos;
 	vq->used_wrap = uwrap;
 	/* The device cannot have consumed more than one ring ahead of what it used. */
-	gap = (lin(vq, apos, awrap) + 2u * vq->num - lin(vq, upos, uwrap)) % (2u * vq->num);
+	gap = (vq_packed_lin(vq->num, apos, awrap) + 2u * vq->num -
+	       vq_packed_lin(vq->num, upos, uwrap)) %
+	      (2u * vq->num);
 	if (gap > vq->num)
 		return -EINVAL;
 	vq->inflight = 0;
@@ -261,25 +174,12 @@ uint32_t vq_dev_packed_get_base(const struct vq_dev_packed *vq)
 
 void vq_dev_packed_set_broken(struct vq_dev_packed *vq, const char *why)
 {
-	vq->broken = true;
-	vblk_warn_once(&vq->broken_logged, "packed virtqueue %p broken: %s", (void *)vq, why);
+	vq_mark_broken(&vq->broken, &vq->broken_logged, "packed virtqueue", vq, "%s", why);
 }
 
 /* vq_dev_packed_set_broken with a formatted reason; formats only the first time. */
-static VBLK_PRINTF(2, 3) void vq_broken(struct vq_dev_packed *vq, const char *fmt, ...)
-{
-	char why[160];
-	va_list ap;
-
-	if (vq->broken_logged) {
-		vq->broken = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	vq_dev_packed_set_broken(vq, why);
-}
+#define vq_broken(vq, ...)                                                                         \
+	vq_mark_broken(&(vq)->broken, &(vq)->broken_logged, "packed virtqueue", (vq), __VA_ARGS__)
 
 /*
  * Copy one descriptor out of guest memory. The compiler barrier makes the
@@ -299,51 +199,16 @@ static void desc_read_once(const void *src, struct pdesc_copy *d)
 	d->flags = vblk_le16_to_cpu(raw.flags);
 }
 
-/* Result of a walk; elem is only filled when the whole buffer parsed. */
-struct chain {
-	struct iovec *iov;
-	unsigned iov_max;
-	unsigned cnt;
-	unsigned out_num;
-	unsigned in_num;
-	uint64_t out_len;
-	uint64_t in_len;
-};
-
-/* Append one buffer descriptor (not INDIRECT) to the chain. */
-static int chain_add(struct vq_dev_packed *vq, struct chain *c, const struct pdesc_copy *d,
+/* Append one buffer descriptor (not INDIRECT) to the chain; breaks the queue if it is bad. */
+static int chain_add(struct vq_dev_packed *vq, struct vq_chain *c, const struct pdesc_copy *d,
 		     uint16_t slot)
 {
-	bool writable = d->flags & VIRTQ_DESC_F_WRITE;
-	unsigned before = c->cnt;
-	int ret;
+	char why[128];
 
-	/* SPEC-NOTES: zero-length descriptors are rejected (QEMU, crosvm do too). */
-	if (d->len == 0) {
-		vq_broken(vq, "slot %u: zero-length descriptor", slot);
+	if (vq_chain_add(vq->mem, c, d->addr, d->len, d->flags & VIRTQ_DESC_F_WRITE, why,
+			 sizeof(why))) {
+		vq_broken(vq, "slot %u: %s", slot, why);
 		return -EIO;
-	}
-	/* §2.8.18 (as §2.7.4.2): device-writable descriptors follow all readable ones. */
-	if (!writable && c->in_num > 0) {
-		vq_broken(vq, "slot %u: device-readable descriptor after a writable one", slot);
-		return -EIO;
-	}
-	ret = vq_mem_gpa_to_iov(vq->mem, d->addr, d->len, c->iov, &c->cnt, c->iov_max);
-	if (ret == -ENOBUFS) {
-		vq_broken(vq, "slot %u: buffer needs more than %u iovecs", slot, c->iov_max);
-		return -EIO;
-	}
-	if (ret) {
-		vq_broken(vq, "slot %u: buffer 0x%llx+%u outside guest memory", slot,
-			  (unsigned long long)d->addr, d->len);
-		return -EIO;
-	}
-	if (writable) {
-		c->in_num += c->cnt - before;
-		c->in_len += d->len;
-	} else {
-		c->out_num += c->cnt - before;
-		c->out_len += d->len;
 	}
 	return 0;
 }
@@ -354,7 +219,7 @@ static int chain_add(struct vq_dev_packed *vq, struct chain *c, const struct pde
  * the Buffer ID of its entries are reserved and ignored by the device, WRITE
  * is the only valid flag, and INDIRECT inside is forbidden.
  */
-static int walk_indirect(struct vq_dev_packed *vq, struct chain *c, const struct pdesc_copy *d,
+static int walk_indirect(struct vq_dev_packed *vq, struct vq_chain *c, const struct pdesc_copy *d,
 			 uint16_t slot)
 {
 	const unsigned char *t;
@@ -398,7 +263,7 @@ static int walk_indirect(struct vq_dev_packed *vq, struct chain *c, const struct
  * available with flags0. On success *id is the buffer ID and *nslots the ring
  * slots it occupies.
  */
-static int walk(struct vq_dev_packed *vq, uint16_t flags0, struct chain *c, uint16_t *id,
+static int walk(struct vq_dev_packed *vq, uint16_t flags0, struct vq_chain *c, uint16_t *id,
 		uint16_t *nslots)
 {
 	uint16_t pos = vq->last_avail_idx;
@@ -426,7 +291,7 @@ static int walk(struct vq_dev_packed *vq, uint16_t flags0, struct chain *c, uint
 			 * pop ordered us after.
 			 */
 			flags = vblk_le16_to_cpu(READ_ONCE(vq->desc[pos].flags));
-			if (!desc_is_avail(flags, wrap)) {
+			if (!vq_packed_desc_is_avail(flags, wrap)) {
 				vq_broken(vq,
 					  "slot %u: descriptor %u of the list at %u not available",
 					  pos, n, vq->last_avail_idx);
@@ -456,7 +321,7 @@ static int walk(struct vq_dev_packed *vq, uint16_t flags0, struct chain *c, uint
 			return -EIO;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			break;
-		advance(vq->num, &pos, &wrap, 1);
+		vq_packed_advance(vq->num, &pos, &wrap, 1);
 	}
 	/* §2.8.6: the buffer ID is in the last descriptor of the list. */
 	*id = d.id;
@@ -467,7 +332,7 @@ static int walk(struct vq_dev_packed *vq, uint16_t flags0, struct chain *c, uint
 int vq_dev_packed_pop(struct vq_dev_packed *vq, struct vq_dev_elem *elem, struct iovec *iov,
 		      unsigned iov_max)
 {
-	struct chain c = {.iov = iov, .iov_max = iov_max};
+	struct vq_chain c = {.iov = iov, .iov_max = iov_max};
 	uint16_t flags0, id, nslots;
 	unsigned busy;
 
@@ -476,7 +341,7 @@ int vq_dev_packed_pop(struct vq_dev_packed *vq, struct vq_dev_elem *elem, struct
 	assert(vq->desc != NULL && vq->driver_event != NULL && vq->device_event != NULL);
 
 	flags0 = vblk_le16_to_cpu(READ_ONCE(vq->desc[vq->last_avail_idx].flags));
-	if (!desc_is_avail(flags0, vq->avail_wrap))
+	if (!vq_packed_desc_is_avail(flags0, vq->avail_wrap))
 		return 0;
 	/*
 	 * Orders the load of the first slot's flags above before the loads of
@@ -505,8 +370,8 @@ int vq_dev_packed_pop(struct vq_dev_packed *vq, struct vq_dev_elem *elem, struct
 	 * not reuse them, so a new buffer cannot push the total past num.
 	 * This also keeps the used position from ever overtaking avail.
 	 */
-	busy = (lin(vq, vq->last_avail_idx, vq->avail_wrap) + 2u * vq->num -
-		lin(vq, vq->used_idx, vq->used_wrap)) %
+	busy = (vq_packed_lin(vq->num, vq->last_avail_idx, vq->avail_wrap) + 2u * vq->num -
+		vq_packed_lin(vq->num, vq->used_idx, vq->used_wrap)) %
 	       (2u * vq->num);
 	if (busy + nslots > vq->num) {
 		vq_broken(vq, "slot %u: %u slots in flight plus %u exceed queue size %u",
@@ -523,7 +388,7 @@ int vq_dev_packed_pop(struct vq_dev_packed *vq, struct vq_dev_elem *elem, struct
 
 	vq->id_slots[id] = nslots;
 	vq->inflight++;
-	advance(vq->num, &vq->last_avail_idx, &vq->avail_wrap, nslots);
+	vq_packed_advance(vq->num, &vq->last_avail_idx, &vq->avail_wrap, nslots);
 
 	/*
 	 * §2.8.10: with EVENT_IDX ask for a kick when the next slot becomes
@@ -531,10 +396,9 @@ int vq_dev_packed_pop(struct vq_dev_packed *vq, struct vq_dev_elem *elem, struct
 	 * A hint; enable_kicks has the barrier that closes the race.
 	 */
 	if (vq->event_idx)
-		event_write(vq->device_event,
-			    (uint16_t)(vq->last_avail_idx | (unsigned)vq->avail_wrap
-								<< VIRTQ_PACKED_EVENT_F_WRAP_CTR),
-			    VIRTQ_PACKED_EVENT_FLAG_DESC);
+		vq_packed_event_write(vq->device_event,
+				      vq_packed_off_wrap(vq->last_avail_idx, vq->avail_wrap),
+				      VIRTQ_PACKED_EVENT_FLAG_DESC);
 	return 1;
 }
 
@@ -556,7 +420,7 @@ void vq_dev_packed_push(struct vq_dev_packed *vq, uint16_t id, uint32_t len)
 	 * wrap counter. §2.8.4: len is only meaningful with WRITE set, so set
 	 * it exactly when bytes were written (as QEMU and DPDK do).
 	 */
-	flags = vq->used_wrap ? (uint16_t)(F_AVAIL | F_USED) : 0;
+	flags = vq->used_wrap ? (uint16_t)(VQ_PACKED_F_AVAIL | VQ_PACKED_F_USED) : 0;
 	if (len)
 		flags |= VIRTQ_DESC_F_WRITE;
 	/*
@@ -568,7 +432,7 @@ void vq_dev_packed_push(struct vq_dev_packed *vq, uint16_t id, uint32_t len)
 	WRITE_ONCE(d->flags, vblk_cpu_to_le16(flags));
 
 	/* §2.8.6: the next used element goes after all n slots of this buffer. */
-	advance(vq->num, &vq->used_idx, &vq->used_wrap, n);
+	vq_packed_advance(vq->num, &vq->used_idx, &vq->used_wrap, n);
 	vq->id_slots[id] = 0;
 	vq->inflight--;
 	if (vq->used_since_signal < UINT32_MAX - VQ_PACKED_MAX_SIZE)
@@ -578,7 +442,7 @@ void vq_dev_packed_push(struct vq_dev_packed *vq, uint16_t id, uint32_t len)
 bool vq_dev_packed_need_notify(struct vq_dev_packed *vq)
 {
 	unsigned old, since;
-	struct pevent e;
+	struct vq_packed_event e;
 	bool valid;
 
 	/*
@@ -588,12 +452,12 @@ bool vq_dev_packed_need_notify(struct vq_dev_packed *vq)
 	 * and sleep while we see notifications off and skip the interrupt.
 	 */
 	vblk_mb();
-	e = event_read(vq->driver_event);
+	e = vq_packed_event_read(vq->driver_event);
 
 	old = vq->signalled_used;
 	since = vq->used_since_signal;
 	valid = vq->signalled_used_valid;
-	vq->signalled_used = (uint16_t)lin(vq, vq->used_idx, vq->used_wrap);
+	vq->signalled_used = (uint16_t)vq_packed_lin(vq->num, vq->used_idx, vq->used_wrap);
 	vq->used_since_signal = 0;
 	vq->signalled_used_valid = true;
 
@@ -608,7 +472,7 @@ bool vq_dev_packed_need_notify(struct vq_dev_packed *vq)
 		if (!valid)
 			return true;
 		/* §2.8.10: notify when the used element at off_wrap was written. */
-		return packed_need_event(vq->num, e.off_wrap, old, since);
+		return vq_packed_need_event(vq->num, e.off_wrap, old, since);
 	default:
 		/* ENABLE, or the reserved value 3: signal rather than risk a hang. */
 		return true;
@@ -618,7 +482,7 @@ bool vq_dev_packed_need_notify(struct vq_dev_packed *vq)
 void vq_dev_packed_disable_kicks(struct vq_dev_packed *vq)
 {
 	if (!vq->event_idx)
-		event_write(vq->device_event, 0, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
+		vq_packed_event_write(vq->device_event, 0, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
 }
 
 bool vq_dev_packed_enable_kicks(struct vq_dev_packed *vq)
@@ -626,12 +490,11 @@ bool vq_dev_packed_enable_kicks(struct vq_dev_packed *vq)
 	uint16_t flags;
 
 	if (vq->event_idx)
-		event_write(vq->device_event,
-			    (uint16_t)(vq->last_avail_idx | (unsigned)vq->avail_wrap
-								<< VIRTQ_PACKED_EVENT_F_WRAP_CTR),
-			    VIRTQ_PACKED_EVENT_FLAG_DESC);
+		vq_packed_event_write(vq->device_event,
+				      vq_packed_off_wrap(vq->last_avail_idx, vq->avail_wrap),
+				      VIRTQ_PACKED_EVENT_FLAG_DESC);
 	else
-		event_write(vq->device_event, 0, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+		vq_packed_event_write(vq->device_event, 0, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
 	/*
 	 * Orders the event structure store above before the load of the next
 	 * slot's flags below: otherwise a driver that made a buffer available
@@ -640,5 +503,5 @@ bool vq_dev_packed_enable_kicks(struct vq_dev_packed *vq)
 	 */
 	vblk_mb();
 	flags = vblk_le16_to_cpu(READ_ONCE(vq->desc[vq->last_avail_idx].flags));
-	return desc_is_avail(flags, vq->avail_wrap);
+	return vq_packed_desc_is_avail(flags, vq->avail_wrap);
 }

@@ -17,6 +17,9 @@
  *
  * struct vq_dev_elem is shared with the split ring; elem->head carries the
  * packed buffer ID, which is what vq_dev_packed_push takes back.
+ *
+ * Private to lib/virtq: transports use the vq_dev_* verbs of vq_dev.h, which
+ * dispatch here when the queue was set up packed (vq_dev_init_ring).
  */
 #ifndef VBLK_VIRTQ_VQ_DEV_PACKED_H
 #define VBLK_VIRTQ_VQ_DEV_PACKED_H
@@ -27,31 +30,8 @@
 
 #include <vblk/spec/virtio_ring.h>
 
-#include "vq_dev.h"
 #include "vq_mem.h"
-
-/* §2.8: a packed ring holds at most 2^15 descriptors. */
-#define VQ_PACKED_MAX_SIZE 32768
-
-/*
- * vhost-user SET/GET_VRING_BASE payload for a packed ring (vhost-user.rst
- * "Vring descriptor indices for packed virtqueues", QEMU's
- * virtio_queue_packed_get_last_avail_idx()):
- *   bits  0-14  ring position of the next descriptor the device will read
- *   bit  15     driver ring (avail) wrap counter
- *   bits 16-30  ring position where the device writes the next used element
- *   bit  31     device ring (used) wrap counter
- * Positions are ring offsets in [0, num), not free-running counters. Both
- * wrap counters start at 1 (§2.8.1), so a freshly reset ring is 0x80008000.
- */
-#define VQ_PACKED_BASE_AVAIL_POS(b)  ((uint16_t)((b)&0x7fffu))
-#define VQ_PACKED_BASE_AVAIL_WRAP(b) (((b) >> 15) & 1u)
-#define VQ_PACKED_BASE_USED_POS(b)   ((uint16_t)(((b) >> 16) & 0x7fffu))
-#define VQ_PACKED_BASE_USED_WRAP(b)  (((b) >> 31) & 1u)
-#define VQ_PACKED_BASE(apos, awrap, upos, uwrap)                                                   \
-	((uint32_t)(apos) | (uint32_t)(!!(awrap)) << 15 | (uint32_t)(upos) << 16 |                 \
-	 (uint32_t)(!!(uwrap)) << 31)
-#define VQ_PACKED_BASE_INIT VQ_PACKED_BASE(0, 1, 0, 1)
+#include "vq_types.h"
 
 struct vq_dev_packed {
 	/* Configuration, set before vq_dev_packed_start(). */

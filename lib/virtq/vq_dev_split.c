@@ -18,7 +18,7 @@
  * region is untrusted too: it is validated when the queue starts and only
  * ever indexed by heads we checked against num.
  */
-#include "vq_dev.h"
+#include "vq_dev_split.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -30,6 +30,7 @@
 #include "internal/barrier.h"
 #include "internal/compiler.h"
 #include "internal/log.h"
+#include "vq_priv.h"
 
 /* A descriptor after the single read from guest memory, in CPU byte order. */
 struct desc_copy {
@@ -39,7 +40,7 @@ struct desc_copy {
 	uint16_t next;
 };
 
-int vq_dev_init(struct vq_dev *vq, unsigned num)
+int vq_dev_split_init(struct vq_dev *vq, unsigned num)
 {
 	/* §2.7: a split ring's Queue Size is a power of 2. */
 	if (num == 0 || num > VQ_DEV_MAX_SIZE || (num & (num - 1)) != 0)
@@ -79,7 +80,7 @@ int vq_dev_init(struct vq_dev *vq, unsigned num)
 	return 0;
 }
 
-void vq_dev_fini(struct vq_dev *vq)
+void vq_dev_split_fini(struct vq_dev *vq)
 {
 	if (vq == NULL)
 		return;
@@ -103,7 +104,7 @@ size_t vq_dev_inflight_size(unsigned num)
 	       (size_t)num * sizeof(struct vhost_user_inflight_desc_split);
 }
 
-int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len)
+int vq_dev_split_set_inflight(struct vq_dev *vq, void *region, size_t len)
 {
 	if (region == NULL) {
 		vq->inflight_region = NULL;
@@ -117,7 +118,7 @@ int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len)
 	return 0;
 }
 
-unsigned vq_dev_resubmit_pending(const struct vq_dev *vq)
+unsigned vq_dev_split_resubmit_pending(const struct vq_dev *vq)
 {
 	return (unsigned)(vq->resubmit_num - vq->resubmit_next);
 }
@@ -227,8 +228,8 @@ static int inflight_start(struct vq_dev *vq, uint16_t base)
 	return 0;
 }
 
-int vq_dev_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc *desc,
-		 struct virtq_avail *avail, struct virtq_used *used, uint16_t base)
+int vq_dev_split_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc *desc,
+		       struct virtq_avail *avail, struct virtq_used *used, uint16_t base)
 {
 	if (vq->num == 0 || vq->head_busy == NULL || mem == NULL || desc == NULL || avail == NULL ||
 	    used == NULL)
@@ -258,25 +259,9 @@ int vq_dev_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc 
 	return 0;
 }
 
-/*
- * Translate one ring area. The spec alignment applies to the guest address;
- * we also need the host pointer aligned for our 16/32-bit accesses.
- */
-static int map_area(const struct vq_mem *mem, uint64_t uva, size_t size, size_t align, void **hva)
-{
-	if (uva % align)
-		return -EINVAL;
-	*hva = vq_mem_uva_to_hva(mem, uva, size);
-	if (*hva == NULL)
-		return -EFAULT;
-	if ((uintptr_t)*hva % align)
-		return -EINVAL;
-	return 0;
-}
-
-int vq_dev_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva, uint64_t avail_uva,
-		     uint64_t used_uva, struct virtq_desc **desc, struct virtq_avail **avail,
-		     struct virtq_used **used)
+int vq_dev_split_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva,
+			   uint64_t avail_uva, uint64_t used_uva, struct virtq_desc **desc,
+			   struct virtq_avail **avail, struct virtq_used **used)
 {
 	void *d, *a, *u;
 	int ret;
@@ -287,13 +272,13 @@ int vq_dev_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva, 
 	 * Whole areas, event fields included (virtq_avail_size/used_size
 	 * count used_event/avail_event), each contiguous in one region.
 	 */
-	ret = map_area(mem, desc_uva, virtq_desc_size(num), VIRTQ_DESC_ALIGN, &d);
+	ret = vq_map_area(mem, desc_uva, virtq_desc_size(num), VIRTQ_DESC_ALIGN, &d);
 	if (ret)
 		return ret;
-	ret = map_area(mem, avail_uva, virtq_avail_size(num), VIRTQ_AVAIL_ALIGN, &a);
+	ret = vq_map_area(mem, avail_uva, virtq_avail_size(num), VIRTQ_AVAIL_ALIGN, &a);
 	if (ret)
 		return ret;
-	ret = map_area(mem, used_uva, virtq_used_size(num), VIRTQ_USED_ALIGN, &u);
+	ret = vq_map_area(mem, used_uva, virtq_used_size(num), VIRTQ_USED_ALIGN, &u);
 	if (ret)
 		return ret;
 	*desc = d;
@@ -302,27 +287,14 @@ int vq_dev_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva, 
 	return 0;
 }
 
-void vq_dev_set_broken(struct vq_dev *vq, const char *why)
+void vq_dev_split_set_broken(struct vq_dev *vq, const char *why)
 {
-	vq->broken = true;
-	vblk_warn_once(&vq->broken_logged, "virtqueue %p broken: %s", (void *)vq, why);
+	vq_mark_broken(&vq->broken, &vq->broken_logged, "virtqueue", vq, "%s", why);
 }
 
-/* vq_dev_set_broken with a formatted reason; formats only the first time. */
-static VBLK_PRINTF(2, 3) void vq_broken(struct vq_dev *vq, const char *fmt, ...)
-{
-	char why[160];
-	va_list ap;
-
-	if (vq->broken_logged) {
-		vq->broken = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	vq_dev_set_broken(vq, why);
-}
+/* vq_dev_split_set_broken with a formatted reason; formats only the first time. */
+#define vq_broken(vq, ...)                                                                         \
+	vq_mark_broken(&(vq)->broken, &(vq)->broken_logged, "virtqueue", (vq), __VA_ARGS__)
 
 /*
  * Copy one descriptor out of guest memory. The compiler barrier makes the
@@ -343,50 +315,16 @@ static void desc_read_once(const void *src, struct desc_copy *d)
 	d->next = vblk_le16_to_cpu(raw.next);
 }
 
-/* Result of a chain walk; elem is only filled when the walk succeeds. */
-struct chain {
-	struct iovec *iov;
-	unsigned iov_max;
-	unsigned cnt;
-	unsigned out_num;
-	unsigned in_num;
-	uint64_t out_len;
-	uint64_t in_len;
-};
-
-/* Append one buffer descriptor (not INDIRECT) to the chain. */
-static int chain_add(struct vq_dev *vq, struct chain *c, const struct desc_copy *d, uint16_t head)
+/* Append one buffer descriptor (not INDIRECT) to the chain; breaks the queue if it is bad. */
+static int chain_add(struct vq_dev *vq, struct vq_chain *c, const struct desc_copy *d,
+		     uint16_t head)
 {
-	bool writable = d->flags & VIRTQ_DESC_F_WRITE;
-	unsigned before = c->cnt;
-	int ret;
+	char why[128];
 
-	/* SPEC-NOTES: zero-length descriptors are rejected (QEMU, crosvm do too). */
-	if (d->len == 0) {
-		vq_broken(vq, "head %u: zero-length descriptor", head);
+	if (vq_chain_add(vq->mem, c, d->addr, d->len, d->flags & VIRTQ_DESC_F_WRITE, why,
+			 sizeof(why))) {
+		vq_broken(vq, "head %u: %s", head, why);
 		return -EIO;
-	}
-	/* §2.7.4.2: device-writable descriptors follow all device-readable ones. */
-	if (!writable && c->in_num > 0) {
-		vq_broken(vq, "head %u: device-readable descriptor after a writable one", head);
-		return -EIO;
-	}
-	ret = vq_mem_gpa_to_iov(vq->mem, d->addr, d->len, c->iov, &c->cnt, c->iov_max);
-	if (ret == -ENOBUFS) {
-		vq_broken(vq, "head %u: chain needs more than %u iovecs", head, c->iov_max);
-		return -EIO;
-	}
-	if (ret) {
-		vq_broken(vq, "head %u: buffer 0x%llx+%u outside guest memory", head,
-			  (unsigned long long)d->addr, d->len);
-		return -EIO;
-	}
-	if (writable) {
-		c->in_num += c->cnt - before;
-		c->in_len += d->len;
-	} else {
-		c->out_num += c->cnt - before;
-		c->out_len += d->len;
 	}
 	return 0;
 }
@@ -396,7 +334,7 @@ static int chain_add(struct vq_dev *vq, struct chain *c, const struct desc_copy 
  * over: at most num descriptors of the main table and at most the entry
  * count of the one indirect table, so a loop anywhere ends the walk.
  */
-static int chain_walk(struct vq_dev *vq, uint16_t head, struct chain *c)
+static int chain_walk(struct vq_dev *vq, uint16_t head, struct vq_chain *c)
 {
 	/* Bytes, not struct virtq_desc *: an indirect table may be unaligned. */
 	const unsigned char *table = (const unsigned char *)vq->desc;
@@ -475,7 +413,7 @@ static int chain_walk(struct vq_dev *vq, uint16_t head, struct chain *c)
 	}
 }
 
-static void elem_fill(struct vq_dev_elem *elem, uint16_t head, const struct chain *c,
+static void elem_fill(struct vq_dev_elem *elem, uint16_t head, const struct vq_chain *c,
 		      struct iovec *iov)
 {
 	elem->head = head;
@@ -494,7 +432,7 @@ static void elem_fill(struct vq_dev_elem *elem, uint16_t head, const struct chai
 static int pop_resubmit(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov,
 			unsigned iov_max)
 {
-	struct chain c = {.iov = iov, .iov_max = iov_max};
+	struct vq_chain c = {.iov = iov, .iov_max = iov_max};
 	uint16_t head = vq->resubmit[vq->resubmit_next].head;
 
 	/* inflight_start only queues heads < num, each once. */
@@ -508,9 +446,10 @@ static int pop_resubmit(struct vq_dev *vq, struct vq_dev_elem *elem, struct iove
 	return 1;
 }
 
-int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, unsigned iov_max)
+int vq_dev_split_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov,
+		     unsigned iov_max)
 {
-	struct chain c = {.iov = iov, .iov_max = iov_max};
+	struct vq_chain c = {.iov = iov, .iov_max = iov_max};
 	uint16_t avail_idx, pending, head;
 
 	if (vq->broken)
@@ -588,7 +527,7 @@ int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, u
 	return 1;
 }
 
-void vq_dev_push(struct vq_dev *vq, uint16_t head, uint32_t len)
+void vq_dev_split_push(struct vq_dev *vq, uint16_t head, uint32_t len)
 {
 	struct virtq_used_elem *e;
 
@@ -646,7 +585,7 @@ void vq_dev_push(struct vq_dev *vq, uint16_t head, uint32_t len)
 		vq->signalled_used_valid = false;
 }
 
-bool vq_dev_need_notify(struct vq_dev *vq)
+bool vq_dev_split_need_notify(struct vq_dev *vq)
 {
 	uint16_t old, used_event;
 	bool valid;
@@ -685,13 +624,13 @@ bool vq_dev_need_notify(struct vq_dev *vq)
  * Without EVENT_IDX, §2.7.10 VIRTQ_USED_F_NO_NOTIFY is the (advisory) switch;
  * used->flags is written only by the device, so no read-modify-write.
  */
-void vq_dev_disable_kicks(struct vq_dev *vq)
+void vq_dev_split_disable_kicks(struct vq_dev *vq)
 {
 	if (!vq->event_idx)
 		WRITE_ONCE(vq->used->flags, vblk_cpu_to_le16(VIRTQ_USED_F_NO_NOTIFY));
 }
 
-bool vq_dev_enable_kicks(struct vq_dev *vq)
+bool vq_dev_split_enable_kicks(struct vq_dev *vq)
 {
 	uint16_t avail_idx;
 

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Driver side of a virtqueue (split ring, virtio 1.3 §2.7): the verbs a
- * driver uses, after Linux virtio_ring.c — add a chain, decide whether to
- * kick, take used buffers back, and switch used-buffer notifications on and
- * off.
+ * Driver side of a virtqueue: the verbs a driver uses, after Linux
+ * virtio_ring.c — add a chain, decide whether to kick, take used buffers
+ * back, and switch used-buffer notifications on and off — for both ring
+ * layouts: split (virtio 1.3 §2.7, vq_drv_split.c, set up by vq_drv_init)
+ * and packed (§2.8, vq_drv_packed.c, set up by vq_drv_init_packed). Every
+ * other verb dispatches on the layout (vq_drv.c).
  *
  * Transport-neutral and allocation-free: the caller provides the three ring
  * areas (shared with the device), a private per-descriptor state array, and
  * optionally a per-head indirect table area (shared with the device, since
- * the device reads it). Buffers are given as device addresses; translating
+ * the device reads it). The packed layout's areas and state are described by
+ * struct vq_drv_packed_config (vq_drv_packed.h). Buffers are given as device addresses; translating
  * pointers is the transport's business.
  *
  * The device is untrusted: a used element whose id is out of range or names
@@ -20,15 +23,13 @@
 #define VBLK_VIRTQ_VQ_DRV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <vblk/spec/virtio_ring.h>
 
-/* One buffer of a chain, as the device will see it. */
-struct vq_drv_sg {
-	uint64_t addr; /* device (guest-physical) address */
-	uint32_t len;  /* bytes, > 0 */
-};
+#include "vq_drv_packed.h"
+#include "vq_types.h"
 
 /* Private bookkeeping for one descriptor; never shared with the device. */
 struct vq_drv_desc_state {
@@ -55,7 +56,12 @@ struct vq_drv_config {
 	uint16_t indir_max;
 };
 
+/*
+ * The split ring's state, and in p the packed ring's when packed is set
+ * (use the accessors below rather than the fields, which are per layout).
+ */
 struct vq_drv {
+	bool packed; /* VIRTIO_F_RING_PACKED: the state is in p */
 	struct vq_drv_config cfg;
 	uint16_t free_head;   /* first free descriptor (linked through state[].next) */
 	uint16_t num_free;    /* free descriptors */
@@ -65,14 +71,45 @@ struct vq_drv {
 	uint16_t avail_flags; /* shadow of avail->flags */
 	uint16_t inflight;    /* chains added and not yet returned */
 	bool broken;
+	struct vq_drv_packed p;
 };
 
 /*
- * Initialise vq on the caller's memory: zero the rings, build the free list.
- * Returns 0, or -EINVAL (num not a power of two in range, a NULL area, or
- * indirect without a table area).
+ * Initialise vq as a split ring on the caller's memory: zero the rings, build
+ * the free list. Returns 0, or -EINVAL (num not a power of two in range, a
+ * NULL area, or indirect without a table area).
  */
 int vq_drv_init(struct vq_drv *vq, const struct vq_drv_config *cfg);
+
+/*
+ * Initialise vq as a packed ring (see vq_drv_packed_init: zeroed ring and
+ * event structures, both wrap counters 1). Returns 0 or -EINVAL.
+ */
+int vq_drv_init_packed(struct vq_drv *vq, const struct vq_drv_packed_config *cfg);
+
+/*
+ * Either layout, for callers that choose it at run time: the areas untyped
+ * (driver = avail ring or driver event structure, device = used ring or
+ * device event structure; §2.5 names them so for both), state[num] of
+ * vq_drv_state_size(packed) bytes each.
+ */
+struct vq_drv_layout {
+	bool packed; /* VIRTIO_F_RING_PACKED negotiated */
+	uint16_t num;
+	bool event_idx;
+	bool indirect;
+	void *desc, *driver, *device;
+	void *state;
+	void *indir;
+	uint64_t indir_addr;
+	uint16_t indir_max;
+};
+
+/* vq_drv_init or vq_drv_init_packed on l. Returns 0 or -EINVAL. */
+int vq_drv_init_layout(struct vq_drv *vq, const struct vq_drv_layout *l);
+
+/* Bytes of private state per descriptor (split) or buffer ID (packed). */
+size_t vq_drv_state_size(bool packed);
 
 /*
  * Expose a chain of out_num device-readable buffers followed by in_num
@@ -117,10 +154,30 @@ bool vq_drv_enable_cb(struct vq_drv *vq);
 /* Chains in flight (added, not yet returned by get_buf). */
 static inline unsigned vq_drv_inflight(const struct vq_drv *vq)
 {
-	return vq->inflight;
+	return vq->packed ? vq->p.inflight : vq->inflight;
 }
 
 /* Mark the queue broken. */
 void vq_drv_set_broken(struct vq_drv *vq);
+
+/* True once the queue is broken (the device misbehaved, or set_broken). */
+static inline bool vq_drv_is_broken(const struct vq_drv *vq)
+{
+	return vq->packed ? vq->p.broken : vq->broken;
+}
+
+/*
+ * True if a chain of total buffers can ever be added (it fits the ring, or
+ * goes in one indirect table): false means add would return -EINVAL.
+ */
+bool vq_drv_fits(const struct vq_drv *vq, unsigned total);
+
+/*
+ * For a queue whose device is gone or broken: take back one chain still in
+ * flight, without the device (Linux virtqueue_detach_unused_buf). Returns
+ * its cookie, or NULL when none is left. The ring must not be used again
+ * except through this call (re-initialise it first).
+ */
+void *vq_drv_detach_unused(struct vq_drv *vq);
 
 #endif

@@ -26,68 +26,7 @@
 
 #include "internal/barrier.h"
 #include "internal/compiler.h"
-
-#define F_AVAIL ((uint16_t)(1u << VIRTQ_PACKED_DESC_F_AVAIL))
-#define F_USED	((uint16_t)(1u << VIRTQ_PACKED_DESC_F_USED))
-
-struct pevent {
-	uint16_t off_wrap;
-	uint16_t flags;
-};
-
-static unsigned lin(const struct vq_drv_packed *vq, uint16_t pos, bool wrap)
-{
-	return pos + (wrap ? 0u : vq->cfg.num);
-}
-
-/* Advance (pos, wrap) by n <= num slots, toggling wrap at the end (§2.8.1). */
-static void advance(unsigned num, uint16_t *pos, bool *wrap, unsigned n)
-{
-	unsigned p = *pos + n;
-
-	if (p >= num) {
-		p -= num;
-		*wrap = !*wrap;
-	}
-	*pos = (uint16_t)p;
-}
-
-/*
- * §2.8.10: with DESC, notify when the slot at off_wrap lies in the n slots
- * starting at linear position old (modulo 2*num, the period of a position
- * and its wrap counter).
- */
-static bool packed_need_event(unsigned num, uint16_t off_wrap, unsigned old, unsigned n)
-{
-	unsigned period = 2 * num;
-	unsigned off = off_wrap & 0x7fffu;
-	unsigned ev;
-
-	/* An offset outside the ring cannot be matched: kick rather than hang. */
-	if (n >= period || off >= num)
-		return true;
-	ev = off + ((off_wrap >> VIRTQ_PACKED_EVENT_F_WRAP_CTR) ? 0u : num);
-	return (ev + period - old) % period < n;
-}
-
-/* §2.8.14: off_wrap and flags in one 32-bit access, so the pair is consistent. */
-static struct pevent event_read(const struct virtq_packed_event *e)
-{
-	uint32_t raw = READ_ONCE(*(const uint32_t *)(const void *)e);
-	struct virtq_packed_event le;
-
-	memcpy(&le, &raw, sizeof(le));
-	return (struct pevent){vblk_le16_to_cpu(le.off_wrap), vblk_le16_to_cpu(le.flags)};
-}
-
-static void event_write(struct virtq_packed_event *e, uint16_t off_wrap, uint16_t flags)
-{
-	struct virtq_packed_event le = {vblk_cpu_to_le16(off_wrap), vblk_cpu_to_le16(flags)};
-	uint32_t raw;
-
-	memcpy(&raw, &le, sizeof(raw));
-	WRITE_ONCE(*(uint32_t *)(void *)e, raw);
-}
+#include "vq_priv.h"
 
 int vq_drv_packed_init(struct vq_drv_packed *vq, const struct vq_drv_packed_config *cfg)
 {
@@ -127,7 +66,7 @@ int vq_drv_packed_init(struct vq_drv_packed *vq, const struct vq_drv_packed_conf
 /* §2.8.21.1: AVAIL = our wrap counter, USED = its inverse. */
 static uint16_t avail_bits(bool wrap)
 {
-	return wrap ? F_AVAIL : F_USED;
+	return wrap ? VQ_PACKED_F_AVAIL : VQ_PACKED_F_USED;
 }
 
 static void write_desc(struct virtq_packed_desc *d, uint64_t addr, uint32_t len, uint16_t id)
@@ -183,7 +122,7 @@ int vq_drv_packed_add(struct vq_drv_packed *vq, const struct vq_drv_sg *sg, unsi
 			       (uint64_t)id * c->indir_max * sizeof(struct virtq_packed_desc),
 			   (uint32_t)(total * sizeof(struct virtq_packed_desc)), id);
 		head_flags = (uint16_t)(VIRTQ_DESC_F_INDIRECT | avail_bits(wrap));
-		advance(c->num, &pos, &wrap, 1);
+		vq_packed_advance(c->num, &pos, &wrap, 1);
 	} else {
 		head_flags = 0;
 		for (unsigned k = 0; k < total; k++) {
@@ -197,7 +136,7 @@ int vq_drv_packed_add(struct vq_drv_packed *vq, const struct vq_drv_sg *sg, unsi
 				head_flags = fl;
 			else
 				WRITE_ONCE(c->desc[pos].flags, vblk_cpu_to_le16(fl));
-			advance(c->num, &pos, &wrap, 1);
+			vq_packed_advance(c->num, &pos, &wrap, 1);
 		}
 	}
 	c->state[id].cookie = cookie;
@@ -226,7 +165,7 @@ bool vq_drv_packed_kick_prepare(struct vq_drv_packed *vq)
 {
 	const struct vq_drv_packed_config *c = &vq->cfg;
 	unsigned period = 2u * c->num, added = vq->num_added, new_lin, old_lin;
-	struct pevent e;
+	struct vq_packed_event e;
 
 	if (unlikely(vq->broken))
 		return false;
@@ -238,7 +177,7 @@ bool vq_drv_packed_kick_prepare(struct vq_drv_packed *vq)
 	 */
 	vblk_mb();
 	vq->num_added = 0;
-	e = event_read(c->device_event);
+	e = vq_packed_event_read(c->device_event);
 	switch (e.flags & 3u) {
 	case VIRTQ_PACKED_EVENT_FLAG_DISABLE:
 		return false;
@@ -247,26 +186,19 @@ bool vq_drv_packed_kick_prepare(struct vq_drv_packed *vq)
 			return true; /* DESC without EVENT_IDX: the device erred, kick */
 		if (added >= period)
 			return true;
-		new_lin = lin(vq, vq->next_avail, vq->avail_wrap);
+		new_lin = vq_packed_lin(c->num, vq->next_avail, vq->avail_wrap);
 		old_lin = (new_lin + period - added) % period;
-		return packed_need_event(c->num, e.off_wrap, old_lin, added);
+		return vq_packed_need_event(c->num, e.off_wrap, old_lin, added);
 	default:
 		return true;
 	}
-}
-
-static bool is_used(uint16_t flags, bool wrap)
-{
-	bool avail = flags & F_AVAIL, used = flags & F_USED;
-
-	return avail == used && used == wrap;
 }
 
 bool vq_drv_packed_more_used(const struct vq_drv_packed *vq)
 {
 	uint16_t fl = vblk_le16_to_cpu(READ_ONCE(vq->cfg.desc[vq->last_used].flags));
 
-	return is_used(fl, vq->used_wrap);
+	return vq_packed_desc_is_used(fl, vq->used_wrap);
 }
 
 void vq_drv_packed_set_broken(struct vq_drv_packed *vq)
@@ -284,7 +216,7 @@ int vq_drv_packed_get_buf(struct vq_drv_packed *vq, void **cookie, uint32_t *len
 	if (unlikely(vq->broken))
 		return -EIO;
 	flags = vblk_le16_to_cpu(READ_ONCE(c->desc[vq->last_used].flags));
-	if (!is_used(flags, vq->used_wrap))
+	if (!vq_packed_desc_is_used(flags, vq->used_wrap))
 		return 0;
 	/*
 	 * Orders the flags load above before the id/len loads below: the
@@ -311,7 +243,7 @@ int vq_drv_packed_get_buf(struct vq_drv_packed *vq, void **cookie, uint32_t *len
 	*len = ulen;
 
 	/* §2.8.6: the next used element follows all slots of this buffer. */
-	advance(c->num, &vq->last_used, &vq->used_wrap, st->nslots);
+	vq_packed_advance(c->num, &vq->last_used, &vq->used_wrap, st->nslots);
 	vq->num_free = (uint16_t)(vq->num_free + st->nslots);
 	st->cookie = NULL;
 	st->nslots = 0;
@@ -325,9 +257,7 @@ int vq_drv_packed_get_buf(struct vq_drv_packed *vq, void **cookie, uint32_t *len
 	 */
 	if (vq->event_flags == VIRTQ_PACKED_EVENT_FLAG_DESC)
 		WRITE_ONCE(c->driver_event->off_wrap,
-			   vblk_cpu_to_le16(
-			       (uint16_t)(vq->last_used | (unsigned)vq->used_wrap
-							      << VIRTQ_PACKED_EVENT_F_WRAP_CTR)));
+			   vblk_cpu_to_le16(vq_packed_off_wrap(vq->last_used, vq->used_wrap)));
 	return 1;
 }
 
@@ -348,10 +278,9 @@ bool vq_drv_packed_enable_cb(struct vq_drv_packed *vq)
 	if (c->event_idx) {
 		vq->event_flags = VIRTQ_PACKED_EVENT_FLAG_DESC;
 		/* One store: the device reads off_wrap and flags as a pair. */
-		event_write(c->driver_event,
-			    (uint16_t)(vq->last_used | (unsigned)vq->used_wrap
-							   << VIRTQ_PACKED_EVENT_F_WRAP_CTR),
-			    vq->event_flags);
+		vq_packed_event_write(c->driver_event,
+				      vq_packed_off_wrap(vq->last_used, vq->used_wrap),
+				      vq->event_flags);
 	} else if (vq->event_flags != VIRTQ_PACKED_EVENT_FLAG_ENABLE) {
 		vq->event_flags = VIRTQ_PACKED_EVENT_FLAG_ENABLE;
 		WRITE_ONCE(c->driver_event->flags, vblk_cpu_to_le16(vq->event_flags));
@@ -363,4 +292,24 @@ bool vq_drv_packed_enable_cb(struct vq_drv_packed *vq)
 	 */
 	vblk_mb();
 	return !vq_drv_packed_more_used(vq);
+}
+
+void *vq_drv_packed_detach_unused(struct vq_drv_packed *vq)
+{
+	struct vq_drv_packed_state *st = vq->cfg.state;
+	unsigned id = 0;
+	void *cookie;
+
+	while (id < vq->cfg.num && !st[id].cookie)
+		id++;
+	if (id == vq->cfg.num)
+		return NULL;
+	cookie = st[id].cookie;
+	/* Back on the free list; its slots stay lost with the ring's position. */
+	st[id].cookie = NULL;
+	st[id].nslots = 0;
+	st[id].next = vq->free_head;
+	vq->free_head = (uint16_t)id;
+	vq->inflight--;
+	return cookie;
 }

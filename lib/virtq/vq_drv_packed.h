@@ -14,6 +14,9 @@
  * not in flight, or whose length exceeds the buffer's device-writable bytes,
  * marks the queue broken; every verb then returns -EIO.
  * A vq_drv_packed is used by one thread at a time.
+ *
+ * Private to lib/virtq: users call the vq_drv_* verbs of vq_drv.h, which
+ * dispatch here for a queue set up with vq_drv_init_packed.
  */
 #ifndef VBLK_VIRTQ_VQ_DRV_PACKED_H
 #define VBLK_VIRTQ_VQ_DRV_PACKED_H
@@ -23,7 +26,7 @@
 
 #include <vblk/spec/virtio_ring.h>
 
-#include "vq_drv.h"
+#include "vq_types.h"
 
 /* §2.8: a packed ring holds at most 2^15 descriptors. */
 #define VQ_DRV_PACKED_MAX_SIZE 32768
@@ -125,5 +128,8 @@ static inline unsigned vq_drv_packed_inflight(const struct vq_drv_packed *vq)
 
 /* Mark the queue broken. */
 void vq_drv_packed_set_broken(struct vq_drv_packed *vq);
+
+/* Take back one buffer still in flight without the device: its cookie, or NULL (vq_drv.h). */
+void *vq_drv_packed_detach_unused(struct vq_drv_packed *vq);
 
 #endif

@@ -13,7 +13,7 @@
  * ever compared for equality or through their (uint16_t) difference, never
  * with < or >= on the raw values.
  */
-#include "vq_drv.h"
+#include "vq_drv_split.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -31,7 +31,7 @@ static void write_desc(struct virtq_desc *d, uint64_t addr, uint32_t len, uint16
 	d->next = vblk_cpu_to_le16(next);
 }
 
-int vq_drv_init(struct vq_drv *vq, const struct vq_drv_config *cfg)
+int vq_drv_split_init(struct vq_drv *vq, const struct vq_drv_config *cfg)
 {
 	unsigned num = cfg->num;
 
@@ -57,7 +57,7 @@ int vq_drv_init(struct vq_drv *vq, const struct vq_drv_config *cfg)
 	return 0;
 }
 
-static int add_split(struct vq_drv *vq, const struct vq_drv_sg *sg, unsigned out_num,
+int vq_drv_split_add(struct vq_drv *vq, const struct vq_drv_sg *sg, unsigned out_num,
 		     unsigned in_num, void *cookie)
 {
 	const struct vq_drv_config *c = &vq->cfg;
@@ -124,13 +124,7 @@ static int add_split(struct vq_drv *vq, const struct vq_drv_sg *sg, unsigned out
 	return 0;
 }
 
-int vq_drv_add(struct vq_drv *vq, const struct vq_drv_sg *sg, unsigned out_num, unsigned in_num,
-	       void *cookie)
-{
-	return add_split(vq, sg, out_num, in_num, cookie);
-}
-
-static bool kick_prepare_split(struct vq_drv *vq)
+bool vq_drv_split_kick_prepare(struct vq_drv *vq)
 {
 	const struct vq_drv_config *c = &vq->cfg;
 	uint16_t new_idx = vq->avail_idx;
@@ -156,19 +150,9 @@ static bool kick_prepare_split(struct vq_drv *vq)
 	return needs;
 }
 
-bool vq_drv_kick_prepare(struct vq_drv *vq)
-{
-	return kick_prepare_split(vq);
-}
-
-bool vq_drv_more_used(const struct vq_drv *vq)
+bool vq_drv_split_more_used(const struct vq_drv *vq)
 {
 	return vq->last_used != vblk_le16_to_cpu(READ_ONCE(vq->cfg.used->idx));
-}
-
-void vq_drv_set_broken(struct vq_drv *vq)
-{
-	vq->broken = true;
 }
 
 /* Return the chain at head to the free list (head is known to be in flight). */
@@ -187,7 +171,7 @@ static void detach_split(struct vq_drv *vq, uint16_t head)
 	vq->inflight--;
 }
 
-static int get_buf_split(struct vq_drv *vq, void **cookie, uint32_t *len)
+int vq_drv_split_get_buf(struct vq_drv *vq, void **cookie, uint32_t *len)
 {
 	const struct vq_drv_config *c = &vq->cfg;
 	uint16_t used_idx, pending;
@@ -228,12 +212,7 @@ static int get_buf_split(struct vq_drv *vq, void **cookie, uint32_t *len)
 	return 1;
 }
 
-int vq_drv_get_buf(struct vq_drv *vq, void **cookie, uint32_t *len)
-{
-	return get_buf_split(vq, cookie, len);
-}
-
-void vq_drv_disable_cb(struct vq_drv *vq)
+void vq_drv_split_disable_cb(struct vq_drv *vq)
 {
 	const struct vq_drv_config *c = &vq->cfg;
 
@@ -254,7 +233,7 @@ void vq_drv_disable_cb(struct vq_drv *vq)
 	}
 }
 
-bool vq_drv_enable_cb(struct vq_drv *vq)
+bool vq_drv_split_enable_cb(struct vq_drv *vq)
 {
 	const struct vq_drv_config *c = &vq->cfg;
 
@@ -273,5 +252,20 @@ bool vq_drv_enable_cb(struct vq_drv *vq)
 	 * we see the chain it completed meanwhile (§2.7.10).
 	 */
 	vblk_mb();
-	return !vq_drv_more_used(vq);
+	return !vq_drv_split_more_used(vq);
+}
+
+void *vq_drv_split_detach_unused(struct vq_drv *vq)
+{
+	struct vq_drv_desc_state *st = vq->cfg.state;
+
+	for (unsigned i = 0; i < vq->cfg.num; i++) {
+		void *cookie = st[i].cookie;
+
+		if (cookie) {
+			detach_split(vq, (uint16_t)i);
+			return cookie;
+		}
+	}
+	return NULL;
 }

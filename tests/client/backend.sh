@@ -4,6 +4,8 @@
 #   VBLK_BACKEND=qsd (default) | vblkd     VBLKD=path/to/vblkd
 # start_backend IMG_SIZE QUEUES  -> sets TMP, IMG, SOCK, SERIAL (expected GET_ID or "")
 # Exit 77 (skip) when the selected back end is not available.
+# VBLK_TEST_PACKED=1: every vblk command the test runs gets --packed (a shim
+# in $TMP stands in for $VBLK).
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-test.XXXXXX")
 BACKEND_PID=
@@ -15,6 +17,12 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+if [ -n "${VBLK_TEST_PACKED:-}" ] && [ -n "${VBLK:-}" ]; then
+	printf '#!/bin/sh\nexec "%s" "$@" --packed\n' "$VBLK" >"$TMP/vblk"
+	chmod +x "$TMP/vblk"
+	VBLK=$TMP/vblk
+fi
 
 start_backend() {
 	IMG=$TMP/disk.img

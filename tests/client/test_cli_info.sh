@@ -9,6 +9,12 @@ out=$("$VBLK" info "$SOCK") || fail "info"
 echo "$out" | grep -q "^capacity: *33554432 bytes" || fail "capacity: $out"
 echo "$out" | grep -q "VIRTIO_F_VERSION_1" || fail "features: $out"
 echo "$out" | grep -q "^queues: *2" || fail "queues: $out"
+if [ -n "${VBLK_TEST_PACKED:-}" ]; then
+	echo "$out" | grep -q "^ring: *packed" || fail "ring: $out"
+	echo "$out" | grep -q "VIRTIO_F_RING_PACKED" || fail "packed not negotiated: $out"
+else
+	echo "$out" | grep -q "^ring: *split" || fail "ring: $out"
+fi
 [ -z "$SERIAL" ] || echo "$out" | grep -q "^serial: *$SERIAL\$" || fail "serial: $out"
 json=$("$VBLK" info "$SOCK" --json) || fail "info --json"
 if command -v python3 >/dev/null; then

@@ -135,12 +135,16 @@ int main(void)
 	/* Direct descriptors only: 3 per request, so the ring holds 5 and the FIFO works hard. */
 	if (getenv("VBLK_TEST_DIRECT"))
 		o.disable_features = (1ull << 28) | (1ull << 29); /* INDIRECT_DESC, EVENT_IDX */
+	/* The same workload on a packed ring (virtio 1.3 §2.8). */
+	if (getenv("VBLK_TEST_PACKED"))
+		o.flags |= VBLK_OPEN_PACKED_RING;
 	ret = vblk_open(sock, &o, &dev);
 	if (ret)
 		fprintf(stderr, "vblk_open: %s\n", vblk_get_error());
 	CHECK_EQ(ret, 0);
 	CHECK_EQ(vblk_get_info(dev, &info), 0);
 	CHECK_EQ(info.num_queues, NQ);
+	CHECK_EQ(!!(info.features & (1ull << 34)), !!getenv("VBLK_TEST_PACKED"));
 	CHECK(info.capacity >= (uint64_t)NQ * PER_QUEUE * BS);
 	region = info.capacity / NQ;
 

@@ -6,7 +6,7 @@
 #                [--script NAME] [--seed N] [--log FILE] [--timeout SECS]
 #                [--cache DIR] [--smp N] [--queues N] [--backend-log FILE]
 #                [--reconnect] [--kill-backend N [--kill-after S] [--kill-interval S]
-#                 [--kill-down S]] [--guest-args 'k=v ...']
+#                 [--kill-down S]] [--guest-args 'k=v ...'] [--packed]
 #
 # 1. builds/reuses the initramfs (mkinitramfs.sh, cached in --cache DIR,
 #    default $VBLK_GUEST_CACHE or ${TMPDIR:-/tmp}/vblk-guest-cache-$UID);
@@ -42,6 +42,9 @@
 #                        2 s for a moment when the inflight region shows a
 #                        request in flight, so that the restart must resubmit.
 #   --guest-args STR     appended to the kernel command line (e.g. vblk_secs=30)
+#   --packed             the device gets packed=on: QEMU offers
+#                        VIRTIO_F_RING_PACKED and the guest drives a packed
+#                        virtqueue (virtio 1.3 §2.8) through the back end
 #
 # Environment: VBLKD (default for --vblkd), VBLK_GUEST_CACHE, VBLK_GUEST_SMP,
 # VBLK_GUEST_TIMEOUT, VBLK_GUEST_KERNEL (see mkinitramfs.sh), QEMU (binary),
@@ -54,7 +57,7 @@ die() { log "ERROR: $*"; exit 1; }
 usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 backend="" image="" vblkd=${VBLKD:-} disk_opts="" script=basic seed=""
-queues=1 backend_logfile=""
+queues=1 backend_logfile="" packed=""
 reconnect="" kill_n=0 kill_after=5 kill_interval=7 kill_down=1 guest_args=""
 logfile="" timeout_s=${VBLK_GUEST_TIMEOUT:-300} smp=${VBLK_GUEST_SMP:-2}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
         --kill-interval) kill_interval=$2; shift 2 ;;
         --kill-down)     kill_down=$2; shift 2 ;;
         --guest-args)    guest_args=$2; shift 2 ;;
+        --packed)        packed=1; shift ;;
         -h|--help)   usage ;;
         *) log "unknown argument: $1"; usage ;;
     esac
@@ -204,7 +208,7 @@ qcmd=("$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max -smp 
       -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
       -kernel "$kernel" -initrd "$initrd" -append "$append"
       -chardev "socket,id=c0,path=$sock${reconnect:+,reconnect=1}"
-      -device vhost-user-blk-pci,chardev=c0,num-queues=$queues
+      -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues${packed:+,packed=on}"
       -display none -serial "file:$console" -monitor none -no-reboot)
 log "qemu: ${qcmd[*]}"
 start=$SECONDS

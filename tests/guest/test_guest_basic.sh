@@ -18,6 +18,8 @@
 #   VBLK_GUEST_SEED     data seed (default: random, printed)
 #   VBLK_GUEST_CACHE, VBLK_GUEST_TIMEOUT, VBLK_GUEST_SMP, VBLK_GUEST_KERNEL:
 #                       see run-guest.sh / mkinitramfs.sh
+#   VBLK_GUEST_PACKED=1  packed=on device (run-guest.sh --packed); with vblkd the
+#                       back-end log must show every started queue as packed
 #   VBLK_GUEST_KEEP=1   keep the temp dir (image + console log) for debugging
 # Exit: 0 pass, 1 fail, 77 skip (no qemu / kernel / backend available).
 set -euo pipefail
@@ -60,10 +62,31 @@ args=(--backend "$backend" --image "$img" --script basic --seed "$seed"
       --log "$tmp/console.log" --cache "$cache")
 [ "$backend" = vblkd ] && args+=(--vblkd "$VBLKD")
 [ -n "${VBLK_GUEST_DISK_OPTS:-}" ] && args+=(--disk-opts "$VBLK_GUEST_DISK_OPTS")
+packed=${VBLK_GUEST_PACKED:-}
+if [ -n "$packed" ]; then
+    # libvhost-user (qemu-storage-daemon) has no packed rings.
+    [ "$backend" = vblkd ] || skip "packed ring: only vblkd implements it"
+    args+=(--packed --backend-log "$tmp/backend.log")
+fi
 
 t0=$SECONDS
 "$here/run-guest.sh" "${args[@]}" || fail "guest run failed (backend $backend, seed $seed)"
 echo "guest run: $((SECONDS - t0)) s"
+
+# ------------------------------------------------------------ packed negotiated?
+# The firmware (SeaBIOS) drives the disk first and knows only split rings, so
+# early starts may be split; from the first packed start on (the guest kernel
+# accepted VIRTIO_F_RING_PACKED) every start must be packed.
+if [ -n "$packed" ]; then
+    starts=$(grep -a 'queue [0-9]*: started: ' "$tmp/backend.log" || true)
+    first=$(printf '%s\n' "$starts" | grep -n 'started: packed ring' | head -1 | cut -d: -f1)
+    [ -n "$first" ] || { cat "$tmp/backend.log"; fail "vblkd never started a packed ring"; }
+    later_split=$(printf '%s\n' "$starts" | tail -n +"$first" | grep -c 'split ring' || true)
+    [ "$later_split" -eq 0 ] ||
+        { cat "$tmp/backend.log"; fail "a split ring started after the guest chose packed"; }
+    echo "host: $(printf '%s\n' "$starts" | grep -c 'packed ring') packed queue start(s):" \
+        "$(printf '%s\n' "$starts" | grep -m1 'packed ring')"
+fi
 
 # ------------------------------------------------------------ host checks
 [ "$(stat -c %s "$img")" = $((256 * 1024 * 1024)) ] || fail "image size changed"

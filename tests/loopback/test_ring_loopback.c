@@ -18,7 +18,11 @@
  * or interrupt from wrong suppression logic therefore stalls the loop, which
  * the test detects.
  *
- * Usage: test_ring_loopback INDIRECT EVENT_IDX   (each 0 or 1)
+ * Both sides are set up and driven only through the dispatchers (vq_drv_*,
+ * vq_dev_*), so the same loop runs the split ring (virtio 1.3 §2.7) and, with
+ * PACKED=1, the packed ring (§2.8), whose size need not be a power of two.
+ *
+ * Usage: test_ring_loopback INDIRECT EVENT_IDX [PACKED [NUM]]   (flags 0 or 1)
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -29,7 +33,7 @@
 #include "virtq/vq_drv.h"
 #include "virtq/vq_mem.h"
 
-#define NUM	  64
+#define NUM	  64 /* the largest ring; the default size */
 #define INDIR_MAX 8
 #define NREQ	  (4 * NUM) /* request slots: more than the ring holds */
 #define TOTAL	  200000u   /* > 65536: all 16-bit indices wrap */
@@ -73,9 +77,11 @@ struct held {
 
 int main(int argc, char **argv)
 {
-	bool indirect, event_idx;
+	bool indirect, event_idx, packed = false;
+	unsigned num = NUM;
 	struct vq_drv drv;
 	struct vq_drv_desc_state state[NUM];
+	struct vq_drv_packed_state pstate[NUM];
 	struct vq_dev dev = {0};
 	struct vq_mem mem = {0};
 	struct held held[NUM];
@@ -86,10 +92,15 @@ int main(int argc, char **argv)
 	unsigned idle = 0;
 	int fd;
 
-	if (argc != 3)
-		SKIP("usage: %s INDIRECT EVENT_IDX", argv[0]);
+	if (argc < 3 || argc > 5)
+		SKIP("usage: %s INDIRECT EVENT_IDX [PACKED [NUM]]", argv[0]);
 	indirect = atoi(argv[1]);
 	event_idx = atoi(argv[2]);
+	if (argc > 3)
+		packed = atoi(argv[3]);
+	if (argc > 4)
+		num = (unsigned)atoi(argv[4]);
+	CHECK(num >= 1 && num <= NUM);
 
 	fd = memfd_create("loopback", MFD_CLOEXEC);
 	CHECK(fd >= 0);
@@ -98,36 +109,37 @@ int main(int argc, char **argv)
 	dev_map = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(drv_map != MAP_FAILED && dev_map != MAP_FAILED && drv_map != dev_map);
 
-	struct vq_drv_config cfg = {
-	    .num = NUM,
+	struct vq_drv_layout l = {
+	    .packed = packed,
+	    .num = (uint16_t)num,
 	    .event_idx = event_idx,
 	    .indirect = indirect,
-	    .desc = (void *)(drv_map + OFF_DESC),
-	    .avail = (void *)(drv_map + OFF_AVAIL),
-	    .used = (void *)(drv_map + OFF_USED),
-	    .state = state,
-	    .indir = (void *)(drv_map + OFF_INDIR),
+	    .desc = drv_map + OFF_DESC,
+	    .driver = drv_map + OFF_AVAIL,
+	    .device = drv_map + OFF_USED,
+	    .state = packed ? (void *)pstate : (void *)state,
+	    .indir = drv_map + OFF_INDIR,
 	    .indir_addr = gpa_of(OFF_INDIR),
 	    .indir_max = INDIR_MAX,
 	};
-	CHECK_EQ(vq_drv_init(&drv, &cfg), 0);
+	CHECK_EQ(vq_drv_init_layout(&drv, &l), 0);
+	CHECK_EQ(drv.packed, packed);
 
 	/* Device side: the region as a vhost-user back end would see it. */
 	struct vq_mem_region r = {
 	    .gpa = GPA_BASE, .uva = (uintptr_t)drv_map, .size = MEM_SIZE, .hva = dev_map};
 	CHECK_EQ(vq_mem_add(&mem, &r), 0);
-	struct virtq_desc *d;
-	struct virtq_avail *a;
-	struct virtq_used *u;
-	CHECK_EQ(vq_dev_map_rings(&mem, NUM, (uintptr_t)(drv_map + OFF_DESC),
+	struct vq_dev_areas areas;
+	CHECK_EQ(vq_dev_init_ring(&dev, num, packed), 0);
+	CHECK_EQ(vq_dev_map_areas(&dev, &mem, (uintptr_t)(drv_map + OFF_DESC),
 				  (uintptr_t)(drv_map + OFF_AVAIL), (uintptr_t)(drv_map + OFF_USED),
-				  &d, &a, &u),
+				  &areas),
 		 0);
-	CHECK((uint8_t *)d == dev_map + OFF_DESC);
-	CHECK_EQ(vq_dev_init(&dev, NUM), 0);
+	CHECK((uint8_t *)areas.desc == dev_map + OFF_DESC);
 	dev.event_idx = event_idx;
 	dev.indirect = indirect;
-	CHECK_EQ(vq_dev_start(&dev, &mem, d, a, u, 0), 0);
+	/* vhost-user.rst: a fresh packed ring's base has both wrap counters set. */
+	CHECK_EQ(vq_dev_start_areas(&dev, &mem, &areas, packed ? VQ_PACKED_BASE_INIT : 0), 0);
 
 	for (int i = 0; i < NREQ; i++)
 		reqs[i].next = i + 1 < NREQ ? i + 1 : -1;
@@ -192,7 +204,7 @@ int main(int argc, char **argv)
 			struct vq_dev_elem e;
 			bool empty = false;
 			vq_dev_disable_kicks(&dev);
-			while (budget-- && nheld < NUM) {
+			while (budget-- && nheld < num) {
 				int ret = vq_dev_pop(&dev, &e, iov, INDIR_MAX + 8);
 				CHECK(ret >= 0);
 				if (ret == 0) {
@@ -270,9 +282,21 @@ int main(int argc, char **argv)
 	}
 	CHECK_EQ(pop_seq, TOTAL);
 	CHECK_EQ(vq_drv_inflight(&drv), 0);
-	CHECK_EQ(drv.num_free, NUM);
-	printf("indirect=%d event_idx=%d: %u requests, %" PRIu64 " kicks, %" PRIu64 " interrupts\n",
-	       indirect, event_idx, TOTAL, kicks, irqs);
+	CHECK_EQ(dev.inflight, 0);
+	if (packed) {
+		/* Nothing in flight: the used half of the base has caught up with avail. */
+		uint32_t base = vq_dev_get_base(&dev);
+		CHECK_EQ(drv.p.num_free, num);
+		CHECK_EQ(VQ_PACKED_BASE_AVAIL_POS(base), VQ_PACKED_BASE_USED_POS(base));
+		CHECK_EQ(VQ_PACKED_BASE_AVAIL_WRAP(base), VQ_PACKED_BASE_USED_WRAP(base));
+		CHECK_EQ(VQ_PACKED_BASE_AVAIL_POS(base), drv.p.next_avail);
+	} else {
+		CHECK_EQ(drv.num_free, num);
+		CHECK_EQ(vq_dev_get_base(&dev), (uint16_t)TOTAL);
+	}
+	printf("%s num=%u indirect=%d event_idx=%d: %u requests, %" PRIu64 " kicks, %" PRIu64
+	       " interrupts\n",
+	       packed ? "packed" : "split", num, indirect, event_idx, TOTAL, kicks, irqs);
 	vq_dev_fini(&dev);
 	return 0;
 }

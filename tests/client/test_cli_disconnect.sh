@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The back end dies (SIGKILL, so nothing is completed on the way out) while
+# vblk bench keeps 32 requests in flight: libvblk sees the socket hang up,
+# completes what is outstanding with -ENOTCONN, and the bench exits 1 within
+# a few seconds with one line saying the back end closed the connection.
+VBLK=$1
+. "$(dirname "$0")/backend.sh"
+start_backend 64M 2
+
+"$VBLK" bench "$SOCK" --rw=randrw --bs=4k --iodepth=32 --queues=2 --runtime=30 \
+	>"$TMP/bench.out" 2>"$TMP/bench.err" &
+bpid=$!
+sleep 1
+kill -0 "$bpid" 2>/dev/null || fail "bench ended early: $(cat "$TMP/bench.err")"
+kill -KILL "$BACKEND_PID"
+wait "$BACKEND_PID" 2>/dev/null
+BACKEND_PID=
+i=0
+while kill -0 "$bpid" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ]; then
+		kill -KILL "$bpid"
+		fail "vblk bench still running 5 s after the back end died"
+	fi
+	sleep 0.05
+done
+wait "$bpid"
+rc=$?
+[ $rc -eq 1 ] || fail "bench exit $rc, expected 1: $(cat "$TMP/bench.err")"
+[ "$(wc -l <"$TMP/bench.err")" -eq 1 ] || fail "not one line: $(cat "$TMP/bench.err")"
+grep -q "closed the connection" "$TMP/bench.err" || fail "unclear: $(cat "$TMP/bench.err")"
+echo "after SIGKILL: $(cat "$TMP/bench.err")"
+exit 0
