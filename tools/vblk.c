@@ -23,6 +23,9 @@
 #include <linux/fs.h>
 
 #include <vblk/vblk.h>
+#ifdef VBLK_HAVE_NBD
+#include <libnbd.h>
+#endif
 
 #define CHUNK (1u << 20)
 
@@ -37,7 +40,8 @@ static const char usage_text[] =
     "  vblk flush SOCKET\n"
     "  vblk discard SOCKET OFFSET LENGTH\n"
     "  vblk copy SRC DST\n"
-    "      SRC and DST are each vhost-user:SOCKET or a file path; progress on stderr\n"
+    "      SRC and DST are each vhost-user:SOCKET, an NBD URI (nbd://HOST[:PORT]/EXPORT,\n"
+    "      nbd+unix:///EXPORT?socket=PATH) or a file path; progress on stderr\n"
     "      when it is a terminal\n"
     "  vblk bench SOCKET --rw=read|write|randread|randwrite|randrw --bs=SIZE\n"
     "             --iodepth=N --queues=N --runtime=SECONDS [--json] [--packed]\n"
@@ -463,26 +467,64 @@ static int cmd_discard(int argc, char **argv)
 
 /* ---- copy ---- */
 
+/* One side of a copy: a vhost-user device, an NBD export or a file. */
 struct endpoint {
 	const char *name;
-	bool is_dev;
+	enum { EP_FILE, EP_DEV, EP_NBD } kind;
 	struct dev d;
 	int fd;
+#ifdef VBLK_HAVE_NBD
+	struct nbd_handle *nbd;
+#endif
 	uint64_t size;
 };
+
+static bool is_nbd_uri(const char *s)
+{
+	return !strncmp(s, "nbd://", 6) || !strncmp(s, "nbds://", 7) ||
+	       !strncmp(s, "nbd+unix://", 11) || !strncmp(s, "nbds+unix://", 12);
+}
+
+#ifdef VBLK_HAVE_NBD
+static void ep_open_nbd(struct endpoint *e, const char *uri, bool dst)
+{
+	int64_t size;
+
+	e->kind = EP_NBD;
+	e->nbd = nbd_create();
+	if (!e->nbd || nbd_set_uri_allow_transports(e->nbd, LIBNBD_ALLOW_TRANSPORT_MASK) ||
+	    nbd_connect_uri(e->nbd, uri))
+		die("%s: %s", uri, nbd_get_error());
+	if (dst && nbd_is_read_only(e->nbd) == 1)
+		die("%s: export is read-only", uri);
+	size = nbd_get_size(e->nbd);
+	if (size < 0)
+		die("%s: %s", uri, nbd_get_error());
+	e->size = (uint64_t)size;
+}
+#endif
 
 static void ep_open(struct endpoint *e, const char *spec, bool dst)
 {
 	memset(e, 0, sizeof(*e));
 	e->name = spec;
 	if (!strncmp(spec, "vhost-user:", 11)) {
-		e->is_dev = true;
+		e->kind = EP_DEV;
 		dev_open(&e->d, spec + 11, 1);
 		if (dst && e->d.info.read_only)
 			die("%s: device is read-only", spec + 11);
 		e->size = e->d.info.capacity;
 		return;
 	}
+	if (is_nbd_uri(spec)) {
+#ifdef VBLK_HAVE_NBD
+		ep_open_nbd(e, spec, dst);
+		return;
+#else
+		die("%s: this vblk was built without NBD support (libnbd)", spec);
+#endif
+	}
+	e->kind = EP_FILE;
 	e->fd = open(spec, dst ? O_WRONLY | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0644);
 	if (e->fd < 0)
 		die("%s: %s", spec, strerror(errno));
@@ -496,6 +538,90 @@ static void ep_open(struct endpoint *e, const char *spec, bool dst)
 		e->size = sz;
 	} else {
 		e->size = (uint64_t)st.st_size;
+	}
+}
+
+/* Read n bytes at off, or die with one line. */
+static void ep_read(struct endpoint *e, void *buf, size_t n, uint64_t off)
+{
+	int ret;
+
+	switch (e->kind) {
+	case EP_DEV:
+		ret = dev_pread(&e->d, buf, n, off);
+		if (ret)
+			die("%s: read at %" PRIu64 ": %s", e->name, off, strerror(-ret));
+		return;
+	case EP_NBD:
+#ifdef VBLK_HAVE_NBD
+		if (nbd_pread(e->nbd, buf, n, off, 0))
+			die("%s: read at %" PRIu64 ": %s", e->name, off, nbd_get_error());
+#endif
+		return;
+	case EP_FILE: {
+		ssize_t r = pread(e->fd, buf, n, (off_t)off);
+		if (r < 0)
+			die("%s: %s", e->name, strerror(errno));
+		if ((size_t)r != n)
+			die("%s: unexpected end of file", e->name);
+		return;
+	}
+	}
+}
+
+/* Write n bytes at off, or die with one line. */
+static void ep_write(struct endpoint *e, const void *buf, size_t n, uint64_t off)
+{
+	int ret;
+
+	switch (e->kind) {
+	case EP_DEV:
+		ret = dev_pwrite(&e->d, buf, n, off);
+		if (ret)
+			die("%s: write at %" PRIu64 ": %s", e->name, off, strerror(-ret));
+		return;
+	case EP_NBD:
+#ifdef VBLK_HAVE_NBD
+		if (nbd_pwrite(e->nbd, buf, n, off, 0))
+			die("%s: write at %" PRIu64 ": %s", e->name, off, nbd_get_error());
+#endif
+		return;
+	case EP_FILE:
+		for (size_t w = 0; w < n;) {
+			ssize_t r = pwrite(e->fd, (const char *)buf + w, n - w, (off_t)(off + w));
+			if (r < 0 && errno != EINTR)
+				die("%s: %s", e->name, strerror(errno));
+			if (r > 0)
+				w += (size_t)r;
+		}
+		return;
+	}
+}
+
+/* Make a destination durable (flush) and close any endpoint. */
+static void ep_close(struct endpoint *e, bool dst)
+{
+	int ret;
+
+	switch (e->kind) {
+	case EP_DEV:
+		if (dst && (ret = vblk_flush(e->d.q)))
+			die("%s: flush: %s", e->name, strerror(-ret));
+		dev_close(&e->d);
+		return;
+	case EP_NBD:
+#ifdef VBLK_HAVE_NBD
+		if (dst && nbd_can_flush(e->nbd) == 1 && nbd_flush(e->nbd, 0))
+			die("%s: flush: %s", e->name, nbd_get_error());
+		nbd_shutdown(e->nbd, 0);
+		nbd_close(e->nbd);
+#endif
+		return;
+	case EP_FILE:
+		if (dst && fsync(e->fd) < 0 && errno != EINVAL)
+			die("%s: %s", e->name, strerror(errno));
+		close(e->fd);
+		return;
 	}
 }
 
@@ -523,11 +649,11 @@ static int cmd_copy(int argc, char **argv)
 	ep_open(&src, argv[0], false);
 	ep_open(&dst, argv[1], true);
 	total = src.size;
-	if (dst.is_dev && total > dst.size)
+	if (dst.kind != EP_FILE && total > dst.size)
 		die("%s: destination is smaller (%" PRIu64 " bytes) than the source (%" PRIu64
 		    " bytes)",
 		    argv[1], dst.size, total);
-	if (!dst.is_dev) {
+	if (dst.kind == EP_FILE) {
 		struct stat st;
 		if (fstat(dst.fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    ftruncate(dst.fd, (off_t)total) < 0)
@@ -538,32 +664,9 @@ static int cmd_copy(int argc, char **argv)
 		die("out of memory");
 	while (done < total) {
 		size_t n = total - done < CHUNK ? (size_t)(total - done) : CHUNK;
-		int ret;
-		if (src.is_dev) {
-			ret = dev_pread(&src.d, buf, n, done);
-			if (ret)
-				die("%s: read at %" PRIu64 ": %s", argv[0], done, strerror(-ret));
-		} else {
-			ssize_t r = pread(src.fd, buf, n, (off_t)done);
-			if (r < 0)
-				die("%s: %s", argv[0], strerror(errno));
-			if ((size_t)r != n)
-				die("%s: unexpected end of file", argv[0]);
-		}
-		if (dst.is_dev) {
-			ret = dev_pwrite(&dst.d, buf, n, done);
-			if (ret)
-				die("%s: write at %" PRIu64 ": %s", argv[1], done, strerror(-ret));
-		} else {
-			size_t w = 0;
-			while (w < n) {
-				ssize_t r = pwrite(dst.fd, buf + w, n - w, (off_t)(done + w));
-				if (r < 0 && errno != EINTR)
-					die("%s: %s", argv[1], strerror(errno));
-				if (r > 0)
-					w += (size_t)r;
-			}
-		}
+
+		ep_read(&src, buf, n, done);
+		ep_write(&dst, buf, n, done);
 		done += n;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (tty && (now.tv_sec != last.tv_sec || done == total)) {
@@ -573,16 +676,8 @@ static int cmd_copy(int argc, char **argv)
 	}
 	if (tty)
 		progress(done, total, true);
-	if (dst.is_dev) {
-		int ret = vblk_flush(dst.d.q);
-		if (ret)
-			die("%s: flush: %s", argv[1], strerror(-ret));
-		dev_close(&dst.d);
-	} else if (fsync(dst.fd) < 0 && errno != EINVAL) {
-		die("%s: %s", argv[1], strerror(errno));
-	}
-	if (src.is_dev)
-		dev_close(&src.d);
+	ep_close(&dst, true);
+	ep_close(&src, false);
 	free(buf);
 	return 0;
 }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# vblk copy with an NBD side (issue 6): file -> nbdkit export -> vhost-user
+# device -> file, and a read-only export refused as a destination.
+VBLK=$1
+. "$(dirname "$0")/backend.sh"
+command -v nbdkit >/dev/null || { echo "SKIP: nbdkit not installed"; exit 77; }
+"$VBLK" --help 2>&1 | grep -q "NBD URI" || { echo "SKIP: vblk built without libnbd"; exit 77; }
+start_backend 8M 1
+nbdkit -f -U "$TMP/nbd.sock" memory 8M &
+NBDPID=$!
+nbdkit -f -r -U "$TMP/nbd-ro.sock" memory 8M &
+NBDRO=$!
+trap 'kill $NBDPID $NBDRO 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S "$TMP/nbd.sock" ] && [ -S "$TMP/nbd-ro.sock" ] && break; sleep 0.05; done
+head -c 8388608 /dev/urandom >"$TMP/src" || exit 1
+NBD="nbd+unix:///?socket=$TMP/nbd.sock"
+"$VBLK" copy "$TMP/src" "$NBD" || fail "copy file -> nbd"
+"$VBLK" copy "$NBD" "vhost-user:$SOCK" || fail "copy nbd -> device"
+cmp "$TMP/src" "$IMG" || fail "image differs after nbd -> device"
+"$VBLK" copy "$NBD" "$TMP/dst" || fail "copy nbd -> file"
+cmp "$TMP/src" "$TMP/dst" || fail "file copied from nbd differs"
+"$VBLK" copy "$TMP/src" "nbd+unix:///?socket=$TMP/nbd-ro.sock" 2>"$TMP/err" && fail "read-only export accepted"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "expected one error line: $(cat "$TMP/err")"
+exit 0
