@@ -43,7 +43,7 @@ struct disk_opts {
 	uint64_t size;
 	const char *serial;
 	unsigned queues;
-	uint32_t lbs, pbs;	/* sectorsize=L[/P], 0 = default */
+	uint32_t lbs, pbs; /* sectorsize=L[/P], 0 = default */
 	uint64_t range_start, range_size;
 	bool direct;
 	unsigned reconnect_ms;
@@ -75,7 +75,8 @@ static void usage(FILE *f)
 	    "                      sectorsize=L[/P]  logical/physical block size, 512 or 4096\n"
 	    "                      range=START/SIZE  export only these bytes of FILE\n"
 	    "                      direct=on   open FILE with O_DIRECT (unaligned I/O is padded)\n"
-	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default 5000)\n"
+	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default "
+	    "5000)\n"
 	    "  --print-capabilities\n"
 	    "                      print the back-end capabilities as JSON and exit\n"
 	    "  -v, --verbose       log every vhost-user message\n"
@@ -121,7 +122,8 @@ static void parse_sectorsize(const char *s, struct disk_opts *o)
 	if (!slash)
 		p = l;
 	if ((l != 512 && l != 4096) || (p != 512 && p != 4096) || p < l)
-		usage_error("--disk: sectorsize must be 512 or 4096, physical >= logical, not '%s'", s);
+		usage_error("--disk: sectorsize must be 512 or 4096, physical >= logical, not '%s'",
+			    s);
 	o->lbs = (uint32_t)l;
 	o->pbs = slash ? (uint32_t)p : 0;
 }
@@ -188,7 +190,8 @@ static void parse_disk(char *s, struct disk_opts *o)
 			uint64_t ms;
 
 			if (parse_u64(tok + 13, &ms) || ms == 0 || ms > 3600000)
-				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'", tok + 13);
+				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'",
+					    tok + 13);
 			o->reconnect_ms = (unsigned)ms;
 		} else {
 			usage_error("--disk: unknown option '%s'", tok);

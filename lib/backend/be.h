@@ -62,8 +62,8 @@ struct be_info {
 struct be_opts {
 	const char *path;
 	bool ro;
-	bool direct;   /* O_DIRECT */
-	uint64_t size; /* 0: keep; else create/extend a sparse file to this size */
+	bool direct;	       /* O_DIRECT */
+	uint64_t size;	       /* 0: keep; else create/extend a sparse file to this size */
 	unsigned reconnect_ms; /* NBD: how long to retry a lost connection; 0 = default (5 s) */
 };
 
@@ -101,7 +101,6 @@ struct be_queue {
 extern const struct be_ops be_file_ops;
 extern const struct be_ops be_mem_ops;
 extern const struct be_ops be_null_ops;
-
 
 /*
  * Open a backend by spec: "null:SIZE", "memory:SIZE", an NBD URI

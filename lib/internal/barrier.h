@@ -9,10 +9,19 @@
 #define VBLK_INTERNAL_BARRIER_H
 
 /* Orders earlier loads before later loads. */
-static inline void vblk_rmb(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+static inline void vblk_rmb(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
 /* Orders earlier stores before later stores. */
-static inline void vblk_wmb(void) { __atomic_thread_fence(__ATOMIC_RELEASE); }
+static inline void vblk_wmb(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
 /* Orders earlier loads and stores before later loads and stores (store->load too). */
-static inline void vblk_mb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline void vblk_mb(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
 
 #endif

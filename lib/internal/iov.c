@@ -111,8 +111,8 @@ size_t vblk_iov_discard_back(struct iovec *iov, unsigned *cnt, size_t len)
 	return done;
 }
 
-int vblk_iov_slice(const struct iovec *src, unsigned cnt, size_t off, size_t len,
-		   struct iovec *dst, unsigned dst_max)
+int vblk_iov_slice(const struct iovec *src, unsigned cnt, size_t off, size_t len, struct iovec *dst,
+		   unsigned dst_max)
 {
 	unsigned used = 0;
 

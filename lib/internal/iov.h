@@ -16,7 +16,8 @@ size_t vblk_iov_size(const struct iovec *iov, unsigned cnt);
 /* Copy up to len bytes starting at byte offset off of the iovec into buf. Returns bytes copied. */
 size_t vblk_iov_to_buf(const struct iovec *iov, unsigned cnt, size_t off, void *buf, size_t len);
 
-/* Copy up to len bytes from buf into the iovec starting at byte offset off. Returns bytes copied. */
+/* Copy up to len bytes from buf into the iovec starting at byte offset off. Returns bytes copied.
+ */
 size_t vblk_iov_from_buf(const struct iovec *iov, unsigned cnt, size_t off, const void *buf,
 			 size_t len);
 
@@ -38,7 +39,7 @@ size_t vblk_iov_discard_back(struct iovec *iov, unsigned *cnt, size_t len);
  * Returns the number of dst entries used, or -ENOBUFS if dst_max is too small,
  * -EINVAL if the range runs past the end of src.
  */
-int vblk_iov_slice(const struct iovec *src, unsigned cnt, size_t off, size_t len,
-		   struct iovec *dst, unsigned dst_max);
+int vblk_iov_slice(const struct iovec *src, unsigned cnt, size_t off, size_t len, struct iovec *dst,
+		   unsigned dst_max);
 
 #endif

@@ -10,7 +10,10 @@
  */
 static enum vblk_log_level vblk_log_threshold = VBLK_LOG_INFO;
 
-void vblk_log_set_level(enum vblk_log_level level) { vblk_log_threshold = level; }
+void vblk_log_set_level(enum vblk_log_level level)
+{
+	vblk_log_threshold = level;
+}
 
 void vblk_log(enum vblk_log_level level, const char *fmt, ...)
 {

@@ -55,32 +55,32 @@ enum vhost_user_request {
 };
 
 /* Header flags. */
-#define VHOST_USER_VERSION_MASK 0x3u
-#define VHOST_USER_VERSION 0x1u
-#define VHOST_USER_REPLY_MASK (1u << 2)
+#define VHOST_USER_VERSION_MASK	   0x3u
+#define VHOST_USER_VERSION	   0x1u
+#define VHOST_USER_REPLY_MASK	   (1u << 2)
 #define VHOST_USER_NEED_REPLY_MASK (1u << 3)
 
 /* Virtio feature bit that announces the protocol-feature extension. */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 
 /* Protocol feature bits. */
-#define VHOST_USER_PROTOCOL_F_MQ 0
-#define VHOST_USER_PROTOCOL_F_LOG_SHMFD 1
-#define VHOST_USER_PROTOCOL_F_RARP 2
-#define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
-#define VHOST_USER_PROTOCOL_F_NET_MTU 4
-#define VHOST_USER_PROTOCOL_F_BACKEND_REQ 5
-#define VHOST_USER_PROTOCOL_F_CROSS_ENDIAN 6
-#define VHOST_USER_PROTOCOL_F_CRYPTO_SESSION 7
-#define VHOST_USER_PROTOCOL_F_PAGEFAULT 8
-#define VHOST_USER_PROTOCOL_F_CONFIG 9
-#define VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD 10
-#define VHOST_USER_PROTOCOL_F_HOST_NOTIFIER 11
-#define VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD 12
-#define VHOST_USER_PROTOCOL_F_RESET_DEVICE 13
+#define VHOST_USER_PROTOCOL_F_MQ		   0
+#define VHOST_USER_PROTOCOL_F_LOG_SHMFD		   1
+#define VHOST_USER_PROTOCOL_F_RARP		   2
+#define VHOST_USER_PROTOCOL_F_REPLY_ACK		   3
+#define VHOST_USER_PROTOCOL_F_NET_MTU		   4
+#define VHOST_USER_PROTOCOL_F_BACKEND_REQ	   5
+#define VHOST_USER_PROTOCOL_F_CROSS_ENDIAN	   6
+#define VHOST_USER_PROTOCOL_F_CRYPTO_SESSION	   7
+#define VHOST_USER_PROTOCOL_F_PAGEFAULT		   8
+#define VHOST_USER_PROTOCOL_F_CONFIG		   9
+#define VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD	   10
+#define VHOST_USER_PROTOCOL_F_HOST_NOTIFIER	   11
+#define VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD	   12
+#define VHOST_USER_PROTOCOL_F_RESET_DEVICE	   13
 #define VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS 14
-#define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
-#define VHOST_USER_PROTOCOL_F_STATUS 16
+#define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS  15
+#define VHOST_USER_PROTOCOL_F_STATUS		   16
 
 /* "Memory regions description": at most 8 in SET_MEM_TABLE. */
 #define VHOST_USER_MEMORY_BASELINE_NREGIONS 8
@@ -90,7 +90,7 @@ enum vhost_user_request {
 #define VHOST_USER_MAX_CONFIG_SIZE 256
 
 /* u64 payload of SET_VRING_KICK/CALL/ERR: index in bits 0-7, bit 8 = no fd. */
-#define VHOST_USER_VRING_IDX_MASK 0xffu
+#define VHOST_USER_VRING_IDX_MASK  0xffu
 #define VHOST_USER_VRING_NOFD_MASK (1u << 8)
 
 /* SET_VRING_ADDR flags */
@@ -139,7 +139,7 @@ struct vhost_user_config {
 #define VHOST_USER_CONFIG_HDR_SIZE offsetof(struct vhost_user_config, region)
 
 /* SET_CONFIG flags */
-#define VHOST_SET_CONFIG_TYPE_FRONTEND 0
+#define VHOST_SET_CONFIG_TYPE_FRONTEND	0
 #define VHOST_SET_CONFIG_TYPE_MIGRATION 1
 
 struct vhost_user_inflight {
@@ -164,6 +164,39 @@ struct vhost_user_inflight_split_queue {
 	uint16_t last_batch_head;
 	uint16_t used_idx;
 	struct vhost_user_inflight_desc_split desc[];
+};
+
+/*
+ * Inflight region layout for packed rings ("Inflight I/O tracking"). Each
+ * entry records one descriptor fetched from the descriptor ring; the entries
+ * of one buffer are linked by next, and its head entry carries inflight,
+ * last, num and counter.
+ */
+struct vhost_user_inflight_desc_packed {
+	uint8_t inflight;
+	uint8_t padding;
+	uint16_t next;
+	uint16_t last;
+	uint16_t num;
+	uint64_t counter;
+	uint16_t id;
+	uint16_t flags;
+	uint32_t len;
+	uint64_t addr;
+};
+
+struct vhost_user_inflight_packed_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;
+	uint16_t used_idx;
+	uint16_t old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[7];
+	struct vhost_user_inflight_desc_packed desc[];
 };
 
 union vhost_user_payload {

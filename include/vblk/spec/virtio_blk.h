@@ -13,24 +13,24 @@
 #define VIRTIO_ID_BLOCK 2
 
 /* §5.2.3 Feature bits */
-#define VIRTIO_BLK_F_SIZE_MAX 1
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_GEOMETRY 4
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_TOPOLOGY 10
-#define VIRTIO_BLK_F_CONFIG_WCE 11
-#define VIRTIO_BLK_F_MQ 12
-#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_SIZE_MAX	  1
+#define VIRTIO_BLK_F_SEG_MAX	  2
+#define VIRTIO_BLK_F_GEOMETRY	  4
+#define VIRTIO_BLK_F_RO		  5
+#define VIRTIO_BLK_F_BLK_SIZE	  6
+#define VIRTIO_BLK_F_FLUSH	  9
+#define VIRTIO_BLK_F_TOPOLOGY	  10
+#define VIRTIO_BLK_F_CONFIG_WCE	  11
+#define VIRTIO_BLK_F_MQ		  12
+#define VIRTIO_BLK_F_DISCARD	  13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
-#define VIRTIO_BLK_F_LIFETIME 15
+#define VIRTIO_BLK_F_LIFETIME	  15
 #define VIRTIO_BLK_F_SECURE_ERASE 16
-#define VIRTIO_BLK_F_ZONED 17
+#define VIRTIO_BLK_F_ZONED	  17
 
 /* §5.2.4: the unit of capacity and of request sectors is always 512 bytes. */
 #define VIRTIO_BLK_SECTOR_SHIFT 9
-#define VIRTIO_BLK_SECTOR_SIZE 512u
+#define VIRTIO_BLK_SECTOR_SIZE	512u
 
 /* §5.2.4 Device configuration layout (little-endian, packed). */
 struct virtio_blk_geometry {
@@ -80,23 +80,24 @@ struct virtio_blk_config {
 } __attribute__((packed));
 
 VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, writeback) == 32, "virtio 1.3 §5.2.4 layout");
-VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, num_queues) == 34, "virtio 1.3 §5.2.4 layout");
+VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, num_queues) == 34,
+		   "virtio 1.3 §5.2.4 layout");
 VBLK_STATIC_ASSERT(offsetof(struct virtio_blk_config, max_secure_erase_sectors) == 60, "layout");
 VBLK_STATIC_ASSERT(sizeof(struct virtio_blk_config) == 96, "virtio 1.3 §5.2.4 layout");
 
 /* §5.2.6 Device Operation: request types */
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
-#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_IN		  0
+#define VIRTIO_BLK_T_OUT	  1
+#define VIRTIO_BLK_T_FLUSH	  4
+#define VIRTIO_BLK_T_GET_ID	  8
 #define VIRTIO_BLK_T_GET_LIFETIME 10
-#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_DISCARD	  11
 #define VIRTIO_BLK_T_WRITE_ZEROES 13
 #define VIRTIO_BLK_T_SECURE_ERASE 14
 
 /* §5.2.6 status values */
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_OK	    0
+#define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
 
 /* §5.2.6: the device-readable request header. */

@@ -13,13 +13,13 @@
 #include "virtio_types.h"
 
 /* §2.7.5 The Virtqueue Descriptor Table */
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_NEXT     1
+#define VIRTQ_DESC_F_WRITE    2
 #define VIRTQ_DESC_F_INDIRECT 4
 
 /* §2.7.6 / §2.7.8 flags */
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY 1
+#define VIRTQ_USED_F_NO_NOTIFY	   1
 
 /* §2.7: Queue Size is at most 32768 for a split ring. */
 #define VIRTQ_SPLIT_MAX_SIZE 32768
@@ -53,13 +53,22 @@ struct virtq_used {
 };
 
 /* §2.7 "Alignment": desc 16, avail 2, used 4. Sizes include event fields. */
-#define VIRTQ_DESC_ALIGN 16
+#define VIRTQ_DESC_ALIGN  16
 #define VIRTQ_AVAIL_ALIGN 2
-#define VIRTQ_USED_ALIGN 4
+#define VIRTQ_USED_ALIGN  4
 
-static inline size_t virtq_desc_size(unsigned num) { return 16u * (size_t)num; }
-static inline size_t virtq_avail_size(unsigned num) { return 6u + 2u * (size_t)num; }
-static inline size_t virtq_used_size(unsigned num) { return 6u + 8u * (size_t)num; }
+static inline size_t virtq_desc_size(unsigned num)
+{
+	return 16u * (size_t)num;
+}
+static inline size_t virtq_avail_size(unsigned num)
+{
+	return 6u + 2u * (size_t)num;
+}
+static inline size_t virtq_used_size(unsigned num)
+{
+	return 6u + 8u * (size_t)num;
+}
 
 /* used_event lives after avail->ring[num]; avail_event after used->ring[num]. */
 static inline vblk_le16 *virtq_used_event(struct virtq_avail *avail, unsigned num)
@@ -82,12 +91,12 @@ static inline bool virtq_need_event(uint16_t event_idx, uint16_t new_idx, uint16
 }
 
 /* §2.8 Packed Virtqueues */
-#define VIRTQ_PACKED_DESC_F_AVAIL 7
-#define VIRTQ_PACKED_DESC_F_USED 15
-#define VIRTQ_PACKED_EVENT_F_WRAP_CTR 15
-#define VIRTQ_PACKED_EVENT_FLAG_ENABLE 0x0
+#define VIRTQ_PACKED_DESC_F_AVAIL	7
+#define VIRTQ_PACKED_DESC_F_USED	15
+#define VIRTQ_PACKED_EVENT_F_WRAP_CTR	15
+#define VIRTQ_PACKED_EVENT_FLAG_ENABLE	0x0
 #define VIRTQ_PACKED_EVENT_FLAG_DISABLE 0x1
-#define VIRTQ_PACKED_EVENT_FLAG_DESC 0x2
+#define VIRTQ_PACKED_EVENT_FLAG_DESC	0x2
 
 struct virtq_packed_desc {
 	vblk_le64 addr;

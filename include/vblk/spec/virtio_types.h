@@ -26,32 +26,50 @@ typedef uint64_t vblk_le64;
 #define VBLK_LE64(v) (v)
 #endif
 
-static inline uint16_t vblk_le16_to_cpu(vblk_le16 v) { return VBLK_LE16(v); }
-static inline uint32_t vblk_le32_to_cpu(vblk_le32 v) { return VBLK_LE32(v); }
-static inline uint64_t vblk_le64_to_cpu(vblk_le64 v) { return VBLK_LE64(v); }
-static inline vblk_le16 vblk_cpu_to_le16(uint16_t v) { return VBLK_LE16(v); }
-static inline vblk_le32 vblk_cpu_to_le32(uint32_t v) { return VBLK_LE32(v); }
-static inline vblk_le64 vblk_cpu_to_le64(uint64_t v) { return VBLK_LE64(v); }
+static inline uint16_t vblk_le16_to_cpu(vblk_le16 v)
+{
+	return VBLK_LE16(v);
+}
+static inline uint32_t vblk_le32_to_cpu(vblk_le32 v)
+{
+	return VBLK_LE32(v);
+}
+static inline uint64_t vblk_le64_to_cpu(vblk_le64 v)
+{
+	return VBLK_LE64(v);
+}
+static inline vblk_le16 vblk_cpu_to_le16(uint16_t v)
+{
+	return VBLK_LE16(v);
+}
+static inline vblk_le32 vblk_cpu_to_le32(uint32_t v)
+{
+	return VBLK_LE32(v);
+}
+static inline vblk_le64 vblk_cpu_to_le64(uint64_t v)
+{
+	return VBLK_LE64(v);
+}
 
 /* Device-independent feature bits, virtio 1.3 §6 "Reserved Feature Bits". */
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-#define VIRTIO_F_ACCESS_PLATFORM 33
-#define VIRTIO_F_RING_PACKED 34
-#define VIRTIO_F_IN_ORDER 35
-#define VIRTIO_F_ORDER_PLATFORM 36
-#define VIRTIO_F_SR_IOV 37
+#define VIRTIO_F_INDIRECT_DESC	   28
+#define VIRTIO_F_EVENT_IDX	   29
+#define VIRTIO_F_VERSION_1	   32
+#define VIRTIO_F_ACCESS_PLATFORM   33
+#define VIRTIO_F_RING_PACKED	   34
+#define VIRTIO_F_IN_ORDER	   35
+#define VIRTIO_F_ORDER_PLATFORM	   36
+#define VIRTIO_F_SR_IOV		   37
 #define VIRTIO_F_NOTIFICATION_DATA 38
-#define VIRTIO_F_RING_RESET 40
+#define VIRTIO_F_RING_RESET	   40
 
 /* Device status bits, virtio 1.3 §2.1. */
 #define VIRTIO_CONFIG_S_ACKNOWLEDGE 1
-#define VIRTIO_CONFIG_S_DRIVER 2
-#define VIRTIO_CONFIG_S_DRIVER_OK 4
+#define VIRTIO_CONFIG_S_DRIVER	    2
+#define VIRTIO_CONFIG_S_DRIVER_OK   4
 #define VIRTIO_CONFIG_S_FEATURES_OK 8
 #define VIRTIO_CONFIG_S_NEEDS_RESET 64
-#define VIRTIO_CONFIG_S_FAILED 128
+#define VIRTIO_CONFIG_S_FAILED	    128
 
 #define VIRTIO_BIT(n) (UINT64_C(1) << (n))
 
