@@ -58,12 +58,15 @@ int main(void)
 	dt = now_ms() - t0;
 	fprintf(stderr, "in-flight write failed after %" PRIu64 " ms\n", dt);
 	CHECK_EQ(t.res, -EIO);
+	/* Never before the reconnect window; the upper bound only proves "bounded",
+	 * with room for a loaded 2-CPU CI machine. */
 	CHECK(dt >= BE_NBD_RECONNECT_MS_DEFAULT - 300);
-	CHECK(dt < BE_NBD_RECONNECT_MS_DEFAULT + 3000);
+	CHECK(dt < BE_NBD_RECONNECT_MS_DEFAULT + 10000);
 
 	t0 = now_ms();
 	CHECK_EQ(io1(q, BE_OP_READ, 0, 0, buf, 4096), -EIO);
-	CHECK(now_ms() - t0 < 2000);
+	/* Fails fast (one short connection attempt), not after another full window. */
+	CHECK(now_ms() - t0 < BE_NBD_RECONNECT_MS_DEFAULT - 1000);
 
 	srv_start(&s, argv);
 	pat_fill(buf, 0, sizeof(buf), 31);
