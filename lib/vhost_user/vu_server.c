@@ -87,12 +87,15 @@ struct vu_map {
 /*
  * The inflight region of the connection (GET/SET_INFLIGHT_FD): num_queues
  * consecutive per-queue regions of stride bytes, each for a ring of
- * queue_size entries. The front end keeps the memory across our restarts.
+ * queue_size entries, in the split or the packed layout of vhost-user.rst
+ * "Inflight I/O tracking". The front end keeps the memory across our
+ * restarts.
  */
 struct vu_inflight {
 	struct vu_map map; /* our mapping, from offset 0 of the fd */
 	uint8_t *base;	   /* map.addr + mmap_offset */
-	size_t stride;	   /* vq_dev_inflight_size(queue_size) */
+	size_t stride;	   /* vq_dev_inflight_size_ring(queue_size, packed) */
+	bool packed;	   /* the packed layout */
 	uint16_t num_queues;
 	uint16_t queue_size;
 };
@@ -365,16 +368,19 @@ static int queue_attach_inflight(struct vu_queue *q)
 	if (!in->base || q->index >= in->num_queues)
 		return vq_dev_set_inflight(&q->vq, NULL, 0);
 	/*
-	 * vhost-user.rst "Inflight I/O tracking" gives packed rings a region
-	 * layout of their own, which we do not implement. QEMU asks for the
-	 * region (GET_INFLIGHT_FD) before it sets the features, so we cannot
-	 * refuse it then; a packed ring simply runs untracked, and never in the
-	 * split layout. A back-end restart then loses what was in flight.
+	 * vhost-user.rst "Inflight I/O tracking" has one region layout per ring
+	 * type, and the region's was fixed when it was created (GET_INFLIGHT_FD,
+	 * from the features then). QEMU sets the features before it asks
+	 * (vhost_dev_prepare_inflight), so the two agree; a front end that asked
+	 * before negotiating another ring type gets its ring run untracked (a
+	 * back-end restart then loses what was in flight), never a region read
+	 * in the other layout.
 	 */
-	if (q->vq.packed) {
-		vblk_info("queue %u: packed ring: in-flight tracking is not supported, "
-			  "the inflight region is not used",
-			  q->index);
+	if (q->vq.packed != in->packed) {
+		vblk_warn("queue %u: %s ring, but the inflight region has the %s layout: "
+			  "in-flight requests are not tracked",
+			  q->index, q->vq.packed ? "packed" : "split",
+			  in->packed ? "packed" : "split");
 		return vq_dev_set_inflight(&q->vq, NULL, 0);
 	}
 	if (in->queue_size != q->num) {
@@ -1135,7 +1141,7 @@ static int h_set_config(struct vu_server *srv, const struct vhost_user_msg *msg,
  * queue count, and a ring size SET_VRING_NUM would accept.
  */
 static int inflight_check(struct vu_server *srv, const struct vhost_user_msg *msg,
-			  const struct vhost_user_inflight *in)
+			  const struct vhost_user_inflight *in, bool packed)
 {
 	unsigned qs = in->queue_size;
 
@@ -1144,10 +1150,11 @@ static int inflight_check(struct vu_server *srv, const struct vhost_user_msg *ms
 			  vu_msg_name(msg->hdr.request));
 		return VU_DROP;
 	}
+	/* §2.7: a split ring's size is a power of two; §2.8 does not ask it of a packed one. */
 	if (in->num_queues < 1 || in->num_queues > srv->nqueues || qs == 0 ||
-	    qs > VQ_DEV_MAX_SIZE || (qs & (qs - 1))) {
-		vblk_warn("%s: %u queues of %u entries (we serve 1..%u queues of 1..%u, a power of "
-			  "two)",
+	    qs > VQ_DEV_MAX_SIZE || (!packed && (qs & (qs - 1)))) {
+		vblk_warn("%s: %u queues of %u entries (we serve 1..%u queues of 1..%u, for a "
+			  "split ring a power of two)",
 			  vu_msg_name(msg->hdr.request), in->num_queues, qs, srv->nqueues,
 			  VQ_DEV_MAX_SIZE);
 		return -EINVAL;
@@ -1161,7 +1168,7 @@ static int inflight_check(struct vu_server *srv, const struct vhost_user_msg *ms
  * the queues on it. Returns 0 or the -errno of mmap.
  */
 static int inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t size,
-			    uint16_t num_queues, uint16_t queue_size)
+			    uint16_t num_queues, uint16_t queue_size, bool packed)
 {
 	struct vu_map map;
 	void *p;
@@ -1175,7 +1182,8 @@ static int inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint
 	inflight_drop(srv);
 	srv->inflight.map = map;
 	srv->inflight.base = (uint8_t *)p + offset;
-	srv->inflight.stride = vq_dev_inflight_size(queue_size);
+	srv->inflight.stride = vq_dev_inflight_size_ring(queue_size, packed);
+	srv->inflight.packed = packed;
 	srv->inflight.num_queues = num_queues;
 	srv->inflight.queue_size = queue_size;
 	/* A queue that cannot start on it says so itself; the region stays. */
@@ -1189,6 +1197,12 @@ static int inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint
  * use it ourselves at once (as libvhost-user does); the front end hands it
  * back with SET_INFLIGHT_FD, after our restart too. A request we cannot
  * honour gets mmap_size 0 and no fd, which QEMU takes as "no tracking".
+ *
+ * The layout (split or packed, "Inflight I/O tracking") follows the features
+ * negotiated so far: QEMU sends SET_FEATURES first (vhost_user_blk_start ->
+ * vhost_dev_prepare_inflight, then vhost_dev_get_inflight), as DPDK's
+ * back end also expects. Before any SET_FEATURES it is the split layout, and
+ * a packed ring negotiated later runs untracked (queue_attach_inflight).
  */
 static int h_get_inflight_fd(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds,
 			     unsigned nfds)
@@ -1196,15 +1210,17 @@ static int h_get_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 	struct vhost_user_inflight in;
 	struct vhost_user_msg r;
 	uint64_t size;
+	bool packed;
 	int fd = -1, ret = check_msg(msg, nfds, sizeof(in), 0);
 
 	if (ret)
 		return ret;
 	memcpy(&in, &msg->payload, sizeof(in));
-	ret = inflight_check(srv, msg, &in);
+	packed = ring_packed(srv);
+	ret = inflight_check(srv, msg, &in, packed);
 	if (ret == VU_DROP)
 		return ret;
-	size = (uint64_t)in.num_queues * vq_dev_inflight_size(in.queue_size);
+	size = (uint64_t)in.num_queues * vq_dev_inflight_size_ring(in.queue_size, packed);
 	if (!ret) {
 		/* ftruncate makes it zeroed; the seals keep its size fixed for whoever maps it. */
 		fd = memfd_create("vblk-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -1212,7 +1228,8 @@ static int h_get_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 		    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL))
 			ret = -errno;
 		if (!ret)
-			ret = inflight_install(srv, fd, 0, size, in.num_queues, in.queue_size);
+			ret = inflight_install(srv, fd, 0, size, in.num_queues, in.queue_size,
+					       packed);
 		if (ret)
 			vblk_warn("GET_INFLIGHT_FD: cannot set up %llu bytes: %s",
 				  (unsigned long long)size, strerror(-ret));
@@ -1238,9 +1255,11 @@ static int h_get_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 /*
  * vhost-user.rst "VHOST_USER_SET_INFLIGHT_FD": the region of an earlier
  * GET_INFLIGHT_FD (ours, or our predecessor's). The size must be exactly
- * what GET would have returned for these queues, and the fd must really hold
- * offset + size bytes: touching a mapping beyond the end of a file is a
- * SIGBUS, not an error code.
+ * what GET would have returned for these queues in one of the two layouts,
+ * and says which (the packed size is twice the split one); each queue's
+ * start checks the layout tag in its region header as well. The fd must
+ * really hold offset + size bytes: touching a mapping beyond the end of a
+ * file is a SIGBUS, not an error code.
  */
 static int h_set_inflight_fd(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds,
 			     unsigned nfds)
@@ -1248,21 +1267,26 @@ static int h_set_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 	struct vhost_user_inflight in;
 	struct stat st;
 	uint64_t want;
+	bool packed;
 	int ret = check_msg(msg, nfds, sizeof(in), 1);
 
 	if (ret)
 		return ret;
 	memcpy(&in, &msg->payload, sizeof(in));
-	ret = inflight_check(srv, msg, &in);
+	packed = in.mmap_size ==
+		 (uint64_t)in.num_queues * vq_dev_inflight_size_ring(in.queue_size, true);
+	ret = inflight_check(srv, msg, &in, packed);
 	if (ret)
 		return ret;
-	want = (uint64_t)in.num_queues * vq_dev_inflight_size(in.queue_size);
+	want = (uint64_t)in.num_queues * vq_dev_inflight_size_ring(in.queue_size, packed);
 	if (in.mmap_size != want || in.mmap_offset > SIZE_MAX - want || in.mmap_offset % 8) {
-		vblk_warn(
-		    "SET_INFLIGHT_FD: %llu bytes at offset %llu; %u queues of %u need %llu at an "
-		    "8-byte aligned offset",
-		    (unsigned long long)in.mmap_size, (unsigned long long)in.mmap_offset,
-		    in.num_queues, in.queue_size, (unsigned long long)want);
+		vblk_warn("SET_INFLIGHT_FD: %llu bytes at offset %llu; %u queues of %u need %llu "
+			  "(split layout) or %llu (packed) at an 8-byte aligned offset",
+			  (unsigned long long)in.mmap_size, (unsigned long long)in.mmap_offset,
+			  in.num_queues, in.queue_size,
+			  (unsigned long long)in.num_queues * vq_dev_inflight_size(in.queue_size),
+			  (unsigned long long)in.num_queues *
+			      vq_dev_inflight_size_ring(in.queue_size, true));
 		return -EINVAL;
 	}
 	if (fstat(fds[0], &st))
@@ -1272,7 +1296,8 @@ static int h_set_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 			  (long long)st.st_size, (unsigned long long)(in.mmap_offset + want));
 		return -EINVAL;
 	}
-	ret = inflight_install(srv, fds[0], in.mmap_offset, want, in.num_queues, in.queue_size);
+	ret = inflight_install(srv, fds[0], in.mmap_offset, want, in.num_queues, in.queue_size,
+			       packed);
 	if (ret)
 		vblk_warn("SET_INFLIGHT_FD: %s", strerror(-ret));
 	return ret;

@@ -21,6 +21,7 @@ static void packed_sync(struct vq_dev *vq)
 	vq->inflight = vq->p.inflight;
 	vq->broken = vq->p.broken;
 	vq->broken_logged = vq->p.broken_logged;
+	vq->inflight_recovered = vq->p.inflight_recovered;
 }
 
 int vq_dev_init_ring(struct vq_dev *vq, unsigned num, bool packed)
@@ -89,6 +90,7 @@ int vq_dev_start_areas(struct vq_dev *vq, const struct vq_mem *mem,
 	vq->p.event_idx = vq->event_idx;
 	vq->p.indirect = vq->indirect;
 	ret = vq_dev_packed_start(&vq->p, mem, areas->desc, areas->driver, areas->device, base);
+	packed_sync(vq);
 	if (ret)
 		return ret;
 	vq->mem = mem;
@@ -109,21 +111,27 @@ uint32_t vq_dev_get_base(const struct vq_dev *vq)
 	return vq->packed ? vq_dev_packed_get_base(&vq->p) : vq->last_avail_idx;
 }
 
+size_t vq_dev_inflight_size_ring(unsigned num, bool packed)
+{
+	return packed ? vq_dev_packed_inflight_size(num) : vq_dev_inflight_size(num);
+}
+
 int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len)
 {
 	/*
-	 * vhost-user.rst "Inflight I/O tracking" has a packed region layout of
-	 * its own; we do not implement it, and a packed ring must never be
-	 * tracked in the split layout.
+	 * vhost-user.rst "Inflight I/O tracking" has a layout per ring type;
+	 * the caller hands each ring a region of its own layout
+	 * (vq_dev_inflight_size_ring), and each start checks the layout tag.
 	 */
 	if (vq->packed)
-		return region ? -ENOTSUP : 0;
+		return vq_dev_packed_set_inflight(&vq->p, region, len);
 	return vq_dev_split_set_inflight(vq, region, len);
 }
 
 unsigned vq_dev_resubmit_pending(const struct vq_dev *vq)
 {
-	return vq->packed ? 0 : vq_dev_split_resubmit_pending(vq);
+	return vq->packed ? vq_dev_packed_resubmit_pending(&vq->p)
+			  : vq_dev_split_resubmit_pending(vq);
 }
 
 int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, unsigned iov_max)

@@ -51,9 +51,10 @@ struct vq_dev_areas {
 };
 
 /*
- * num, event_idx and indirect (configuration) and inflight and broken (state)
- * are valid for both layouts; the other fields belong to the split ring, and
- * p holds the packed ring's state when packed is set.
+ * num, event_idx and indirect (configuration) and inflight, broken and
+ * inflight_recovered (state) are valid for both layouts; the other fields
+ * belong to the split ring, and p holds the packed ring's state when packed
+ * is set.
  */
 struct vq_dev {
 	/* Configuration: num and packed by init, the others before start. */
@@ -136,11 +137,19 @@ uint32_t vq_dev_get_base(const struct vq_dev *vq);
 size_t vq_dev_inflight_size(unsigned num);
 
 /*
+ * Bytes of one queue's inflight region in the layout of the given ring type
+ * (vhost-user.rst "Inflight I/O tracking": 16-byte header and entries for a
+ * split ring, 32-byte ones for a packed ring). For the same num the packed
+ * size is exactly twice the split one, so a size tells the layouts apart.
+ */
+size_t vq_dev_inflight_size_ring(unsigned num, bool packed);
+
+/*
  * Attach (region != NULL) or detach (NULL) the queue's inflight region, len
- * bytes of shared memory that must hold vq_dev_inflight_size(vq->num) and be
- * 8-byte aligned. Call it before vq_dev_start, which reads and validates the
- * contents. Returns 0 or -EINVAL; -ENOTSUP for a packed ring (the packed
- * region layout of vhost-user.rst is not implemented; detaching is fine).
+ * bytes of shared memory that must hold vq_dev_inflight_size_ring(vq->num,
+ * vq->packed) and be 8-byte aligned, laid out for the vq's ring type. Call it
+ * before starting the queue, which reads and validates the contents (a
+ * region tagged for the other layout is refused then). Returns 0 or -EINVAL.
  */
 int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len);
 
@@ -214,7 +223,7 @@ void vq_dev_disable_kicks(struct vq_dev *vq);
  */
 bool vq_dev_enable_kicks(struct vq_dev *vq);
 
-/* Heads vq_dev_start queued for resubmission that pop has not returned yet (packed: 0). */
+/* Heads (packed: buffers) the start queued for resubmission that pop has not returned yet. */
 unsigned vq_dev_resubmit_pending(const struct vq_dev *vq);
 
 /* Mark the queue broken (logged once). Used by transports on framing errors too. */

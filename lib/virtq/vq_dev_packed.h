@@ -25,13 +25,41 @@
 #define VBLK_VIRTQ_VQ_DEV_PACKED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <vblk/spec/vhost_user.h>
 #include <vblk/spec/virtio_ring.h>
 
 #include "vq_mem.h"
 #include "vq_types.h"
+
+/* A descriptor as fetched from the ring (one inflight region entry), CPU byte order. */
+struct vq_packed_desc_rec {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+/* A buffer to pop again after a back-end restart: its head entry, ID, entries, issue order. */
+struct vq_packed_resubmit {
+	uint64_t counter;
+	uint16_t head;
+	uint16_t id;
+	uint16_t num;
+};
+
+/*
+ * vblk's tag in the features field of a packed-layout inflight region
+ * (vhost-user.rst leaves the field's bits to the back end, the only reader).
+ * A split-layout region has features 0: neither layout reads the other's.
+ */
+#define VQ_INFLIGHT_F_PACKED_LAYOUT 1ull
+
+/* vhost-user.rst "Inflight I/O tracking": the region version we write (both layouts). */
+#define VQ_PACKED_INFLIGHT_VERSION 1
 
 struct vq_dev_packed {
 	/* Configuration, set before vq_dev_packed_start(). */
@@ -60,6 +88,26 @@ struct vq_dev_packed {
 	 * used element of a chain stands for all of its slots).
 	 */
 	uint16_t *id_slots;
+
+	/*
+	 * Inflight I/O tracking (vhost-user.rst "Inflight I/O tracking",
+	 * packed layout; see vq_dev_packed.c), optional: NULL when not in use.
+	 * The region is shared with the front end, so it is only written on
+	 * the data path; these private mirrors are what we read.
+	 */
+	struct vhost_user_inflight_packed_queue *inflight_region;
+	uint64_t inflight_counter;	     /* last counter stored in the region */
+	bool inflight_recovered;	     /* start found a region an earlier back end used */
+	uint16_t fl_head;		     /* first free entry (num: none) */
+	uint16_t *fl_next;		     /* [num] entry links, as stored in the region */
+	uint16_t *id_head;		     /* [num] per buffer ID in flight: its head entry */
+	uint16_t *id_last;		     /* [num] ... and its last entry */
+	struct vq_packed_desc_rec *chain;    /* [num] descriptors of the buffer being popped */
+	struct vq_packed_desc_rec *ent_copy; /* [num] per entry: validated copy (recovery) */
+	uint8_t *scan;			     /* [num] recovery scratch */
+	struct vq_packed_resubmit *resubmit; /* [num], in counter order */
+	uint16_t resubmit_num;
+	uint16_t resubmit_next;
 };
 
 /*
@@ -91,6 +139,15 @@ int vq_dev_packed_map_rings(const struct vq_mem *mem, unsigned num, uint64_t des
  * vhost-user base (encoding above; VQ_PACKED_BASE_INIT for a fresh ring).
  * A front end that sends only the low 16 bits (bits 16-31 zero, as DPDK
  * reads the message) gets used = avail: nothing in flight at the stop.
+ * With an inflight region attached (vq_dev_packed_set_inflight): a fresh
+ * region (version 0) is initialised at the base's position (a base with
+ * slots in flight cannot be recorded: the region is detached, untracked). A
+ * region an earlier back end used (version VQ_PACKED_INFLIGHT_VERSION,
+ * tagged VQ_INFLIGHT_F_PACKED_LAYOUT) is validated and recovered: a push in
+ * progress is committed or rolled back, the buffers still in flight are
+ * queued for resubmission in counter order (pop returns them first), and
+ * both positions come from the region, whatever the base says. A region
+ * that fails validation is refused with -EINVAL.
  * Returns 0, or -EINVAL (NULL/misaligned area, a position >= num, or a used
  * position more than num slots behind the avail position).
  */
@@ -137,6 +194,21 @@ void vq_dev_packed_disable_kicks(struct vq_dev_packed *vq);
  * case the caller must pop again.
  */
 bool vq_dev_packed_enable_kicks(struct vq_dev_packed *vq);
+
+/* Bytes of one packed queue's inflight region for a ring of num entries (header + num entries). */
+size_t vq_dev_packed_inflight_size(unsigned num);
+
+/*
+ * Attach (region != NULL) or detach (NULL) the queue's inflight region, len
+ * bytes of 8-byte aligned shared memory holding at least
+ * vq_dev_packed_inflight_size(num). Call it before vq_dev_packed_start, which
+ * initialises a fresh (version 0) region or recovers one an earlier back end
+ * used (see vq_dev_packed.c). Returns 0 or -EINVAL.
+ */
+int vq_dev_packed_set_inflight(struct vq_dev_packed *vq, void *region, size_t len);
+
+/* Buffers vq_dev_packed_start queued for resubmission that pop has not returned yet. */
+unsigned vq_dev_packed_resubmit_pending(const struct vq_dev_packed *vq);
 
 /* Mark the queue broken (logged once). Used by transports on framing errors too. */
 void vq_dev_packed_set_broken(struct vq_dev_packed *vq, const char *why);

@@ -169,9 +169,16 @@ static int inflight_start(struct vq_dev *vq, uint16_t base)
 		vq->inflight_counter = 0;
 		return 0;
 	}
-	if (version != VQ_DEV_INFLIGHT_VERSION || desc_num != vq->num) {
-		vblk_warn("inflight region: version %u, %u descriptors; expected version %u, %u",
-			  version, desc_num, VQ_DEV_INFLIGHT_VERSION, vq->num);
+	/*
+	 * features: we write 0 in the split layout; a packed-layout region
+	 * carries VQ_INFLIGHT_F_PACKED_LAYOUT and is never read as split.
+	 */
+	if (version != VQ_DEV_INFLIGHT_VERSION || desc_num != vq->num ||
+	    READ_ONCE(r->features) != 0) {
+		vblk_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
+			  "split-layout version %u region for %u",
+			  version, desc_num, (unsigned long long)READ_ONCE(r->features),
+			  VQ_DEV_INFLIGHT_VERSION, vq->num);
 		return -EINVAL;
 	}
 	last_batch_head = READ_ONCE(r->last_batch_head);

@@ -6,7 +6,9 @@
 # inflight region (vhost-user.rst "Inflight I/O tracking", split layout:
 # per queue a 16-byte header {u64 features; u16 version; u16 desc_num;
 # u16 last_batch_head; u16 used_idx} then desc_num 16-byte entries whose
-# first byte is the inflight flag) in a memfd. vblkd names it
+# first byte is the inflight flag; packed layout, tagged by vblkd with
+# features = 1: a 32-byte header {u64 features; u16 version; u16 desc_num;
+# ...} then desc_num 32-byte entries, inflight first) in a memfd. vblkd names it
 # "vblk-inflight". We poll that memory through /proc/PID/mem and kill the
 # moment some entry is in flight; after TIMEOUT seconds (default 5) we kill
 # anyway. Prints one line: how many entries were in flight when we fired.
@@ -40,12 +42,15 @@ def find_region():
 def in_flight(buf):
     n, off = 0, 0
     while off + 16 <= len(buf):
+        features = int.from_bytes(buf[off:off + 8], "little")
         desc_num = int.from_bytes(buf[off + 10:off + 12], "little")
         if desc_num == 0:
             break
-        ents = buf[off + 16:off + 16 + desc_num * 16]
-        n += sum(1 for i in range(0, len(ents), 16) if ents[i])
-        off += 16 + desc_num * 16
+        # vblkd's packed-layout tag (VQ_INFLIGHT_F_PACKED_LAYOUT): 32-byte header and entries.
+        size = 32 if features & 1 else 16
+        ents = buf[off + size:off + size + desc_num * size]
+        n += sum(1 for i in range(0, len(ents), size) if ents[i])
+        off += size + desc_num * size
     return n
 
 

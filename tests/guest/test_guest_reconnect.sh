@@ -16,10 +16,14 @@
 #      iteration counts the guest printed; untouched bytes must be zero.
 # In writethrough mode (vblkd's default) acknowledged means durable, so the
 # image file itself is the judge.
+# With VBLK_GUEST_PACKED=1 (vblkd only) the device is packed=on and the guest
+# drives packed rings (virtio 1.3 §2.8): the back-end log must show the queues
+# started packed, and the resubmissions then come from the packed layout of
+# the inflight region.
 #
 # Environment: VBLK_GUEST_BACKEND (vblkd | qsd), VBLKD, VBLK_GUEST_SEED,
 # VBLK_GUEST_KILLS (default 3), VBLK_GUEST_STRESS_SECS (default 30),
-# VBLK_GUEST_KEEP=1, and those of run-guest.sh.
+# VBLK_GUEST_PACKED=1, VBLK_GUEST_KEEP=1, and those of run-guest.sh.
 # Exit: 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 
@@ -42,6 +46,10 @@ case "$backend" in
     vblkd) [ -n "${VBLKD:-}" ] && [ -x "${VBLKD}" ] || skip "VBLKD not set or not executable" ;;
     *)     fail "unknown VBLK_GUEST_BACKEND=$backend" ;;
 esac
+
+packed=${VBLK_GUEST_PACKED:-}
+# libvhost-user (qemu-storage-daemon) has no packed rings.
+[ -z "$packed" ] || [ "$backend" = vblkd ] || skip "packed ring: only vblkd implements it"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vblk-guest-rc.XXXXXX")
 cleanup() {
@@ -66,6 +74,7 @@ args=(--backend "$backend" --image "$img" --script reconnect --seed "$seed"
       --kill-backend "$kills" --kill-after 4 --kill-interval "$interval" --kill-down 1
       --guest-args "vblk_secs=$secs vblk_jobs=$jobs" --timeout 420)
 [ "$backend" = vblkd ] && args+=(--vblkd "$VBLKD")
+[ -n "$packed" ] && args+=(--packed)
 [ -n "${VBLK_GUEST_DISK_OPTS:-}" ] && args+=(--disk-opts "$VBLK_GUEST_DISK_OPTS")
 
 t0=$SECONDS
@@ -92,6 +101,18 @@ if [ "$backend" = vblkd ]; then
     # none of them hit, the run proved reconnect but not resubmission.
     grep -q 'resubmitting' "$tmp/backend.log" ||
         fail "no restart had requests to resubmit (kill-inflight.py never caught one in flight)"
+    if [ -n "$packed" ]; then
+        # Every start after the guest chose packed (the early boot probe may
+        # be split) is packed, and none ran untracked.
+        starts=$(grep -a 'started: ' "$tmp/backend.log" || true)
+        first=$(printf '%s\n' "$starts" | grep -n 'started: packed ring' | head -1 | cut -d: -f1)
+        [ -n "$first" ] || fail "vblkd never started a packed ring"
+        printf '%s\n' "$starts" | tail -n +"$first" | grep -q 'started: split ring' &&
+            fail "a split ring started after the guest chose packed"
+        grep -a 'not tracked\|running untracked' "$tmp/backend.log" &&
+            fail "a packed ring ran without in-flight tracking"
+        echo "host: $(printf '%s\n' "$starts" | grep -c 'packed ring') packed queue start(s)"
+    fi
 fi
 
 echo "host: verifying the image against the stress plan"

@@ -22,7 +22,8 @@
  *                   used or resubmitted, exactly once
  *   graceful        stop after everything completed: nothing resubmitted,
  *                   the base is kept
- *   bad_version, bad_desc_num, bad_last_batch, too_small, unaligned,
+ *   bad_version, bad_desc_num, bad_last_batch, packed_layout, too_small,
+ *   unaligned,
  *   bad_chain       malformed regions / chains are refused or break the
  *                   queue, never read or written out of bounds
  */
@@ -370,6 +371,14 @@ static void case_bad_last_batch(void)
 	expect_refused();
 }
 
+static void case_packed_layout(void)
+{
+	used_region();
+	/* A packed-layout region (vblk's tag in features) is never read as split. */
+	region()->features = VQ_INFLIGHT_F_PACKED_LAYOUT;
+	expect_refused();
+}
+
 static void case_too_small(void)
 {
 	uint64_t odd[4];
@@ -430,6 +439,7 @@ static const struct {
     {"bad_version", case_bad_version, false},
     {"bad_desc_num", case_bad_desc_num, false},
     {"bad_last_batch", case_bad_last_batch, false},
+    {"packed_layout", case_packed_layout, false},
     {"too_small", case_too_small, false},
     {"unaligned", case_unaligned, false},
     {"bad_chain", case_bad_chain, false},

@@ -6,7 +6,8 @@
  * (§2.8.10.1); vq_dev_start_areas takes the 32-bit vhost-user base and
  * vq_dev_get_base returns it; pop/push/need_notify go to the packed engine
  * and the shared inflight/broken fields follow it; an inflight region is
- * refused (the split layout must never track a packed ring).
+ * accepted only at the packed layout's size (the split layout must never
+ * track a packed ring).
  */
 #include "fake_packed.h"
 #include "test.h"
@@ -53,8 +54,13 @@ int main(void)
 	CHECK(a.desc == (void *)d.desc && a.driver == (void *)d.drv_ev &&
 	      a.device == (void *)d.dev_ev);
 
-	/* No split-layout tracking for a packed ring; detaching is fine. */
-	CHECK_EQ(vq_dev_set_inflight(&vq, region, sizeof(region)), -ENOTSUP);
+	/*
+	 * A packed ring takes a region in the packed layout only: a split-sized
+	 * one is too small, a packed-sized one fits; detaching is fine.
+	 */
+	CHECK_EQ(vq_dev_inflight_size_ring(NUM, true), 2 * vq_dev_inflight_size_ring(NUM, false));
+	CHECK_EQ(vq_dev_set_inflight(&vq, region, vq_dev_inflight_size(NUM)), -EINVAL);
+	CHECK_EQ(vq_dev_set_inflight(&vq, region, vq_dev_inflight_size_ring(NUM, true)), 0);
 	CHECK_EQ(vq_dev_set_inflight(&vq, NULL, 0), 0);
 	/* The split-only start refuses a packed vq. */
 	CHECK_EQ(vq_dev_start(&vq, &d.mem, (void *)d.desc, (void *)d.drv_ev, (void *)d.dev_ev, 0),
