@@ -733,6 +733,26 @@ static int h_reset_owner(struct vu_server *srv, const struct vhost_user_msg *msg
  * completely before the running queues are stopped, switched over and
  * restarted, so a bad table leaves the old one in service.
  */
+/*
+ * A front end's fd is about to be mapped for [0, end). mmap succeeds past the
+ * end of a file and the first touch of those pages raises SIGBUS, so a front
+ * end could kill the daemon with a region longer than its fd. Only a regular
+ * file (memfd, hugetlbfs, shm) holding at least end bytes is accepted.
+ * (A front end that shrinks the file afterwards still could: QEMU seals its
+ * memfds against that with F_SEAL_SHRINK.) Returns 0 or -EINVAL, logged.
+ */
+static int fd_covers(int fd, uint64_t end, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < end) {
+		vblk_warn("%s: the fd is not a file of at least %llu bytes", what,
+			  (unsigned long long)end);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int h_set_mem_table(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds,
 			   unsigned nfds)
 {
@@ -775,23 +795,9 @@ static int h_set_mem_table(struct vu_server *srv, const struct vhost_user_msg *m
 			ret = -EINVAL;
 			goto err_unmap;
 		}
-		/*
-		 * mmap succeeds past the end of a file, and the first touch of
-		 * those pages raises SIGBUS: a front end could kill the daemon
-		 * with a region longer than its fd. Only a regular file (memfd,
-		 * hugetlbfs, shm) that covers the whole region is accepted.
-		 * (A front end that shrinks the file afterwards can still do it:
-		 * QEMU seals its memfds against that, F_SEAL_SHRINK.)
-		 */
-		struct stat st;
-		if (fstat(fds[i], &st) != 0 || !S_ISREG(st.st_mode) ||
-		    (uint64_t)st.st_size < r->mmap_offset + r->memory_size) {
-			vblk_warn("SET_MEM_TABLE: region %u: fd does not cover offset %llu + %llu bytes",
-				  i, (unsigned long long)r->mmap_offset,
-				  (unsigned long long)r->memory_size);
-			ret = -EINVAL;
+		ret = fd_covers(fds[i], r->mmap_offset + r->memory_size, "SET_MEM_TABLE");
+		if (ret)
 			goto err_unmap;
-		}
 		/* Like libvhost-user: map from offset 0 so mmap_offset needs no alignment. */
 		maps[i].len = (size_t)(r->mmap_offset + r->memory_size);
 		p = mmap(NULL, maps[i].len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
@@ -1265,7 +1271,6 @@ static int h_set_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 			     unsigned nfds)
 {
 	struct vhost_user_inflight in;
-	struct stat st;
 	uint64_t want;
 	bool packed;
 	int ret = check_msg(msg, nfds, sizeof(in), 1);
@@ -1289,13 +1294,9 @@ static int h_set_inflight_fd(struct vu_server *srv, const struct vhost_user_msg 
 			      vq_dev_inflight_size_ring(in.queue_size, true));
 		return -EINVAL;
 	}
-	if (fstat(fds[0], &st))
-		return -errno;
-	if ((uint64_t)st.st_size < in.mmap_offset + want) {
-		vblk_warn("SET_INFLIGHT_FD: the fd holds %lld bytes, %llu needed",
-			  (long long)st.st_size, (unsigned long long)(in.mmap_offset + want));
-		return -EINVAL;
-	}
+	ret = fd_covers(fds[0], in.mmap_offset + want, "SET_INFLIGHT_FD");
+	if (ret)
+		return ret;
 	ret = inflight_install(srv, fds[0], in.mmap_offset, want, in.num_queues, in.queue_size,
 			       packed);
 	if (ret)
