@@ -133,6 +133,14 @@ static void expect_drop(struct rf *f)
 	expect_new_connection_works();
 }
 
+/* This connection still answers, and after it closes a new one works. */
+static void expect_still_served(struct rf *f)
+{
+	CHECK(rf_get_u64(f, VHOST_USER_GET_FEATURES) != 0);
+	rf_close(f);
+	expect_new_connection_works();
+}
+
 /* The message was refused with a nonzero ack; this connection and a new one work. */
 static void expect_nack(struct rf *f, int64_t ack)
 {
@@ -144,9 +152,7 @@ static void expect_nack(struct rf *f, int64_t ack)
 		fprintf(stderr, "the daemon accepted the message\n");
 		exit(1);
 	}
-	CHECK(rf_get_u64(f, VHOST_USER_GET_FEATURES) != 0);
-	rf_close(f);
-	expect_new_connection_works();
+	expect_still_served(f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1022,6 +1028,152 @@ static void vu_mem_region_beyond_fd(void)
 	expect_nack(&F, ack);
 }
 
+/*
+ * In-flight tracking (vhost-user.rst "Inflight I/O tracking"). The region a
+ * front end hands over is mapped and written by the daemon, so every field
+ * of SET_INFLIGHT_FD is hostile input, and an fd shorter than the region is
+ * the same SIGBUS class as mem-region-beyond-fd.
+ */
+static struct vhost_user_inflight inflight_req(uint16_t nq, uint16_t qs)
+{
+	struct vhost_user_inflight in = {0};
+
+	in.num_queues = nq;
+	in.queue_size = qs;
+	return in;
+}
+
+/* GET_INFLIGHT_FD; returns the reply's mmap_size (0: the daemon will not track). */
+static uint64_t inflight_get(struct vhost_user_inflight in)
+{
+	struct vhost_user_inflight r;
+
+	CHECK(F.pfeatures & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
+	rf_send(&F, VHOST_USER_GET_INFLIGHT_FD, 0, &in, sizeof(in), NULL, 0);
+	CHECK_EQ(rf_recv(&F, VHOST_USER_GET_INFLIGHT_FD, &r, sizeof(r)), sizeof(r));
+	return r.mmap_size;
+}
+
+/* A zeroed memfd of len bytes. */
+static int inflight_memfd(uint64_t len)
+{
+	int fd = memfd_create("conf-inflight", MFD_CLOEXEC);
+
+	CHECK(fd >= 0 && ftruncate(fd, (off_t)len) == 0);
+	return fd;
+}
+
+/* SET_INFLIGHT_FD of size bytes at offset on an fd of fd_len bytes; returns the ack. */
+static int64_t inflight_set(uint64_t size, uint64_t offset, uint64_t fd_len)
+{
+	struct vhost_user_inflight in = inflight_req(2, RF_QNUM);
+	int fd = inflight_memfd(fd_len);
+	int64_t ack;
+
+	in.mmap_size = size;
+	in.mmap_offset = offset;
+	ack = rf_set(&F, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1);
+	close(fd);
+	return ack;
+}
+
+/* The size GET_INFLIGHT_FD gives for 2 queues of RF_QNUM (on a connection of its own). */
+static uint64_t inflight_size(void)
+{
+	struct rf f = F;
+	uint64_t size;
+
+	rf_negotiate(&F, 0);
+	size = inflight_get(inflight_req(2, RF_QNUM));
+	CHECK(size > 0);
+	rf_close(&F);
+	F = f;
+	return size;
+}
+
+static void vu_inflight_get_size(void)
+{
+	uint64_t v = 0;
+
+	vu_open();
+	send_bad(VHOST_USER_GET_INFLIGHT_FD, &v, sizeof(v), NULL, 0);
+}
+
+static void vu_inflight_get_too_many_queues(void)
+{
+	vu_open();
+	CHECK_EQ(inflight_get(inflight_req(RF_MAXQ + 100, RF_QNUM)), 0);
+	CHECK_EQ(inflight_get(inflight_req(0, RF_QNUM)), 0);
+	expect_still_served(&F);
+}
+
+static void vu_inflight_get_bad_queue_size(void)
+{
+	vu_open();
+	/* A split ring's size is a power of two (virtio 1.3 §2.7). */
+	CHECK_EQ(inflight_get(inflight_req(2, 100)), 0);
+	CHECK_EQ(inflight_get(inflight_req(2, 0)), 0);
+	CHECK_EQ(inflight_get(inflight_req(2, 65535)), 0);
+	expect_still_served(&F);
+}
+
+static void vu_inflight_set_no_fd(void)
+{
+	struct vhost_user_inflight in = inflight_req(2, RF_QNUM);
+
+	vu_open();
+	in.mmap_size = 4096;
+	send_bad(VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), NULL, 0);
+}
+
+static void vu_inflight_set_wrong_size(void)
+{
+	uint64_t want = inflight_size();
+
+	vu_open();
+	expect_nack(&F, inflight_set(want + 16, 0, 2 * want + 64));
+}
+
+static void vu_inflight_set_fd_short(void)
+{
+	uint64_t want = inflight_size();
+
+	vu_open();
+	/* Right size in the message, half of it behind the fd: a SIGBUS if mapped. */
+	expect_nack(&F, inflight_set(want, 0, want / 2));
+}
+
+static void vu_inflight_set_offset_past_fd(void)
+{
+	uint64_t want = inflight_size();
+
+	vu_open();
+	expect_nack(&F, inflight_set(want, 4096, want));
+}
+
+static void vu_inflight_set_misaligned(void)
+{
+	uint64_t want = inflight_size();
+
+	vu_open();
+	expect_nack(&F, inflight_set(want, 4, want + 4));
+}
+
+static void vu_inflight_set_ok(void)
+{
+	uint64_t want = inflight_size();
+
+	vu_open();
+	CHECK_EQ(inflight_set(want, 0, want), 0);
+	/* Queues started on the region serve requests. */
+	rf_start_queue(&F, 0);
+	rf_start_queue(&F, 1);
+	rf_rw_check(&F, 0, 40, 8);
+	rf_rw_check(&F, 1, 48, 9);
+	rf_close(&F);
+	expect_new_connection_works();
+}
+
 /* SET_VRING_ADDR with rings that are not inside guest memory. */
 static void vring_addr_case(uint64_t desc_off, uint64_t avail_off, uint64_t used_off)
 {
@@ -1394,6 +1546,15 @@ static const struct conf_case cases[] = {
     C("vhost-user", "mem-nregions-0", vu_mem_nregions_0),
     C("vhost-user", "mem-fd-not-mappable", vu_mem_fd_not_mappable),
     C("vhost-user", "mem-region-beyond-fd", vu_mem_region_beyond_fd),
+    C("vhost-user", "inflight-get-wrong-size", vu_inflight_get_size),
+    C("vhost-user", "inflight-get-too-many-queues", vu_inflight_get_too_many_queues),
+    C("vhost-user", "inflight-get-bad-queue-size", vu_inflight_get_bad_queue_size),
+    C("vhost-user", "inflight-set-no-fd", vu_inflight_set_no_fd),
+    C("vhost-user", "inflight-set-wrong-size", vu_inflight_set_wrong_size),
+    C("vhost-user", "inflight-set-fd-shorter-than-region", vu_inflight_set_fd_short),
+    C("vhost-user", "inflight-set-offset-past-fd", vu_inflight_set_offset_past_fd),
+    C("vhost-user", "inflight-set-misaligned-offset", vu_inflight_set_misaligned),
+    C("vhost-user", "inflight-set-ok", vu_inflight_set_ok),
     C("vhost-user", "rings-outside-memory", vu_rings_outside_memory),
     C("vhost-user", "used-ring-crosses-end-of-memory", vu_used_ring_crosses_end),
     C("vhost-user", "avail-ring-below-memory", vu_avail_ring_below_memory),

@@ -90,7 +90,8 @@ bool rf_wait_readable(int fd, int ms);
 /*
  * Negotiate features (offered & want, always VERSION_1 + PROTOCOL_FEATURES;
  * want = 0 picks a full virtio-blk set with INDIRECT_DESC) and protocol
- * features (MQ, REPLY_ACK, CONFIG), and share RF_MEM_SIZE of guest memory.
+ * features (MQ, REPLY_ACK, CONFIG, INFLIGHT_SHMFD if offered), and share
+ * RF_MEM_SIZE of guest memory.
  */
 void rf_negotiate(struct rf *f, uint64_t want);
 /* Set up and enable queue i (size RF_QNUM, with kick, call and err eventfds). */
