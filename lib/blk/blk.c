@@ -220,14 +220,21 @@ int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts 
 		ret = vblk_range_lock_init(&d->rl);
 		if (ret < 0)
 			return ret;
+		ret = -pthread_mutex_init(&d->handover_mu, NULL);
+		if (ret < 0) {
+			vblk_range_lock_fini(&d->rl);
+			return ret;
+		}
 	}
 	return 0;
 }
 
 void vblk_dev_fini(struct vblk_dev *d)
 {
-	if (d && d->rmw)
+	if (d && d->rmw) {
+		pthread_mutex_destroy(&d->handover_mu);
 		vblk_range_lock_fini(&d->rl);
+	}
 }
 
 void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated)

@@ -11,6 +11,7 @@
 #ifndef VBLK_BLK_BLK_H
 #define VBLK_BLK_BLK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -78,6 +79,12 @@ struct vblk_dev {
 	uint32_t be_align, be_mem_align;
 	bool pad, rmw;
 	struct vblk_range_lock rl;
+	/*
+	 * Held from handing a granted request to its queue until that queue is
+	 * woken, and taken by queue teardown: no queue is freed mid-hand-over
+	 * (blk_align.c). Initialised with rl (rmw only).
+	 */
+	pthread_mutex_t handover_mu;
 };
 
 /* Fill d from the backend's capabilities. Returns 0 or -EINVAL (bad option). */

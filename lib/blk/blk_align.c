@@ -39,7 +39,8 @@
  * Cross-queue wake-up: a release hands back the nodes it unblocked, in
  * arrival order. Each belongs to a request of some queue; the releaser
  * pushes it on that queue's lock-free wake stack and writes the queue's
- * eventfd. The queue's fd (vblk_queue_fd) is an epoll set of the backend's
+ * eventfd, both under the device's hand-over mutex, which queue teardown
+ * takes too (handover() says why). The queue's fd (vblk_queue_fd) is an epoll set of the backend's
  * fd and that eventfd, so the queue's thread wakes, and vblk_queue_process
  * runs the woken requests (vblk_stage_run_wakeups) before reaping.
  */
@@ -136,6 +137,15 @@ err:
 
 void vblk_stage_queue_fini(struct vblk_queue *q)
 {
+	/*
+	 * Nothing of ours is in flight, but a releaser on another thread may
+	 * still be between handing our last request over and writing wake_fd:
+	 * wait for it (see handover()).
+	 */
+	if (q->wake_fd >= 0) {
+		pthread_mutex_lock(&q->d->handover_mu);
+		pthread_mutex_unlock(&q->d->handover_mu);
+	}
 	if (q->poll_fd >= 0 && q->poll_fd != q->wake_fd)
 		close(q->poll_fd);
 	if (q->wake_fd >= 0)
@@ -149,20 +159,47 @@ void vblk_stage_queue_fini(struct vblk_queue *q)
 
 /* ---- wake-ups ------------------------------------------------------------ */
 
-static void wake_push(struct vblk_req *req)
+static void wake_fd_signal(int fd)
 {
-	struct vblk_queue *q = req->q;
-	struct vblk_req *old = atomic_load_explicit(&q->wake, memory_order_relaxed);
 	uint64_t one = 1;
 
-	/* Release: the owner sees everything the releaser did before the push. */
-	do {
-		req->st.next_wait = old;
-	} while (!atomic_compare_exchange_weak_explicit(&q->wake, &old, req, memory_order_release,
-							memory_order_relaxed));
 	/* Only fails when the counter would overflow, and then it is readable anyway. */
-	if (write(q->wake_fd, &one, sizeof(one)) < 0)
+	if (write(fd, &one, sizeof(one)) < 0)
 		return;
+}
+
+/*
+ * Give the requests a release granted (linked through next_granted) to their
+ * queues and wake those queues.
+ *
+ * Why under d->handover_mu: once a request is on its queue's wake stack, that
+ * queue's thread may run it to completion, see nothing in flight and destroy
+ * the queue (vu_server stops a queue as soon as it is idle), all before this
+ * thread writes the queue's eventfd: a write to a closed (maybe reused) fd
+ * and a read of freed memory. Queue teardown (vblk_stage_queue_fini) takes
+ * the same mutex, so it waits until every hand-over that may target its
+ * queue has also done its wake-up. The mutex is only taken when a release
+ * granted something, so uncontended writes never touch it.
+ */
+static void handover(struct vblk_dev *d, struct vblk_rl_node *g)
+{
+	pthread_mutex_lock(&d->handover_mu);
+	while (g) {
+		/* Read both before the push: from then on the request is its queue's. */
+		struct vblk_rl_node *next = g->next_granted;
+		struct vblk_req *req = container_of(g, struct vblk_req, st.rl);
+		struct vblk_queue *q = req->q;
+		struct vblk_req *old = atomic_load_explicit(&q->wake, memory_order_relaxed);
+
+		/* Release: the owner sees everything the releaser did before the push. */
+		do {
+			req->st.next_wait = old;
+		} while (!atomic_compare_exchange_weak_explicit(
+		    &q->wake, &old, req, memory_order_release, memory_order_relaxed));
+		wake_fd_signal(q->wake_fd);
+		g = next;
+	}
+	pthread_mutex_unlock(&d->handover_mu);
 }
 
 bool vblk_stage_wake_pending(struct vblk_queue *q)
@@ -236,12 +273,8 @@ static void stage_end(struct vblk_queue *q, struct vblk_req *req, int res)
 		struct vblk_rl_node *g = vblk_range_lock_release(&q->d->rl, &s->rl);
 
 		s->locked = false;
-		while (g) {
-			struct vblk_rl_node *next = g->next_granted;
-
-			wake_push(container_of(g, struct vblk_req, st.rl));
-			g = next;
-		}
+		if (g)
+			handover(q->d, g);
 	}
 	if (s->buf) {
 		uint8_t *buf = s->buf;
