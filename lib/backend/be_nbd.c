@@ -44,6 +44,42 @@
  * of requests triggers one connection attempt and fails fast with -EIO if the
  * server is still away, or proceeds once it is back. A server that comes back
  * with a different export size is refused.
+ *
+ * Durability. In writeback mode a write is acknowledged to the guest when the
+ * server replied, possibly from its cache; only a later NBD_CMD_FLUSH on the
+ * same connection (or on any, with multi-conn) makes it durable. A server that
+ * restarts in between loses it, and a flush on the new connection would
+ * succeed: the guest would believe data durable that is gone. So each queue
+ * counts acknowledged writes not yet covered by a successful flush (q->acked
+ * vs q->flushed; FUA writes and writes whose FUA we emulate with a trailing
+ * flush are durable when acknowledged and do not count). When a connection is
+ * lost with such writes outstanding, the device records a durability loss
+ * (nbe->loss_gen): every flush outstanding at that moment fails with -EIO, and
+ * if none was, the next flush to complete (on any queue: each is meant to cover
+ * every queue's writes) fails with -EIO. The loss is reported once; after that
+ * flushes succeed again. This mirrors how Linux reports a lost write-back page
+ * (errseq: the error once to fsync) rather than failing the device for good.
+ * QEMU's NBD client re-sends requests in flight after a reconnect but keeps no
+ * record of acknowledged unflushed writes, so its next flush succeeds; we
+ * chose to report the possible loss. Writes in flight at the loss were not
+ * acknowledged and are re-sent as before; a write whose FUA we emulate is
+ * re-sent whole if its trailing flush had not completed.
+ *
+ * Several queues. Each queue has its own connection. Without multi-conn
+ * (nbd_can_multi_conn) a flush covers only its own connection's writes (NBD
+ * protocol, "Ordering of messages and writes"), so a guest flush on one queue
+ * would not cover writes acknowledged on another. We keep the multi-queue
+ * configuration and make a flush cover every connection: the flushing queue
+ * raises the device's flush generation (nbe->pf_gen) and wakes the others;
+ * each other queue answers the generation at once if it has no unflushed
+ * writes, else sends an NBD_CMD_FLUSH of its own on its connection and
+ * answers when it completes. The guest's flush completes when its own flush
+ * and every answer are in, and fails if any of them failed. (QEMU's NBD
+ * client uses a single connection, so a QEMU user gets the same guarantee; we
+ * keep the queues' parallelism and pay one flush per dirty connection.) A
+ * queue destroyed with unflushed writes flushes its connection before closing
+ * it, so no write is left on a connection nobody can flush any more; if that
+ * flush fails the device records a durability loss.
  */
 #include "be_nbd.h"
 
@@ -85,11 +121,15 @@ struct nbd_be {
 	struct be base;
 	char *uri;
 	unsigned reconnect_ms;
-	pthread_mutex_t lock; /* protects spare and nqueues */
+	pthread_mutex_t lock; /* protects everything below */
 	/* The connection open() made; handed to the first queue (qemu-nbd serves one client by
 	 * default). */
 	struct nbd_handle *spare;
 	unsigned nqueues;
+	struct nbd_queue *queues; /* every live queue, linked by peer_next */
+	uint64_t loss_gen;	  /* durability losses so far */
+	uint64_t loss_reported;	  /* loss_gen when a flush last reported a loss */
+	uint64_t pf_gen;	  /* latest flush every connection was asked to make */
 };
 
 struct nbd_queue;
@@ -109,6 +149,9 @@ struct nbd_req {
 	bool issued_all;
 	bool flush_after; /* FUA emulated by a trailing FLUSH */
 	bool flush_issued;
+	bool piece_acked;   /* flush_after: a piece acknowledged before its FLUSH */
+	uint64_t loss_seen; /* FLUSH: nbe->loss_gen when the request started */
+	uint64_t pf_gen;    /* FLUSH: generation the other queues must answer (0: none) */
 };
 
 struct nbd_cmd {
@@ -121,7 +164,10 @@ struct nbd_cmd {
 	uint32_t flags;
 	enum cmd_kind kind;
 	enum cmd_state state;
-	int err; /* positive errno from libnbd's completion */
+	int err;	/* positive errno from libnbd's completion */
+	uint64_t cover; /* FLUSH: q->acked when sent, what its success makes durable */
+	/* FLUSH of our own (req == NULL): the generation it answers, 0 for the final flush. */
+	uint64_t pf_gen;
 };
 
 struct req_list {
@@ -163,6 +209,16 @@ struct nbd_queue {
 	struct req_list finished; /* to publish on q->done */
 	bool lost;		  /* the connection broke: recover() before issuing more */
 	bool size_warned;
+	uint64_t acked;	  /* non-FUA writes acknowledged on any connection so far */
+	uint64_t flushed; /* the value of acked the last successful flush covered */
+	uint64_t pf_seen; /* latest nbe->pf_gen taken up */
+	bool final_pending;
+	int final_res;
+
+	/* Protected by nbe->lock. */
+	struct nbd_queue *peer_next;
+	uint64_t pf_done;   /* latest flush generation answered */
+	uint64_t pf_failed; /* latest generation answered with a failed flush */
 };
 
 static void req_list_init(struct req_list *l)
@@ -372,6 +428,136 @@ static void piece_done(struct nbd_req *r, int res)
 		io->be_res = res;
 }
 
+/* ---- I/O thread: durability (see the top of the file) ---- */
+
+static bool q_dirty(const struct nbd_queue *q)
+{
+	return q->acked != q->flushed;
+}
+
+/* Wake every other queue so it re-reads the flush generations. Call with nbe->lock held. */
+static void wake_peers_locked(struct nbd_queue *q)
+{
+	for (struct nbd_queue *p = q->nbe->queues; p; p = p->peer_next)
+		if (p != q)
+			efd_signal(p->wake_efd);
+}
+
+/*
+ * q's connection is gone (lost, or closed without a final flush): writes it
+ * acknowledged and no flush covered may be gone with the server's cache.
+ */
+static void loss_note(struct nbd_queue *q, const char *why)
+{
+	struct nbd_be *nbe = q->nbe;
+
+	if (!q_dirty(q))
+		return;
+	vblk_warn("nbd: %s: %s with %" PRIu64
+		  " acknowledged write(s) not yet flushed; the next flush reports EIO",
+		  nbe->uri, why, q->acked - q->flushed);
+	q->flushed = q->acked; /* reported from now on through loss_gen, not counted again */
+	pthread_mutex_lock(&nbe->lock);
+	nbe->loss_gen++;
+	wake_peers_locked(q); /* their flushes waiting on answers re-check the loss */
+	pthread_mutex_unlock(&nbe->lock);
+}
+
+/* Verdict for a FLUSH request that otherwise succeeded: -EIO once per durability loss. */
+static int loss_check(struct nbd_queue *q, const struct nbd_req *r)
+{
+	struct nbd_be *nbe = q->nbe;
+	int res = 0;
+
+	pthread_mutex_lock(&nbe->lock);
+	if (nbe->loss_gen != r->loss_seen || nbe->loss_reported != nbe->loss_gen) {
+		nbe->loss_reported = nbe->loss_gen;
+		res = -EIO;
+	}
+	pthread_mutex_unlock(&nbe->lock);
+	return res;
+}
+
+/* q answers flush generation gen (res: its flush's result). */
+static void pf_answer(struct nbd_queue *q, uint64_t gen, int res)
+{
+	pthread_mutex_lock(&q->nbe->lock);
+	if (gen > q->pf_done)
+		q->pf_done = gen;
+	if (res && gen > q->pf_failed)
+		q->pf_failed = gen;
+	wake_peers_locked(q);
+	pthread_mutex_unlock(&q->nbe->lock);
+}
+
+/*
+ * Have all other queues answered r's generation? 1: not yet, 0: yes, -EIO:
+ * yes, and one of their flushes failed (a later failure counts too: we cannot
+ * tell it apart, and failing a flush is the safe side).
+ */
+static int pf_status(struct nbd_queue *q, const struct nbd_req *r)
+{
+	int st = 0;
+
+	if (!r->pf_gen)
+		return 0;
+	pthread_mutex_lock(&q->nbe->lock);
+	for (struct nbd_queue *p = q->nbe->queues; p; p = p->peer_next) {
+		if (p == q)
+			continue;
+		if (p->pf_done < r->pf_gen) {
+			st = 1;
+			break;
+		}
+		if (p->pf_failed >= r->pf_gen)
+			st = -EIO;
+	}
+	pthread_mutex_unlock(&q->nbe->lock);
+	return st;
+}
+
+/* A command succeeded: account for what it made acknowledged or durable. */
+static void cmd_acked(struct nbd_queue *q, const struct nbd_cmd *c)
+{
+	switch (c->kind) {
+	case CMD_WRITE:
+	case CMD_TRIM:
+	case CMD_ZERO:
+		if (c->req->flush_after)
+			c->req->piece_acked = true;
+		else if (!(c->flags & LIBNBD_CMD_FLAG_FUA) && q->caps.can_flush)
+			q->acked++;
+		break;
+	case CMD_FLUSH:
+		if (c->cover > q->flushed)
+			q->flushed = c->cover;
+		break;
+	case CMD_READ:
+		break;
+	}
+}
+
+/* A FLUSH of our own (c->req == NULL) is over with res. */
+static void own_flush_done(struct nbd_queue *q, const struct nbd_cmd *c, int res)
+{
+	if (c->pf_gen) {
+		pf_answer(q, c->pf_gen, res);
+	} else {
+		q->final_pending = false;
+		q->final_res = res;
+	}
+}
+
+/* A command failed for good: its request (or our own flush) gets res. */
+static void cmd_fail(struct nbd_queue *q, struct nbd_cmd *c, int res)
+{
+	if (c->req)
+		piece_done(c->req, res);
+	else
+		own_flush_done(q, c, res);
+	cmd_free(q, c);
+}
+
 /* Send c on the current connection; on failure it is resubmitted later or its request fails. */
 static void cmd_issue(struct nbd_queue *q, struct nbd_cmd *c)
 {
@@ -384,6 +570,8 @@ static void cmd_issue(struct nbd_queue *q, struct nbd_cmd *c)
 		c->flags &= ~LIBNBD_CMD_FLAG_FUA;
 		c->req->flush_after = q->caps.can_flush;
 	}
+	if (c->kind == CMD_FLUSH)
+		c->cover = q->acked; /* the server replied to these before it sees the flush */
 	c->state = CMD_INFLIGHT;
 	switch (c->kind) {
 	case CMD_READ:
@@ -413,8 +601,25 @@ static void cmd_issue(struct nbd_queue *q, struct nbd_cmd *c)
 		return;
 	}
 	vblk_dbg("nbd: command refused: %s", nbd_get_error());
-	piece_done(c->req, -err);
-	cmd_free(q, c);
+	cmd_fail(q, c, -err);
+}
+
+/*
+ * Send a FLUSH for req (NULL: one of our own, answering flush generation
+ * pf_gen, or 0 for the final flush). The caller checked q->free_cmds.
+ */
+static void flush_send(struct nbd_queue *q, struct nbd_req *req, uint64_t pf_gen)
+{
+	struct nbd_cmd *c = q->free_cmds;
+
+	q->free_cmds = c->next;
+	c->req = req;
+	c->kind = CMD_FLUSH;
+	c->buf = NULL;
+	c->off = c->len = 0;
+	c->flags = 0;
+	c->pf_gen = pf_gen;
+	cmd_issue(q, c);
 }
 
 /* Sort the results cmd_cb() recorded: final, or to be resubmitted after a reconnect. */
@@ -429,8 +634,9 @@ static void process_completed(struct nbd_queue *q)
 			q->lost = true;
 			continue;
 		}
-		piece_done(c->req, c->err ? -c->err : 0);
-		cmd_free(q, c);
+		if (!c->err)
+			cmd_acked(q, c);
+		cmd_fail(q, c, c->err ? -c->err : 0);
 	}
 	if (q->h && handle_gone(q->h))
 		q->lost = true;
@@ -448,6 +654,17 @@ static bool needs_bounce(const struct nbd_queue *q, const struct be_io *io)
 	return false;
 }
 
+/* Put r's cursor back to its first byte: nothing issued yet. */
+static void req_rewind(struct nbd_req *r)
+{
+	r->iov_idx = 0;
+	r->iov_off = 0;
+	r->issued = 0;
+	r->issued_all = false;
+	r->flush_issued = false;
+	r->piece_acked = false;
+}
+
 static int req_start(struct nbd_queue *q, struct nbd_req *r)
 {
 	struct be_io *io = r->io;
@@ -458,11 +675,8 @@ static int req_start(struct nbd_queue *q, struct nbd_req *r)
 	r->iov = io->iov;
 	r->iovcnt = io->iovcnt;
 	r->bounce.iov_base = NULL;
-	r->iov_idx = 0;
-	r->iov_off = 0;
-	r->issued = 0;
-	r->issued_all = false;
-	r->flush_issued = false;
+	req_rewind(r);
+	r->pf_gen = 0;
 	r->flush_after =
 	    (io->flags & BE_IO_F_FUA) && writes && !q->caps.can_fua && q->caps.can_flush;
 
@@ -488,6 +702,15 @@ static int req_start(struct nbd_queue *q, struct nbd_req *r)
 		}
 		return 0;
 	case BE_OP_FLUSH:
+		pthread_mutex_lock(&q->nbe->lock);
+		r->loss_seen = q->nbe->loss_gen;
+		/* Without multi-conn our flush covers only this connection: ask the others. */
+		if (q->caps.can_flush && !q->caps.multi_conn &&
+		    (q->nbe->queues != q || q->peer_next)) {
+			r->pf_gen = ++q->nbe->pf_gen;
+			wake_peers_locked(q);
+		}
+		pthread_mutex_unlock(&q->nbe->lock);
 		if (!q->caps.can_flush)
 			r->issued_all = true; /* nothing the server can do: writes are stable */
 		return 0;
@@ -610,21 +833,22 @@ static void pump(struct nbd_queue *q)
 			continue;
 		}
 		if (r->flush_after && !r->flush_issued && !io->be_res) {
-			struct nbd_cmd *c = q->free_cmds;
-
-			if (q->h && !q->lost && c) {
-				q->free_cmds = c->next;
-				c->req = r;
-				c->kind = CMD_FLUSH;
-				c->buf = NULL;
-				c->off = c->len = 0;
-				c->flags = 0;
+			if (q->h && !q->lost && q->free_cmds) {
 				r->flush_issued = true;
 				io->be_pending++;
-				cmd_issue(q, c);
+				flush_send(q, r, 0);
 			}
 			pp = &r->next;
 			continue;
+		}
+		if (io->op == BE_OP_FLUSH && !io->be_res) {
+			int st = pf_status(q, r);
+
+			if (st > 0) {
+				pp = &r->next; /* another connection's flush is still out */
+				continue;
+			}
+			io->be_res = st ? st : loss_check(q, r);
 		}
 		*pp = r->next;
 		if (!*pp)
@@ -638,13 +862,37 @@ static void fail_all(struct nbd_queue *q, int res)
 {
 	struct nbd_cmd *c;
 
-	while ((c = cmd_list_pop(&q->resubmit))) {
-		piece_done(c->req, res);
-		cmd_free(q, c);
-	}
+	while ((c = cmd_list_pop(&q->resubmit)))
+		cmd_fail(q, c, res);
 	for (struct nbd_req *r = q->active.head; r; r = r->next)
 		if (!r->io->be_res)
 			r->io->be_res = res;
+}
+
+/*
+ * Answer a flush generation another queue raised: at once if every write
+ * this connection acknowledged is covered already, else with a FLUSH of our
+ * own. Without a free command slot or a working connection, retried on the
+ * next turn of the loop.
+ */
+static void pf_service(struct nbd_queue *q)
+{
+	uint64_t want;
+
+	pthread_mutex_lock(&q->nbe->lock);
+	want = q->nbe->pf_gen;
+	pthread_mutex_unlock(&q->nbe->lock);
+	if (want == q->pf_seen)
+		return;
+	if (!q_dirty(q)) {
+		q->pf_seen = want;
+		pf_answer(q, want, 0);
+		return;
+	}
+	if (!q->h || q->lost || !q->free_cmds)
+		return;
+	q->pf_seen = want;
+	flush_send(q, NULL, want);
 }
 
 static void publish(struct nbd_queue *q)
@@ -754,6 +1002,18 @@ static void recover(struct nbd_queue *q)
 	q->lost = false;
 	vblk_warn("nbd: lost connection to %s; reconnecting for up to %u ms", q->nbe->uri,
 		  q->nbe->reconnect_ms);
+	loss_note(q, "lost the connection");
+	/*
+	 * A write whose FUA we emulate was acknowledged but not yet flushed: the
+	 * server may have lost it, so send all of it again before its FLUSH.
+	 * (Pieces still in flight are re-sent from q->resubmit as well: same
+	 * data at the same offset, harmless.)
+	 */
+	for (struct nbd_req *r = q->active.head; r; r = r->next) {
+		if (r->flush_after && r->piece_acked && !r->io->be_res)
+			req_rewind(r);
+	}
+	pf_service(q); /* clean now: answer waiting flushes without waiting for the server */
 	for (;;) {
 		uint64_t now = now_ms();
 
@@ -768,14 +1028,16 @@ static void recover(struct nbd_queue *q)
 			why = "queue destroyed";
 			break;
 		}
+		pf_service(q);
 	}
 	vblk_err("nbd: %s: %s within %u ms; failing pending I/O with EIO", q->nbe->uri, why,
 		 q->nbe->reconnect_ms);
 	fail_all(q, -EIO); /* q->h stays NULL: the queue is down */
 }
 
-/* Wait for the socket or a wake-up and let libnbd make progress. */
-static void wait_events(struct nbd_queue *q)
+/* Wait (up to timeout_ms, -1: no limit) for the socket or a wake-up and let libnbd make progress.
+ */
+static void wait_events(struct nbd_queue *q, int timeout_ms)
 {
 	struct pollfd p[2] = {{.fd = q->wake_efd, .events = POLLIN}};
 	nfds_t n = 1;
@@ -792,7 +1054,7 @@ static void wait_events(struct nbd_queue *q)
 		}
 		n = 2;
 	}
-	if (poll(p, n, -1) < 0) {
+	if (poll(p, n, timeout_ms) < 0) {
 		if (errno != EINTR)
 			vblk_warn("nbd: poll: %s", strerror(errno));
 		return;
@@ -816,13 +1078,46 @@ static void wait_events(struct nbd_queue *q)
 	process_completed(q);
 }
 
+/*
+ * The queue is being destroyed (nothing of the engine's is in flight): make
+ * the writes this connection acknowledged durable before it is closed, since
+ * no flush on another or a later connection is promised to cover them. Bounded
+ * by the reconnect window; a failure is a durability loss.
+ */
+static void final_flush(struct nbd_queue *q)
+{
+	uint64_t deadline = now_ms() + q->nbe->reconnect_ms;
+	bool sent = q->h && !q->lost && q->free_cmds;
+
+	if (!q_dirty(q))
+		return;
+	if (sent) {
+		q->final_pending = true;
+		q->final_res = 0;
+		flush_send(q, NULL, 0);
+		while (q->final_pending && !q->lost) {
+			uint64_t now = now_ms();
+
+			if (now >= deadline)
+				break;
+			wait_events(q, (int)(deadline - now));
+		}
+	}
+	loss_note(q, sent && !q->final_pending && q->final_res
+			 ? "the final flush failed"
+			 : "closing the connection without a flush");
+}
+
 static void *io_thread(void *arg)
 {
 	struct nbd_queue *q = arg;
 
 	for (;;) {
-		if (intake(q))
+		if (intake(q)) {
+			final_flush(q);
 			break;
+		}
+		pf_service(q);
 		if (!q->h && q->active.head) {
 			/* Down: one quick attempt per batch, fail fast if the server is still away.
 			 */
@@ -843,7 +1138,7 @@ static void *io_thread(void *arg)
 			continue;
 		}
 		publish(q);
-		wait_events(q);
+		wait_events(q, -1);
 	}
 	return NULL;
 }
@@ -928,6 +1223,13 @@ static void nbd_queue_destroy(struct be_queue *bq)
 	conn_close(q->h);
 	if (q->nbe) {
 		pthread_mutex_lock(&q->nbe->lock);
+		for (struct nbd_queue **pp = &q->nbe->queues; *pp; pp = &(*pp)->peer_next)
+			if (*pp == q) {
+				*pp = q->peer_next;
+				break;
+			}
+		/* Flushes waiting for our answer no longer need it: final_flush() ran. */
+		wake_peers_locked(q);
 		q->nbe->nqueues--;
 		pthread_mutex_unlock(&q->nbe->lock);
 	}
@@ -993,6 +1295,10 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 	nbe->spare = NULL;
 	q->nbe = nbe;
 	nbe->nqueues++;
+	/* Nothing written here yet: earlier flush generations need no answer from us. */
+	q->pf_seen = q->pf_done = nbe->pf_gen;
+	q->peer_next = nbe->queues;
+	nbe->queues = q;
 	pthread_mutex_unlock(&nbe->lock);
 	if (!q->h) {
 		ret = conn_open(nbe->uri, nbe->reconnect_ms, true, &q->h);
@@ -1007,8 +1313,8 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 		goto err_destroy;
 	}
 	if (nbe->nqueues > 1 && !q->caps.multi_conn && !be->info.ro)
-		vblk_warn("nbd: %s does not advertise multi-conn; a flush on one queue may not "
-			  "cover writes made through another",
+		vblk_info("nbd: %s does not advertise multi-conn; a flush is sent on every "
+			  "connection with unflushed writes",
 			  nbe->uri);
 
 	/* Signals stay with the application's threads. */
