@@ -24,6 +24,21 @@
  * explaining the last failure of vblk_open() in the calling thread.
  * Offsets and lengths are in bytes and must be multiples of the device's
  * logical block size.
+ *
+ * The library never writes to stdout or stderr. Besides vblk_get_error(),
+ * an application that wants to see what happens (a failed open, the back
+ * end going away, a ring it broke, a teardown that timed out) sets log_fn
+ * in struct vblk_options.
+ *
+ * Time bounds: every vhost-user exchange with the back end (during
+ * vblk_open() and vblk_close()) must complete within timeout_ms, however
+ * the back end trickles its bytes; a back end that accepts the connection
+ * and never answers makes vblk_open() fail with -ETIMEDOUT and a sentence,
+ * and vblk_close() return, after about one timeout.
+ *
+ * ABI: struct vblk_options and struct vblk_info end with reserved words so
+ * that fields can be added without changing their size; new fields take
+ * reserved words, whose zero value keeps today's behaviour.
  */
 #ifndef VBLK_VBLK_H
 #define VBLK_VBLK_H
@@ -40,13 +55,37 @@ extern "C" {
 struct vblk;	   /* one connection to a back end */
 struct vblk_queue; /* one virtqueue of it */
 
-/* Options for vblk_open(). Zero fields take the defaults. */
+/* Severity of a message passed to vblk_options.log_fn. */
+#define VBLK_MSG_ERROR	 0 /* an operation failed (the vblk_get_error() sentence) */
+#define VBLK_MSG_WARNING 1 /* the back end misbehaved or went away */
+
+/*
+ * Options for vblk_open(). Zero fields take the defaults: initialise the
+ * whole struct ({0} or designated initialisers) so reserved words are zero.
+ */
 struct vblk_options {
 	unsigned num_queues;	   /* queues to set up; default 1 */
 	unsigned queue_size;	   /* ring entries, <= 32768 (split: a power of two); default 256 */
 	size_t buffer_size;	   /* bytes of shared buffer pool; default 64 MiB */
 	uint64_t disable_features; /* virtio feature bits not to negotiate (1ULL << bit) */
 	unsigned flags;		   /* VBLK_OPEN_* */
+	/*
+	 * Deadline in milliseconds for each vhost-user request and its reply
+	 * (connect, negotiation, set-up, and GET_VRING_BASE in vblk_close());
+	 * default 5000.
+	 */
+	unsigned timeout_ms;
+	/*
+	 * Optional: called with one line of text (no newline) and a VBLK_MSG_*
+	 * level for every failure vblk_open() reports and for events on the
+	 * open device. It runs in whichever thread called into the library for
+	 * that device (queue threads included), so it must be thread-safe; it
+	 * must not call back into the library for the same device. msg is valid
+	 * only during the call. opaque is passed through.
+	 */
+	void (*log_fn)(void *opaque, int level, const char *msg);
+	void *log_opaque;
+	uint64_t reserved[8]; /* must be zero (-EINVAL otherwise): room for new options */
 };
 
 /*
@@ -64,7 +103,10 @@ struct vblk_options {
  * back end lacks a required feature: VIRTIO_F_VERSION_1, config access, or
  * VIRTIO_F_RING_PACKED when VBLK_OPEN_PACKED_RING asks for it),
  * -EINVAL (bad option, or more queues than the back end offers), -EPROTO
- * (malformed reply), -ENOMEM, other -errno from the socket.
+ * (malformed reply), -ETIMEDOUT (the back end did not answer a request
+ * within opts->timeout_ms), -ECONNRESET (it closed the connection), -EIO (it
+ * refused a request), -ENOMEM, other -errno from the socket. Every failure
+ * leaves a sentence for vblk_get_error() and passes it to opts->log_fn.
  * Thread safety: independent calls may run concurrently.
  */
 int vblk_open(const char *socket_path, const struct vblk_options *opts, struct vblk **out);
@@ -72,7 +114,9 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 /*
  * Stop every queue (GET_VRING_BASE), disconnect and free everything,
  * including buffers from vblk_buf_alloc(). Requests still in flight are
- * abandoned. Accepts NULL. No queue of dev may be in use meanwhile.
+ * abandoned. A back end that does not answer delays it by one timeout_ms at
+ * most (the failure goes to log_fn). Accepts NULL. No queue of dev may be in
+ * use meanwhile.
  */
 void vblk_close(struct vblk *dev);
 
@@ -95,6 +139,7 @@ struct vblk_info {
 	bool writeback;		  /* device has a volatile write cache */
 	uint64_t device_features; /* offered by the back end */
 	uint64_t features;	  /* negotiated */
+	uint64_t reserved[8];	  /* zero: room for new fields */
 };
 
 /* Fill *info. Returns 0. Thread-safe (the information does not change). */
@@ -154,6 +199,10 @@ int vblk_queue_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len,
 /* Device serial into buf[VBLK_ID_BYTES] (from vblk_buf_alloc; NUL-padded, maybe unterminated). */
 int vblk_queue_get_id(struct vblk_queue *q, void *buf, void *user_data);
 
+/*
+ * Not extended with reserved words on purpose: arrays of it are filled on the
+ * hot path. More per-request information would come through a new call.
+ */
 struct vblk_completion {
 	void *user_data;
 	/*

@@ -24,6 +24,11 @@
  * Requests: preallocated per queue (2 x queue size), no malloc on the data
  * path. A request that finds no ring space waits in the queue's FIFO and is
  * added from the completion path in order (vblk_queue_poll).
+ *
+ * Reporting: the library never prints. A failed vblk_open() leaves a sentence
+ * for vblk_get_error(); that sentence, and events on an open device (the back
+ * end went away, a ring broke, teardown timed out) go to the application's
+ * log_fn when it set one in vblk_options.
  */
 #include <vblk/vblk.h>
 
@@ -115,10 +120,17 @@ struct vblk_queue {
 	struct req_list free, fifo, done;
 	/* shared-region placement */
 	size_t off_desc, off_avail, off_used, off_indir, off_shm;
+	bool broken_logged;
+	/*
+	 * Each queue is driven by its own thread: a cache line of its own keeps
+	 * them from false sharing. The array is allocated with aligned_alloc()
+	 * (alloc_queues), as malloc only promises alignof(max_align_t).
+	 */
 } __attribute__((aligned(64)));
 
 struct vblk {
 	struct vu_client vu;
+	struct vblk_options opts; /* as given to vblk_open(), defaults filled in */
 	int memfd;
 	uint8_t *mem;
 	size_t mem_size;
@@ -134,15 +146,44 @@ struct vblk {
 	size_t npages, alloc_hint;
 };
 
-static __thread char vblk_errbuf[256];
+static __thread char vblk_errbuf[320];
 
-VBLK_PRINTF(1, 2) static void set_error(const char *fmt, ...)
+/* Hand msg to the application's log function, if it gave one. */
+static void log_msg(const struct vblk_options *o, int level, const char *msg)
+{
+	if (o->log_fn)
+		o->log_fn(o->log_opaque, level, msg);
+}
+
+/* The sentence for vblk_get_error(), also logged as an error. */
+VBLK_PRINTF(2, 3) static void set_error(const struct vblk_options *o, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(vblk_errbuf, sizeof(vblk_errbuf), fmt, ap);
 	va_end(ap);
+	log_msg(o, VBLK_MSG_ERROR, vblk_errbuf);
+}
+
+/* A failed vhost-user request: what we were doing and the client's reason. */
+static void set_vu_error(const struct vblk *dev, const char *what, int ret)
+{
+	set_error(&dev->opts, "%s: %s", what, dev->vu.err[0] ? dev->vu.err : strerror(-ret));
+}
+
+/* An event on an open device, for the application's log only. */
+VBLK_PRINTF(3, 4) static void dev_log(const struct vblk *dev, int level, const char *fmt, ...)
+{
+	char line[320];
+	va_list ap;
+
+	if (!dev->opts.log_fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(&dev->opts, level, line);
 }
 
 const char *vblk_get_error(void)
@@ -487,26 +528,26 @@ static int negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 
 	ret = vu_client_get_features(c, &offered);
 	if (ret) {
-		set_error("GET_FEATURES failed: %s", strerror(-ret));
+		set_vu_error(dev, "vhost-user negotiation", ret);
 		return ret;
 	}
 	dev->info.device_features = offered;
 	if (!(offered & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
-		set_error("back end does not offer VIRTIO_F_VERSION_1");
+		set_error(o, "back end does not offer VIRTIO_F_VERSION_1");
 		return -ENOTSUP;
 	}
 	if (!(offered & VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES))) {
-		set_error("back end does not offer VHOST_USER_F_PROTOCOL_FEATURES "
-			  "(needed to read the config space)");
+		set_error(o, "back end does not offer VHOST_USER_F_PROTOCOL_FEATURES "
+			     "(needed to read the config space)");
 		return -ENOTSUP;
 	}
 	ret = vu_client_get_protocol_features(c, &proto);
 	if (ret) {
-		set_error("GET_PROTOCOL_FEATURES failed: %s", strerror(-ret));
+		set_vu_error(dev, "vhost-user negotiation", ret);
 		return ret;
 	}
 	if (!(proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG))) {
-		set_error("back end does not offer VHOST_USER_PROTOCOL_F_CONFIG");
+		set_error(o, "back end does not offer VHOST_USER_PROTOCOL_F_CONFIG");
 		return -ENOTSUP;
 	}
 	ret = vu_client_set_protocol_features(c, proto & VBLK_WANTED_PROTOCOL);
@@ -515,21 +556,21 @@ static int negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 	if (!ret && (proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ)))
 		ret = vu_client_get_queue_num(c, &qnum);
 	if (ret) {
-		set_error("vhost-user set-up failed: %s", strerror(-ret));
+		set_vu_error(dev, "vhost-user set-up", ret);
 		return ret;
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	ret = vu_client_get_config(c, 0, &cfg, VBLK_CONFIG_READ);
 	if (ret) {
-		set_error("GET_CONFIG failed: %s", strerror(-ret));
+		set_vu_error(dev, "reading the config space", ret);
 		return ret;
 	}
 	*acked = offered & VBLK_WANTED_FEATURES & ~o->disable_features;
 	*acked |= VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 	if (o->flags & VBLK_OPEN_PACKED_RING) {
 		if (!(offered & VIRTIO_BIT(VIRTIO_F_RING_PACKED))) {
-			set_error("back end does not offer VIRTIO_F_RING_PACKED "
-				  "(packed ring requested)");
+			set_error(o, "back end does not offer VIRTIO_F_RING_PACKED "
+				     "(packed ring requested)");
 			return -ENOTSUP;
 		}
 		*acked |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
@@ -543,18 +584,39 @@ static int negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 		dev->info.max_queues = 1;
 	}
 	if (o->num_queues > dev->info.max_queues) {
-		set_error("back end offers %u queue(s), %u requested", dev->info.max_queues,
+		set_error(o, "back end offers %u queue(s), %u requested", dev->info.max_queues,
 			  o->num_queues);
 		return -EINVAL;
 	}
 	ret = vu_client_set_features(c, *acked);
 	if (ret) {
-		set_error("SET_FEATURES failed: %s", strerror(-ret));
+		set_vu_error(dev, "vhost-user negotiation", ret);
 		return ret;
 	}
 	dev->info.features = *acked;
 	parse_config(dev, &cfg, *acked);
 	return 0;
+}
+
+/* Zero-filled, cache-line aligned queue array (see struct vblk_queue). */
+static struct vblk_queue *alloc_queues(unsigned n)
+{
+	/* C11 aligned_alloc: the size is a multiple of the alignment, as sizeof is. */
+	size_t size = (size_t)n * sizeof(struct vblk_queue);
+	struct vblk_queue *q = aligned_alloc(_Alignof(struct vblk_queue), size);
+
+	if (q)
+		memset(q, 0, size);
+	return q;
+}
+
+/* Are the words reserved for future options all zero? */
+static bool reserved_zero(const struct vblk_options *o)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(o->reserved); i++)
+		if (o->reserved[i])
+			return false;
+	return true;
 }
 
 int vblk_open(const char *socket_path, const struct vblk_options *opts, struct vblk **out)
@@ -579,22 +641,29 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	if (o.queue_size > VIRTQ_SPLIT_MAX_SIZE ||
 	    (!(o.flags & VBLK_OPEN_PACKED_RING) && (o.queue_size & (o.queue_size - 1))) ||
 	    o.num_queues > VHOST_USER_VRING_IDX_MASK + 1 || o.buffer_size > (1ull << 40) ||
-	    (o.flags & ~VBLK_OPEN_PACKED_RING)) {
-		set_error("invalid options (queue size must be <= 32768, and a power of two for "
-			  "a split ring)");
+	    (o.flags & ~VBLK_OPEN_PACKED_RING) || !reserved_zero(&o)) {
+		set_error(&o,
+			  "invalid options (queue size must be <= 32768, and a power of two for "
+			  "a split ring; unknown flags and reserved words must be zero)");
 		return -EINVAL;
 	}
 
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	dev->opts = o;
 	dev->memfd = -1;
 	dev->vu.sock = -1;
 	pthread_mutex_init(&dev->alloc_lock, NULL);
 
-	ret = vu_client_connect(&dev->vu, socket_path);
+	ret = vu_client_connect(&dev->vu, socket_path, o.timeout_ms);
+	if (ret == -ETIMEDOUT) {
+		set_error(&o, "cannot connect to %s: its listen queue stayed full for %u ms",
+			  socket_path, dev->vu.timeout_ms);
+		goto err;
+	}
 	if (ret) {
-		set_error("cannot connect to %s: %s", socket_path, strerror(-ret));
+		set_error(&o, "cannot connect to %s: %s", socket_path, strerror(-ret));
 		goto err;
 	}
 	ret = negotiate(dev, &o, &acked);
@@ -604,7 +673,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	indirect = acked & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
 	dev->packed = acked & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 
-	dev->queues = calloc(o.num_queues, sizeof(*dev->queues));
+	dev->queues = alloc_queues(o.num_queues);
 	if (!dev->queues) {
 		ret = -ENOMEM;
 		goto err;
@@ -632,14 +701,14 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	dev->memfd = memfd_create("vblk", MFD_CLOEXEC);
 	if (dev->memfd < 0 || ftruncate(dev->memfd, (off_t)dev->mem_size) < 0) {
 		ret = -errno;
-		set_error("cannot create shared memory: %s", strerror(-ret));
+		set_error(&o, "cannot create shared memory: %s", strerror(-ret));
 		goto err;
 	}
 	dev->mem = mmap(NULL, dev->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->memfd, 0);
 	if (dev->mem == MAP_FAILED) {
 		dev->mem = NULL;
 		ret = -errno;
-		set_error("cannot map shared memory: %s", strerror(-ret));
+		set_error(&o, "cannot map shared memory: %s", strerror(-ret));
 		goto err;
 	}
 	{
@@ -652,7 +721,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		};
 		ret = vu_client_set_mem_table(&dev->vu, &r, 1);
 		if (ret) {
-			set_error("SET_MEM_TABLE failed: %s", strerror(-ret));
+			set_vu_error(dev, "sharing memory with the back end", ret);
 			goto err;
 		}
 	}
@@ -662,7 +731,9 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		if (!ret)
 			ret = start_queue(dev, q, o.queue_size, true);
 		if (ret) {
-			set_error("setting up queue %u failed: %s", i, strerror(-ret));
+			char what[48];
+			snprintf(what, sizeof(what), "setting up queue %u", i);
+			set_vu_error(dev, what, ret);
 			goto err;
 		}
 	}
@@ -683,12 +754,22 @@ void vblk_close(struct vblk *dev)
 	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
 		struct vblk_queue *q = &dev->queues[i];
 		unsigned base;
+		int ret;
 		/*
 		 * vhost-user.rst: GET_VRING_BASE stops the ring before we unmap
-		 * it; a back end that hung up has nothing left to stop.
+		 * it; a back end that hung up has nothing left to stop. One that
+		 * does not answer costs one deadline: the client then fails the
+		 * remaining requests at once (vu_client.h), and our unmap cannot
+		 * hurt it (it has its own mapping of the memfd).
 		 */
-		if (q->started && dev->vu.sock >= 0 && !atomic_load(&dev->disconnected))
-			(void)vu_client_get_vring_base(&dev->vu, i, &base);
+		if (!q->started || dev->vu.sock < 0 || atomic_load(&dev->disconnected))
+			continue;
+		ret = vu_client_get_vring_base(&dev->vu, i, &base);
+		if (ret)
+			dev_log(dev, VBLK_MSG_WARNING, "closing queue %u: %s", i,
+				dev->vu.err[0] ? dev->vu.err : strerror(-ret));
+		if (dev->vu.dead)
+			break;
 	}
 	vu_client_close(&dev->vu);
 	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
@@ -743,6 +824,15 @@ static bool has_feature(const struct vblk *dev, unsigned bit)
  * Has the back end gone away? The flag, or with probe a look at the socket
  * without waiting: readable (EOF, or a message nobody asked for) or hung up.
  */
+static void mark_disconnected(struct vblk *dev)
+{
+	/* Several queue threads may notice at once: the first one logs. */
+	if (!atomic_exchange(&dev->disconnected, true))
+		dev_log(dev, VBLK_MSG_WARNING,
+			"the back end closed the connection: requests it did not complete "
+			"fail with ENOTCONN");
+}
+
 static bool disconnected(struct vblk *dev, bool probe)
 {
 	struct pollfd pfd = {.fd = dev->vu.sock, .events = POLLIN | POLLRDHUP};
@@ -751,8 +841,20 @@ static bool disconnected(struct vblk *dev, bool probe)
 		return true;
 	if (!probe || poll(&pfd, 1, 0) <= 0)
 		return false;
-	atomic_store(&dev->disconnected, true);
+	mark_disconnected(dev);
 	return true;
+}
+
+/*
+ * Make vblk_queue_fd() readable: completions are waiting that the device
+ * will not signal (made without it, or left over from a full poll). A full
+ * eventfd counter (EAGAIN) is readable already.
+ */
+static void notify_self(struct vblk_queue *q)
+{
+	uint64_t one = 1;
+
+	(void)!write(q->call_fd, &one, sizeof(one));
 }
 
 static void kick(struct vblk_queue *q)
@@ -797,7 +899,7 @@ static struct vblk_req *req_get(struct vblk_queue *q, uint32_t type, uint64_t se
 	r->shm->hdr.type = vblk_cpu_to_le32(type);
 	r->shm->hdr.ioprio = 0;
 	r->shm->hdr.sector = vblk_cpu_to_le64(sector);
-	/* SPEC-NOTES: pre-fill so an unwritten status is detected. */
+	/* 0xFF is no status the device may write (virtio 1.3 §5.2.6): an unwritten one shows. */
 	r->shm->status = 0xFF;
 	r->sg[0].addr = r->shm_addr;
 	r->sg[0].len = sizeof(struct virtio_blk_outhdr);
@@ -949,9 +1051,14 @@ int vblk_queue_flush(struct vblk_queue *q, void *user_data)
 	if (!r)
 		return -EAGAIN;
 	if (!has_feature(q->dev, VIRTIO_BLK_F_FLUSH)) {
-		/* No FLUSH feature: the device is write-through, nothing to do. */
+		/*
+		 * No FLUSH feature: the device is write-through, nothing to do.
+		 * The device will not signal this completion; we do, for callers
+		 * that sleep on vblk_queue_fd().
+		 */
 		list_push(&q->done, r);
 		q->pending++;
+		notify_self(q);
 		return 0;
 	}
 	return submit(q, r);
@@ -1023,7 +1130,10 @@ static int req_result(const struct vblk_req *r, uint32_t len)
 {
 	uint8_t status = READ_ONCE(r->shm->status);
 
-	/* SPEC-NOTES: used.len < 1 or an unwritten status is a device error. */
+	/*
+	 * virtio 1.3 §5.2.6: the status byte is the last byte written, so
+	 * used.len < 1 or an unwritten status is a device error.
+	 */
 	if (len < 1)
 		return -EIO;
 	switch (status) {
@@ -1067,6 +1177,13 @@ static void fail_all(struct vblk_queue *q, int err)
 {
 	struct vblk_req *r;
 
+	if (err == -EIO && !q->broken_logged) {
+		q->broken_logged = true;
+		dev_log(q->dev, VBLK_MSG_WARNING,
+			"queue %u: the back end broke the ring (malformed used entry): "
+			"its requests fail with EIO",
+			q->index);
+	}
 	vq_drv_set_broken(&q->vq);
 	while ((r = vq_drv_detach_unused(&q->vq))) {
 		r->ret = err;
@@ -1123,10 +1240,8 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 			dispatch_fifo(q);
 		if (n == max || vq_drv_is_broken(&q->vq)) {
 			/* More may wait: leave the fd readable so a sleeper does not hang. */
-			if (q->done.head || vq_drv_more_used(&q->vq)) {
-				uint64_t one = 1;
-				(void)!write(q->call_fd, &one, sizeof(one));
-			}
+			if (q->done.head || vq_drv_more_used(&q->vq))
+				notify_self(q);
 			break;
 		}
 		/* Nothing left: re-arm, unless a completion slipped in meanwhile. */
@@ -1151,7 +1266,7 @@ int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (n > 0 && pfd[1].revents)
-			atomic_store(&q->dev->disconnected, true);
+			mark_disconnected(q->dev);
 		if (n == 0)
 			return vblk_queue_poll(q, c, max);
 	}

@@ -8,6 +8,16 @@
  * When REPLY_ACK is negotiated, requests without a reply of their own set
  * NEED_REPLY and wait for the back end's u64 ack (0 = success).
  *
+ * Time bounds: every exchange (send the request, receive the whole reply)
+ * has one deadline, timeout_ms from its start, however the back end trickles
+ * its bytes; connect and send are bounded by SO_SNDTIMEO. A timeout or a
+ * malformed reply leaves the stream out of step: the client is then "dead"
+ * and every later request fails at once with the same error, so tearing
+ * down against a silent back end costs one deadline, not one per request.
+ *
+ * Nothing here prints: the reason for the last failure is kept in err[]
+ * (one sentence, "" if none) for the caller to report.
+ *
  * A vu_client is used by one thread at a time.
  */
 #ifndef VBLK_VHOST_USER_VU_CLIENT_H
@@ -18,10 +28,15 @@
 
 #include <vblk/spec/vhost_user.h>
 
+#define VU_CLIENT_DEFAULT_TIMEOUT_MS 5000u
+
 struct vu_client {
 	int sock;
 	uint64_t protocol_features; /* negotiated (after set_protocol_features) */
 	bool reply_ack;
+	unsigned timeout_ms; /* per exchange; set by vu_client_connect() */
+	int dead;	     /* 0, or the -errno that put the stream out of step */
+	char err[192];	     /* why the last request failed, or "" */
 };
 
 /* One region of SET_MEM_TABLE, with its fd (not consumed). */
@@ -34,11 +49,14 @@ struct vu_client_region {
 };
 
 /*
- * Connect to the unix socket at path. Returns 0, -ENAMETOOLONG, or -errno
- * from socket/connect (-ENOENT: no such socket, -ECONNREFUSED: nobody
- * listening).
+ * Connect to the unix socket at path; every later exchange must finish within
+ * timeout_ms (0: VU_CLIENT_DEFAULT_TIMEOUT_MS). Returns 0, -ENAMETOOLONG,
+ * -ETIMEDOUT (the listener's backlog stayed full), or -errno from
+ * socket/connect (-ENOENT: no such socket, -ECONNREFUSED: nobody listening).
+ * Requests return -ETIMEDOUT when the back end does not answer in time,
+ * -EPROTO for a malformed reply, -ECONNRESET when it closes the stream.
  */
-int vu_client_connect(struct vu_client *c, const char *path);
+int vu_client_connect(struct vu_client *c, const char *path, unsigned timeout_ms);
 
 /* Close the connection. Accepts a client whose sock is -1 (never connected or closed). */
 void vu_client_close(struct vu_client *c);
