@@ -50,6 +50,8 @@ static const char usage_text[] =
     "Every command accepts --packed: drive the device through a packed virtqueue\n"
     "(VIRTIO_F_RING_PACKED, virtio 1.3 section 2.8) instead of a split one; it fails\n"
     "when the back end does not offer it (qemu-storage-daemon does not).\n"
+    "Every command accepts --timeout=MS: how long to wait for each answer of the\n"
+    "back end while connecting and disconnecting (default 5000).\n"
     "OFFSET, LENGTH and SIZE accept K, M, G, T suffixes (powers of 1024).\n"
     "SOCKET is the unix socket of a vhost-user-blk back end (qemu-storage-daemon,\n"
     "vblkd, ...). Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -133,6 +135,8 @@ static uint64_t parse_size(const char *what, const char *s)
 
 /* VBLK_OPEN_* for every device a command opens (--packed). */
 static unsigned open_flags;
+/* vblk_options.timeout_ms for every device a command opens (--timeout; 0 = default). */
+static unsigned open_timeout_ms;
 
 struct dev {
 	struct vblk *v;
@@ -143,7 +147,8 @@ struct dev {
 
 static void dev_open(struct dev *d, const char *sock, unsigned queues)
 {
-	struct vblk_options o = {.num_queues = queues, .flags = open_flags};
+	struct vblk_options o = {
+	    .num_queues = queues, .flags = open_flags, .timeout_ms = open_timeout_ms};
 	struct stat st;
 	int ret;
 
@@ -789,12 +794,19 @@ static void *worker_main(void *arg)
 	uint64_t seq = (w->qi * slice) % nblocks, seq_end = seq + slice;
 	uint64_t rng = 0x9E3779B97F4A7C15ull * (w->qi + 1);
 	struct slot *slots = calloc(b->iodepth, sizeof(*slots));
+	/*
+	 * Slots the library could not take yet (-EAGAIN: it holds twice its
+	 * ring size at most): resubmitted as completions free room, so any
+	 * --iodepth works whatever the ring size.
+	 */
+	unsigned *backlog = calloc(b->iodepth, sizeof(*backlog));
+	unsigned nbacklog = 0;
 	struct vblk_completion comp[64];
 	struct timespec t0, now;
 	bool stop = false;
 	unsigned inflight = 0;
 
-	if (!slots) {
+	if (!slots || !backlog) {
 		w->err = -ENOMEM;
 		return NULL;
 	}
@@ -825,7 +837,9 @@ static void *worker_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &slots[s].start);                                   \
 		int r_ = wr ? vblk_queue_write(q, blk * b->bs, slots[s].buf, b->bs, &slots[s])     \
 			    : vblk_queue_read(q, blk * b->bs, slots[s].buf, b->bs, &slots[s]);     \
-		if (r_) {                                                                          \
+		if (r_ == -EAGAIN && inflight) {                                                   \
+			backlog[nbacklog++] = (s);                                                 \
+		} else if (r_) {                                                                   \
 			w->err = r_;                                                               \
 			stop = true;                                                               \
 		} else {                                                                           \
@@ -860,12 +874,28 @@ static void *worker_main(void *arg)
 			if (!stop)
 				SUBMIT((unsigned)(s - slots));
 		}
+		/* Completions made room: waiting slots go first, oldest first. */
+		unsigned waiting = stop ? 0 : nbacklog, from = 0;
+		nbacklog = 0;
+		while (from < waiting && !stop) {
+			unsigned before = nbacklog;
+			SUBMIT(backlog[from]);
+			from++;
+			if (nbacklog != before) {
+				/* Still no room: keep the rest, in order. */
+				memmove(backlog + nbacklog, backlog + from,
+					(waiting - from) * sizeof(*backlog));
+				nbacklog += waiting - from;
+				break;
+			}
+		}
 	}
 #undef SUBMIT
 out:
-	for (unsigned i = 0; i < b->iodepth; i++)
+	for (unsigned i = 0; slots && i < b->iodepth; i++)
 		vblk_buf_free(b->v, slots[i].buf);
 	free(slots);
+	free(backlog);
 	return NULL;
 }
 
@@ -929,8 +959,10 @@ static int cmd_bench(int argc, char **argv)
 
 	struct dev d;
 	{
-		struct vblk_options o = {
-		    .num_queues = b.queues, .buffer_size = 0, .flags = open_flags};
+		struct vblk_options o = {.num_queues = b.queues,
+					 .buffer_size = 0,
+					 .flags = open_flags,
+					 .timeout_ms = open_timeout_ms};
 		struct stat st;
 		uint64_t need = b.bs * b.iodepth * b.queues + (8u << 20);
 		if (stat(sock, &st) < 0)
@@ -1026,13 +1058,21 @@ int main(int argc, char **argv)
 	}
 	argc -= 2;
 	argv += 2;
-	/* --packed applies to whatever the command opens: take it out here. */
+	/* --packed and --timeout apply to whatever the command opens: take them out here. */
 	int kept = 0;
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--packed"))
+		const char *v;
+		if (!strcmp(argv[i], "--packed")) {
 			open_flags |= VBLK_OPEN_PACKED_RING;
-		else
+		} else if ((v = opt_value(argv[i], "--timeout"))) {
+			uint64_t ms = parse_size("timeout", v);
+			if (!ms || ms > INT_MAX)
+				usage_error("invalid --timeout=%s (milliseconds, 1 to %d)", v,
+					    INT_MAX);
+			open_timeout_ms = (unsigned)ms;
+		} else {
 			argv[kept++] = argv[i];
+		}
 	}
 	argc = kept;
 	if (!strcmp(cmd, "info"))
