@@ -7,16 +7,46 @@
 # VBLK_TEST_PACKED=1: every vblk command the test runs gets --packed (a shim
 # in $TMP stands in for $VBLK).
 
+# Every process a test starts in the background is stopped on exit, however
+# the test ends (success, fail, a signal from meson's timeout): the back end
+# through BACKEND_PID, anything else through track PID. Tests must not set
+# their own EXIT trap (it would replace this one): use track.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-test.XXXXXX")
 BACKEND_PID=
+TRACKED_PIDS=
+
+track() {
+	TRACKED_PIDS="$TRACKED_PIDS $1"
+}
+
+# Is $1 still running (a zombie waiting to be reaped is not)?
+alive() {
+	case $(ps -o stat= -p "$1" 2>/dev/null) in
+	'' | Z*) return 1 ;;
+	esac
+	return 0
+}
+
+# SIGTERM, up to 5 s to exit, then SIGKILL; a stopped process is continued first.
+stop_pid() {
+	kill -CONT "$1" 2>/dev/null
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		alive "$1" || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 cleanup() {
-	if [ -n "$BACKEND_PID" ]; then
-		kill "$BACKEND_PID" 2>/dev/null
-		wait "$BACKEND_PID" 2>/dev/null
-	fi
+	for p in $TRACKED_PIDS $BACKEND_PID; do
+		stop_pid "$p"
+	done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
 
 if [ -n "${VBLK_TEST_PACKED:-}" ] && [ -n "${VBLK:-}" ]; then
 	printf '#!/bin/sh\nexec "%s" "$@" --packed\n' "$VBLK" >"$TMP/vblk"

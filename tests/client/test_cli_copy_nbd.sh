@@ -7,11 +7,12 @@ VBLK=$1
 command -v nbdkit >/dev/null || { echo "SKIP: nbdkit not installed"; exit 77; }
 "$VBLK" --help 2>&1 | grep -q "NBD URI" || { echo "SKIP: vblk built without libnbd"; exit 77; }
 start_backend 8M 1
+# track, not a trap of our own: that would replace backend.sh's, which
+# stops the vhost-user back end too.
 nbdkit -f -U "$TMP/nbd.sock" memory 8M &
-NBDPID=$!
+track $!
 nbdkit -f -r -U "$TMP/nbd-ro.sock" memory 8M &
-NBDRO=$!
-trap 'kill $NBDPID $NBDRO 2>/dev/null' EXIT
+track $!
 for _ in $(seq 100); do [ -S "$TMP/nbd.sock" ] && [ -S "$TMP/nbd-ro.sock" ] && break; sleep 0.05; done
 head -c 8388608 /dev/urandom >"$TMP/src" || exit 1
 NBD="nbd+unix:///?socket=$TMP/nbd.sock"

@@ -11,6 +11,7 @@ start_backend 64M 2
 "$VBLK" bench "$SOCK" --rw=randrw --bs=4k --iodepth=32 --queues=2 --runtime=30 \
 	>"$TMP/bench.out" 2>"$TMP/bench.err" &
 bpid=$!
+track $bpid
 sleep 1
 kill -0 "$bpid" 2>/dev/null || fail "bench ended early: $(cat "$TMP/bench.err")"
 kill -KILL "$BACKEND_PID"
