@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages vblk needs. Profiles:
 #   run   - build and run vblkd / vblk
-#   test  - everything the test suite uses (QEMU, a kernel, busybox, sanitizers)
+#   test  - everything the test suite and CI use (QEMU, a kernel, busybox,
+#           clang and its sanitizer/libFuzzer runtimes, llvm (llvm-symbolizer) for
+#           their stack traces, readelf for the hardening check)
 #   bench - run + fio/qemu for the benchmark report
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 profile=${1:-run}
 
-pkgs=(build-essential meson ninja-build pkg-config liburing-dev libnbd-dev)
+pkgs=(build-essential meson ninja-build pkg-config liburing-dev libnbd-dev libjson-c-dev)
 case "$profile" in
 run) ;;
 test | bench)
 	pkgs+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
-		e2fsprogs xz-utils zstd clang libclang-rt-14-dev nbdkit procps psmisc python3)
+		e2fsprogs xz-utils zstd clang libclang-rt-14-dev llvm binutils util-linux
+		nbdkit procps psmisc python3)
 	;;
 *)
 	echo "install-deps: unknown profile '$profile' (run|test|bench)" >&2
