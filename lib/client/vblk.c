@@ -762,7 +762,8 @@ void vblk_close(struct vblk *dev)
 		 * remaining requests at once (vu_client.h), and our unmap cannot
 		 * hurt it (it has its own mapping of the memfd).
 		 */
-		if (!q->started || dev->vu.sock < 0 || atomic_load(&dev->disconnected))
+		if (!q->started || dev->vu.sock < 0 || dev->vu.dead ||
+		    atomic_load(&dev->disconnected))
 			continue;
 		ret = vu_client_get_vring_base(&dev->vu, i, &base);
 		if (ret)

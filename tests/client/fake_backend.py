@@ -10,6 +10,8 @@ misbehaves after reading the front end's first request:
            (20 bytes: 10 s, longer than any deadline the tests use)
   wrong    answers with a reply to another request (protocol violation)
   hangup   closes the connection without answering
+  noaccept listens with a backlog of one and never accepts: the first
+           connection waits in the backlog, the next ones find it full
 It runs until killed; the socket appearing means it is ready.
 """
 import os
@@ -55,13 +57,15 @@ def serve(conn, mode):
 
 def main():
     path, mode = sys.argv[1], sys.argv[2]
-    if mode not in ("silent", "half", "trickle", "wrong", "hangup"):
+    if mode not in ("silent", "half", "trickle", "wrong", "hangup", "noaccept"):
         sys.exit("unknown mode " + mode)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = path + ".tmp"
     srv.bind(tmp)
-    srv.listen(16)
+    srv.listen(0 if mode == "noaccept" else 16)
     os.rename(tmp, path)  # ready only once listening
+    while mode == "noaccept":
+        time.sleep(3600)
     while True:
         conn, _ = srv.accept()
         threading.Thread(target=serve, args=(conn, mode), daemon=True).start()

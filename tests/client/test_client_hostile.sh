@@ -44,6 +44,13 @@ expect half ETIMEDOUT "sent 6 bytes of its GET_FEATURES reply" 1000
 expect trickle ETIMEDOUT "bytes of its GET_FEATURES reply" 2000
 expect wrong EPROTO "unexpected message 15 (GET_PROTOCOL_FEATURES) in reply to GET_FEATURES" 1000
 expect hangup ECONNRESET "closed the connection before answering GET_FEATURES" 1000
+# Never accepted: the first connection sits in the backlog and gets no
+# answer; the next connect() finds the backlog full and must not wait forever.
+expect noaccept ETIMEDOUT "did not answer GET_FEATURES within 1000 ms" 1000
+VBLK_SOCK=$SOCK "$PROG" open ETIMEDOUT "listen queue stayed full for 1000 ms" 1000 \
+	>"$TMP/out" 2>"$TMP/err" || fail "noaccept, backlog full: $(cat "$TMP/out" "$TMP/err")"
+[ -s "$TMP/err" ] && fail "noaccept: libvblk wrote to stderr: $(cat "$TMP/err")"
+cat "$TMP/out"
 
 # The CLI: default deadline (5 s) and --timeout; one line, exit 1.
 fake silent
