@@ -2,14 +2,67 @@
 #include "vu_msg.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal/compiler.h"
 
-/* Read exactly len bytes; a short stream is a disconnect (vhost-user.rst). */
-static int read_full(int sock, void *buf, size_t len)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t vu_msg_deadline(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Milliseconds left until deadline (-1: none), for poll(). */
+static int ms_left(int64_t deadline)
+{
+	int64_t now;
+
+	if (deadline < 0)
+		return -1;
+	now = now_ms();
+	return now >= deadline ? 0 : (int)VBLK_MIN(deadline - now, (int64_t)INT32_MAX);
+}
+
+/*
+ * Wait until sock is ready for events, the deadline passes (-ETIMEDOUT) or
+ * abort_fd (if >= 0) becomes readable (-ECANCELED). Returns 0 when ready.
+ */
+static int wait_ready(int sock, short events, const struct vu_msg_limits *lim)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = sock, .events = events},
+				      {.fd = lim ? lim->abort_fd : -1, .events = POLLIN}};
+		int left = ms_left(lim ? lim->deadline : -1);
+		int n;
+
+		if (left == 0)
+			return -ETIMEDOUT;
+		n = poll(p, 2, left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0 && (p[1].revents & POLLIN))
+			return -ECANCELED;
+		if (n > 0 && p[0].revents)
+			return 0;
+	}
+}
+
+/*
+ * Read exactly len bytes; a short stream is a disconnect (vhost-user.rst).
+ * On a non-blocking socket, waits within lim.
+ */
+static int read_full(int sock, void *buf, size_t len, const struct vu_msg_limits *lim)
 {
 	size_t done = 0;
 
@@ -18,9 +71,16 @@ static int read_full(int sock, void *buf, size_t len)
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			if (errno == EINTR)
+			int ret = -errno;
+
+			if (ret == -EINTR)
 				continue;
-			return -errno;
+			if (ret != -EAGAIN)
+				return ret;
+			ret = wait_ready(sock, POLLIN, lim);
+			if (ret)
+				return ret;
+			continue;
 		}
 		done += (size_t)n;
 	}
@@ -50,6 +110,12 @@ static void collect_fds(struct msghdr *mh, int *fds, unsigned *nfds, int *trunca
 
 int vu_msg_recv(int sock, struct vhost_user_msg *msg, int *fds, unsigned *nfds)
 {
+	return vu_msg_recv_lim(sock, msg, fds, nfds, NULL);
+}
+
+int vu_msg_recv_lim(int sock, struct vhost_user_msg *msg, int *fds, unsigned *nfds,
+		    const struct vu_msg_limits *lim)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
 		struct cmsghdr align;
@@ -65,11 +131,18 @@ int vu_msg_recv(int sock, struct vhost_user_msg *msg, int *fds, unsigned *nfds)
 	ssize_t n;
 
 	*nfds = 0;
-	do {
+	for (;;) {
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		ret = wait_ready(sock, POLLIN, lim);
+		if (ret)
+			return ret;
+	}
 	collect_fds(&mh, fds, nfds, &truncated);
 	if (n == 0) {
 		ret = -ECONNRESET;
@@ -77,7 +150,7 @@ int vu_msg_recv(int sock, struct vhost_user_msg *msg, int *fds, unsigned *nfds)
 	}
 	/* The fds ride on the first byte; the rest of the header may trail. */
 	if ((size_t)n < sizeof(msg->hdr)) {
-		ret = read_full(sock, (char *)&msg->hdr + n, sizeof(msg->hdr) - (size_t)n);
+		ret = read_full(sock, (char *)&msg->hdr + n, sizeof(msg->hdr) - (size_t)n, lim);
 		if (ret)
 			goto err_close;
 	}
@@ -93,7 +166,7 @@ int vu_msg_recv(int sock, struct vhost_user_msg *msg, int *fds, unsigned *nfds)
 		ret = -EMSGSIZE;
 		goto err_close;
 	}
-	ret = read_full(sock, &msg->payload, msg->hdr.size);
+	ret = read_full(sock, &msg->payload, msg->hdr.size, lim);
 	if (ret)
 		goto err_close;
 	return 0;
@@ -105,6 +178,12 @@ err_close:
 }
 
 int vu_msg_send(int sock, const struct vhost_user_msg *msg, const int *fds, unsigned nfds)
+{
+	return vu_msg_send_lim(sock, msg, fds, nfds, NULL);
+}
+
+int vu_msg_send_lim(int sock, const struct vhost_user_msg *msg, const int *fds, unsigned nfds,
+		    const struct vu_msg_limits *lim)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
@@ -130,9 +209,16 @@ int vu_msg_send(int sock, const struct vhost_user_msg *msg, const int *fds, unsi
 	while (done < len) {
 		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 		if (n < 0) {
-			if (errno == EINTR)
+			int ret = -errno;
+
+			if (ret == -EINTR)
 				continue;
-			return -errno;
+			if (ret != -EAGAIN)
+				return ret;
+			ret = wait_ready(sock, POLLOUT, lim);
+			if (ret)
+				return ret;
+			continue;
 		}
 		done += (size_t)n;
 		/* fds went with the first chunk; send the rest plainly. */

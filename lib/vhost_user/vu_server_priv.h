@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vhost-user server's private state, shared by its four files:
+ *   vu_server.c  the connection: accept, receive with a deadline, run, destroy;
+ *   vu_proto.c   the protocol: the per-request contract table, dispatch, handlers;
+ *   vu_queue.c   the queues: thread, start/stop/reset, the eventfds of a ring;
+ *   vu_mem.c     the mappings: guest memory table and inflight region.
+ *
+ * Threads and ownership (docs/design.md "Threads"): the control thread
+ * (vu_server_run) owns everything here. A started queue's thread reads its
+ * own vu_queue's configuration, which the control thread changes only while
+ * that thread does not exist ("stop, change, start"); `broken` is the one
+ * field both threads touch while it runs, hence atomic.
+ */
+#ifndef VBLK_VHOST_USER_VU_SERVER_PRIV_H
+#define VBLK_VHOST_USER_VU_SERVER_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vblk/spec/vhost_user.h>
+
+#include "virtq/vq_mem.h"
+#include "vu_guard.h"
+#include "vu_server.h"
+
+/*
+ * A front end that stops in the middle of a message must not hold the
+ * control thread (and with it SIGTERM and every other request) for long:
+ * once the first byte of a message has arrived, the whole message, fds
+ * included, must arrive within this time. Replies get the same bound.
+ */
+#define VU_MSG_DEADLINE_MS 5000
+
+struct vu_map {
+	void *addr;
+	size_t len;
+	int guard; /* vu_guard slot, or -1 */
+};
+
+/*
+ * The inflight region of the connection (GET/SET_INFLIGHT_FD): num_queues
+ * consecutive per-queue regions of stride bytes, each for a ring of
+ * queue_size entries, in the split or the packed layout of vhost-user.rst
+ * "Inflight I/O tracking". The front end keeps the memory across our
+ * restarts.
+ */
+struct vu_inflight {
+	struct vu_map map; /* our mapping, from offset 0 of the fd */
+	uint8_t *base;	   /* map.addr + mmap_offset */
+	size_t stride;	   /* vq_dev_inflight_size_ring(queue_size, packed) */
+	bool packed;	   /* the packed layout */
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
+struct vu_queue {
+	struct vu_server *srv;
+	unsigned index;
+	struct vq_dev vq;
+
+	/* Configuration: control thread only, changed while the thread is stopped. */
+	unsigned num; /* 0 until SET_VRING_NUM */
+	bool addr_set;
+	uint64_t desc_uva, avail_uva, used_uva;
+	/*
+	 * SET/GET_VRING_BASE: split, the next avail index; packed, the 32-bit
+	 * encoding of vq_types.h (vhost-user.rst "Vring descriptor indices for
+	 * packed virtqueues").
+	 */
+	uint32_t base;
+	int kick_fd, call_fd, err_fd; /* eventfds, O_NONBLOCK (vu_queue_take_eventfd) */
+	bool enabled;		      /* SET_VRING_ENABLE */
+
+	/* Set by the queue thread, read by the control thread at any time. */
+	atomic_bool broken;
+
+	/* Running state. */
+	bool running;
+	pthread_t thread;
+	int stop_fd;
+	int epfd;
+	void *qdev;
+	bool pushed; /* queue thread: pushes since the last notify decision */
+};
+
+struct vu_server {
+	const struct vu_dev_ops *ops;
+	void *dev;
+	int listen_fd;
+	int conn_fd;
+	int epfd;
+	int stop_fd; /* vu_server_run's, while it runs; polled during a message too */
+	unsigned nqueues;
+	struct vu_queue *queues;
+
+	uint64_t features;	    /* SET_FEATURES */
+	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
+
+	bool have_mem;
+	struct vq_mem mem;
+	struct vu_map maps[VQ_MEM_MAX_REGIONS];
+
+	struct vu_inflight inflight; /* base == NULL: none */
+
+	/*
+	 * Signalled (from a SIGBUS handler) when a mapping the front end gave us
+	 * shrank under us; the control thread then drops the connection.
+	 */
+	int fault_fd;
+	atomic_int mem_fault;
+};
+
+/* vu_queue.c */
+bool vu_ring_packed(const struct vu_server *srv);
+int vu_queue_update(struct vu_queue *q);
+void vu_queue_stop(struct vu_queue *q);
+void vu_queue_reset(struct vu_queue *q);
+int vu_queue_reinit_ring(struct vu_queue *q, unsigned num);
+int vu_queue_map(struct vu_queue *q, struct vq_dev_areas *areas);
+void vu_queue_report_broken(struct vu_queue *q);
+void vu_queues_stop(struct vu_server *srv);
+int vu_queues_update(struct vu_server *srv);
+int vu_check_eventfd(int fd, const char *what);
+void vu_close_fd(int *fd);
+
+/* vu_mem.c */
+struct vhost_user_memory;
+int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, int *fds);
+void vu_mem_drop(struct vu_server *srv);
+int vu_inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t size,
+			uint16_t num_queues, uint16_t queue_size, bool packed);
+void vu_inflight_drop(struct vu_server *srv);
+int vu_fd_covers(int fd, uint64_t end, const char *what);
+
+/* vu_server.c: send on the connection within VU_MSG_DEADLINE_MS. 0 or -errno. */
+int vu_conn_send(struct vu_server *srv, const struct vhost_user_msg *m, const int *fds,
+		 unsigned nfds);
+
+/* vu_proto.c: run one message; false means drop the connection. */
+bool vu_dispatch(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds, unsigned nfds);
+uint64_t vu_offered_features(const struct vu_server *srv);
+
+#endif
