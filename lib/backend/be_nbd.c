@@ -708,6 +708,9 @@ static int req_start(struct nbd_queue *q, struct nbd_req *r)
 		if (q->caps.can_flush && !q->caps.multi_conn &&
 		    (q->nbe->queues != q || q->peer_next)) {
 			r->pf_gen = ++q->nbe->pf_gen;
+			/* Our own connection is covered by r's own FLUSH: no second one for it. */
+			if (q->pf_seen == r->pf_gen - 1)
+				q->pf_seen = r->pf_gen;
 			wake_peers_locked(q);
 		}
 		pthread_mutex_unlock(&q->nbe->lock);
@@ -882,14 +885,18 @@ static void pf_service(struct nbd_queue *q)
 	pthread_mutex_lock(&q->nbe->lock);
 	want = q->nbe->pf_gen;
 	pthread_mutex_unlock(&q->nbe->lock);
-	if (want == q->pf_seen)
-		return;
 	if (!q_dirty(q)) {
+		/*
+		 * Also after a loss while our own flush for pf_seen was out: the
+		 * loss is recorded, waiting for the server would only delay the
+		 * flushes that will report it. pf_done is written by this thread only.
+		 */
 		q->pf_seen = want;
-		pf_answer(q, want, 0);
+		if (q->pf_done < want)
+			pf_answer(q, want, 0);
 		return;
 	}
-	if (!q->h || q->lost || !q->free_cmds)
+	if (want == q->pf_seen || !q->h || q->lost || !q->free_cmds)
 		return;
 	q->pf_seen = want;
 	flush_send(q, NULL, want);

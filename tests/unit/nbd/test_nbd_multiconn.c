@@ -3,7 +3,7 @@
  * Two queues (two connections) to a server that does not advertise
  * multi-conn (nbdkit memory behind multi-conn-mode=disable): a flush on one
  * queue also flushes the other connection when it holds unflushed writes,
- * and only then; a queue destroyed with unflushed writes flushes its
+ * and only then, once per connection; a queue destroyed with unflushed writes flushes its
  * connection before closing it; a write acknowledged on queue 0 and lost
  * with a restarted server makes a flush on queue 1 fail, once. The nbdkit
  * log filter shows which connection received which command.
@@ -115,6 +115,16 @@ int main(void)
 	log = log_read();
 	if (count(log, c0, "Flush") != f0 || count(log, c1, "Flush") != f1 + 1)
 		dump_fail("a clean connection was flushed");
+
+	/* Both dirty: one flush on each connection, not a second one on queue 1's. */
+	CHECK_EQ(io1(q0, BE_OP_WRITE, 0, 0, buf, sizeof(buf)), 0);
+	CHECK_EQ(io1(q1, BE_OP_WRITE, 0, 8192, buf, sizeof(buf)), 0);
+	CHECK_EQ(io1(q1, BE_OP_FLUSH, 0, 0, NULL, 0), 0);
+	log = log_read();
+	f0++;
+	f1 += 2;
+	if (count(log, c0, "Flush") != f0 || count(log, c1, "Flush") != f1)
+		dump_fail("expected exactly one more flush on each connection");
 
 	/* A queue destroyed with an unflushed write flushes its connection first. */
 	CHECK_EQ(io1(q0, BE_OP_WRITE, 0, 8192, buf, sizeof(buf)), 0);
