@@ -142,6 +142,31 @@ static inline void srv_cleanup(struct srv *s, ...)
 	rmdir(s->dir);
 }
 
+/* The whole of file name in the temporary directory (a server's log), NUL-terminated. */
+static inline const char *srv_read(const struct srv *s, const char *name)
+{
+	static char buf[1 << 18];
+	int fd = open(srv_path(s, name), O_RDONLY);
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	CHECK(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+/*
+ * nbdkit eval plugin arguments for a 1 MiB export that can write and flush
+ * but advertises no FUA (writes are discarded, reads return zeroes); the
+ * caller adds flush=.
+ */
+#define NBD_EVAL_NO_FUA                                                                            \
+	"eval", "get_size=echo 1048576",                                                           \
+	    "pread=dd if=/dev/zero count=$3 iflag=count_bytes status=none",                        \
+	    "pwrite=cat >/dev/null", "can_write=exit 0", "can_flush=exit 0", "can_fua=echo none"
+
 struct tio {
 	struct be_io io;
 	int res;

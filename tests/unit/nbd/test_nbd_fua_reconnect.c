@@ -17,30 +17,10 @@ static char *argv_srv[] = {"nbdkit",
 			   "-U",
 			   s.sock,
 			   "--filter=log",
-			   "eval",
-			   "get_size=echo 1048576",
-			   "pread=dd if=/dev/zero count=$3 iflag=count_bytes status=none",
-			   "pwrite=cat >/dev/null",
-			   "can_write=exit 0",
-			   "can_flush=exit 0",
-			   "can_fua=echo none",
+			   NBD_EVAL_NO_FUA,
 			   "flush=sleep 2",
 			   logarg,
 			   NULL};
-
-static const char *log_read(const char *name)
-{
-	static char log[65536];
-	int fd = open(srv_path(&s, name), O_RDONLY);
-	ssize_t n;
-
-	CHECK(fd >= 0);
-	n = read(fd, log, sizeof(log) - 1);
-	CHECK(n >= 0);
-	log[n] = '\0';
-	close(fd);
-	return log;
-}
 
 int main(void)
 {
@@ -70,9 +50,9 @@ int main(void)
 	CHECK_EQ(ops->submit(q, &t.io), 0);
 	ops->kick(q);
 	/* The write is acknowledged at once; the FLUSH takes the server 2 s. */
-	for (int i = 0; i < 100 && !strstr(log_read("log1"), "Flush id="); i++)
+	for (int i = 0; i < 100 && !strstr(srv_read(&s, "log1"), "Flush id="); i++)
 		ms_sleep(20);
-	CHECK(strstr(log_read("log1"), "Flush id="));
+	CHECK(strstr(srv_read(&s, "log1"), "Flush id="));
 	srv_stop_sig(&s, SIGKILL);
 	CHECK_EQ(tio_wait(ops, q, &t, 1, 200), -ETIMEDOUT); /* nobody confirmed durability */
 	snprintf(logarg, sizeof(logarg), "logfile=%s", srv_path(&s, "log2"));
@@ -80,7 +60,7 @@ int main(void)
 	CHECK_EQ(tio_wait(ops, q, &t, 1, 20000), 0);
 	CHECK_EQ(t.res, 0);
 
-	log = log_read("log2");
+	log = srv_read(&s, "log2");
 	w = strstr(log, "Write id=");
 	f = w ? strstr(w, "Flush id=") : NULL;
 	if (!w || !strstr(w, "offset=0x1000 count=0x2000") || !f) {

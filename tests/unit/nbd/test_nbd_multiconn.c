@@ -25,21 +25,6 @@ static char *argv_srv[] = {"nbdkit",
 			   logarg,
 			   NULL};
 
-/* The server's log so far. */
-static const char *log_read(void)
-{
-	static char log[1 << 18];
-	int fd = open(srv_path(&s, "log"), O_RDONLY);
-	ssize_t n;
-
-	CHECK(fd >= 0);
-	n = read(fd, log, sizeof(log) - 1);
-	CHECK(n > 0);
-	log[n] = '\0';
-	close(fd);
-	return log;
-}
-
 /* Requests named op (e.g. "Flush") that connection conn received. */
 static unsigned count(const char *log, unsigned conn, const char *op)
 {
@@ -69,7 +54,7 @@ static unsigned last_writer(const char *log)
 
 static int dump_fail(const char *what)
 {
-	fprintf(stderr, "%s; server log:\n%s\n", what, log_read());
+	fprintf(stderr, "%s; server log:\n%s\n", what, srv_read(&s, "log"));
 	exit(1);
 }
 
@@ -100,7 +85,7 @@ int main(void)
 	/* Write on queue 0, flush on queue 1: both connections flush. */
 	CHECK_EQ(io1(q0, BE_OP_WRITE, 0, 0, buf, sizeof(buf)), 0);
 	CHECK_EQ(io1(q1, BE_OP_FLUSH, 0, 0, NULL, 0), 0);
-	log = log_read();
+	log = srv_read(&s, "log");
 	if (strstr(log, "multi_conn=1") && !strstr(log, "multi_conn=0"))
 		dump_fail("the server advertised multi-conn");
 	c0 = last_writer(log);
@@ -112,7 +97,7 @@ int main(void)
 
 	/* Queue 0 has nothing unflushed now: a flush on queue 1 stays on its connection. */
 	CHECK_EQ(io1(q1, BE_OP_FLUSH, 0, 0, NULL, 0), 0);
-	log = log_read();
+	log = srv_read(&s, "log");
 	if (count(log, c0, "Flush") != f0 || count(log, c1, "Flush") != f1 + 1)
 		dump_fail("a clean connection was flushed");
 
@@ -120,7 +105,7 @@ int main(void)
 	CHECK_EQ(io1(q0, BE_OP_WRITE, 0, 0, buf, sizeof(buf)), 0);
 	CHECK_EQ(io1(q1, BE_OP_WRITE, 0, 8192, buf, sizeof(buf)), 0);
 	CHECK_EQ(io1(q1, BE_OP_FLUSH, 0, 0, NULL, 0), 0);
-	log = log_read();
+	log = srv_read(&s, "log");
 	f0++;
 	f1 += 2;
 	if (count(log, c0, "Flush") != f0 || count(log, c1, "Flush") != f1)
@@ -129,7 +114,7 @@ int main(void)
 	/* A queue destroyed with an unflushed write flushes its connection first. */
 	CHECK_EQ(io1(q0, BE_OP_WRITE, 0, 8192, buf, sizeof(buf)), 0);
 	ops->queue_destroy(q0);
-	log = log_read();
+	log = srv_read(&s, "log");
 	if (count(log, c0, "Flush") != f0 + 1)
 		dump_fail("no flush before the connection closed");
 	CHECK_EQ(ops->queue_create(be, 8, &q0), 0);
