@@ -7,14 +7,20 @@
  * program conventions": --socket-path, --fd and --print-capabilities.
  *
  * The socket appears only when the daemon is ready: a management tool may
- * wait for the path and connect at once. SIGTERM/SIGINT finish the in-flight
- * requests, flush the disk, remove the socket and exit 0.
+ * wait for the path and connect at once. It is the daemon's whole attack
+ * surface, so only its owner may connect (mode 0600 whatever the umask)
+ * unless --socket-mode / --socket-group (as virtiofsd) say otherwise; a
+ * socket another daemon listens on is never taken over. The image is locked
+ * as QEMU locks it (lib/backend/be_lock.h). SIGTERM/SIGINT finish the
+ * in-flight requests, flush the disk, remove the socket (if the path still
+ * names ours) and exit 0.
  *
  * Exit status: 0 clean shutdown, 1 runtime error, 2 usage error.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +53,7 @@ struct disk_opts {
 	uint32_t lbs, pbs; /* sectorsize=L[/P], 0 = default */
 	uint64_t range_start, range_size;
 	bool direct;
+	bool nolock;
 	unsigned reconnect_ms;
 };
 
@@ -60,10 +68,16 @@ static void usage(FILE *f)
 	    "Serve FILE as a vhost-user-blk device.\n"
 	    "\n"
 	    "  --socket PATH, --socket-path PATH\n"
-	    "                      create a unix socket at PATH (a stale socket is replaced)\n"
+	    "                      create a unix socket at PATH (a stale socket is replaced,\n"
+	    "                      one a daemon listens on is not)\n"
+	    "  --socket-mode OCTAL mode of the socket (default 0600, whatever the umask)\n"
+	    "  --socket-group NAME|GID\n"
+	    "                      group of the socket (with --socket-mode 0660: its members\n"
+	    "                      may connect)\n"
 	    "  --fd N              serve on the already-listening unix socket fd N\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
-	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,reconnect-ms=N]\n"
+	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
+	    "             [,reconnect-ms=N]\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
 	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
@@ -75,6 +89,9 @@ static void usage(FILE *f)
 	    "                      sectorsize=L[/P]  logical/physical block size, 512 or 4096\n"
 	    "                      range=START/SIZE  export only these bytes of FILE\n"
 	    "                      direct=on   open FILE with O_DIRECT (unaligned I/O is padded)\n"
+	    "                      locking=off do not lock FILE (default on: QEMU's image locks, "
+	    "shared\n"
+	    "                                  with ro, exclusive otherwise; NBD is never locked)\n"
 	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default "
 	    "5000)\n"
 	    "  --print-capabilities\n"
@@ -186,6 +203,10 @@ static void parse_disk(char *s, struct disk_opts *o)
 			o->direct = true;
 		} else if (!strcmp(tok, "direct=off")) {
 			o->direct = false;
+		} else if (!strcmp(tok, "locking=on")) {
+			o->nolock = false;
+		} else if (!strcmp(tok, "locking=off")) {
+			o->nolock = true;
 		} else if (!strncmp(tok, "reconnect-ms=", 13)) {
 			uint64_t ms;
 
@@ -197,6 +218,36 @@ static void parse_disk(char *s, struct disk_opts *o)
 			usage_error("--disk: unknown option '%s'", tok);
 		}
 	}
+}
+
+/* An octal mode of at most 0777: who may connect to the socket. */
+static mode_t parse_mode(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || end == s || *end || *s == '-' || v > 0777)
+		usage_error("--socket-mode: want an octal mode 0..0777, not '%s'", s);
+	return (mode_t)v;
+}
+
+/* A group name, or a numeric gid. */
+static gid_t parse_group(const char *s)
+{
+	struct group *gr;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!errno && end != s && !*end && *s != '-' && v < (gid_t)-1)
+		return (gid_t)v;
+	gr = getgrnam(s);
+	if (!gr)
+		usage_error("--socket-group: no group '%s'", s);
+	return gr->gr_gid;
 }
 
 static int parse_fd(const char *s)
@@ -212,49 +263,202 @@ static int parse_fd(const char *s)
 }
 
 /*
- * Create a listening socket at path, atomically: bind a temporary name next
- * to it, listen, then rename(2) over path, so a client never sees a socket
- * that refuses connections and a stale socket is replaced. A path that
- * exists and is not a socket is left alone. Returns the fd or -1 (message
- * printed).
+ * The socket file vblkd created: removed at exit only if the path still names
+ * that very file (dev + ino), not one that somebody put there since.
  */
-static int listen_at(const char *path)
+struct sock_file {
+	const char *path;
+	const char *base; /* last component of path */
+	int dirfd;	  /* the directory holding it, -1 once removed */
+	dev_t dev;
+	ino_t ino;
+};
+
+/*
+ * Serialise vblkds that create or remove sockets in the same directory, so
+ * that "is the socket at PATH stale?" and "replace it" happen as one step.
+ * flock(2) on the directory: no extra file, and gone with the process. A
+ * holder that never lets go (any local user can flock a directory it can
+ * read) makes us give up after a few seconds instead of hanging.
+ */
+static int lock_dir(int dirfd)
+{
+	for (int i = 0; i < 500; i++) {
+		if (flock(dirfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * Is a daemon listening on the socket at path? 0: nobody (connect refused:
+ * a stale socket left by a dead daemon, or no file), 1: yes, -errno: cannot
+ * tell (e.g. EACCES, another user's socket), so it must not be replaced.
+ */
+static int socket_in_use(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char tmp[sizeof(sa.sun_path)];
-	struct stat st;
-	int fd, n;
+	int fd, ret;
 
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "vblkd: %s exists and is not a socket\n", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* Non-blocking: a live daemon whose backlog is full must not stall us. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		ret = 1;
+	else if (errno == ECONNREFUSED || errno == ENOENT)
+		ret = 0;
+	else if (errno == EAGAIN || errno == EINPROGRESS)
+		ret = 1; /* alive, only busy */
+	else
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Put a listening socket at sf->path with mode and group (gid (gid_t)-1:
+ * ours), so that nobody but us can connect before it has them. The bind
+ * happens in a fresh directory that only we can enter (mkdtemp, 0700), where
+ * the socket gets its owner and mode; then rename(2) moves it to path in one
+ * step. Why not umask(2) around bind(2): the umask is per process, and
+ * another thread creating a file meanwhile would get ours; and a socket
+ * cannot be fchmod()ed before bind. The rename also means a client never
+ * sees a socket that refuses connections.
+ *
+ * A path that exists and is not a socket, or a socket on which a daemon
+ * listens, is never replaced; a stale socket (connection refused) is.
+ * Returns the fd, or -1 with the message printed.
+ */
+static int listen_at(struct sock_file *sf, mode_t mode, gid_t gid)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = sf->path, *slash = strrchr(path, '/');
+	char dir[sizeof(sa.sun_path)], tmpdir[sizeof(sa.sun_path)], sock[sizeof(sa.sun_path)];
+	struct stat st;
+	int fd = -1, dirfd, n, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vblkd: socket path longer than %zu bytes: %s\n",
+			sizeof(sa.sun_path) - 1, path);
 		return -1;
 	}
-	n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+	sf->base = slash ? slash + 1 : path;
+	if (!*sf->base) {
+		fprintf(stderr, "vblkd: socket path names a directory: %s\n", path);
+		return -1;
+	}
+	/* path fits in dir and the name added to it in tmpdir: sizes as sun_path. */
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	n = snprintf(tmpdir, sizeof(tmpdir), "%s%s.vblkdXXXXXX", dir, slash ? "" : "/");
+	if (n < 0 || (size_t)n >= sizeof(tmpdir)) {
 		fprintf(stderr, "vblkd: socket path too long: %s\n", path);
 		return -1;
 	}
-	memcpy(sa.sun_path, tmp, (size_t)n + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		fprintf(stderr, "vblkd: socket: %s\n", strerror(errno));
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		fprintf(stderr, "vblkd: cannot create %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	unlink(tmp);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
-		fprintf(stderr, "vblkd: cannot listen on %s: %s\n", path, strerror(errno));
-		goto err_close;
-	}
-	if (rename(tmp, path)) {
+	if (!mkdtemp(tmpdir)) {
 		fprintf(stderr, "vblkd: cannot create %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		goto err_close;
+		goto err_close_dir;
 	}
+	n = snprintf(sock, sizeof(sock), "%s/s", tmpdir);
+	if (n < 0 || (size_t)n >= sizeof(sock)) {
+		fprintf(stderr, "vblkd: socket path too long: %s\n", path);
+		goto err_rmdir;
+	}
+	memcpy(sa.sun_path, sock, (size_t)n + 1);
+	/* mkdtemp's 0700 less our umask: never wider, but we must enter it. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || chmod(tmpdir, 0700) || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 16)) {
+		fprintf(stderr, "vblkd: cannot listen on %s: %s\n", path, strerror(errno));
+		goto err_unlink;
+	}
+	/* Group first: chown may clear mode bits, chmod sets them last. */
+	if (gid != (gid_t)-1 && chown(sock, (uid_t)-1, gid)) {
+		fprintf(stderr, "vblkd: cannot give %s to group %ld: %s\n", path, (long)gid,
+			strerror(errno));
+		goto err_unlink;
+	}
+	if (chmod(sock, mode) || lstat(sock, &st)) {
+		fprintf(stderr, "vblkd: cannot set the mode of %s: %s\n", path, strerror(errno));
+		goto err_unlink;
+	}
+	sf->dev = st.st_dev;
+	sf->ino = st.st_ino;
+
+	ret = lock_dir(dirfd);
+	if (ret) {
+		fprintf(stderr, "vblkd: cannot lock the directory of %s: %s\n", path,
+			strerror(-ret));
+		goto err_unlink;
+	}
+	if (fstatat(dirfd, sf->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "vblkd: %s exists and is not a socket\n", path);
+			goto err_unlock_dir;
+		}
+		ret = socket_in_use(path);
+		if (ret > 0) {
+			fprintf(stderr,
+				"vblkd: %s: another daemon is listening on it; not replacing it\n",
+				path);
+			goto err_unlock_dir;
+		}
+		if (ret < 0) {
+			fprintf(stderr,
+				"vblkd: %s: cannot tell whether it is in use (%s); not "
+				"replacing it\n",
+				path, strerror(-ret));
+			goto err_unlock_dir;
+		}
+	}
+	if (rename(sock, path)) {
+		fprintf(stderr, "vblkd: cannot create %s: %s\n", path, strerror(errno));
+		goto err_unlock_dir;
+	}
+	flock(dirfd, LOCK_UN);
+	rmdir(tmpdir);
+	sf->dirfd = dirfd;
 	return fd;
 
-err_close:
-	close(fd);
+err_unlock_dir:
+	flock(dirfd, LOCK_UN);
+err_unlink:
+	unlink(sock);
+	if (fd >= 0)
+		close(fd);
+err_rmdir:
+	rmdir(tmpdir);
+err_close_dir:
+	close(dirfd);
 	return -1;
+}
+
+/* Remove the socket we created, if path still names it. Accepts sf->dirfd -1. */
+static void remove_socket(struct sock_file *sf)
+{
+	struct stat st;
+
+	if (sf->dirfd < 0)
+		return;
+	/* Best effort without the lock: our own socket must still go. */
+	lock_dir(sf->dirfd);
+	if (fstatat(sf->dirfd, sf->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == sf->dev && st.st_ino == sf->ino)
+		unlinkat(sf->dirfd, sf->base, 0);
+	else
+		vblk_warn("%s is no longer our socket: left in place", sf->path);
+	flock(sf->dirfd, LOCK_UN);
+	close(sf->dirfd);
+	sf->dirfd = -1;
 }
 
 /* An inherited socket must be a listening unix stream socket. */
@@ -277,10 +481,12 @@ static int check_listen_fd(int fd)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_FD, OPT_CAPS, OPT_DISK };
+	enum { OPT_SOCKET = 256, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD, OPT_CAPS, OPT_DISK };
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, OPT_SOCKET},
 	    {"socket-path", required_argument, NULL, OPT_SOCKET},
+	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
 	    {"fd", required_argument, NULL, OPT_FD},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"print-capabilities", no_argument, NULL, OPT_CAPS},
@@ -290,6 +496,10 @@ int main(int argc, char **argv)
 	};
 	struct disk_opts dopts = {.queues = 1};
 	const char *socket_path = NULL;
+	struct sock_file sock = {.dirfd = -1};
+	mode_t sock_mode = 0600;
+	gid_t sock_gid = (gid_t)-1;
+	bool sock_opts = false;
 	char *disk = NULL;
 	int listen_fd = -1, inherited_fd = -1, sfd, c, ret, status = 1;
 	bool caps = false;
@@ -306,6 +516,14 @@ int main(int argc, char **argv)
 		switch (c) {
 		case OPT_SOCKET:
 			socket_path = optarg;
+			break;
+		case OPT_SOCKET_MODE:
+			sock_mode = parse_mode(optarg);
+			sock_opts = true;
+			break;
+		case OPT_SOCKET_GROUP:
+			sock_gid = parse_group(optarg);
+			sock_opts = true;
 			break;
 		case OPT_FD:
 			inherited_fd = parse_fd(optarg);
@@ -338,6 +556,8 @@ int main(int argc, char **argv)
 	}
 	if (!socket_path == (inherited_fd < 0))
 		usage_error("give exactly one of --socket PATH and --fd N");
+	if (sock_opts && !socket_path)
+		usage_error("--socket-mode and --socket-group apply to --socket PATH only");
 	if (!disk)
 		usage_error("--disk FILE is required");
 	parse_disk(disk, &dopts);
@@ -350,6 +570,7 @@ int main(int argc, char **argv)
 	bopts.ro = dopts.ro;
 	bopts.size = dopts.size;
 	bopts.direct = dopts.direct;
+	bopts.nolock = dopts.nolock;
 	bopts.reconnect_ms = dopts.reconnect_ms;
 	/* be_open logs the one line that says why. */
 	if (be_open(dopts.file, &bopts, &be))
@@ -386,7 +607,8 @@ int main(int argc, char **argv)
 	}
 
 	/* Last step before serving: the socket's appearance means "ready". */
-	listen_fd = inherited_fd >= 0 ? inherited_fd : listen_at(socket_path);
+	sock.path = socket_path;
+	listen_fd = inherited_fd >= 0 ? inherited_fd : listen_at(&sock, sock_mode, sock_gid);
 	if (listen_fd < 0)
 		goto out_close_sfd;
 	ret = vu_server_create(&vu_blk_ops, &dev, listen_fd, &srv);
@@ -404,16 +626,13 @@ int main(int argc, char **argv)
 	else
 		vblk_info("signal received: finishing in-flight requests");
 	/* Stop accepting first, so nobody connects to a daemon on its way out. */
-	if (socket_path)
-		unlink(socket_path);
-	socket_path = NULL;
+	remove_socket(&sock);
 	if (vu_server_shutdown(srv) == 0 && ret == 0)
 		status = 0;
 	vu_server_destroy(srv);
 
 out_unlink:
-	if (socket_path)
-		unlink(socket_path);
+	remove_socket(&sock);
 out_close_sfd:
 	close(sfd);
 out_close_be:

@@ -63,6 +63,7 @@ struct be_opts {
 	const char *path;
 	bool ro;
 	bool direct;	       /* O_DIRECT */
+	bool nolock;	       /* file backend: take no image lock (locking=off), see be_lock.h */
 	uint64_t size;	       /* 0: keep; else create/extend a sparse file to this size */
 	unsigned reconnect_ms; /* NBD: how long to retry a lost connection; 0 = default (5 s) */
 };

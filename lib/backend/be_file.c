@@ -37,6 +37,7 @@
 
 #include <linux/fs.h>
 
+#include "be_lock.h"
 #include "be_priv.h"
 #include "internal/compiler.h"
 #include "internal/iov.h"
@@ -240,6 +241,12 @@ static int file_open(const struct be_opts *opts, struct be **out)
 			 opts->direct && ret == -EINVAL ? " with O_DIRECT" : "", strerror(-ret));
 		return ret;
 	}
+	/* Locked before anything reads the size or extends the file. */
+	ret = opts->nolock ? 0 : be_lock_image(fd, path, opts->ro);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f || !(f->path = strdup(path))) {
 		ret = -ENOMEM;
@@ -344,6 +351,7 @@ static void file_close(struct be *be)
 	if (!be)
 		return;
 	f = to_file(be);
+	be_unlock_image(f->fd);
 	close(f->fd);
 	free(f->path);
 	free(f);
