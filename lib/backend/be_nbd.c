@@ -548,8 +548,8 @@ static void own_flush_done(struct nbd_queue *q, const struct nbd_cmd *c, int res
 	}
 }
 
-/* A command failed for good: its request (or our own flush) gets res. */
-static void cmd_fail(struct nbd_queue *q, struct nbd_cmd *c, int res)
+/* A command is over for good (res: 0 or -errno): its request (or our own flush) gets res. */
+static void cmd_retire(struct nbd_queue *q, struct nbd_cmd *c, int res)
 {
 	if (c->req)
 		piece_done(c->req, res);
@@ -601,7 +601,7 @@ static void cmd_issue(struct nbd_queue *q, struct nbd_cmd *c)
 		return;
 	}
 	vblk_dbg("nbd: command refused: %s", nbd_get_error());
-	cmd_fail(q, c, -err);
+	cmd_retire(q, c, -err);
 }
 
 /*
@@ -636,7 +636,7 @@ static void process_completed(struct nbd_queue *q)
 		}
 		if (!c->err)
 			cmd_acked(q, c);
-		cmd_fail(q, c, c->err ? -c->err : 0);
+		cmd_retire(q, c, c->err ? -c->err : 0);
 	}
 	if (q->h && handle_gone(q->h))
 		q->lost = true;
@@ -866,7 +866,7 @@ static void fail_all(struct nbd_queue *q, int res)
 	struct nbd_cmd *c;
 
 	while ((c = cmd_list_pop(&q->resubmit)))
-		cmd_fail(q, c, res);
+		cmd_retire(q, c, res);
 	for (struct nbd_req *r = q->active.head; r; r = r->next)
 		if (!r->io->be_res)
 			r->io->be_res = res;
