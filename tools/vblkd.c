@@ -420,7 +420,7 @@ static int listen_at(struct sock_file *sf, mode_t mode, gid_t gid)
 			goto err_unlock_dir;
 		}
 	}
-	if (rename(sock, path)) {
+	if (renameat(AT_FDCWD, sock, dirfd, sf->base)) {
 		fprintf(stderr, "vblkd: cannot create %s: %s\n", path, strerror(errno));
 		goto err_unlock_dir;
 	}
