@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +77,25 @@ int vu_check_eventfd(int fd, const char *what)
 	return 0;
 }
 
+/*
+ * Is the front end's eventfd ready for events right now? O_NONBLOCK lives
+ * in the open file description we share with the front end, which can
+ * clear it again; asking poll() first keeps a blocking read or write from
+ * ever starting (a front end that clears the flag *and* races the
+ * counter between our poll and our read/write can still stall its own
+ * queue; nothing else).
+ */
+static bool fd_ready(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & events);
+}
+
 /* Signal an eventfd of the front end's; never blocks (vu_check_eventfd). */
 static void signal_fd(int fd)
 {
-	if (fd >= 0)
+	if (fd >= 0 && fd_ready(fd, POLLOUT))
 		(void)eventfd_write(fd, 1);
 }
 
@@ -164,9 +180,11 @@ static bool queue_take_kick(struct vu_queue *q, uint32_t events)
 {
 	eventfd_t v;
 
-	if (!(events & (EPOLLERR | EPOLLHUP)) &&
-	    (eventfd_read(q->kick_fd, &v) == 0 || errno == EAGAIN || errno == EINTR))
-		return true;
+	if (!(events & (EPOLLERR | EPOLLHUP))) {
+		if (!fd_ready(q->kick_fd, POLLIN) || eventfd_read(q->kick_fd, &v) == 0 ||
+		    errno == EAGAIN || errno == EINTR)
+			return true;
+	}
 	epoll_ctl(q->epfd, EPOLL_CTL_DEL, q->kick_fd, NULL);
 	vu_queue_set_broken(q, "the kick fd failed");
 	return false;

@@ -2,7 +2,7 @@
 /*
  * Hostile-input conformance suite for vblkd: one table of cases, each a
  * malformed ring, request or vhost-user message with the exact outcome the
- * spec (SPEC-NOTES.md "Error policy") requires, followed by a valid request
+ * spec (docs/spec-notes.md "Error policy") requires, followed by a valid request
  * that must still succeed:
  *
  *   ring      the queue breaks: its error eventfd is signalled, no used
@@ -14,7 +14,8 @@
  *             served); well-formed but unacceptable values are refused with a
  *             nonzero REPLY_ACK and the connection keeps working
  *
- * Usage: conformance VBLKD GROUP [CASE]   (GROUP: ring, request, vhost-user, all)
+ * Usage: conformance VBLKD GROUP [CASE]   (GROUP: ring, request, vhost-user, control, all)
+ * (the control group, hostile fds, memory and timing, is in conf_control.c)
  * It starts vblkd itself (on a temp image, queues=2; a second one with ro for
  * the read-only cases), runs each case in a child process (so a failed CHECK
  * ends only that case) and prints TAP, one line per case. After each case the
@@ -32,7 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "raw_front.h"
+#include "conf.h"
 #include "test.h"
 
 #define IMG_SIZE   (64u << 20)
@@ -48,7 +49,7 @@
 /* Shared checks                                                            */
 
 /* No used entry for a while: the chain was not completed. */
-static void expect_no_used(struct rf_queue *q, int ms)
+void expect_no_used(struct rf_queue *q, int ms)
 {
 	uint32_t id, len;
 
@@ -59,7 +60,7 @@ static void expect_no_used(struct rf_queue *q, int ms)
 }
 
 /*
- * SPEC-NOTES "Error policy": a corrupt ring stops that queue: error eventfd,
+ * docs/spec-notes.md "Error policy": a corrupt ring stops that queue: error eventfd,
  * no used entry, nothing more taken from it; the other queue keeps serving.
  */
 static void expect_broken(struct rf *f, unsigned qi)
@@ -112,7 +113,7 @@ static void publish(struct rf *f, unsigned qi, uint16_t head)
 }
 
 /* A new connection is served normally. */
-static void expect_new_connection_works(void)
+void expect_new_connection_works(void)
 {
 	struct rf f;
 
@@ -123,7 +124,7 @@ static void expect_new_connection_works(void)
 }
 
 /* The daemon hung up on f; a new connection works. */
-static void expect_drop(struct rf *f)
+void expect_drop(struct rf *f)
 {
 	if (!rf_wait_eof(f->sock)) {
 		fprintf(stderr, "the daemon did not drop the connection\n");
@@ -134,7 +135,7 @@ static void expect_drop(struct rf *f)
 }
 
 /* This connection still answers, and after it closes a new one works. */
-static void expect_still_served(struct rf *f)
+void expect_still_served(struct rf *f)
 {
 	CHECK(rf_get_u64(f, VHOST_USER_GET_FEATURES) != 0);
 	rf_close(f);
@@ -142,7 +143,7 @@ static void expect_still_served(struct rf *f)
 }
 
 /* The message was refused with a nonzero ack; this connection and a new one work. */
-static void expect_nack(struct rf *f, int64_t ack)
+void expect_nack(struct rf *f, int64_t ack)
 {
 	if (ack < 0) {
 		fprintf(stderr, "the daemon dropped the connection instead of refusing\n");
@@ -158,7 +159,7 @@ static void expect_nack(struct rf *f, int64_t ack)
 /* ------------------------------------------------------------------------ */
 /* Ring level                                                               */
 
-static struct rf F; /* the case's connection */
+struct rf F; /* the case's connection */
 
 static void ring_open(void)
 {
@@ -1455,13 +1456,6 @@ static void vu_second_client_refused(void)
 /* ------------------------------------------------------------------------ */
 /* The table and the runner                                                 */
 
-struct conf_case {
-	const char *group;
-	const char *name;
-	void (*fn)(void);
-	bool ro; /* runs against the read-only daemon */
-};
-
 #define C(g, n, f)                                                                                 \
 	{                                                                                          \
 		g, n, f, false                                                                     \
@@ -1573,17 +1567,33 @@ static const struct conf_case cases[] = {
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-struct daemon {
-	const char *tag;  /* in file names */
-	const char *opts; /* appended to --disk */
-	pid_t pid;
-	char dir[128];
-	char sock[192];
-	char img[192];
-	char log[192];
-};
+static const struct conf_table main_cases = {cases, NCASES};
+/* Every table of cases, in the order they run. */
+static const struct conf_table *const tables[] = {&main_cases, &conf_control_cases};
 
-static const char *vblkd;
+const char *conf_vblkd;
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define vblkd	      conf_vblkd
+
+static unsigned n_all_cases(void)
+{
+	unsigned n = 0;
+
+	for (unsigned t = 0; t < ARRAY_SIZE(tables); t++)
+		n += tables[t]->n;
+	return n;
+}
+
+/* The k-th case over every table. */
+static const struct conf_case *case_at(unsigned k)
+{
+	for (unsigned t = 0; t < ARRAY_SIZE(tables); t++) {
+		if (k < tables[t]->n)
+			return &tables[t]->cases[k];
+		k -= tables[t]->n;
+	}
+	return NULL;
+}
 
 static void daemon_log_tail(const struct daemon *d)
 {
@@ -1595,7 +1605,7 @@ static void daemon_log_tail(const struct daemon *d)
 		printf("# (no daemon log)\n");
 }
 
-static bool daemon_start(struct daemon *d)
+bool daemon_start(struct daemon *d)
 {
 	char disk[512], dir[sizeof(d->dir)];
 
@@ -1647,7 +1657,7 @@ static bool daemon_start(struct daemon *d)
 }
 
 /* SIGTERM: the daemon must finish, flush and exit 0 (and, under ASan, leak nothing). */
-static bool daemon_stop(struct daemon *d, char *why, size_t whylen)
+bool daemon_stop(struct daemon *d, char *why, size_t whylen)
 {
 	int status;
 
@@ -1723,7 +1733,8 @@ int main(int argc, char **argv)
 	unsigned n = 0, failed = 0, num = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: conformance VBLKD ring|request|vhost-user|all [CASE]\n");
+		fprintf(stderr,
+			"usage: conformance VBLKD ring|request|vhost-user|control|all [CASE]\n");
 		return 2;
 	}
 	vblkd = argv[1];
@@ -1738,13 +1749,14 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < 2; i++)
 		snprintf(dm[i].dir, sizeof(dm[i].dir), "%s", tmpl);
 
-	for (unsigned i = 0; i < NCASES; i++)
-		if ((!strcmp(group, "all") || !strcmp(group, cases[i].group)) &&
-		    (!only || !strcmp(only, cases[i].name)))
-			n++;
+	for (unsigned t = 0; t < ARRAY_SIZE(tables); t++)
+		for (unsigned i = 0; i < tables[t]->n; i++)
+			if ((!strcmp(group, "all") || !strcmp(group, tables[t]->cases[i].group)) &&
+			    (!only || !strcmp(only, tables[t]->cases[i].name)))
+				n++;
 	printf("1..%u\n", n + 1);
-	for (unsigned i = 0; i < NCASES; i++) {
-		const struct conf_case *c = &cases[i];
+	for (unsigned k = 0; k < n_all_cases(); k++) {
+		const struct conf_case *c = case_at(k);
 		struct daemon *d = &dm[c->ro];
 		int rc;
 
