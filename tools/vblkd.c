@@ -279,11 +279,11 @@ struct sock_file {
  * that "is the socket at PATH stale?" and "replace it" happen as one step.
  * flock(2) on the directory: no extra file, and gone with the process. A
  * holder that never lets go (any local user can flock a directory it can
- * read) makes us give up after a few seconds instead of hanging.
+ * read) makes us give up after ms milliseconds instead of hanging.
  */
-static int lock_dir(int dirfd)
+static int lock_dir(int dirfd, unsigned ms)
 {
-	for (int i = 0; i < 500; i++) {
+	for (unsigned i = 0; i < ms / 10; i++) {
 		if (flock(dirfd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
 		if (errno != EWOULDBLOCK)
@@ -394,10 +394,10 @@ static int listen_at(struct sock_file *sf, mode_t mode, gid_t gid)
 	sf->dev = st.st_dev;
 	sf->ino = st.st_ino;
 
-	ret = lock_dir(dirfd);
+	ret = lock_dir(dirfd, 5000);
 	if (ret) {
 		fprintf(stderr, "vblkd: cannot lock the directory of %s: %s\n", path,
-			strerror(-ret));
+			ret == -ETIMEDOUT ? "another process holds a flock on it" : strerror(-ret));
 		goto err_unlink;
 	}
 	if (fstatat(dirfd, sf->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -449,8 +449,8 @@ static void remove_socket(struct sock_file *sf)
 
 	if (sf->dirfd < 0)
 		return;
-	/* Best effort without the lock: our own socket must still go. */
-	lock_dir(sf->dirfd);
+	/* Briefly, and on without the lock: SIGTERM must not wait on a stranger. */
+	lock_dir(sf->dirfd, 500);
 	if (fstatat(sf->dirfd, sf->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_dev == sf->dev && st.st_ino == sf->ino)
 		unlinkat(sf->dirfd, sf->base, 0);
