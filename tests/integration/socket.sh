@@ -9,6 +9,8 @@
 #            replaced
 #   replaced a vblkd whose path was taken over by another daemon leaves the
 #            newcomer's socket alone at exit
+#   usage    bad --socket-mode / --socket-group / locking= values are usage
+#            errors (exit 2, one line, no socket)
 # Exit 0 pass, 1 fail.
 set -u
 mode=$1 vblkd=$2 vblk=$3
@@ -105,6 +107,24 @@ replaced)
 	stop "$new"
 	[ -e "$sock" ] && fail "the new daemon left its socket behind"
 	no_leftovers
+	;;
+usage)
+	for args in "--socket-mode 0999" "--socket-mode 01777" "--socket-mode -1" \
+		"--socket-mode rw" "--socket-group no-such-group-vblk" "--socket-group -5"; do
+		# shellcheck disable=SC2086 # split on purpose
+		"$vblkd" --socket "$sock" --disk null:1M $args >"$tmp/err" 2>&1
+		rc=$?
+		[ $rc -eq 2 ] || fail "vblkd $args exited $rc, want 2: $(cat "$tmp/err")"
+		[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "vblkd $args: not one line: $(cat "$tmp/err")"
+		[ -e "$sock" ] && fail "vblkd $args created a socket"
+	done
+	"$vblkd" --fd 0 --socket-mode 0600 --disk null:1M >"$tmp/err" 2>&1
+	[ $? -eq 2 ] || fail "--socket-mode with --fd accepted: $(cat "$tmp/err")"
+	"$vblkd" --socket "$sock" --disk null:1M,locking=maybe >"$tmp/err" 2>&1
+	[ $? -eq 2 ] || fail "locking=maybe accepted: $(cat "$tmp/err")"
+	"$vblkd" --help | grep -q -- "--socket-mode" || fail "--help lacks --socket-mode"
+	"$vblkd" --help | grep -q -- "--socket-group" || fail "--help lacks --socket-group"
+	"$vblkd" --help | grep -q -- "locking=" || fail "--help lacks locking="
 	;;
 *)
 	echo "unknown mode $mode" >&2
