@@ -1,78 +1,87 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The vq_dev_* verbs: one entry per operation, dispatching to the split ring
+ * The vq_dev_* verbs: one entry per operation, doing what both layouts share
+ * (allocation, validation, resetting the common state, the inflight region's
+ * size and attachment) and dispatching the rest to the split ring
  * (vq_dev_split.c, virtio 1.3 §2.7) or the packed ring (vq_dev_packed.c,
- * §2.8) on vq->packed, which only vq_dev_init_ring sets.
- *
- * For a packed queue the fields every layout shares are kept in step here:
- * num/event_idx/indirect are copied into the packed state when it starts, and
- * its inflight count and broken flag are mirrored back after each verb that
- * changes them, so transports read them the same way for both layouts.
+ * §2.8) through their vq_dev_ops table, chosen by vq->packed, which only
+ * vq_dev_init_ring sets.
  */
 #include "vq_dev.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "vq_dev_split.h"
-#include "vq_priv.h"
-
-static void packed_sync(struct vq_dev *vq)
-{
-	vq->inflight = vq->p.inflight;
-	vq->broken = vq->p.broken;
-	vq->broken_logged = vq->p.broken_logged;
-	vq->inflight_recovered = vq->p.inflight_recovered;
-}
+#include "vq_dev_ops.h"
 
 int vq_dev_init_ring(struct vq_dev *vq, unsigned num, bool packed)
 {
+	bool event_idx = vq->event_idx, indirect = vq->indirect;
 	int ret;
 
+	/* §2.7: a split ring's Queue Size is a power of 2; §2.8 has no such rule. */
+	if (num == 0 || num > VQ_DEV_MAX_SIZE || num > VQ_PACKED_MAX_SIZE ||
+	    (!packed && (num & (num - 1)) != 0))
+		return -EINVAL;
+	memset(vq, 0, sizeof(*vq));
+	/*
+	 * event_idx and indirect are left alone: the transport learns the
+	 * features (SET_FEATURES) independently of the ring size
+	 * (SET_VRING_NUM), in either order.
+	 */
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
 	vq->packed = packed;
-	if (!packed)
-		return vq_dev_split_init(vq, num);
-	ret = vq_dev_packed_init(&vq->p, num);
-	if (ret)
-		return ret;
 	vq->num = (uint16_t)num;
-	vq->mem = NULL;
-	packed_sync(vq);
-	return 0;
-}
-
-int vq_dev_init(struct vq_dev *vq, unsigned num)
-{
-	return vq_dev_init_ring(vq, num, false);
+	/* Allocated here so that recovery at start never fails for memory. */
+	vq->resubmit = calloc(num, sizeof(*vq->resubmit));
+	if (vq->resubmit == NULL)
+		return -ENOMEM;
+	ret = vq_dev_ops(vq)->init(vq);
+	if (ret)
+		vq_dev_fini(vq);
+	return ret;
 }
 
 void vq_dev_fini(struct vq_dev *vq)
 {
+	bool event_idx, indirect;
+
 	if (vq == NULL)
 		return;
-	/* Both accept a zeroed or half-built state, so a packed vq frees its split part too. */
-	vq_dev_split_fini(vq);
-	vq_dev_packed_fini(&vq->p);
-	vq->packed = false;
+	/* Each accepts a zeroed or half-built state of its own layout. */
+	vq_dev_ops(vq)->fini(vq);
+	free(vq->resubmit);
+	event_idx = vq->event_idx;
+	indirect = vq->indirect;
+	memset(vq, 0, sizeof(*vq));
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
 }
 
 int vq_dev_map_areas(const struct vq_dev *vq, const struct vq_mem *mem, uint64_t desc_uva,
 		     uint64_t driver_uva, uint64_t device_uva, struct vq_dev_areas *areas)
 {
-	if (vq->packed)
-		return vq_dev_packed_map_rings(mem, vq->num, desc_uva, driver_uva, device_uva,
-					       (struct virtq_packed_desc **)&areas->desc,
-					       (struct virtq_packed_event **)&areas->driver,
-					       (struct virtq_packed_event **)&areas->device);
-	return vq_dev_split_map_rings(
-	    mem, vq->num, desc_uva, driver_uva, device_uva, (struct virtq_desc **)&areas->desc,
-	    (struct virtq_avail **)&areas->driver, (struct virtq_used **)&areas->device);
-}
+	const uint64_t uva[3] = {desc_uva, driver_uva, device_uva};
+	void *hva[3];
+	size_t size[3], align[3];
+	int ret;
 
-int vq_dev_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva, uint64_t avail_uva,
-		     uint64_t used_uva, struct virtq_desc **desc, struct virtq_avail **avail,
-		     struct virtq_used **used)
-{
-	return vq_dev_split_map_rings(mem, num, desc_uva, avail_uva, used_uva, desc, avail, used);
+	if (vq->num == 0)
+		return -EINVAL;
+	vq_dev_ops(vq)->area_sizes(vq->num, size, align);
+	/* Each whole area, event fields included, contiguous in one region. */
+	for (unsigned i = 0; i < 3; i++) {
+		ret = vq_map_area(mem, uva[i], size[i], align[i], &hva[i]);
+		if (ret)
+			return ret;
+	}
+	areas->desc = hva[0];
+	areas->driver = hva[1];
+	areas->device = hva[2];
+	return 0;
 }
 
 int vq_dev_start_areas(struct vq_dev *vq, const struct vq_mem *mem,
@@ -80,105 +89,104 @@ int vq_dev_start_areas(struct vq_dev *vq, const struct vq_mem *mem,
 {
 	int ret;
 
-	if (!vq->packed) {
-		/* vhost-user.rst: a split ring's base is the 16-bit next avail index. */
-		if (base > UINT16_MAX)
-			return -EINVAL;
-		return vq_dev_split_start(vq, mem, areas->desc, areas->driver, areas->device,
-					  (uint16_t)base);
-	}
-	vq->p.event_idx = vq->event_idx;
-	vq->p.indirect = vq->indirect;
-	ret = vq_dev_packed_start(&vq->p, mem, areas->desc, areas->driver, areas->device, base);
-	packed_sync(vq);
+	if (vq->num == 0 || vq->resubmit == NULL || mem == NULL || areas->desc == NULL ||
+	    areas->driver == NULL || areas->device == NULL)
+		return -EINVAL;
+	/* Checks the areas' alignment and base, sets the layout's part of the state. */
+	ret = vq_dev_ops(vq)->start(vq, areas, base);
 	if (ret)
 		return ret;
 	vq->mem = mem;
-	packed_sync(vq);
-	return 0;
-}
-
-int vq_dev_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc *desc,
-		 struct virtq_avail *avail, struct virtq_used *used, uint16_t base)
-{
-	if (vq->packed)
-		return -EINVAL;
-	return vq_dev_split_start(vq, mem, desc, avail, used, base);
+	vq->inflight = 0;
+	vq->signalled_used = 0;
+	vq->signalled_used_valid = false;
+	vq->broken = false;
+	vq->broken_logged = false;
+	vq->resubmit_num = vq->resubmit_next = 0;
+	vq->inflight_recovered = false;
+	if (vq->inflight_region == NULL)
+		return 0;
+	return vq_dev_ops(vq)->inflight_start(vq, base);
 }
 
 uint32_t vq_dev_get_base(const struct vq_dev *vq)
 {
-	return vq->packed ? vq_dev_packed_get_base(&vq->p) : vq->last_avail_idx;
+	return vq_dev_ops(vq)->get_base(vq);
 }
 
 size_t vq_dev_inflight_size_ring(unsigned num, bool packed)
 {
-	return packed ? vq_dev_packed_inflight_size(num) : vq_dev_inflight_size(num);
+	if (packed)
+		return sizeof(struct vhost_user_inflight_packed_queue) +
+		       (size_t)num * sizeof(struct vhost_user_inflight_desc_packed);
+	return sizeof(struct vhost_user_inflight_split_queue) +
+	       (size_t)num * sizeof(struct vhost_user_inflight_desc_split);
 }
 
 int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len)
 {
+	if (region == NULL) {
+		vq->inflight_region = NULL;
+		return 0;
+	}
 	/*
-	 * vhost-user.rst "Inflight I/O tracking" has a layout per ring type;
-	 * the caller hands each ring a region of its own layout
-	 * (vq_dev_inflight_size_ring), and each start checks the layout tag.
+	 * vhost-user.rst "Inflight I/O tracking" has a layout per ring type,
+	 * and start checks the layout tag. The u64 fields are accessed in
+	 * place: they must be naturally aligned.
 	 */
-	if (vq->packed)
-		return vq_dev_packed_set_inflight(&vq->p, region, len);
-	return vq_dev_split_set_inflight(vq, region, len);
+	if (vq->num == 0 || vq->resubmit == NULL || (uintptr_t)region % 8 ||
+	    len < vq_dev_inflight_size_ring(vq->num, vq->packed))
+		return -EINVAL;
+	vq->inflight_region = region;
+	return 0;
 }
 
 unsigned vq_dev_resubmit_pending(const struct vq_dev *vq)
 {
-	return vq->packed ? vq_dev_packed_resubmit_pending(&vq->p)
-			  : vq_dev_split_resubmit_pending(vq);
+	return (unsigned)(vq->resubmit_num - vq->resubmit_next);
 }
 
 int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, unsigned iov_max)
 {
+	struct vq_chain c = {.iov = iov, .iov_max = iov_max};
+	uint16_t head;
 	int ret;
 
-	if (!vq->packed)
-		return vq_dev_split_pop(vq, elem, iov, iov_max);
-	ret = vq_dev_packed_pop(&vq->p, elem, iov, iov_max);
-	packed_sync(vq);
+	if (vq->broken)
+		return -EIO;
+	/* Our invariant: only a started queue is popped (start set mem and the areas). */
+	assert(vq->mem != NULL);
+	/* "Inflight I/O tracking": resubmit before taking new buffers. */
+	if (vq->resubmit_next < vq->resubmit_num)
+		ret = vq_dev_ops(vq)->pop_resubmit(vq, &c, &head);
+	else
+		ret = vq_dev_ops(vq)->pop(vq, &c, &head);
+	if (ret == 1)
+		vq_dev_elem_fill(elem, head, &c, iov);
 	return ret;
 }
 
 void vq_dev_push(struct vq_dev *vq, uint16_t head, uint32_t len)
 {
-	if (!vq->packed) {
-		vq_dev_split_push(vq, head, len);
-		return;
-	}
-	vq_dev_packed_push(&vq->p, head, len);
-	packed_sync(vq);
+	vq_dev_ops(vq)->push(vq, head, len);
 }
 
 bool vq_dev_need_notify(struct vq_dev *vq)
 {
-	return vq->packed ? vq_dev_packed_need_notify(&vq->p) : vq_dev_split_need_notify(vq);
+	return vq_dev_ops(vq)->need_notify(vq);
 }
 
 void vq_dev_disable_kicks(struct vq_dev *vq)
 {
-	if (vq->packed)
-		vq_dev_packed_disable_kicks(&vq->p);
-	else
-		vq_dev_split_disable_kicks(vq);
+	vq_dev_ops(vq)->disable_kicks(vq);
 }
 
 bool vq_dev_enable_kicks(struct vq_dev *vq)
 {
-	return vq->packed ? vq_dev_packed_enable_kicks(&vq->p) : vq_dev_split_enable_kicks(vq);
+	return vq_dev_ops(vq)->enable_kicks(vq);
 }
 
 void vq_dev_set_broken(struct vq_dev *vq, const char *why)
 {
-	if (!vq->packed) {
-		vq_dev_split_set_broken(vq, why);
-		return;
-	}
-	vq_dev_packed_set_broken(&vq->p, why);
-	packed_sync(vq);
+	vq_dev_broken(vq, "%s", why);
 }

@@ -26,17 +26,20 @@
 #include <vblk/spec/vhost_user.h>
 #include <vblk/spec/virtio_ring.h>
 
-#include "vq_dev_packed.h"
+#include "vq_inflight.h"
 #include "vq_mem.h"
 #include "vq_types.h"
 
-/* vhost-user.rst "Inflight I/O tracking": the split-ring region version we write. */
-#define VQ_DEV_INFLIGHT_VERSION 1
-
-/* One head to pop again after a back-end restart, with its issue order. */
+/*
+ * One buffer to pop again after a back-end restart, with its issue order:
+ * split, head is its head index (id = head, num unused); packed, head is its
+ * head entry in the inflight region, id its buffer ID and num its ring slots.
+ */
 struct vq_dev_resubmit {
 	uint64_t counter;
 	uint16_t head;
+	uint16_t id;
+	uint16_t num;
 };
 
 /*
@@ -50,62 +53,92 @@ struct vq_dev_areas {
 	void *device;
 };
 
-/*
- * num, event_idx and indirect (configuration) and inflight, broken and
- * inflight_recovered (state) are valid for both layouts; the other fields
- * belong to the split ring, and p holds the packed ring's state when packed
- * is set.
- */
-struct vq_dev {
-	/* Configuration: num and packed by init, the others before start. */
-	uint16_t num;
-	bool packed;	/* VIRTIO_F_RING_PACKED: the state is in p */
-	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
-	bool indirect;	/* VIRTIO_F_INDIRECT_DESC negotiated */
-	const struct vq_mem *mem;
+/* What only the split ring has (§2.7). */
+struct vq_dev_split {
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
+	uint8_t *head_busy; /* [num]: head popped and not yet pushed */
+};
 
-	/* State. */
-	uint16_t last_avail_idx; /* next avail->ring slot to consume */
-	uint16_t used_idx;	 /* our copy of used->idx, the device owns it */
-	uint16_t inflight;	 /* popped, not yet pushed */
-	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
+/* What only the packed ring has (§2.8.1: a wrap counter per direction). */
+struct vq_dev_packed {
+	struct virtq_packed_desc *desc;		 /* Descriptor Area: num entries */
+	struct virtq_packed_event *driver_event; /* Driver Area: driver writes, we read */
+	struct virtq_packed_event *device_event; /* Device Area: we write, driver reads */
+	bool avail_wrap;			 /* driver ring wrap counter at last_avail_idx */
+	bool used_wrap;				 /* device ring wrap counter at used_idx */
+	uint32_t used_since_signal;		 /* ring slots pushed since the last need_notify */
+	/*
+	 * [num], indexed by buffer ID: 0 when the ID is not in flight,
+	 * otherwise the number of ring slots its buffer occupied (§2.8.6: the
+	 * used element of a chain stands for all of its slots).
+	 */
+	uint16_t *id_slots;
+	struct vq_packed_desc_rec *chain; /* [num] descriptors of the buffer being popped */
+	struct vq_inflight_packed inf;	  /* inflight region mirrors (vq_inflight_packed.c) */
+};
+
+/*
+ * A ring's state: the fields every layout has once, then what differs in a
+ * union (as Linux's struct vring_virtqueue). Transports set event_idx and
+ * indirect and read packed, broken, inflight and inflight_recovered; the
+ * rest belongs to the engines.
+ */
+struct vq_dev {
+	/* Configuration: num and packed by vq_dev_init_ring, the others before start. */
+	uint16_t num;
+	bool packed;	/* VIRTIO_F_RING_PACKED: the state is in packed_ring */
+	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
+	bool indirect;	/* VIRTIO_F_INDIRECT_DESC negotiated */
+	const struct vq_mem *mem;
+
+	/*
+	 * Ring positions. Split: free-running 16-bit indices (next avail->ring
+	 * entry to consume; our copy of used->idx). Packed: ring positions in
+	 * [0, num), each with its wrap counter in packed_ring.
+	 */
+	uint16_t last_avail_idx;
+	uint16_t used_idx;
+	uint16_t signalled_used; /* used position at the last interrupt (linear, packed) */
 	bool signalled_used_valid;
+	uint16_t inflight; /* buffers popped, not yet pushed */
 	bool broken;
 	bool broken_logged;
-	uint8_t *head_busy; /* [num]: head popped and not yet pushed */
 
 	/*
 	 * Inflight I/O tracking (vhost-user.rst "Inflight I/O tracking",
 	 * VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), optional: a region shared
 	 * with the front end that outlives this process, so a restarted back
-	 * end can finish what a dead one popped. NULL when not in use.
+	 * end can finish what a dead one popped. NULL when not in use; laid
+	 * out for the ring's layout.
 	 */
-	struct vhost_user_inflight_split_queue *inflight_region;
+	void *inflight_region;
 	uint64_t inflight_counter;	  /* last counter stored in the region */
 	bool inflight_recovered;	  /* start found a region an earlier back end used */
 	struct vq_dev_resubmit *resubmit; /* [num], in counter order */
 	uint16_t resubmit_num;		  /* entries in resubmit[] */
 	uint16_t resubmit_next;		  /* next one pop returns */
 
-	/* The packed ring (only when packed). */
-	struct vq_dev_packed p;
+	union {
+		struct vq_dev_split split;	  /* !packed */
+		struct vq_dev_packed packed_ring; /* packed */
+	};
 };
 
 /*
  * Prepare vq for a ring of num entries: packed (1..VQ_DEV_MAX_SIZE, §2.8 does
  * not need a power of two) or split (a power of two, §2.7). Allocates the
- * in-flight bookkeeping. vq must be zeroed or finished with vq_dev_fini.
- * Returns 0, -EINVAL or -ENOMEM.
+ * in-flight bookkeeping; event_idx and indirect are left alone (the transport
+ * learns the features independently of the ring size). vq must be zeroed or
+ * finished with vq_dev_fini. Returns 0, -EINVAL or -ENOMEM.
  */
 int vq_dev_init_ring(struct vq_dev *vq, unsigned num, bool packed);
 
-/* vq_dev_init_ring for a split ring. */
-int vq_dev_init(struct vq_dev *vq, unsigned num);
-
-/* Free what vq_dev_init allocated. Accepts a zeroed or half-built vq. */
+/*
+ * Free what vq_dev_init_ring allocated and reset the state (event_idx and
+ * indirect are kept). Accepts NULL, a zeroed or half-built vq.
+ */
 void vq_dev_fini(struct vq_dev *vq);
 
 /*
@@ -120,9 +153,24 @@ int vq_dev_map_areas(const struct vq_dev *vq, const struct vq_mem *mem, uint64_t
 
 /*
  * Attach the areas (from vq_dev_map_areas) and the memory table used for
- * buffers, and set the ring position from a vhost-user base: the split ring's
- * next avail index (< 2^16, see vq_dev_start), or the packed ring's 32-bit
- * encoding (VQ_PACKED_BASE, vq_dev_packed_start). Returns 0 or -EINVAL.
+ * buffers, and set the ring position from a vhost-user base.
+ *
+ * Split: base is the next avail index (< 2^16); used->idx is read once into
+ * our copy. Packed: base is the 32-bit encoding of vq_types.h
+ * (VQ_PACKED_BASE_INIT for a fresh ring); a front end that sends only the low
+ * 16 bits (as DPDK reads the message) gets used = avail.
+ *
+ * With an inflight region attached (vq_dev_set_inflight): a fresh region
+ * (version 0) is initialised at the base's position (packed: a base with
+ * slots in flight cannot be recorded, the region is detached). A region an
+ * earlier back end used is validated and recovered as vhost-user.rst
+ * "Inflight I/O tracking" says: a push in progress is committed or rolled
+ * back, every buffer still in flight is queued for resubmission in counter
+ * order (pop returns them before any new one), and the position comes from
+ * the region (split: used->idx + the heads in flight), whatever base says
+ * (QEMU cannot know it after a back end died). A region of another layout,
+ * version or size, or one that fails validation, is refused.
+ * Returns 0 or -EINVAL (also a NULL or misaligned area, a base out of range).
  */
 int vq_dev_start_areas(struct vq_dev *vq, const struct vq_mem *mem,
 		       const struct vq_dev_areas *areas, uint32_t base);
@@ -132,9 +180,6 @@ int vq_dev_start_areas(struct vq_dev *vq, const struct vq_mem *mem,
  * the next avail index; packed, the 32-bit encoding of vq_types.h.
  */
 uint32_t vq_dev_get_base(const struct vq_dev *vq);
-
-/* Bytes of one split queue's inflight region for a ring of num entries (header + num entries). */
-size_t vq_dev_inflight_size(unsigned num);
 
 /*
  * Bytes of one queue's inflight region in the layout of the given ring type
@@ -154,38 +199,10 @@ size_t vq_dev_inflight_size_ring(unsigned num, bool packed);
 int vq_dev_set_inflight(struct vq_dev *vq, void *region, size_t len);
 
 /*
- * Split ring only (vq_dev_start_areas for either layout).
- * Attach the three ring areas (already translated and bounds-checked by the
- * transport, see vq_dev_map_rings) and the memory table used for buffers,
- * set last_avail_idx = base, and read used->idx once into our copy.
- *
- * With an inflight region attached (vq_dev_set_inflight): a fresh region
- * (version 0) is initialised and base is used. A region an earlier back end
- * used (version VQ_DEV_INFLIGHT_VERSION) is recovered as vhost-user.rst
- * "Inflight I/O tracking" says: the last batch is cleared if it was already
- * published, every entry still in flight is queued for resubmission in
- * counter order (pop returns them before any new avail entry), and
- * last_avail_idx becomes used->idx + the number in flight, whatever base
- * says (QEMU sends used->idx as the base after a back end died). A region of
- * another version, desc_num or with last_batch_head >= num is refused.
- * Returns 0 or -EINVAL (also for a packed vq).
- */
-int vq_dev_start(struct vq_dev *vq, const struct vq_mem *mem, struct virtq_desc *desc,
-		 struct virtq_avail *avail, struct virtq_used *used, uint16_t base);
-
-/*
- * Split ring only: vq_dev_map_areas for a split ring of num entries, typed.
- * Returns 0, -EINVAL or -EFAULT.
- */
-int vq_dev_map_rings(const struct vq_mem *mem, unsigned num, uint64_t desc_uva, uint64_t avail_uva,
-		     uint64_t used_uva, struct virtq_desc **desc, struct virtq_avail **avail,
-		     struct virtq_used **used);
-
-/*
  * Pop the next available chain (split) or buffer (packed; elem->head is its
  * buffer ID) into elem, with iovecs stored in iov[0..iov_max).
- * Heads queued for resubmission by vq_dev_start come first; their chains are
- * walked again from the descriptor table with the same checks.
+ * Buffers queued for resubmission by start come first; they are checked
+ * like fresh ones.
  * Returns 1 when a chain was popped, 0 when the ring is empty, -EIO when the
  * queue is (or just became) broken. On -EIO nothing was consumed.
  */
@@ -194,9 +211,8 @@ int vq_dev_pop(struct vq_dev *vq, struct vq_dev_elem *elem, struct iovec *iov, u
 /*
  * Publish head as used with len = bytes written into its device-writable
  * buffers (virtio 1.3 §2.7.8, §2.8.4). head must be one pop returned and not
- * pushed. Packed buffers may be pushed in any order.
- * With an inflight region the stores follow "Inflight I/O tracking": used
- * element, last_batch_head, used->idx, inflight = 0, region used_idx.
+ * pushed. Packed buffers may be pushed in any order (§2.8.8).
+ * With an inflight region the stores follow "Inflight I/O tracking".
  */
 void vq_dev_push(struct vq_dev *vq, uint16_t head, uint32_t len);
 
@@ -223,7 +239,7 @@ void vq_dev_disable_kicks(struct vq_dev *vq);
  */
 bool vq_dev_enable_kicks(struct vq_dev *vq);
 
-/* Heads (packed: buffers) the start queued for resubmission that pop has not returned yet. */
+/* Buffers the start queued for resubmission that pop has not returned yet. */
 unsigned vq_dev_resubmit_pending(const struct vq_dev *vq);
 
 /* Mark the queue broken (logged once). Used by transports on framing errors too. */

@@ -4,8 +4,9 @@
  * used outside this folder and its tests):
  *  - packed ring positions and event suppression (virtio 1.3 §2.8.1,
  *    §2.8.10, §2.8.14), used by both the device and the driver side;
- *  - the device side's chain building and ring-area mapping, common to the
- *    split and the packed layout;
+ *  - the device side's descriptor reading, chain building, indirect table
+ *    checks, element filling, resubmission order and ring-area mapping,
+ *    common to the split and the packed layout (vq_common.c);
  *  - the "mark broken, log once" helper of both device-side engines.
  */
 #ifndef VBLK_VIRTQ_VQ_PRIV_H
@@ -124,7 +125,30 @@ static inline void vq_packed_event_write(struct virtq_packed_event *e, uint16_t 
 	WRITE_ONCE(*(uint32_t *)(void *)e, raw);
 }
 
-/* ---- device side: chains and ring areas (vq_common.c) ---- */
+/* ---- device side: descriptors, chains and ring areas (vq_common.c) ---- */
+
+struct vq_dev;
+struct vq_dev_elem;
+
+/*
+ * A descriptor after the single read from guest memory, in CPU byte order.
+ * Both layouts' descriptors are 16 bytes with addr and len first; split ones
+ * end with flags and next (§2.7.5), packed ones with id and flags (§2.8.13).
+ */
+struct vq_desc_copy {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next; /* split only */
+	uint16_t id;   /* packed only */
+};
+
+/*
+ * Copy one descriptor of vq's layout out of guest memory, once: no field is
+ * re-read from the guest afterwards (double fetch). Copes with an indirect
+ * table at an unaligned guest address.
+ */
+void vq_desc_read_once(const void *src, bool packed, struct vq_desc_copy *d);
 
 /* The iovecs of one chain being walked; the elem is filled only when the walk succeeds. */
 struct vq_chain {
@@ -138,13 +162,29 @@ struct vq_chain {
 };
 
 /*
- * Append one buffer descriptor (not INDIRECT) of len bytes at guest address
- * addr to the chain. Returns 0, or -EIO with a reason in why[len] (zero
- * length, readable after writable, too many iovecs, outside guest memory);
- * the caller marks its queue broken with it.
+ * Append one buffer descriptor (not INDIRECT) to the chain. A zero length,
+ * readable after writable, too many iovecs or an address outside guest memory
+ * marks vq broken, naming the descriptor as "<at> <where>" (head or slot).
+ * Returns 0 or -EIO.
  */
-int vq_chain_add(const struct vq_mem *mem, struct vq_chain *c, uint64_t addr, uint32_t len,
-		 bool writable, char *why, size_t why_len);
+int vq_dev_chain_add(struct vq_dev *vq, struct vq_chain *c, const struct vq_desc_copy *d,
+		     const char *at, unsigned where);
+
+/*
+ * Check an INDIRECT descriptor and map its table: the feature negotiated, no
+ * NEXT with it (§2.7.5.3.1, §2.8.7), a length that is a non-zero multiple of
+ * 16, and the table contiguous in guest memory. On success *table and *n are
+ * its bytes and entry count; otherwise vq is broken and -EIO returned.
+ */
+int vq_dev_indirect_table(struct vq_dev *vq, const struct vq_desc_copy *d, const char *at,
+			  unsigned where, const unsigned char **table, unsigned *n);
+
+/* Fill elem from a walked chain whose iovecs are in iov. */
+void vq_dev_elem_fill(struct vq_dev_elem *elem, uint16_t head, const struct vq_chain *c,
+		      struct iovec *iov);
+
+/* qsort order of struct vq_dev_resubmit: counter, then head (issue order, §"Inflight I/O"). */
+int vq_dev_resubmit_cmp(const void *a, const void *b);
 
 /*
  * Translate one ring area given as a front-end virtual address. The spec
@@ -154,10 +194,9 @@ int vq_chain_add(const struct vq_mem *mem, struct vq_chain *c, uint64_t addr, ui
 int vq_map_area(const struct vq_mem *mem, uint64_t uva, size_t size, size_t align, void **hva);
 
 /*
- * Set *broken and log "<kind> <vq> broken: <reason>" the first time only
+ * Mark vq broken and log "<kind> <vq> broken: <reason>" the first time only
  * (formatting only then, too).
  */
-void vq_mark_broken(bool *broken, bool *logged, const char *kind, const void *vq, const char *fmt,
-		    ...) VBLK_PRINTF(5, 6);
+void vq_dev_broken(struct vq_dev *vq, const char *fmt, ...) VBLK_PRINTF(2, 3);
 
 #endif

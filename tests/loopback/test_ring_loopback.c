@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Loopback: the driver-side ring (vq_drv) against the device-side ring
- * (vq_dev) in one process, over two mappings of one memfd (the driver's view
- * and the device's view, at different addresses, translated through vq_mem
- * as a vhost-user back end does).
+ * (vq_dev) in one process, over two mappings of one memfd (rings.h).
  *
  * More than 65536 requests (so every 16-bit index wraps) of random shapes go
  * through a small ring that is kept full: requests that do not fit wait in a
@@ -25,25 +23,16 @@
  * Usage: test_ring_loopback INDIRECT EVENT_IDX [PACKED [NUM]]   (flags 0 or 1)
  */
 #include <errno.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "rings.h"
 #include "test.h"
-#include "virtq/vq_dev.h"
-#include "virtq/vq_drv.h"
-#include "virtq/vq_mem.h"
 
-#define NUM	  64 /* the largest ring; the default size */
-#define INDIR_MAX 8
+#define NUM	  RINGS_MAX_NUM /* the largest ring; the default size */
+#define INDIR_MAX RINGS_MAX_INDIR
 #define NREQ	  (4 * NUM) /* request slots: more than the ring holds */
 #define TOTAL	  200000u   /* > 65536: all 16-bit indices wrap */
-#define GPA_BASE  0x40000000ull
-#define MEM_SIZE  (64u * 1024)
-#define OFF_DESC  0
-#define OFF_AVAIL 4096
-#define OFF_USED  8192
-#define OFF_INDIR 12288
-#define OFF_DATA  32768
+#define GPA_BASE  RINGS_GPA_BASE
+#define OFF_DATA  RINGS_OFF_DATA
 #define SLOT	  64 /* bytes of data per request slot: out [0,24), in [32,56) */
 
 struct req {
@@ -53,7 +42,8 @@ struct req {
 };
 
 static struct req reqs[NREQ];
-static uint8_t *drv_map, *dev_map;
+static struct rings rings;
+static uint8_t *drv_map;
 static uint64_t rng = 88172645463325252ull;
 
 static unsigned rnd(unsigned n)
@@ -79,18 +69,14 @@ int main(int argc, char **argv)
 {
 	bool indirect, event_idx, packed = false;
 	unsigned num = NUM;
-	struct vq_drv drv;
-	struct vq_drv_desc_state state[NUM];
-	struct vq_drv_packed_state pstate[NUM];
-	struct vq_dev dev = {0};
-	struct vq_mem mem = {0};
+	struct vq_drv *drv = &rings.drv;
+	struct vq_dev *dev = &rings.dev;
 	struct held held[NUM];
 	unsigned nheld = 0;
 	int free_head = 0, fifo_head = -1, fifo_tail = -1;
 	uint64_t next_seq = 0, pop_seq = 0, done = 0, kicks = 0, irqs = 0;
 	bool kick_pending = false, irq_pending = false, dev_awake = false;
 	unsigned idle = 0;
-	int fd;
 
 	if (argc < 3 || argc > 5)
 		SKIP("usage: %s INDIRECT EVENT_IDX [PACKED [NUM]]", argv[0]);
@@ -102,44 +88,8 @@ int main(int argc, char **argv)
 		num = (unsigned)atoi(argv[4]);
 	CHECK(num >= 1 && num <= NUM);
 
-	fd = memfd_create("loopback", MFD_CLOEXEC);
-	CHECK(fd >= 0);
-	CHECK(ftruncate(fd, MEM_SIZE) == 0);
-	drv_map = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	dev_map = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(drv_map != MAP_FAILED && dev_map != MAP_FAILED && drv_map != dev_map);
-
-	struct vq_drv_layout l = {
-	    .packed = packed,
-	    .num = (uint16_t)num,
-	    .event_idx = event_idx,
-	    .indirect = indirect,
-	    .desc = drv_map + OFF_DESC,
-	    .driver = drv_map + OFF_AVAIL,
-	    .device = drv_map + OFF_USED,
-	    .state = packed ? (void *)pstate : (void *)state,
-	    .indir = drv_map + OFF_INDIR,
-	    .indir_addr = gpa_of(OFF_INDIR),
-	    .indir_max = INDIR_MAX,
-	};
-	CHECK_EQ(vq_drv_init_layout(&drv, &l), 0);
-	CHECK_EQ(drv.packed, packed);
-
-	/* Device side: the region as a vhost-user back end would see it. */
-	struct vq_mem_region r = {
-	    .gpa = GPA_BASE, .uva = (uintptr_t)drv_map, .size = MEM_SIZE, .hva = dev_map};
-	CHECK_EQ(vq_mem_add(&mem, &r), 0);
-	struct vq_dev_areas areas;
-	CHECK_EQ(vq_dev_init_ring(&dev, num, packed), 0);
-	CHECK_EQ(vq_dev_map_areas(&dev, &mem, (uintptr_t)(drv_map + OFF_DESC),
-				  (uintptr_t)(drv_map + OFF_AVAIL), (uintptr_t)(drv_map + OFF_USED),
-				  &areas),
-		 0);
-	CHECK((uint8_t *)areas.desc == dev_map + OFF_DESC);
-	dev.event_idx = event_idx;
-	dev.indirect = indirect;
-	/* vhost-user.rst: a fresh packed ring's base has both wrap counters set. */
-	CHECK_EQ(vq_dev_start_areas(&dev, &mem, &areas, packed ? VQ_PACKED_BASE_INIT : 0), 0);
+	rings_open(&rings, packed, num, event_idx, indirect, INDIR_MAX);
+	drv_map = rings.drv_map;
 
 	for (int i = 0; i < NREQ; i++)
 		reqs[i].next = i + 1 < NREQ ? i + 1 : -1;
@@ -179,7 +129,7 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < q->nin; k++)
 				sg[n++] =
 				    (struct vq_drv_sg){gpa_of(OFF_DATA + i * SLOT + 32 + 8 * k), 8};
-			int ret = vq_drv_add(&drv, sg, q->nout, q->nin, q);
+			int ret = vq_drv_add(drv, sg, q->nout, q->nin, q);
 			if (ret == -ENOSPC)
 				break;
 			CHECK_EQ(ret, 0);
@@ -188,7 +138,7 @@ int main(int argc, char **argv)
 				fifo_tail = -1;
 			added = true;
 		}
-		if (added && vq_drv_kick_prepare(&drv)) {
+		if (added && vq_drv_kick_prepare(drv)) {
 			kick_pending = true;
 			kicks++;
 		}
@@ -203,9 +153,9 @@ int main(int argc, char **argv)
 			struct iovec iov[INDIR_MAX + 8];
 			struct vq_dev_elem e;
 			bool empty = false;
-			vq_dev_disable_kicks(&dev);
+			vq_dev_disable_kicks(dev);
 			while (budget-- && nheld < num) {
-				int ret = vq_dev_pop(&dev, &e, iov, INDIR_MAX + 8);
+				int ret = vq_dev_pop(dev, &e, iov, INDIR_MAX + 8);
 				CHECK(ret >= 0);
 				if (ret == 0) {
 					empty = true;
@@ -230,14 +180,14 @@ int main(int argc, char **argv)
 			unsigned npush = nheld ? 1 + rnd(nheld) : 0;
 			for (unsigned k = 0; k < npush; k++) {
 				unsigned j = rnd(nheld);
-				vq_dev_push(&dev, held[j].head, held[j].len);
+				vq_dev_push(dev, held[j].head, held[j].len);
 				held[j] = held[--nheld];
 			}
-			if (npush && vq_dev_need_notify(&dev)) {
+			if (npush && vq_dev_need_notify(dev)) {
 				irq_pending = true;
 				irqs++;
 			}
-			if (!nheld && empty && !vq_dev_enable_kicks(&dev))
+			if (!nheld && empty && !vq_dev_enable_kicks(dev))
 				dev_awake = false;
 		}
 
@@ -248,8 +198,8 @@ int main(int argc, char **argv)
 				void *cookie;
 				uint32_t len;
 				int ret;
-				vq_drv_disable_cb(&drv);
-				while ((ret = vq_drv_get_buf(&drv, &cookie, &len)) == 1) {
+				vq_drv_disable_cb(drv);
+				while ((ret = vq_drv_get_buf(drv, &cookie, &len)) == 1) {
 					struct req *q = cookie;
 					int i = (int)(q - reqs);
 					CHECK(i >= 0 && i < NREQ);
@@ -267,7 +217,7 @@ int main(int argc, char **argv)
 					progress = true;
 				}
 				CHECK_EQ(ret, 0);
-			} while (!vq_drv_enable_cb(&drv));
+			} while (!vq_drv_enable_cb(drv));
 		}
 
 		if (progress) {
@@ -276,27 +226,26 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"stalled: done %" PRIu64 " popped %" PRIu64
 				" inflight %u held %u (lost kick or interrupt)\n",
-				done, pop_seq, vq_drv_inflight(&drv), nheld);
+				done, pop_seq, vq_drv_inflight(drv), nheld);
 			return 1;
 		}
 	}
 	CHECK_EQ(pop_seq, TOTAL);
-	CHECK_EQ(vq_drv_inflight(&drv), 0);
-	CHECK_EQ(dev.inflight, 0);
+	CHECK_EQ(vq_drv_inflight(drv), 0);
+	CHECK_EQ(dev->inflight, 0);
 	if (packed) {
 		/* Nothing in flight: the used half of the base has caught up with avail. */
-		uint32_t base = vq_dev_get_base(&dev);
-		CHECK_EQ(drv.p.num_free, num);
+		uint32_t base = vq_dev_get_base(dev);
 		CHECK_EQ(VQ_PACKED_BASE_AVAIL_POS(base), VQ_PACKED_BASE_USED_POS(base));
 		CHECK_EQ(VQ_PACKED_BASE_AVAIL_WRAP(base), VQ_PACKED_BASE_USED_WRAP(base));
-		CHECK_EQ(VQ_PACKED_BASE_AVAIL_POS(base), drv.p.next_avail);
+		CHECK_EQ(VQ_PACKED_BASE_AVAIL_POS(base), drv->packed_ring.next_avail);
 	} else {
-		CHECK_EQ(drv.num_free, num);
-		CHECK_EQ(vq_dev_get_base(&dev), (uint16_t)TOTAL);
+		CHECK_EQ(vq_dev_get_base(dev), (uint16_t)TOTAL);
 	}
+	CHECK_EQ(drv->num_free, num);
 	printf("%s num=%u indirect=%d event_idx=%d: %u requests, %" PRIu64 " kicks, %" PRIu64
 	       " interrupts\n",
 	       packed ? "packed" : "split", num, indirect, event_idx, TOTAL, kicks, irqs);
-	vq_dev_fini(&dev);
+	vq_dev_fini(dev);
 	return 0;
 }

@@ -59,23 +59,21 @@ void fake_set_idx(struct fake_drv *d, uint16_t idx)
 
 int fake_start(struct fake_drv *d, bool event_idx, bool indirect)
 {
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
+	struct vq_dev_areas a;
 	int ret;
 
-	ret = vq_dev_init(&d->vq, d->num);
+	ret = vq_dev_init_ring(&d->vq, d->num, false);
 	if (ret)
 		return ret;
 	d->vq.event_idx = event_idx;
 	d->vq.indirect = indirect;
-	ret = vq_dev_map_rings(&d->mem, d->num, FAKE_UVA_BASE + FAKE_DESC_OFF,
-			       FAKE_UVA_BASE + FAKE_AVAIL_OFF, FAKE_UVA_BASE + FAKE_USED_OFF, &desc,
-			       &avail, &used);
+	ret = vq_dev_map_areas(&d->vq, &d->mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
+			       FAKE_UVA_BASE + FAKE_AVAIL_OFF, FAKE_UVA_BASE + FAKE_USED_OFF, &a);
 	if (ret)
 		return ret;
-	CHECK(desc == d->desc && avail == d->avail && used == d->used);
-	return vq_dev_start(&d->vq, &d->mem, desc, avail, used, d->avail_idx);
+	CHECK(a.desc == (void *)d->desc && a.driver == (void *)d->avail &&
+	      a.device == (void *)d->used);
+	return vq_dev_start_areas(&d->vq, &d->mem, &a, d->avail_idx);
 }
 
 void fake_fini(struct fake_drv *d)

@@ -51,7 +51,8 @@ struct fake_drv {
 void fake_init(struct fake_drv *d, unsigned num, unsigned nregions);
 /* Start both indices at idx (call before fake_start). */
 void fake_set_idx(struct fake_drv *d, uint16_t idx);
-/* vq_dev_init + vq_dev_map_rings (through the uvas) + vq_dev_start. Returns 0 or -errno. */
+/* vq_dev_init_ring + vq_dev_map_areas (through the uvas) + vq_dev_start_areas. Returns 0 or -errno.
+ */
 int fake_start(struct fake_drv *d, bool event_idx, bool indirect);
 void fake_fini(struct fake_drv *d);
 

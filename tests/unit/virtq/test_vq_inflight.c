@@ -43,7 +43,7 @@ static uint64_t region_mem[(sizeof(struct vhost_user_inflight_split_queue) +
 			    NUM * sizeof(struct vhost_user_inflight_desc_split)) /
 			       8 +
 			   8];
-#define GUARD_OFF (vq_dev_inflight_size(NUM))
+#define GUARD_OFF (vq_dev_inflight_size_ring(NUM, false))
 
 static struct vhost_user_inflight_split_queue *region(void)
 {
@@ -64,19 +64,17 @@ static void guard_check(void)
 /* (Re)start the device side on the fake rings with the region and a base. */
 static int start(uint16_t base)
 {
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
+	struct vq_dev_areas a;
 
 	vq_dev_fini(&d.vq);
 	memset(&d.vq, 0, sizeof(d.vq));
-	CHECK_EQ(vq_dev_init(&d.vq, NUM), 0);
-	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size(NUM)), 0);
-	CHECK_EQ(vq_dev_map_rings(&d.mem, NUM, FAKE_UVA_BASE + FAKE_DESC_OFF,
+	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, false), 0);
+	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, false)), 0);
+	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
 				  FAKE_UVA_BASE + FAKE_AVAIL_OFF, FAKE_UVA_BASE + FAKE_USED_OFF,
-				  &desc, &avail, &used),
+				  &a),
 		 0);
-	return vq_dev_start(&d.vq, &d.mem, desc, avail, used, base);
+	return vq_dev_start_areas(&d.vq, &d.mem, &a, base);
 }
 
 /* The back end dies: no further store; QEMU then sends used->idx as the base. */
@@ -127,7 +125,7 @@ static void case_track(void)
 	struct vhost_user_inflight_split_queue *r = region();
 
 	CHECK_EQ(start(0), 0);
-	/* vq_dev_start initialised the fresh (version 0) region. */
+	/* vq_dev_start_areas initialised the fresh (version 0) region. */
 	CHECK_EQ(r->version, VQ_DEV_INFLIGHT_VERSION);
 	CHECK_EQ(r->desc_num, NUM);
 	CHECK_EQ(r->used_idx, 0);
@@ -383,21 +381,23 @@ static void case_too_small(void)
 {
 	uint64_t odd[4];
 
-	CHECK_EQ(vq_dev_init(&d.vq, NUM), 0);
-	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size(NUM) - 1), -EINVAL);
+	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, false), 0);
+	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, false) - 1),
+		 -EINVAL);
 	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), 0), -EINVAL);
 	CHECK_EQ(vq_dev_set_inflight(&d.vq, odd, sizeof(odd)), -EINVAL);
 	CHECK(d.vq.inflight_region == NULL);
-	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size(NUM)), 0);
+	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, false)), 0);
 	CHECK_EQ(vq_dev_set_inflight(&d.vq, NULL, 0), 0);
 	CHECK(d.vq.inflight_region == NULL);
-	CHECK_EQ(vq_dev_inflight_size(NUM), 16 + NUM * 16);
+	CHECK_EQ(vq_dev_inflight_size_ring(NUM, false), 16 + NUM * 16);
 }
 
 static void case_unaligned(void)
 {
-	CHECK_EQ(vq_dev_init(&d.vq, NUM), 0);
-	CHECK_EQ(vq_dev_set_inflight(&d.vq, (uint8_t *)region_mem + 4, vq_dev_inflight_size(NUM)),
+	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, false), 0);
+	CHECK_EQ(vq_dev_set_inflight(&d.vq, (uint8_t *)region_mem + 4,
+				     vq_dev_inflight_size_ring(NUM, false)),
 		 -EINVAL);
 }
 

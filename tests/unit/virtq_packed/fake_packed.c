@@ -58,29 +58,29 @@ void fakep_set_pos(struct fakep *d, uint16_t pos, bool wrap)
 
 int fakep_start(struct fakep *d, bool event_idx, bool indirect)
 {
-	struct virtq_packed_desc *desc;
-	struct virtq_packed_event *drv, *dev;
+	struct vq_dev_areas a;
 	int ret;
 
-	ret = vq_dev_packed_init(&d->vq, d->num);
+	ret = vq_dev_init_ring(&d->vq, d->num, true);
 	if (ret)
 		return ret;
 	d->vq.event_idx = event_idx;
 	d->vq.indirect = indirect;
-	ret = vq_dev_packed_map_rings(&d->mem, d->num, FAKE_UVA_BASE + FAKE_DESC_OFF,
-				      FAKE_UVA_BASE + FAKE_DRV_EV_OFF,
-				      FAKE_UVA_BASE + FAKE_DEV_EV_OFF, &desc, &drv, &dev);
+	ret =
+	    vq_dev_map_areas(&d->vq, &d->mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
+			     FAKE_UVA_BASE + FAKE_DRV_EV_OFF, FAKE_UVA_BASE + FAKE_DEV_EV_OFF, &a);
 	if (ret)
 		return ret;
-	CHECK(desc == d->desc && drv == d->drv_ev && dev == d->dev_ev);
-	return vq_dev_packed_start(
-	    &d->vq, &d->mem, desc, drv, dev,
+	CHECK(a.desc == (void *)d->desc && a.driver == (void *)d->drv_ev &&
+	      a.device == (void *)d->dev_ev);
+	return vq_dev_start_areas(
+	    &d->vq, &d->mem, &a,
 	    VQ_PACKED_BASE(d->next_avail, d->avail_wrap, d->last_used, d->used_wrap));
 }
 
 void fakep_fini(struct fakep *d)
 {
-	vq_dev_packed_fini(&d->vq);
+	vq_dev_fini(&d->vq);
 	if (d->map2)
 		munmap(d->map2, d->size / 2);
 	munmap(d->map, d->size);

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtq/vq_dev_packed.h"
+#include "virtq/vq_dev.h"
 #include "virtq/vq_mem.h"
 
 #define FAKE_GPA_BASE	0x100000ull
@@ -51,7 +51,7 @@ struct fakep {
 	bool used_wrap;
 	uint16_t slots[VQ_DEV_MAX_SIZE]; /* per buffer ID: slots of the list in flight */
 	uint64_t next_alloc;
-	struct vq_dev_packed vq;
+	struct vq_dev vq;
 };
 
 struct fakep_seg {
@@ -63,7 +63,8 @@ struct fakep_seg {
 void fakep_init(struct fakep *d, unsigned num, unsigned nregions);
 /* Put both driver positions at (pos, wrap) (call before fakep_start). */
 void fakep_set_pos(struct fakep *d, uint16_t pos, bool wrap);
-/* vq_dev_packed_init + map_rings (through the uvas) + start with the matching base. */
+/* vq_dev_init_ring(packed) + vq_dev_map_areas (through the uvas) + vq_dev_start_areas with the
+ * matching base. */
 int fakep_start(struct fakep *d, bool event_idx, bool indirect);
 void fakep_fini(struct fakep *d);
 

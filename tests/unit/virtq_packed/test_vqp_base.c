@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Ring setup for vhost-user: map_rings checks sizes, alignment (§2.8.10.1)
+ * Ring setup for vhost-user: vq_dev_map_areas checks sizes, alignment (§2.8.10.1)
  * and mapping; start takes the SET_VRING_BASE encoding (avail position |
  * wrap << 15 | (used position | wrap << 15) << 16), rejects positions >= num
  * and a used position more than num slots behind, treats a 16-bit base as
@@ -16,17 +16,36 @@
 
 static struct fakep d;
 
+static int start_with(void *desc, uint32_t base)
+{
+	struct vq_dev_areas a = {desc, d.drv_ev, d.dev_ev};
+
+	vq_dev_fini(&d.vq);
+	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, true), 0);
+	return vq_dev_start_areas(&d.vq, &d.mem, &a, base);
+}
+
 static int start_at(uint32_t base)
 {
-	vq_dev_packed_fini(&d.vq);
-	CHECK_EQ(vq_dev_packed_init(&d.vq, NUM), 0);
-	return vq_dev_packed_start(&d.vq, &d.mem, d.desc, d.drv_ev, d.dev_ev, base);
+	return start_with(d.desc, base);
+}
+
+/* vq_dev_map_areas on a packed ring of num entries (0: a zeroed vq). */
+static int map(unsigned num, uint64_t desc, uint64_t drv, uint64_t dev)
+{
+	struct vq_dev vq = {0};
+	struct vq_dev_areas a;
+	int ret;
+
+	if (num)
+		CHECK_EQ(vq_dev_init_ring(&vq, num, true), 0);
+	ret = vq_dev_map_areas(&vq, &d.mem, desc, drv, dev, &a);
+	vq_dev_fini(&vq);
+	return ret;
 }
 
 int main(void)
 {
-	struct virtq_packed_desc *desc;
-	struct virtq_packed_event *drv, *dev;
 	struct vq_dev_elem e;
 	struct iovec iov[4];
 	uint16_t id, fl;
@@ -34,36 +53,24 @@ int main(void)
 	const uint64_t U = FAKE_UVA_BASE;
 
 	fakep_init(&d, NUM, 1);
-	CHECK_EQ(vq_dev_packed_init(&d.vq, 0), -EINVAL);
-	CHECK_EQ(vq_dev_packed_init(&d.vq, VQ_DEV_MAX_SIZE + 1), -EINVAL);
+	CHECK_EQ(vq_dev_init_ring(&d.vq, 0, true), -EINVAL);
+	CHECK_EQ(vq_dev_init_ring(&d.vq, VQ_DEV_MAX_SIZE + 1, true), -EINVAL);
 
-	/* map_rings */
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, U, U + 0x4000, U + 0x4010, &desc, &drv, &dev),
-		 0);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, 0, U, U + 0x4000, U + 0x4010, &desc, &drv, &dev),
-		 -EINVAL);
-	CHECK_EQ(
-	    vq_dev_packed_map_rings(&d.mem, NUM, U + 8, U + 0x4000, U + 0x4010, &desc, &drv, &dev),
-	    -EINVAL);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, U, U + 0x4002, U + 0x4010, &desc, &drv, &dev),
-		 -EINVAL);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, U, U + 0x4000, U + 0x4012, &desc, &drv, &dev),
-		 -EINVAL);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, U + FAKE_MEM_SIZE - 16 * NUM + 16, U + 0x4000,
-					 U + 0x4010, &desc, &drv, &dev),
-		 -EFAULT);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, U, U + FAKE_MEM_SIZE - 2, U + 0x4010, &desc,
-					 &drv, &dev),
-		 -EINVAL);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, U, U + 0x4000, U + FAKE_MEM_SIZE, &desc, &drv,
-					 &dev),
-		 -EFAULT);
+	/* vq_dev_map_areas */
+	CHECK_EQ(map(NUM, U, U + 0x4000, U + 0x4010), 0);
+	CHECK_EQ(map(0, U, U + 0x4000, U + 0x4010), -EINVAL);
+	CHECK_EQ(map(NUM, U + 8, U + 0x4000, U + 0x4010), -EINVAL);
+	CHECK_EQ(map(NUM, U, U + 0x4002, U + 0x4010), -EINVAL);
+	CHECK_EQ(map(NUM, U, U + 0x4000, U + 0x4012), -EINVAL);
+	CHECK_EQ(map(NUM, U + FAKE_MEM_SIZE - 16 * NUM + 16, U + 0x4000, U + 0x4010), -EFAULT);
+	CHECK_EQ(map(NUM, U, U + FAKE_MEM_SIZE - 2, U + 0x4010), -EINVAL);
+	CHECK_EQ(map(NUM, U, U + 0x4000, U + FAKE_MEM_SIZE), -EFAULT);
 
 	/* start: the base encoding. */
 	CHECK_EQ(start_at(VQ_PACKED_BASE_INIT), 0);
 	CHECK_EQ(d.vq.last_avail_idx, 0);
-	CHECK(d.vq.avail_wrap && d.vq.used_wrap);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), 0x80008000u);
+	CHECK(d.vq.packed_ring.avail_wrap && d.vq.packed_ring.used_wrap);
+	CHECK_EQ(vq_dev_get_base(&d.vq), 0x80008000u);
 	CHECK_EQ(start_at(VQ_PACKED_BASE(NUM, 1, 0, 1)), -EINVAL);
 	CHECK_EQ(start_at(VQ_PACKED_BASE(0, 1, NUM, 1)), -EINVAL);
 	CHECK_EQ(start_at(0x7fff8000u), -EINVAL);
@@ -73,17 +80,15 @@ int main(void)
 	CHECK_EQ(start_at(VQ_PACKED_BASE(2, 1, 3, 1)), -EINVAL);
 	/* 16-bit base (only the avail half): used = avail */
 	CHECK_EQ(start_at(VQ_PACKED_BASE(4, 0, 0, 0)), 0);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), VQ_PACKED_BASE(4, 0, 4, 0));
+	CHECK_EQ(vq_dev_get_base(&d.vq), VQ_PACKED_BASE(4, 0, 4, 0));
 	/* A full 32-bit base keeps the two halves apart. */
 	CHECK_EQ(start_at(VQ_PACKED_BASE(1, 0, 4, 1)), 0);
 	CHECK_EQ(d.vq.last_avail_idx, 1);
-	CHECK(!d.vq.avail_wrap);
+	CHECK(!d.vq.packed_ring.avail_wrap);
 	CHECK_EQ(d.vq.used_idx, 4);
-	CHECK(d.vq.used_wrap);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), VQ_PACKED_BASE(1, 0, 4, 1));
-	CHECK_EQ(vq_dev_packed_start(&d.vq, &d.mem, (void *)((char *)d.desc + 8), d.drv_ev,
-				     d.dev_ev, VQ_PACKED_BASE_INIT),
-		 -EINVAL);
+	CHECK(d.vq.packed_ring.used_wrap);
+	CHECK_EQ(vq_dev_get_base(&d.vq), VQ_PACKED_BASE(1, 0, 4, 1));
+	CHECK_EQ(start_with((char *)d.desc + 8, VQ_PACKED_BASE_INIT), -EINVAL);
 
 	/* Traffic from (4, wrap 0), a stop with one buffer in flight, a restart. */
 	fakep_set_pos(&d, 4, false);
@@ -92,22 +97,22 @@ int main(void)
 	struct fakep_seg s[] = {{b, 16, false}, {b, 16, true}, {b, 16, true}};
 	fakep_add(&d, s, 3, 0); /* slots 4, 5, 0 */
 	fakep_add(&d, s, 1, 1); /* slot 1 */
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 4), 1);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 4), 1);
-	vq_dev_packed_push(&d.vq, 1, 0); /* written at slot 4 */
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), VQ_PACKED_BASE(2, 1, 5, 0));
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 4), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 4), 1);
+	vq_dev_push(&d.vq, 1, 0); /* written at slot 4 */
+	CHECK_EQ(vq_dev_get_base(&d.vq), VQ_PACKED_BASE(2, 1, 5, 0));
 	/* Restart from the reply: buffer 0's three slots are lost, the rest carries on. */
-	CHECK_EQ(start_at(vq_dev_packed_get_base(&d.vq)), 0);
+	CHECK_EQ(start_at(vq_dev_get_base(&d.vq)), 0);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 1);
 	fakep_add(&d, s, 1, 2); /* slot 2, wrap 1 */
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 4), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 4), 1);
 	CHECK_EQ(e.head, 2);
-	vq_dev_packed_push(&d.vq, 2, 0); /* written at slot 5 (wrap 0) */
+	vq_dev_push(&d.vq, 2, 0); /* written at slot 5 (wrap 0) */
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 2);
 	CHECK_EQ(fl & (FP_AVAIL | FP_USED), 0);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), VQ_PACKED_BASE(3, 1, 0, 1));
+	CHECK_EQ(vq_dev_get_base(&d.vq), VQ_PACKED_BASE(3, 1, 0, 1));
 
 	fakep_fini(&d);
 	return 0;

@@ -39,7 +39,7 @@ int main(void)
 	fakep_write(&d, 0, tg, 64, 3, (uint16_t)(FP_I | FP_W | fakep_avail_bits(true)));
 	d.slots[3] = 1;
 	fakep_advance_avail(&d, 1);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 3);
 	CHECK_EQ(e.out_num, 2);
 	CHECK_EQ(e.in_num, 2);
@@ -52,20 +52,20 @@ int main(void)
 	/* A direct list of 2 after it, then another indirect one; complete out of order. */
 	struct fakep_seg two[] = {{a[0], 8, false}, {a[1], 8, true}};
 	fakep_add(&d, two, 2, 0);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 0);
 	struct fakep_seg one[] = {{a[2], 4, false}, {a[3], 4, true}};
 	fakep_add_indirect(&d, one, 2, 1, 0);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 1);
 	CHECK_EQ(e.in_len, 4);
 	/* All four slots in flight: the ring is full. */
 	CHECK_EQ(d.vq.last_avail_idx, 0);
-	CHECK(!d.vq.avail_wrap);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 0);
+	CHECK(!d.vq.packed_ring.avail_wrap);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 0);
 
-	vq_dev_packed_push(&d.vq, 1, 4);
-	vq_dev_packed_push(&d.vq, 3, 65);
+	vq_dev_push(&d.vq, 1, 4);
+	vq_dev_push(&d.vq, 3, 65);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 1);
 	CHECK_EQ(len, 4);
@@ -74,10 +74,10 @@ int main(void)
 	CHECK_EQ(len, 65);
 	/* Two slots freed: a new indirect buffer fits, reusing ID 3. */
 	fakep_add_indirect(&d, one, 2, 3, 0);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 3);
-	vq_dev_packed_push(&d.vq, 0, 8);
-	vq_dev_packed_push(&d.vq, 3, 4);
+	vq_dev_push(&d.vq, 0, 8);
+	vq_dev_push(&d.vq, 3, 4);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 0);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);

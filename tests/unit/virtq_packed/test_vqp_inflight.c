@@ -53,7 +53,7 @@ static uint64_t region_mem[(sizeof(struct vhost_user_inflight_packed_queue) +
 			    NUM * sizeof(struct vhost_user_inflight_desc_packed)) /
 			       8 +
 			   8];
-#define GUARD_OFF (vq_dev_packed_inflight_size(NUM))
+#define GUARD_OFF (vq_dev_inflight_size_ring(NUM, true))
 
 /* What the driver made available under each buffer ID, and how often it was used. */
 static struct {
@@ -82,19 +82,18 @@ static void guard_check(void)
 /* (Re)start the device side on the fake ring with the region and a base. */
 static int start(uint32_t base)
 {
-	struct virtq_packed_desc *desc;
-	struct virtq_packed_event *drv, *dev;
+	struct vq_dev_areas a;
 
-	vq_dev_packed_fini(&d.vq);
+	vq_dev_fini(&d.vq);
 	memset(&d.vq, 0, sizeof(d.vq));
-	CHECK_EQ(vq_dev_packed_init(&d.vq, NUM), 0);
+	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, true), 0);
 	d.vq.indirect = true;
-	CHECK_EQ(vq_dev_packed_set_inflight(&d.vq, region(), vq_dev_packed_inflight_size(NUM)), 0);
-	CHECK_EQ(vq_dev_packed_map_rings(&d.mem, NUM, FAKE_UVA_BASE + FAKE_DESC_OFF,
-					 FAKE_UVA_BASE + FAKE_DRV_EV_OFF,
-					 FAKE_UVA_BASE + FAKE_DEV_EV_OFF, &desc, &drv, &dev),
+	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, true)), 0);
+	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
+				  FAKE_UVA_BASE + FAKE_DRV_EV_OFF, FAKE_UVA_BASE + FAKE_DEV_EV_OFF,
+				  &a),
 		 0);
-	return vq_dev_packed_start(&d.vq, &d.mem, desc, drv, dev, base);
+	return vq_dev_start_areas(&d.vq, &d.mem, &a, base);
 }
 
 /* First start of the device: a fresh region; later deaths restart with this stale base. */
@@ -147,7 +146,7 @@ static uint16_t pop1(void)
 {
 	struct vq_dev_elem e;
 
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 16), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 16), 1);
 	CHECK(e.head < NUM && ex[e.head].posted);
 	CHECK_EQ(e.out_len, ex[e.head].out_len);
 	CHECK_EQ(e.in_len, ex[e.head].in_len);
@@ -159,7 +158,7 @@ static void pop_none(void)
 {
 	struct vq_dev_elem e;
 
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 16), 0);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 16), 0);
 }
 
 /* The driver takes every used element there is. */
@@ -179,7 +178,7 @@ static void reap(void)
 
 static void push_reap(uint16_t id)
 {
-	vq_dev_packed_push(&d.vq, id, 64);
+	vq_dev_push(&d.vq, id, 64);
 	reap();
 	CHECK_EQ(ex[id].used, 1);
 	ex[id].used = 0;
@@ -280,15 +279,15 @@ static void case_resubmit_order(void)
 
 	CHECK_EQ(die_and_restart(), 0);
 	CHECK(d.vq.inflight_recovered);
-	CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 3);
+	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 3);
 	/* used: 1 + 2 slots; avail: used + the slots of 6, 4, 0 (2 + 1 + 1) = 7. */
 	CHECK_EQ(d.vq.used_idx, 3);
 	CHECK_EQ(d.vq.last_avail_idx, 7);
-	CHECK(d.vq.avail_wrap && d.vq.used_wrap);
+	CHECK(d.vq.packed_ring.avail_wrap && d.vq.packed_ring.used_wrap);
 	CHECK_EQ(pop1(), 6);
 	CHECK_EQ(pop1(), 4);
 	CHECK_EQ(pop1(), 0);
-	CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 0);
+	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 0);
 	CHECK_EQ(pop1(), 2);
 	CHECK(r->desc[r->old_free_head].inflight == 0);
 	pop_none();
@@ -303,7 +302,7 @@ static void case_resubmit_order(void)
 
 	/* A second death with nothing in flight resubmits nothing. */
 	CHECK_EQ(die_and_restart(), 0);
-	CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 0);
+	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 0);
 	CHECK_EQ(d.vq.last_avail_idx, d.next_avail);
 	CHECK_EQ(d.vq.used_idx, d.last_used);
 	pop_none();
@@ -322,17 +321,17 @@ static void case_resubmit_order(void)
 static void partial_push(uint16_t id, int steps)
 {
 	struct vhost_user_inflight_packed_queue *r = region();
-	uint16_t head = d.vq.id_head[id], last = d.vq.id_last[id];
+	uint16_t head = d.vq.packed_ring.inf.id_head[id], last = d.vq.packed_ring.inf.id_last[id];
 	uint16_t pos = d.vq.used_idx, npos = pos;
-	bool wrap = d.vq.used_wrap, nwrap = wrap;
+	bool wrap = d.vq.packed_ring.used_wrap, nwrap = wrap;
 
-	vq_packed_advance(NUM, &npos, &nwrap, d.vq.id_slots[id]);
+	vq_packed_advance(NUM, &npos, &nwrap, d.vq.packed_ring.id_slots[id]);
 	if (steps >= 1) {
 		d.desc[pos].id = vblk_cpu_to_le16(id);
 		d.desc[pos].len = vblk_cpu_to_le32(64);
 	}
 	if (steps >= 2)
-		r->desc[last].next = d.vq.fl_head;
+		r->desc[last].next = d.vq.packed_ring.inf.fl_head;
 	if (steps >= 3)
 		r->free_head = head;
 	if (steps >= 4) {
@@ -372,11 +371,11 @@ static void case_crash_push(void)
 		if (steps >= 5) {
 			/* Published: the driver has it, and it is not resubmitted. */
 			CHECK_EQ(ex[1].used, 1);
-			CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 1);
+			CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 1);
 			CHECK_EQ(pop1(), 3);
 		} else {
 			CHECK_EQ(ex[1].used, 0);
-			CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 2);
+			CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 2);
 			CHECK_EQ(pop1(), 3);
 			CHECK_EQ(pop1(), 1);
 			push_reap(1);
@@ -405,8 +404,9 @@ static void case_crash_push(void)
 static void partial_pop(unsigned n, int steps)
 {
 	struct vhost_user_inflight_packed_queue *r = region();
-	uint16_t head = d.vq.fl_head, e = head, last = head, pos = d.vq.last_avail_idx;
-	bool wrap = d.vq.avail_wrap;
+	uint16_t head = d.vq.packed_ring.inf.fl_head, e = head, last = head,
+		 pos = d.vq.last_avail_idx;
+	bool wrap = d.vq.packed_ring.avail_wrap;
 
 	for (unsigned k = 0; k < n; k++) {
 		if (steps >= 1) {
@@ -418,7 +418,7 @@ static void partial_pop(unsigned n, int steps)
 				r->desc[e].inflight = 0;
 		}
 		last = e;
-		e = d.vq.fl_next[e];
+		e = d.vq.packed_ring.inf.fl_next[e];
 		vq_packed_advance(NUM, &pos, &wrap, 1);
 	}
 	if (steps >= 2) {
@@ -448,7 +448,7 @@ static void case_crash_pop(void)
 		partial_pop(3, steps);
 		CHECK_EQ(die_and_restart(), 0);
 		/* Recorded (inflight set): resubmitted after 4; otherwise popped anew. Once. */
-		CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), steps >= 3 ? 2 : 1);
+		CHECK_EQ(vq_dev_resubmit_pending(&d.vq), steps >= 3 ? 2 : 1);
 		CHECK_EQ(pop1(), 4);
 		CHECK_EQ(pop1(), 0);
 		pop_none();
@@ -473,9 +473,9 @@ static void case_graceful(void)
 	push_reap(2);
 	push_reap(1);
 	/* An orderly stop and start: the front end sends our GET_VRING_BASE. */
-	CHECK_EQ(start(vq_dev_packed_get_base(&d.vq)), 0);
+	CHECK_EQ(start(vq_dev_get_base(&d.vq)), 0);
 	CHECK(d.vq.inflight_recovered);
-	CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 0);
+	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 0);
 	CHECK_EQ(d.vq.last_avail_idx, d.next_avail);
 	pop_none();
 	guard_check();
@@ -504,7 +504,7 @@ static void case_random(unsigned seed)
 			}
 		} else if (what < 7) {
 			struct vq_dev_elem e;
-			int ret = vq_dev_packed_pop(&d.vq, &e, iov, 16);
+			int ret = vq_dev_pop(&d.vq, &e, iov, 16);
 
 			CHECK(ret >= 0);
 			if (ret == 1) {
@@ -519,7 +519,7 @@ static void case_random(unsigned seed)
 				uint16_t id = held[k];
 
 				held[k] = held[--nheld];
-				vq_dev_packed_push(&d.vq, id, 64);
+				vq_dev_push(&d.vq, id, 64);
 				reap();
 				CHECK_EQ(ex[id].used, 1);
 				ex[id].used = 0;
@@ -552,13 +552,13 @@ static void case_random(unsigned seed)
 		while (nheld) {
 			uint16_t id = held[--nheld];
 
-			vq_dev_packed_push(&d.vq, id, 64);
+			vq_dev_push(&d.vq, id, 64);
 			reap();
 			CHECK_EQ(ex[id].used, 1);
 			ex[id].used = 0;
 			completed++;
 		}
-		if (vq_dev_packed_pop(&d.vq, &e, iov, 16) != 1)
+		if (vq_dev_pop(&d.vq, &e, iov, 16) != 1)
 			break;
 		held[nheld++] = e.head;
 	}
@@ -588,7 +588,7 @@ static void expect_refused(void)
 	memcpy(before, region_mem, sizeof(before));
 	CHECK_EQ(die_and_restart(), -EINVAL);
 	CHECK(memcmp(before, region_mem, sizeof(before)) == 0);
-	CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 0);
+	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 0);
 	guard_check();
 }
 
@@ -647,8 +647,8 @@ static void case_malformed(const char *c)
 		/* Structurally fine: start succeeds, the resubmission breaks the queue. */
 		r->desc[0].addr = 0xdead00000000ull;
 		CHECK_EQ(die_and_restart(), 0);
-		CHECK_EQ(vq_dev_packed_resubmit_pending(&d.vq), 2);
-		CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 16), -EIO);
+		CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 2);
+		CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 16), -EIO);
 		CHECK(d.vq.broken);
 		guard_check();
 		return;
@@ -672,16 +672,16 @@ static void case_fresh_gap(void)
 
 static void case_set_inflight(bool unaligned)
 {
-	vq_dev_packed_fini(&d.vq);
+	vq_dev_fini(&d.vq);
 	memset(&d.vq, 0, sizeof(d.vq));
-	CHECK_EQ(vq_dev_packed_init(&d.vq, NUM), 0);
+	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, true), 0);
 	if (unaligned)
-		CHECK_EQ(vq_dev_packed_set_inflight(&d.vq, (uint8_t *)region_mem + 4,
-						    vq_dev_packed_inflight_size(NUM)),
+		CHECK_EQ(vq_dev_set_inflight(&d.vq, (uint8_t *)region_mem + 4,
+					     vq_dev_inflight_size_ring(NUM, true)),
 			 -EINVAL);
 	else
-		CHECK_EQ(vq_dev_packed_set_inflight(&d.vq, region_mem,
-						    vq_dev_packed_inflight_size(NUM) - 1),
+		CHECK_EQ(vq_dev_set_inflight(&d.vq, region_mem,
+					     vq_dev_inflight_size_ring(NUM, true) - 1),
 			 -EINVAL);
 	CHECK(d.vq.inflight_region == NULL);
 }
@@ -716,7 +716,6 @@ int main(int argc, char **argv)
 		case_set_inflight(true);
 	else
 		case_malformed(c);
-	vq_dev_packed_fini(&d.vq);
 	fakep_fini(&d);
 	return 0;
 }

@@ -44,7 +44,7 @@ static void pop_good(uint16_t id, unsigned n)
 	for (unsigned k = 0; k < n; k++)
 		s[k] = (struct fakep_seg){buf(16), 16, false};
 	fakep_add(&d, s, n, id);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, iov_max), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, iov_max), 1);
 	CHECK_EQ(e.head, id);
 }
 
@@ -83,7 +83,7 @@ static const struct {
     {"indirect_not_negotiated", "INDIRECT without VIRTIO_F_INDIRECT_DESC"},
 };
 
-/* vq_dev_packed_pop with stderr captured into log[]. */
+/* vq_dev_pop with stderr captured into log[]. */
 static int pop_capture(struct vq_dev_elem *e, char *log, size_t size)
 {
 	FILE *tmp = tmpfile();
@@ -94,7 +94,7 @@ static int pop_capture(struct vq_dev_elem *e, char *log, size_t size)
 	fflush(stderr);
 	saved = dup(2);
 	CHECK(saved >= 0 && dup2(fileno(tmp), 2) == 2);
-	ret = vq_dev_packed_pop(&d.vq, e, iov, iov_max);
+	ret = vq_dev_pop(&d.vq, e, iov, iov_max);
 	fflush(stderr);
 	CHECK(dup2(saved, 2) == 2);
 	close(saved);
@@ -116,7 +116,7 @@ static int build(const char *c)
 	if (!strcmp(c, "too_long")) {
 		/* Exactly NUM descriptors is legal ... */
 		pop_good(1, NUM);
-		vq_dev_packed_push(&d.vq, 1, 0);
+		vq_dev_push(&d.vq, 1, 0);
 		/* ... but a list that goes all the way round is not. */
 		for (i = NUM; i-- > 0;)
 			slot(i, buf(16), 16, 2, N);
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	base = vq_dev_packed_get_base(&d.vq);
+	base = vq_dev_get_base(&d.vq);
 	inflight = d.vq.inflight;
 	memcpy(ring_before, d.desc, sizeof(ring_before));
 	memcpy(&ev_before, d.dev_ev, sizeof(ev_before));
@@ -260,19 +260,19 @@ int main(int argc, char **argv)
 	CHECK(d.vq.broken_logged);
 	CHECK(strstr(log, "broken") != NULL);
 	CHECK(strstr(log, reason) != NULL);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), base);
+	CHECK_EQ(vq_dev_get_base(&d.vq), base);
 	CHECK_EQ(d.vq.inflight, inflight);
 	CHECK(memcmp(ring_before, d.desc, sizeof(ring_before)) == 0);
 	CHECK(memcmp(&ev_before, d.dev_ev, sizeof(ev_before)) == 0);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, iov_max), -EIO);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, iov_max), -EIO);
 
 	/* Repair: the device's next slot holds a valid single descriptor with an idle ID. */
 	fakep_write(&d, d.vq.last_avail_idx, fakep_alloc(&d, 16), 16, 6,
-		    fakep_avail_bits(d.vq.avail_wrap));
+		    fakep_avail_bits(d.vq.packed_ring.avail_wrap));
 	iov_max = 16;
 	CHECK_EQ(pop_capture(&e, log, sizeof(log)), -EIO);
 	CHECK_EQ(log[0], '\0');
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), base);
+	CHECK_EQ(vq_dev_get_base(&d.vq), base);
 	CHECK_EQ(d.vq.inflight, inflight);
 
 	fakep_fini(&d);

@@ -23,7 +23,7 @@ static uint64_t b8;
 static uint16_t used_ahead(unsigned k)
 {
 	unsigned p = d.vq.used_idx + k;
-	bool w = d.vq.used_wrap;
+	bool w = d.vq.packed_ring.used_wrap;
 
 	while (p >= NUM) {
 		p -= NUM;
@@ -43,8 +43,8 @@ static void round_trip_n(unsigned n)
 	for (unsigned k = 0; k < n; k++)
 		s[k] = (struct fakep_seg){b8, 8, false};
 	fakep_add(&d, s, n, 1);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, NUM), 1);
-	vq_dev_packed_push(&d.vq, 1, 0);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, NUM), 1);
+	vq_dev_push(&d.vq, 1, 0);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 1);
 }
@@ -52,7 +52,7 @@ static void round_trip_n(unsigned n)
 static void step(bool expect)
 {
 	round_trip_n(1);
-	CHECK_EQ(vq_dev_packed_need_notify(&d.vq), expect);
+	CHECK_EQ(vq_dev_need_notify(&d.vq), expect);
 }
 
 static void no_event_idx(void)
@@ -69,7 +69,7 @@ static void no_event_idx(void)
 	step(true);
 	fakep_set_drv_event(&d, 0, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
 	step(false);
-	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	CHECK(!vq_dev_need_notify(&d.vq));
 	/* DESC is not negotiated: signal rather than guess. */
 	fakep_set_drv_event(&d, used_ahead(5), VIRTQ_PACKED_EVENT_FLAG_DESC);
 	step(true);
@@ -77,19 +77,19 @@ static void no_event_idx(void)
 	/* Kicks. */
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
-	vq_dev_packed_disable_kicks(&d.vq);
+	vq_dev_disable_kicks(&d.vq);
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
-	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	CHECK(!vq_dev_enable_kicks(&d.vq));
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
 	/* The race: a buffer made available while kicks were off. */
-	vq_dev_packed_disable_kicks(&d.vq);
+	vq_dev_disable_kicks(&d.vq);
 	struct fakep_seg s = {b8, 8, false};
 	fakep_add(&d, &s, 1, 2);
-	CHECK(vq_dev_packed_enable_kicks(&d.vq));
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 2), 1);
-	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	CHECK(vq_dev_enable_kicks(&d.vq));
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 2), 1);
+	CHECK(!vq_dev_enable_kicks(&d.vq));
 	/* Pop does not touch the device event structure without EVENT_IDX. */
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(ow, 0);
@@ -133,17 +133,17 @@ static void event_idx(void)
 	round_trip_n(1);
 	round_trip_n(1);
 	round_trip_n(1);
-	CHECK(vq_dev_packed_need_notify(&d.vq));
-	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	CHECK(vq_dev_need_notify(&d.vq));
+	CHECK(!vq_dev_need_notify(&d.vq));
 
 	/* An event on the middle slot of a 3-slot list is crossed by its element. */
 	fakep_set_drv_event(&d, used_ahead(1), VIRTQ_PACKED_EVENT_FLAG_DESC);
 	round_trip_n(3);
-	CHECK(vq_dev_packed_need_notify(&d.vq));
+	CHECK(vq_dev_need_notify(&d.vq));
 	/* ... and one just past it is not. */
 	fakep_set_drv_event(&d, used_ahead(3), VIRTQ_PACKED_EVENT_FLAG_DESC);
 	round_trip_n(3);
-	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	CHECK(!vq_dev_need_notify(&d.vq));
 
 	/* ENABLE and DISABLE still work with EVENT_IDX. */
 	fakep_set_drv_event(&d, used_ahead(5), VIRTQ_PACKED_EVENT_FLAG_ENABLE);
@@ -153,34 +153,34 @@ static void event_idx(void)
 
 	/* An event just behind us is not crossed by a few pushes ... */
 	fakep_set_drv_event(&d, used_ahead(2 * NUM - 1), VIRTQ_PACKED_EVENT_FLAG_DESC);
-	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	CHECK(!vq_dev_need_notify(&d.vq));
 	for (i = 0; i < NUM; i++)
 		round_trip_n(1);
-	CHECK(!vq_dev_packed_need_notify(&d.vq));
+	CHECK(!vq_dev_need_notify(&d.vq));
 	/* ... but 2*num slots without a check make the comparison ambiguous: signal. */
 	for (i = 0; i < 2 * NUM; i++)
 		round_trip_n(1);
-	CHECK(vq_dev_packed_need_notify(&d.vq));
+	CHECK(vq_dev_need_notify(&d.vq));
 
 	/* Kicks: pop keeps DESC at the next slot. */
 	round_trip_n(2);
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
-	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.avail_wrap << 15);
+	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.packed_ring.avail_wrap << 15);
 	CHECK_EQ(ow, d.next_avail | (unsigned)d.avail_wrap << 15);
-	vq_dev_packed_disable_kicks(&d.vq);
+	vq_dev_disable_kicks(&d.vq);
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
 	d.dev_ev->off_wrap = vblk_cpu_to_le16(0x5555);
-	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	CHECK(!vq_dev_enable_kicks(&d.vq));
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
-	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.avail_wrap << 15);
+	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.packed_ring.avail_wrap << 15);
 	struct fakep_seg s = {b8, 8, false};
 	fakep_add(&d, &s, 1, 2);
-	CHECK(vq_dev_packed_enable_kicks(&d.vq));
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 2), 1);
-	CHECK(!vq_dev_packed_enable_kicks(&d.vq));
+	CHECK(vq_dev_enable_kicks(&d.vq));
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 2), 1);
+	CHECK(!vq_dev_enable_kicks(&d.vq));
 	fakep_fini(&d);
 }
 

@@ -29,22 +29,22 @@ static void run(unsigned num, unsigned nregions)
 
 	fakep_init(&d, num, nregions);
 	CHECK_EQ(fakep_start(&d, false, false), 0);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), VQ_PACKED_BASE_INIT);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 0);
+	CHECK_EQ(vq_dev_get_base(&d.vq), VQ_PACKED_BASE_INIT);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 0);
 
 	/* One readable descriptor. */
 	uint64_t a = fakep_alloc(&d, 32);
 	struct fakep_seg s1[] = {{a, 32, false}};
 	fakep_add(&d, s1, 1, 2);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 2);
 	CHECK_EQ(e.out_num, 1);
 	CHECK_EQ(e.in_num, 0);
 	CHECK_EQ(e.out_len, 32);
 	CHECK_EQ(e.in_len, 0);
 	check_iov(&d, &iov[0], a, 32);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 0);
-	vq_dev_packed_push(&d.vq, 2, 0);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 0);
+	vq_dev_push(&d.vq, 2, 0);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 2);
 	CHECK(!(fl & FP_W)); /* nothing written */
@@ -59,7 +59,7 @@ static void run(unsigned num, unsigned nregions)
 	d.desc[1].id = vblk_cpu_to_le16(0x7777);
 	d.desc[2].id = vblk_cpu_to_le16(0x7777);
 	fakep_add(&d, s1, 1, 5);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 0);
 	CHECK_EQ(e.out_num, 1);
 	CHECK_EQ(e.in_num, 2);
@@ -68,13 +68,13 @@ static void run(unsigned num, unsigned nregions)
 	check_iov(&d, &iov[0], h, 16);
 	check_iov(&d, &iov[1], dt, 512);
 	check_iov(&d, &iov[2], st, 1);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 5);
 	CHECK_EQ(d.vq.inflight, 2);
 	/* Buffer 5 (slot 4) completes first: its used element goes in slot 1. */
-	vq_dev_packed_push(&d.vq, 5, 0);
+	vq_dev_push(&d.vq, 5, 0);
 	CHECK_EQ(vblk_le16_to_cpu(d.desc[1].id), 5);
-	vq_dev_packed_push(&d.vq, 0, 513);
+	vq_dev_push(&d.vq, 0, 513);
 	/* 5 took one slot, so 0's element is at slot 2; slots 3-4 are skipped. */
 	CHECK_EQ(vblk_le16_to_cpu(d.desc[2].id), 0);
 	CHECK_EQ(vblk_le32_to_cpu(d.desc[2].len), 513);
@@ -92,31 +92,31 @@ static void run(unsigned num, unsigned nregions)
 	/* A list that runs past the end of the ring: fill up to num - 1 first. */
 	while (d.next_avail != num - 1 || !d.avail_wrap) {
 		fakep_add(&d, s1, 1, 1);
-		CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
-		vq_dev_packed_push(&d.vq, 1, 0);
+		CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
+		vq_dev_push(&d.vq, 1, 0);
 		CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	}
 	CHECK(d.avail_wrap);
 	pos = fakep_add(&d, s3, 3, 3);
 	CHECK_EQ(pos, num - 1);
 	CHECK(!d.avail_wrap);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 3);
 	CHECK_EQ(e.in_num, 2);
 	CHECK_EQ(d.vq.last_avail_idx, 2);
-	CHECK(!d.vq.avail_wrap);
-	vq_dev_packed_push(&d.vq, 3, 1);
+	CHECK(!d.vq.packed_ring.avail_wrap);
+	vq_dev_push(&d.vq, 3, 1);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 3);
 	CHECK_EQ(len, 1);
 	/* The element sits at num - 1, before the wrap: AVAIL = USED = 1. */
 	CHECK_EQ(fl & (FP_AVAIL | FP_USED), FP_AVAIL | FP_USED);
-	CHECK(!d.vq.used_wrap);
-	CHECK_EQ(vq_dev_packed_get_base(&d.vq), VQ_PACKED_BASE(2, 0, 2, 0));
+	CHECK(!d.vq.packed_ring.used_wrap);
+	CHECK_EQ(vq_dev_get_base(&d.vq), VQ_PACKED_BASE(2, 0, 2, 0));
 	/* The next element is written with wrap 0: AVAIL = USED = 0. */
 	fakep_add(&d, s1, 1, 4);
-	CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
-	vq_dev_packed_push(&d.vq, 4, 7);
+	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
+	vq_dev_push(&d.vq, 4, 7);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 4);
 	CHECK_EQ(fl & (FP_AVAIL | FP_USED), 0);
@@ -127,12 +127,12 @@ static void run(unsigned num, unsigned nregions)
 		uint64_t b = fakep_region1_gpa(&d) - 8;
 		struct fakep_seg sp[] = {{b, 24, true}};
 		fakep_add(&d, sp, 1, 6);
-		CHECK_EQ(vq_dev_packed_pop(&d.vq, &e, iov, 8), 1);
+		CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 		CHECK_EQ(e.in_num, 2);
 		CHECK_EQ(e.in_len, 24);
 		check_iov(&d, &iov[0], b, 8);
 		check_iov(&d, &iov[1], b + 8, 16);
-		vq_dev_packed_push(&d.vq, 6, 24);
+		vq_dev_push(&d.vq, 6, 24);
 	}
 	CHECK(!d.vq.broken);
 	fakep_fini(&d);

@@ -63,8 +63,8 @@ int main(int argc, char **argv)
 		free_ids[i] = (uint16_t)i;
 	nfree = num;
 	free_slots = num;
-	last_aw = d.vq.avail_wrap;
-	last_uw = d.vq.used_wrap;
+	last_aw = d.vq.packed_ring.avail_wrap;
+	last_uw = d.vq.packed_ring.used_wrap;
 
 	while (done < TOTAL) {
 		/* Driver: fill while slots and IDs last. */
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		while (budget--) {
 			struct vq_dev_elem e;
 			struct iovec iov[8];
-			int ret = vq_dev_packed_pop(&d.vq, &e, iov, 8);
+			int ret = vq_dev_pop(&d.vq, &e, iov, 8);
 
 			CHECK(ret >= 0);
 			if (ret == 0) {
@@ -124,8 +124,8 @@ int main(int argc, char **argv)
 		/* The §2.8.1 position invariant. */
 		{
 			unsigned p = 2 * num;
-			unsigned la = d.vq.last_avail_idx + (d.vq.avail_wrap ? 0 : num);
-			unsigned lu = d.vq.used_idx + (d.vq.used_wrap ? 0 : num);
+			unsigned la = d.vq.last_avail_idx + (d.vq.packed_ring.avail_wrap ? 0 : num);
+			unsigned lu = d.vq.used_idx + (d.vq.packed_ring.used_wrap ? 0 : num);
 			CHECK_EQ((la + p - lu) % p, busy_slots);
 		}
 
@@ -138,16 +138,16 @@ int main(int argc, char **argv)
 			uint32_t len = 0;
 			for (unsigned s = b->nout; s < b->nseg; s++)
 				len += b->seg[s].len;
-			vq_dev_packed_push(&d.vq, id, len);
+			vq_dev_push(&d.vq, id, len);
 			busy_slots -= b->slots;
 			held[j] = held[--nheld];
 		}
-		if (d.vq.avail_wrap != last_aw)
+		if (d.vq.packed_ring.avail_wrap != last_aw)
 			avail_wraps++;
-		if (d.vq.used_wrap != last_uw)
+		if (d.vq.packed_ring.used_wrap != last_uw)
 			used_wraps++;
-		last_aw = d.vq.avail_wrap;
-		last_uw = d.vq.used_wrap;
+		last_aw = d.vq.packed_ring.avail_wrap;
+		last_uw = d.vq.packed_ring.used_wrap;
 
 		/* Driver: reap. */
 		for (;;) {

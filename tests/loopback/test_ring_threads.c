@@ -1,41 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Packed-ring loopback with the driver and the device on two threads, so the
- * notification races of §2.8.10 really happen on an SMP machine: each side
+ * Loopback with the driver and the device on two threads, through the
+ * vq_drv / vq_dev verbs on either layout, so the notification races of
+ * §2.7.10 and §2.8.10 really happen on an SMP machine: each side
  * sleeps (waits on a flag the other sets, standing in for an eventfd) only
  * after re-arming notifications and re-checking the ring, exactly as
  * enable_cb / enable_kicks are meant to be used. A missing barrier or a
  * wrong event comparison shows up as a lost wakeup: both sides wait and the
  * test fails after a timeout instead of hanging.
  *
- * Usage: test_packed_threads INDIRECT EVENT_IDX NUM
+ * Usage: test_ring_threads INDIRECT EVENT_IDX NUM PACKED (split: NUM a power of two)
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "rings.h"
 #include "test.h"
-#include "virtq/vq_dev_packed.h"
-#include "virtq/vq_drv_packed.h"
-#include "virtq/vq_mem.h"
 
-#define MAX_NUM	   64
-#define INDIR_MAX  4
-#define TOTAL	   300000u
-#define GPA_BASE   0x40000000ull
-#define MEM_SIZE   (64u * 1024)
-#define OFF_DESC   0
-#define OFF_DRV_EV 4096
-#define OFF_DEV_EV 4112
-#define OFF_INDIR  8192
-#define OFF_DATA   32768
-#define SLOT	   32 /* per buffer ID: out 8 bytes at 0, in 8 bytes at 16 */
+#define MAX_NUM	  RINGS_MAX_NUM
+#define INDIR_MAX 4
+#define TOTAL	  300000u
+#define GPA_BASE  RINGS_GPA_BASE
+#define OFF_DATA  RINGS_OFF_DATA
+#define SLOT	  32 /* per buffer ID: out 8 bytes at 0, in 8 bytes at 16 */
 
-static uint8_t *drv_map, *dev_map;
-static struct vq_drv_packed drv;
-static struct vq_dev_packed dev;
+static struct rings rings;
+static uint8_t *drv_map;
+static struct vq_drv *drv = &rings.drv;
+static struct vq_dev *dev = &rings.dev;
 static unsigned num;
 /* Each flag on its own cache line: the waiting side spins on it. */
 static _Alignas(64) int kick;
@@ -70,19 +64,19 @@ static void *device_thread(void *arg)
 	for (;;) {
 		int ret;
 
-		vq_dev_packed_disable_kicks(&dev);
-		while ((ret = vq_dev_packed_pop(&dev, &e, iov, INDIR_MAX + 4)) == 1) {
+		vq_dev_disable_kicks(dev);
+		while ((ret = vq_dev_pop(dev, &e, iov, INDIR_MAX + 4)) == 1) {
 			CHECK_EQ(e.out_num, 1);
 			CHECK_EQ(e.in_num, 1);
 			memcpy(&v, iov[0].iov_base, 8);
 			v = ~v;
 			memcpy(iov[1].iov_base, &v, 8);
-			vq_dev_packed_push(&dev, e.head, 8);
-			if (vq_dev_packed_need_notify(&dev))
+			vq_dev_push(dev, e.head, 8);
+			if (vq_dev_need_notify(dev))
 				__atomic_store_n(&irq, 1, __ATOMIC_RELEASE);
 		}
 		CHECK_EQ(ret, 0);
-		if (vq_dev_packed_enable_kicks(&dev))
+		if (vq_dev_enable_kicks(dev))
 			continue;
 		if (__atomic_load_n(&stop, __ATOMIC_ACQUIRE))
 			return NULL;
@@ -95,56 +89,22 @@ static void *device_thread(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct vq_drv_packed_state state[MAX_NUM];
-	struct vq_mem mem = {0};
-	bool indirect, event_idx;
+	bool indirect, event_idx, packed;
 	uint64_t next = 0, done = 0;
 	pthread_t th;
-	int fd;
 
-	if (argc != 4)
-		SKIP("usage: %s INDIRECT EVENT_IDX NUM", argv[0]);
+	if (argc != 5)
+		SKIP("usage: %s INDIRECT EVENT_IDX NUM PACKED", argv[0]);
 	indirect = atoi(argv[1]);
 	event_idx = atoi(argv[2]);
 	num = (unsigned)atoi(argv[3]);
+	packed = atoi(argv[4]);
 	CHECK(num >= 2 && num <= MAX_NUM);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP("needs two CPUs");
 
-	fd = memfd_create("loopback-threads", MFD_CLOEXEC);
-	CHECK(fd >= 0);
-	CHECK(ftruncate(fd, MEM_SIZE) == 0);
-	drv_map = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	dev_map = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(drv_map != MAP_FAILED && dev_map != MAP_FAILED);
-
-	struct vq_drv_packed_config cfg = {
-	    .num = (uint16_t)num,
-	    .event_idx = event_idx,
-	    .indirect = indirect,
-	    .desc = (void *)(drv_map + OFF_DESC),
-	    .driver_event = (void *)(drv_map + OFF_DRV_EV),
-	    .device_event = (void *)(drv_map + OFF_DEV_EV),
-	    .state = state,
-	    .indir = (void *)(drv_map + OFF_INDIR),
-	    .indir_addr = GPA_BASE + OFF_INDIR,
-	    .indir_max = INDIR_MAX,
-	};
-	CHECK_EQ(vq_drv_packed_init(&drv, &cfg), 0);
-
-	struct vq_mem_region r = {
-	    .gpa = GPA_BASE, .uva = (uintptr_t)drv_map, .size = MEM_SIZE, .hva = dev_map};
-	CHECK_EQ(vq_mem_add(&mem, &r), 0);
-	struct virtq_packed_desc *d;
-	struct virtq_packed_event *de, *ve;
-	CHECK_EQ(vq_dev_packed_map_rings(&mem, num, (uintptr_t)(drv_map + OFF_DESC),
-					 (uintptr_t)(drv_map + OFF_DRV_EV),
-					 (uintptr_t)(drv_map + OFF_DEV_EV), &d, &de, &ve),
-		 0);
-	CHECK_EQ(vq_dev_packed_init(&dev, num), 0);
-	dev.event_idx = event_idx;
-	dev.indirect = indirect;
-	CHECK_EQ(vq_dev_packed_start(&dev, &mem, d, de, ve, VQ_PACKED_BASE_INIT), 0);
+	rings_open(&rings, packed, num, event_idx, indirect, INDIR_MAX);
+	drv_map = rings.drv_map;
 	CHECK_EQ(pthread_create(&th, NULL, device_thread, NULL), 0);
 
 	while (done < TOTAL) {
@@ -161,7 +121,7 @@ int main(int argc, char **argv)
 				break; /* that data slot is still in flight */
 			seqs[s] = next + 1;
 			memcpy(drv_map + OFF_DATA + s * SLOT, &seqs[s], 8);
-			int ret = vq_drv_packed_add(&drv, sg, 1, 1, &seqs[s]);
+			int ret = vq_drv_add(drv, sg, 1, 1, &seqs[s]);
 			if (ret == -ENOSPC) {
 				seqs[s] = 0;
 				break;
@@ -170,7 +130,7 @@ int main(int argc, char **argv)
 			next++;
 			added = true;
 		}
-		if (added && vq_drv_packed_kick_prepare(&drv))
+		if (added && vq_drv_kick_prepare(drv))
 			__atomic_store_n(&kick, 1, __ATOMIC_RELEASE);
 
 		/* Reap, then sleep until an interrupt if nothing is pending. */
@@ -179,8 +139,8 @@ int main(int argc, char **argv)
 			uint32_t len;
 			int ret;
 
-			vq_drv_packed_disable_cb(&drv);
-			while ((ret = vq_drv_packed_get_buf(&drv, &cookie, &len)) == 1) {
+			vq_drv_disable_cb(drv);
+			while ((ret = vq_drv_get_buf(drv, &cookie, &len)) == 1) {
 				uint64_t *sq = cookie, v;
 				unsigned s = (unsigned)(sq - seqs);
 				CHECK(s < num);
@@ -191,11 +151,11 @@ int main(int argc, char **argv)
 				done++;
 			}
 			CHECK_EQ(ret, 0);
-			if (!vq_drv_packed_enable_cb(&drv))
+			if (!vq_drv_enable_cb(drv))
 				continue;
 			/* Room for the next buffer (2 slots direct, 1 indirect): add it first. */
 			if (next < TOTAL && seqs[next % num] == 0 &&
-			    drv.num_free >= (indirect ? 1 : 2))
+			    drv->num_free >= (indirect ? 1 : 2))
 				break;
 			if (done == TOTAL)
 				break;
@@ -209,10 +169,10 @@ int main(int argc, char **argv)
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&kick, 1, __ATOMIC_RELEASE);
 	CHECK_EQ(pthread_join(th, NULL), 0);
-	CHECK_EQ(vq_drv_packed_inflight(&drv), 0);
-	CHECK_EQ(drv.num_free, num);
-	printf("num=%u indirect=%d event_idx=%d: %u requests on two threads\n", num, indirect,
-	       event_idx, TOTAL);
-	vq_dev_packed_fini(&dev);
+	CHECK_EQ(vq_drv_inflight(drv), 0);
+	CHECK_EQ(drv->num_free, num);
+	printf("%s num=%u indirect=%d event_idx=%d: %u requests on two threads\n",
+	       packed ? "packed" : "split", num, indirect, event_idx, TOTAL);
+	vq_dev_fini(dev);
 	return 0;
 }
