@@ -10,6 +10,10 @@ used at +0x1000, buffers from +0x2000.
 
 vhost_user: records of fuzz_vhost_user.c (see its header comment).
 
+vhost_seq: ops of fuzz_vhost_seq.c (see its header comment): QEMU-like
+sessions (split and packed rings, inflight region, config) that the fuzzer
+mutates field by field, and the inputs it found that crashed the server.
+
 driver_ring: ops of fuzz_driver_ring.c (see its header comment).
 """
 import os
@@ -170,7 +174,7 @@ def vu_queue(q, num=8, ack=NEED_REPLY, err=True):
     return s
 
 
-def vu_request(q, head, t, sector, datalen, dev_writes, avail_idx):
+def vu_request(q, head, t, sector, datalen, dev_writes, avail_idx, vu_poke=vu_poke):
     """Guest-memory writes for one 3-descriptor request at buffers 0x8000 + q * 0x4000 (pokes reach 64K)."""
     b, buf = ring_base(q), 0x8000 + q * 0x4000
     descs = struct.pack("<QIHH", buf, 16, F_NEXT, head + 1)
@@ -213,6 +217,147 @@ def vhost_user_seeds():
         "bad-vring-index": vu_negotiate(base) + vu_msg(SET_VRING_NUM, state(7, 8)),
         "second-client": vu_negotiate(base) + bytes([7]) + vu_msg(GET_FEATURES),
         "surplus-fds": vu_msg(GET_FEATURES, b"", 0, 3, FD_PIPE) + vu_negotiate(base),
+    }
+
+# ------------------------------------------------------------------ vhost_seq
+# Indices into the tables of fuzz_vhost_seq.c (keep in step with it).
+SEQ_REQS = 42
+SQ_FEAT = {"VERSION_1": 0, "PROTOCOL_FEATURES": 1, "EVENT_IDX": 2, "INDIRECT_DESC": 3,
+           "RING_PACKED": 4, "FLUSH": 5, "BLK_SIZE": 6, "SEG_MAX": 7}
+SQ_PROTO = {"MQ": 0, "REPLY_ACK": 1, "CONFIG": 2, "INFLIGHT_SHMFD": 3}
+SQ_CFG_OFF = [0, 1, 4, 8, 20, 31, 32, 33, 34, 59, 60, 61, 64, 95, 96, 255, 256, 257, 260, 268,
+              272, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff]
+SQ_CFG_SIZE = [0, 1, 2, 4, 8, 12, 16, 32, 59, 60, 61, 64, 96, 255, 256, 257, 258, 259, 260, 261,
+               268, 272, 512, 0x80000000, 0xffffffff]
+SQ_SIZES = [0, 1, 4, 7, 8, 9, 11, 12, 13, 16, 20, 24, 28, 39, 40, 41, 72, 104, 136, 232, 263, 264,
+            265, 267, 268, 269, 270, 271, 272, 273, 300, 4096, 0xffff]
+SQ_NUM = [8, 64, 0, 1, 2, 3, 4, 16, 63, 128, 256, 512, 1024, 1025, 32768, 32769, 0xffff, 0x10000]
+SQ_BASE_INIT_PACKED = 7  # base_tab index of 0x80008000
+SQ_QS = [64, 8, 0, 1, 2, 3, 63, 100, 128, 256, 1024, 1025, 32768, 0xffff]
+FDK_EVENT, FDK_GMEM, FDK_SHRINK, FDK_PIPE_R, FDK_PIPE_W, FDK_BPIPE_R, FDK_BPIPE_W, FDK_DEVNULL, \
+    FDK_SOCKET, FDK_INFLIGHT = range(1, 11)
+M_NEED_REPLY, M_PIPELINED, M_SIZE_TAB, M_SIZE_DELTA, M_SIZE_RAW = 1, 2, 4, 8, 12
+C_KICK, C_POKE, C_SHRINK, C_FILL, C_BARRIER, C_CLIENT, C_CLOSE_PIPES = range(168, 175)
+GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
+
+
+def sq(req, fields=b"", mode=0, nfds=None, kind=0):
+    """One message op; nfds None: the request's natural count."""
+    return bytes([req, mode, (kind << 4) | (0 if nfds is None else nfds + 1)]) + fields
+
+
+def sq_bits(table, names):
+    return struct.pack("<H", sum(1 << table[n] for n in names))
+
+
+def sq_state(req, q, sel=0):
+    return sq(req, bytes([q, sel]))
+
+
+def sq_cfg(req, off, size, region=b"", mode=0, framing=0):
+    """framing 0: hdr.size = 12 + size; 1: sizeof(struct vhost_user_config)."""
+    return sq(req, bytes([SQ_CFG_OFF.index(off), SQ_CFG_SIZE.index(size), 0, framing,
+                          len(region)]) + region, mode)
+
+
+def sq_poke(off, data):
+    out = b""
+    while data:
+        chunk, data = data[:255], data[255:]
+        out += bytes([C_POKE]) + struct.pack("<HBB", off & 0xffff, off >> 16, len(chunk)) + chunk
+        off += len(chunk)
+    return out
+
+
+def sq_negotiate(features, proto=("MQ", "REPLY_ACK", "CONFIG", "INFLIGHT_SHMFD"), inflight=True,
+                 packed=False):
+    """What QEMU's vhost-user-blk sends: vhost_dev_init, the config read, then vhost_dev_start."""
+    s = sq(GET_FEATURES) + sq(GET_PROTOCOL_FEATURES)
+    s += sq(SET_PROTOCOL_FEATURES, sq_bits(SQ_PROTO, proto)) + sq(GET_QUEUE_NUM) + sq(SET_OWNER)
+    s += sq_cfg(GET_CONFIG, 0, 60)
+    s += sq(SET_FEATURES, sq_bits(SQ_FEAT, features), M_NEED_REPLY)
+    if inflight:
+        # 2 queues of 64 entries; SET hands back the fd GET returned.
+        s += sq(GET_INFLIGHT_FD, bytes([0, 0, 1 if packed else 0]))
+        s += sq(SET_INFLIGHT_FD, bytes([0, 0, 1 if packed else 0]), M_NEED_REPLY, None,
+                FDK_INFLIGHT)
+    s += sq(SET_MEM_TABLE, bytes([1, 1]), M_NEED_REPLY)
+    return s
+
+
+def sq_queue(q, num_sel=1, base_sel=0, kick=FDK_EVENT, call=FDK_EVENT, err=FDK_EVENT):
+    s = sq(SET_VRING_NUM, bytes([q, num_sel]), M_NEED_REPLY)
+    s += sq(SET_VRING_BASE, bytes([q, base_sel]), M_NEED_REPLY)
+    s += sq(SET_VRING_ADDR, bytes([q, 0, 0, 0, 0]), M_NEED_REPLY)
+    s += sq(SET_VRING_KICK, bytes([0, q]), M_NEED_REPLY, 1, kick)
+    s += sq(SET_VRING_CALL, bytes([0, q]), M_NEED_REPLY, 1, call)
+    s += sq(SET_VRING_ERR, bytes([0, q]), M_NEED_REPLY, 1, err)
+    s += sq(SET_VRING_ENABLE, bytes([q, 0]), M_NEED_REPLY)
+    return s
+
+
+def sq_kick(i):
+    return bytes([C_KICK, i])
+
+
+def sq_split_request(q, head, t, sector, datalen, dev_writes, avail_idx):
+    """A 3-descriptor request in split ring q, as vu_request lays it out."""
+    return vu_request(q, head, t, sector, datalen, dev_writes, avail_idx, sq_poke)
+
+
+P_AVAIL, P_USED = 1 << 7, 1 << 15
+
+
+def sq_packed_request(q, slot, bid, t, sector, datalen, dev_writes):
+    """A 3-descriptor buffer at slot of packed ring q (first lap: avail wrap counter 1)."""
+    b, buf = ring_base(q), 0x8000 + q * 0x4000 + slot * 0x400
+    d = [(buf, 16, F_NEXT), (buf + 0x100, datalen, F_NEXT | (F_WRITE if dev_writes else 0)),
+         (buf + 0x80, 1, F_WRITE)]
+    s = sq_poke(buf, req(t, sector))
+    # The head's flags go last, as a driver makes the whole buffer available at once (§2.8.21).
+    for i in (1, 2, 0):
+        addr, ln, fl = d[i]
+        s += sq_poke(b + (slot + i) * 16, struct.pack("<QIHH", addr, ln, bid, fl | P_AVAIL))
+    return s
+
+
+def vhost_seq_seeds():
+    split = ("VERSION_1", "PROTOCOL_FEATURES", "EVENT_IDX", "INDIRECT_DESC", "FLUSH", "SEG_MAX",
+             "BLK_SIZE")
+    packed = split + ("RING_PACKED",)
+    io = sq_split_request(0, 0, T_OUT, 8, 4096, False, 1) + sq_kick(0)
+    io += sq_split_request(0, 3, T_IN, 8, 4096, True, 2) + sq_kick(0)
+    io1 = sq_split_request(1, 0, T_GET_ID, 0, 20, True, 1) + sq_kick(3)
+    pio = sq_packed_request(0, 0, 5, T_OUT, 8, 4096, False) + sq_kick(0)
+    pio += sq_packed_request(0, 3, 6, T_IN, 8, 4096, True) + sq_kick(0)
+    return {
+        "qemu-split": sq_negotiate(split) + sq_queue(0) + sq_queue(1) + io + io1 +
+        bytes([C_BARRIER]) + sq_state(GET_VRING_BASE, 0) + sq_state(GET_VRING_BASE, 1),
+        "qemu-packed": sq_negotiate(packed, packed=True) +
+        sq_queue(0, base_sel=SQ_BASE_INIT_PACKED) + sq_queue(1, base_sel=SQ_BASE_INIT_PACKED) +
+        pio + bytes([C_BARRIER]) + sq_state(GET_VRING_BASE, 0),
+        "config": sq_negotiate(split, inflight=False) + sq_cfg(GET_CONFIG, 0, 60) +
+        sq_cfg(SET_CONFIG, 32, 1, b"\x01", M_NEED_REPLY) + sq_cfg(GET_CONFIG, 32, 1) +
+        sq_cfg(GET_CONFIG, 59, 1) + sq_cfg(GET_CONFIG, 60, 0) + sq_cfg(GET_CONFIG, 0, 256) +
+        sq_cfg(GET_CONFIG, 256, 0),
+        "config-first": sq_cfg(GET_CONFIG, 0, 60) + sq_cfg(GET_CONFIG, 0, 8),
+        # 0..9 regions: the largest table and one more than it holds.
+        "mem-table-8": sq_negotiate(split, inflight=False) +
+        sq(SET_MEM_TABLE, bytes([8] + [0] * 8), M_NEED_REPLY) + sq_queue(0) + io,
+        "mem-table-9": sq_negotiate(split, inflight=False) +
+        sq(SET_MEM_TABLE, bytes([9] + [0] * 8), M_NEED_REPLY) + sq(GET_FEATURES),
+        "mem-table-0": sq_negotiate(split, inflight=False) +
+        sq(SET_MEM_TABLE, bytes([0]), M_NEED_REPLY) + sq_queue(0),
+        # Every kind of fd where an eventfd belongs.
+        "odd-fds": sq_negotiate(split, inflight=False) +
+        sq_queue(0, kick=FDK_PIPE_R, call=FDK_DEVNULL, err=FDK_SOCKET) +
+        sq_queue(1, kick=FDK_SOCKET, call=FDK_PIPE_W, err=FDK_PIPE_W) + io + sq_kick(0x80) +
+        sq_kick(0x81) + bytes([C_CLOSE_PIPES]) + io1 + bytes([C_BARRIER]),
+        "inflight-packed-split": sq_negotiate(split) + sq(GET_INFLIGHT_FD, bytes([0, 0, 1])) +
+        sq(SET_INFLIGHT_FD, bytes([0, 0, 1]), M_NEED_REPLY, None, FDK_INFLIGHT) + sq_queue(0) + io,
+        "reset": sq_negotiate(packed, packed=True) + sq_queue(0, base_sel=SQ_BASE_INIT_PACKED) +
+        pio + sq(RESET_OWNER) + sq(SET_FEATURES, sq_bits(SQ_FEAT, split), M_NEED_REPLY) +
+        sq_queue(0) + io,
     }
 
 
@@ -268,6 +413,7 @@ def driver_ring_seeds():
 
 def main(root):
     for name, seeds in (("ring_engine", ring_engine_seeds()), ("vhost_user", vhost_user_seeds()),
+                        ("vhost_seq", vhost_seq_seeds()),
                         ("driver_ring", driver_ring_seeds())):
         out = os.path.join(root, name)
         os.makedirs(out, exist_ok=True)
