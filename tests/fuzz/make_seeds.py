@@ -4,9 +4,11 @@
     make_seeds.py [CORPUS_ROOT]     default: tests/fuzz/corpus
 
 ring_engine: layout of fuzz_ring_engine.c: byte 0 config (bits 0-1: log2
-num, bit 3 event_idx, bit 4 indirect, bit 5 read-only disk), then guest RAM
-whose gpa 0x10000 is byte 1 of the input; desc table at +0, avail at +0x800,
-used at +0x1000, buffers from +0x2000.
+num, bit 2 packed num 3/5/6/7, bit 3 event_idx, bit 4 indirect, bit 5
+read-only disk, bit 6 packed ring), then guest RAM whose gpa 0x10000 is byte
+1 of the input; desc table (packed: descriptor ring) at +0, avail (driver
+event suppression) at +0x800, used (device event suppression) at +0x1000,
+buffers from +0x2000.
 
 vhost_user: records of fuzz_vhost_user.c (see its header comment).
 
@@ -43,6 +45,25 @@ def image(cfg, descs, heads, bufs, indirect=None):
     return bytes([cfg]) + bytes(ram)
 
 
+PACKED = 64
+P_AVAIL, P_USED = 1 << 7, 1 << 15
+
+
+def pimage(cfg, descs, bufs, indirect=None):
+    """A packed ring (virtio 1.3 §2.8) in its first lap: every descriptor given is available
+    (AVAIL = wrap counter 1, USED = 0 unless flags say otherwise); descs: (addr, len, id, flags)."""
+    ram = bytearray(0x4000)
+    for i, (addr, ln, id_, fl) in enumerate(descs):
+        struct.pack_into("<QIHH", ram, i * 16, addr, ln, id_, fl | P_AVAIL)
+    for off, data in bufs:
+        ram[off:off + len(data)] = data
+    if indirect:
+        off, table = indirect
+        for i, (addr, ln, fl) in enumerate(table):
+            struct.pack_into("<QIHH", ram, off + i * 16, addr, ln, 0, fl)
+    return bytes([cfg | PACKED]) + bytes(ram)
+
+
 def req(t, sector):
     return struct.pack("<IIQ", t, 0, sector)
 
@@ -67,7 +88,38 @@ def ring_engine_seeds():
             descs[0] = (GPA + hdr, 16, F_NEXT, 1)
         return image(cfg, descs, [0], bufs)
 
-    return {
+    def chain(bid, *parts):
+        """Packed descriptors of one buffer: NEXT on all but the last, the buffer ID on each."""
+        return [(addr, ln, bid, fl | (F_NEXT if i + 1 < len(parts) else 0))
+                for i, (addr, ln, fl) in enumerate(parts)]
+
+    H, D, S = (GPA + hdr, 16, 0), (GPA + data, 512, 0), (GPA + st, 1, F_WRITE)
+    DW = (GPA + data, 1024, F_WRITE)
+    packed = {
+        "packed-write": pimage(3, chain(0, H, D, S), [(hdr, req(T_OUT, 2)), (data, b"x" * 512)]),
+        "packed-read-event-idx": pimage(3 | 8, chain(5, H, DW, S), [(hdr, req(T_IN, 0))]),
+        "packed-flush-num3": pimage(4 | 0, chain(2, H, S), [(hdr, req(T_FLUSH, 0))]),
+        "packed-getid-num7": pimage(4 | 3, chain(6, H, (GPA + data, 21, F_WRITE)),
+                                    [(hdr, req(T_GET_ID, 0))]),
+        "packed-indirect": pimage(3 | 16, [(GPA + 0x3800, 48, 1, F_INDIRECT)], [(hdr, req(T_IN, 1))],
+                                  (0x3800, [H, DW, S])),
+        "packed-two-buffers": pimage(3, chain(1, H, S) + chain(0, (GPA + 0x2010, 16, 0), DW,
+                                                               (GPA + st + 1, 1, F_WRITE)),
+                                     [(hdr, req(T_FLUSH, 0)), (0x2010, req(T_IN, 4))]),
+        "packed-discard": pimage(3, chain(3, H, (GPA + data, 32, 0), S),
+                                 [(hdr, req(T_DISCARD, 0)), (data, seg(8, 16, 0) + seg(64, 8, 0))]),
+        # Hostile: an ID past the ring, a chain that never ends, a descriptor not yet
+        # available (USED set in the first lap), the same ID twice in flight.
+        "packed-id-out-of-range": pimage(3, chain(9, H, S), [(hdr, req(T_FLUSH, 0))]),
+        "packed-endless-chain": pimage(1, [(GPA + hdr, 16, 0, F_NEXT), (GPA + data, 512, 0, F_NEXT)],
+                                       [(hdr, req(T_OUT, 0))]),
+        "packed-used-flag-set": pimage(3, [(GPA + hdr, 16, 0, F_NEXT | P_USED),
+                                           (GPA + st, 1, 0, F_WRITE)], [(hdr, req(T_FLUSH, 0))]),
+        "packed-same-id-twice": pimage(3, chain(2, H, S) + chain(2, H, S), [(hdr, req(T_FLUSH, 0))]),
+        "packed-indirect-no-feature": pimage(3, [(GPA + 0x3800, 48, 1, F_INDIRECT)],
+                                             [(hdr, req(T_IN, 1))], (0x3800, [H, DW, S])),
+    }
+    return packed | {
         "write": image(3, [(GPA + hdr, 16, F_NEXT, 1), (GPA + data, 512, F_NEXT, 2),
                            (GPA + st, 1, F_WRITE, 0)], [0], [(hdr, req(1, 2)), (data, b"x" * 512)]),
         "read": image(3 | 8, [(GPA + hdr, 16, F_NEXT, 5), (GPA + st, 1, F_WRITE, 0), (0, 0, 0, 0),
