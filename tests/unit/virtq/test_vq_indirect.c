@@ -24,7 +24,7 @@ static void pop_one(struct fake_drv *d, struct vq_dev_elem *e, uint16_t head)
 
 static void check_iov(struct fake_drv *d, unsigned i, uint64_t gpa, size_t len, uint8_t fill)
 {
-	CHECK(iov[i].iov_base == fake_ptr(d, gpa));
+	CHECK(iov[i].iov_base == fake_mem_ptr(&d->m, gpa));
 	CHECK_EQ(iov[i].iov_len, len);
 	CHECK(((uint8_t *)iov[i].iov_base)[0] == fill &&
 	      ((uint8_t *)iov[i].iov_base)[len - 1] == fill);
@@ -32,9 +32,9 @@ static void check_iov(struct fake_drv *d, unsigned i, uint64_t gpa, size_t len, 
 
 static uint64_t filled(struct fake_drv *d, size_t len, uint8_t fill)
 {
-	uint64_t gpa = fake_alloc(d, len);
+	uint64_t gpa = fake_mem_alloc(&d->m, len);
 
-	memset(fake_ptr(d, gpa), fill, len);
+	memset(fake_mem_ptr(&d->m, gpa), fill, len);
 	return gpa;
 }
 
@@ -51,8 +51,8 @@ int main(void)
 
 	/* Short table: header, data (writable), status (writable). WRITE on the
 	 * indirect descriptor itself must be ignored (§2.7.5.3.2). */
-	tgpa = fake_alloc(&d, 3 * 16);
-	t = fake_ptr(&d, tgpa);
+	tgpa = fake_mem_alloc(&d.m, 3 * 16);
+	t = fake_mem_ptr(&d.m, tgpa);
 	b[0] = filled(&d, 16, 1);
 	b[1] = filled(&d, 4096, 2);
 	b[2] = filled(&d, 1, 3);
@@ -72,8 +72,8 @@ int main(void)
 	vq_dev_push(&d.vq, 4, 4097);
 
 	/* A table of LONG entries (> queue size), walked in order. */
-	tgpa = fake_alloc(&d, LONG * 16);
-	t = fake_ptr(&d, tgpa);
+	tgpa = fake_mem_alloc(&d.m, LONG * 16);
+	t = fake_mem_ptr(&d.m, tgpa);
 	for (i = 0; i < LONG; i++) {
 		uint16_t flags = i < LONG - 1 ? VIRTQ_DESC_F_NEXT : 0;
 
@@ -92,8 +92,8 @@ int main(void)
 	vq_dev_push(&d.vq, 0, 0);
 
 	/* Scattered inside the table: entry 0 -> 6 -> 2 -> 5; entries 1, 3, 4 are junk. */
-	tgpa = fake_alloc(&d, 7 * 16);
-	t = fake_ptr(&d, tgpa);
+	tgpa = fake_mem_alloc(&d.m, 7 * 16);
+	t = fake_mem_ptr(&d.m, tgpa);
 	memset(t, 0xff, 7 * 16);
 	for (i = 0; i < 4; i++)
 		b[i] = filled(&d, 32, (uint8_t)(0x40 + i));
@@ -111,8 +111,8 @@ int main(void)
 	vq_dev_push(&d.vq, 2, 64);
 
 	/* Two direct descriptors, then an indirect one ending the chain. */
-	tgpa = fake_alloc(&d, 2 * 16);
-	t = fake_ptr(&d, tgpa);
+	tgpa = fake_mem_alloc(&d.m, 2 * 16);
+	t = fake_mem_ptr(&d.m, tgpa);
 	for (i = 0; i < 4; i++)
 		b[i] = filled(&d, 24, (uint8_t)(0x60 + i));
 	fake_set_desc(d.desc, 3, b[0], 24, VIRTQ_DESC_F_NEXT, 6);
@@ -143,7 +143,7 @@ int main(void)
 	vq_dev_push(&d.vq, 5, 80);
 
 	/* The spec sets no alignment for an indirect table: one at an odd address works. */
-	tgpa = fake_alloc(&d, 2 * 16 + 1) + 1;
+	tgpa = fake_mem_alloc(&d.m, 2 * 16 + 1) + 1;
 	b[0] = filled(&d, 10, 0xa0);
 	b[1] = filled(&d, 11, 0xa1);
 	{
@@ -151,7 +151,7 @@ int main(void)
 
 		fake_set_desc(tmp, 0, b[0], 10, VIRTQ_DESC_F_NEXT, 1);
 		fake_set_desc(tmp, 1, b[1], 11, VIRTQ_DESC_F_WRITE, 0);
-		memcpy(fake_ptr(&d, tgpa), tmp, sizeof(tmp));
+		memcpy(fake_mem_ptr(&d.m, tgpa), tmp, sizeof(tmp));
 	}
 	fake_set_desc(d.desc, 6, tgpa, 2 * 16, VIRTQ_DESC_F_INDIRECT, 0);
 	fake_publish(&d, 6);

@@ -70,11 +70,11 @@ static int start(uint16_t base)
 	memset(&d.vq, 0, sizeof(d.vq));
 	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, false), 0);
 	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, false)), 0);
-	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
+	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.m.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
 				  FAKE_UVA_BASE + FAKE_AVAIL_OFF, FAKE_UVA_BASE + FAKE_USED_OFF,
 				  &a),
 		 0);
-	return vq_dev_start_areas(&d.vq, &d.mem, &a, base);
+	return vq_dev_start_areas(&d.vq, &d.m.mem, &a, base);
 }
 
 /* The back end dies: no further store; QEMU then sends used->idx as the base. */
@@ -86,7 +86,7 @@ static int die_and_restart(void)
 /* Head h: a one-descriptor chain; publish it. */
 static void post(uint16_t h)
 {
-	fake_set_desc(d.desc, h, fake_alloc(&d, 64), 64, VIRTQ_DESC_F_WRITE, 0);
+	fake_set_desc(d.desc, h, fake_mem_alloc(&d.m, 64), 64, VIRTQ_DESC_F_WRITE, 0);
 	fake_publish(&d, h);
 }
 
@@ -415,8 +415,8 @@ static void case_bad_chain(void)
 	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 1);
 	CHECK_EQ(d.vq.inflight, 0);
 	/* Garbage flags: any non-zero inflight byte counts, huge counters sort fine. */
-	fake_set_desc(d.desc, 6, fake_alloc(&d, 64), 64, VIRTQ_DESC_F_WRITE, 0);
-	fake_set_desc(d.desc, 1, fake_alloc(&d, 64), 64, VIRTQ_DESC_F_WRITE, 0);
+	fake_set_desc(d.desc, 6, fake_mem_alloc(&d.m, 64), 64, VIRTQ_DESC_F_WRITE, 0);
+	fake_set_desc(d.desc, 1, fake_mem_alloc(&d.m, 64), 64, VIRTQ_DESC_F_WRITE, 0);
 	region()->desc[1].inflight = 0xff;
 	region()->desc[1].counter = UINT64_MAX;
 	CHECK_EQ(die_and_restart(), 0);

@@ -24,7 +24,7 @@ static int map(unsigned num, uint64_t desc_uva, uint64_t avail_uva, uint64_t use
 	if (num)
 		ret = vq_dev_init_ring(&vq, num, false);
 	if (!ret)
-		ret = vq_dev_map_areas(&vq, &d.mem, desc_uva, avail_uva, used_uva, &a);
+		ret = vq_dev_map_areas(&vq, &d.m.mem, desc_uva, avail_uva, used_uva, &a);
 	vq_dev_fini(&vq);
 	if (!ret) {
 		desc = a.desc;
@@ -43,8 +43,8 @@ int main(void)
 	fake_init(&d, num, 2);
 
 	CHECK_EQ(map(num, u, u + 0x1000, u + 0x2000), 0);
-	CHECK(desc == (void *)d.map && (uint8_t *)avail == d.map + 0x1000);
-	CHECK((uint8_t *)used == d.map + 0x2000);
+	CHECK(desc == (void *)d.m.map && (uint8_t *)avail == d.m.map + 0x1000);
+	CHECK((uint8_t *)used == d.m.map + 0x2000);
 
 	/* Misaligned: desc 16, avail 2, used 4. */
 	CHECK_EQ(map(num, u + 8, u + 0x1000, u + 0x2000), -EINVAL);
@@ -75,9 +75,9 @@ int main(void)
 	used->idx = vblk_cpu_to_le16(4321);
 	avail->idx = vblk_cpu_to_le16(4325);
 	a = (struct vq_dev_areas){desc, avail, NULL};
-	CHECK_EQ(vq_dev_start_areas(&d.vq, &d.mem, &a, 4323), -EINVAL);
+	CHECK_EQ(vq_dev_start_areas(&d.vq, &d.m.mem, &a, 4323), -EINVAL);
 	a.device = used;
-	CHECK_EQ(vq_dev_start_areas(&d.vq, &d.mem, &a, 4323), 0);
+	CHECK_EQ(vq_dev_start_areas(&d.vq, &d.m.mem, &a, 4323), 0);
 	CHECK_EQ(d.vq.last_avail_idx, 4323);
 	CHECK_EQ(d.vq.used_idx, 4321);
 	CHECK_EQ(d.vq.inflight, 0);

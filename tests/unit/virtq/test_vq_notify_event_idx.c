@@ -50,7 +50,7 @@ int main(void)
 	fake_init(&d, NUM, 1);
 	fake_set_idx(&d, 0xfff0);
 	CHECK_EQ(fake_start(&d, true, false), 0);
-	fake_set_desc(d.desc, 0, fake_alloc(&d, 8), 8, 0, 0);
+	fake_set_desc(d.desc, 0, fake_mem_alloc(&d.m, 8), 8, 0, 0);
 	CHECK_EQ(d.vq.used_idx, 0xfff0);
 
 	/* First call: no previous signal to compare with. */

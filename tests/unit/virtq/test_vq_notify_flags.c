@@ -15,7 +15,7 @@ static void round_trip(struct fake_drv *d, uint16_t head)
 	struct vq_dev_elem e;
 	struct iovec iov[2];
 
-	fake_set_desc(d->desc, head, fake_alloc(d, 8), 8, 0, 0);
+	fake_set_desc(d->desc, head, fake_mem_alloc(&d->m, 8), 8, 0, 0);
 	fake_publish(d, head);
 	CHECK_EQ(vq_dev_pop(&d->vq, &e, iov, 2), 1);
 	CHECK_EQ(e.head, head);
@@ -54,7 +54,7 @@ int main(void)
 
 	/* The §2.7.10 race: an entry published while kicks were off. */
 	vq_dev_disable_kicks(&d.vq);
-	fake_set_desc(d.desc, 0, fake_alloc(&d, 8), 8, 0, 0);
+	fake_set_desc(d.desc, 0, fake_mem_alloc(&d.m, 8), 8, 0, 0);
 	fake_publish(&d, 0);
 	CHECK(vq_dev_enable_kicks(&d.vq));
 	CHECK_EQ(d.used->flags, 0);

@@ -25,19 +25,19 @@ int main(void)
 
 	/* A block-request shaped chain: 16-byte header, 512 writable, 1 status; heads 3 -> 9 -> 0.
 	 */
-	hdr = fake_alloc(&d, 16);
-	data = fake_alloc(&d, 512);
-	status = fake_alloc(&d, 1);
-	memcpy(fake_ptr(&d, hdr), "header-bytes-16!", 16);
-	memset(fake_ptr(&d, data), 0xab, 512);
+	hdr = fake_mem_alloc(&d.m, 16);
+	data = fake_mem_alloc(&d.m, 512);
+	status = fake_mem_alloc(&d.m, 1);
+	memcpy(fake_mem_ptr(&d.m, hdr), "header-bytes-16!", 16);
+	memset(fake_mem_ptr(&d.m, data), 0xab, 512);
 	fake_set_desc(d.desc, 3, hdr, 16, VIRTQ_DESC_F_NEXT, 9);
 	fake_set_desc(d.desc, 9, data, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 0);
 	fake_set_desc(d.desc, 0, status, 1, VIRTQ_DESC_F_WRITE, 0);
 	fake_publish(&d, 3);
 
 	/* A one-descriptor chain, published in the same batch. */
-	one = fake_alloc(&d, 100);
-	memset(fake_ptr(&d, one), 0x5a, 100);
+	one = fake_mem_alloc(&d.m, 100);
+	memset(fake_mem_ptr(&d.m, one), 0x5a, 100);
 	fake_set_desc(d.desc, 7, one, 100, 0, 0);
 	fake_publish(&d, 7);
 
@@ -49,9 +49,9 @@ int main(void)
 	CHECK_EQ(elem.in_num, 2);
 	CHECK_EQ(elem.out_len, 16);
 	CHECK_EQ(elem.in_len, 513);
-	CHECK(iov[0].iov_base == fake_ptr(&d, hdr) && iov[0].iov_len == 16);
-	CHECK(iov[1].iov_base == fake_ptr(&d, data) && iov[1].iov_len == 512);
-	CHECK(iov[2].iov_base == fake_ptr(&d, status) && iov[2].iov_len == 1);
+	CHECK(iov[0].iov_base == fake_mem_ptr(&d.m, hdr) && iov[0].iov_len == 16);
+	CHECK(iov[1].iov_base == fake_mem_ptr(&d.m, data) && iov[1].iov_len == 512);
+	CHECK(iov[2].iov_base == fake_mem_ptr(&d.m, status) && iov[2].iov_len == 1);
 	CHECK(memcmp(iov[0].iov_base, "header-bytes-16!", 16) == 0);
 	CHECK(((uint8_t *)iov[1].iov_base)[511] == 0xab);
 	CHECK_EQ(d.vq.inflight, 1);
@@ -63,7 +63,8 @@ int main(void)
 	CHECK_EQ(elem.in_num, 0);
 	CHECK_EQ(elem.out_len, 100);
 	CHECK_EQ(elem.in_len, 0);
-	CHECK(iov[0].iov_base == fake_ptr(&d, one) && ((uint8_t *)iov[0].iov_base)[99] == 0x5a);
+	CHECK(iov[0].iov_base == fake_mem_ptr(&d.m, one) &&
+	      ((uint8_t *)iov[0].iov_base)[99] == 0x5a);
 	CHECK_EQ(vq_dev_pop(&d.vq, &elem, iov, 8), 0);
 	CHECK_EQ(d.vq.inflight, 2);
 

@@ -22,10 +22,10 @@ int main(void)
 	CHECK_EQ(fake_start(&d, false, false), 0);
 
 	/* 64 bytes before the boundary, 192 after; driver writes a pattern. */
-	edge = fake_region1_gpa(&d);
-	hdr = fake_alloc(&d, 16);
-	memset(fake_ptr(&d, hdr), 0x11, 16);
-	p = fake_ptr(&d, edge - 64);
+	edge = fake_mem_region1_gpa(&d.m);
+	hdr = fake_mem_alloc(&d.m, 16);
+	memset(fake_mem_ptr(&d.m, hdr), 0x11, 16);
+	p = fake_mem_ptr(&d.m, edge - 64);
 	for (i = 0; i < 256; i++)
 		p[i] = (uint8_t)i;
 	fake_set_desc(d.desc, 0, hdr, 16, VIRTQ_DESC_F_NEXT, 1);
@@ -36,10 +36,10 @@ int main(void)
 	CHECK_EQ(e.out_num, 1);
 	CHECK_EQ(e.in_num, 2);
 	CHECK_EQ(e.in_len, 256);
-	CHECK(iov[1].iov_base == fake_dev_ptr(&d, edge - 64) && iov[1].iov_len == 64);
-	CHECK(iov[2].iov_base == fake_dev_ptr(&d, edge) && iov[2].iov_len == 192);
+	CHECK(iov[1].iov_base == fake_mem_dev_ptr(&d.m, edge - 64) && iov[1].iov_len == 64);
+	CHECK(iov[2].iov_base == fake_mem_dev_ptr(&d.m, edge) && iov[2].iov_len == 192);
 	/* The second iovec is not the driver's mapping, yet shows the same bytes. */
-	CHECK(iov[2].iov_base != fake_ptr(&d, edge));
+	CHECK(iov[2].iov_base != fake_mem_ptr(&d.m, edge));
 	CHECK(((uint8_t *)iov[1].iov_base)[0] == 0 && ((uint8_t *)iov[1].iov_base)[63] == 63);
 	CHECK(((uint8_t *)iov[2].iov_base)[0] == 64 && ((uint8_t *)iov[2].iov_base)[191] == 255);
 	/* And what the device writes there the driver sees. */

@@ -38,7 +38,7 @@ int main(void)
 	fake_init(&d, NUM, 1);
 	CHECK_EQ(fake_start(&d, false, false), 0);
 	for (i = 0; i < NUM; i++) {
-		buf[i] = fake_alloc(&d, 64);
+		buf[i] = fake_mem_alloc(&d.m, 64);
 		desc_free[i] = true;
 	}
 
@@ -59,7 +59,7 @@ int main(void)
 			for (i = 0; i < len; i++)
 				desc_free[idx[i]] = false;
 			nfree -= len;
-			memcpy(fake_ptr(&d, buf[idx[0]]), &published, 4);
+			memcpy(fake_mem_ptr(&d.m, buf[idx[0]]), &published, 4);
 			if (len == 2) {
 				fake_set_desc(d.desc, idx[0], buf[idx[0]], 64, VIRTQ_DESC_F_NEXT,
 					      idx[1]);
@@ -91,7 +91,7 @@ int main(void)
 			memcpy(&seq, iov[0].iov_base, 4);
 			CHECK_EQ(seq, popped);
 			CHECK_EQ(seq_of_head[e.head], seq);
-			CHECK(iov[0].iov_base == fake_ptr(&d, buf[e.head]));
+			CHECK(iov[0].iov_base == fake_mem_ptr(&d.m, buf[e.head]));
 			CHECK_EQ(e.out_num, 1);
 			CHECK_EQ(e.in_num, seq % 2);
 			CHECK_EQ(e.out_len, seq % 2 ? 64 : 32);

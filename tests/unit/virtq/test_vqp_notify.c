@@ -63,7 +63,7 @@ static void no_event_idx(void)
 
 	fakep_init(&d, NUM, 1);
 	CHECK_EQ(fakep_start(&d, false, false), 0);
-	b8 = fakep_alloc(&d, 8);
+	b8 = fake_mem_alloc(&d.m, 8);
 	fakep_set_drv_event(&d, 0x1234, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
 	step(true);
 	step(true);
@@ -107,7 +107,7 @@ static void event_idx(void)
 	fakep_init(&d, NUM, 1);
 	fakep_set_pos(&d, NUM - 3, true);
 	CHECK_EQ(fakep_start(&d, true, false), 0);
-	b8 = fakep_alloc(&d, 8);
+	b8 = fake_mem_alloc(&d.m, 8);
 
 	/* First check: nothing to compare with. */
 	fakep_set_drv_event(&d, used_ahead(4), VIRTQ_PACKED_EVENT_FLAG_DESC);

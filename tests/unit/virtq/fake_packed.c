@@ -12,42 +12,13 @@
 
 void fakep_init(struct fakep *d, unsigned num, unsigned nregions)
 {
-	struct vq_mem_region r;
-	size_t half = FAKE_MEM_SIZE / 2;
-
 	memset(d, 0, sizeof(*d));
-	d->fd = memfd_create("vqp-test", 0);
-	if (d->fd < 0)
-		SKIP("memfd_create: %s", strerror(errno));
-	CHECK(ftruncate(d->fd, FAKE_MEM_SIZE) == 0);
-	d->size = FAKE_MEM_SIZE;
-	d->map = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, 0);
-	CHECK(d->map != MAP_FAILED);
-	d->nregions = nregions;
+	fake_mem_init(&d->m, nregions);
 	d->num = num;
-	d->desc = (void *)(d->map + FAKE_DESC_OFF);
-	d->drv_ev = (void *)(d->map + FAKE_DRV_EV_OFF);
-	d->dev_ev = (void *)(d->map + FAKE_DEV_EV_OFF);
-	d->next_alloc = FAKE_GPA_BASE + FAKE_DATA_OFF;
+	d->desc = (void *)(d->m.map + FAKE_DESC_OFF);
+	d->drv_ev = (void *)(d->m.map + FAKE_DRV_EV_OFF);
+	d->dev_ev = (void *)(d->m.map + FAKE_DEV_EV_OFF);
 	d->avail_wrap = d->used_wrap = true;
-
-	if (nregions == 1) {
-		r = (struct vq_mem_region){
-		    .gpa = FAKE_GPA_BASE, .uva = FAKE_UVA_BASE, .size = d->size, .hva = d->map};
-		CHECK_EQ(vq_mem_add(&d->mem, &r), 0);
-	} else {
-		CHECK_EQ(nregions, 2);
-		d->map2 = mmap(NULL, half, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, half);
-		CHECK(d->map2 != MAP_FAILED);
-		r = (struct vq_mem_region){
-		    .gpa = FAKE_GPA_BASE, .uva = FAKE_UVA_BASE, .size = half, .hva = d->map};
-		CHECK_EQ(vq_mem_add(&d->mem, &r), 0);
-		r = (struct vq_mem_region){.gpa = FAKE_GPA_BASE + half,
-					   .uva = FAKE_UVA_BASE + 0x10000000ull,
-					   .size = half,
-					   .hva = d->map2};
-		CHECK_EQ(vq_mem_add(&d->mem, &r), 0);
-	}
 }
 
 void fakep_set_pos(struct fakep *d, uint16_t pos, bool wrap)
@@ -58,63 +29,17 @@ void fakep_set_pos(struct fakep *d, uint16_t pos, bool wrap)
 
 int fakep_start(struct fakep *d, bool event_idx, bool indirect)
 {
-	struct vq_dev_areas a;
-	int ret;
+	static const unsigned off[3] = {FAKE_DESC_OFF, FAKE_DRV_EV_OFF, FAKE_DEV_EV_OFF};
 
-	ret = vq_dev_init_ring(&d->vq, d->num, true);
-	if (ret)
-		return ret;
-	d->vq.event_idx = event_idx;
-	d->vq.indirect = indirect;
-	ret =
-	    vq_dev_map_areas(&d->vq, &d->mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
-			     FAKE_UVA_BASE + FAKE_DRV_EV_OFF, FAKE_UVA_BASE + FAKE_DEV_EV_OFF, &a);
-	if (ret)
-		return ret;
-	CHECK(a.desc == (void *)d->desc && a.driver == (void *)d->drv_ev &&
-	      a.device == (void *)d->dev_ev);
-	return vq_dev_start_areas(
-	    &d->vq, &d->mem, &a,
+	return fake_mem_start_ring(
+	    &d->m, &d->vq, d->num, true, event_idx, indirect, off,
 	    VQ_PACKED_BASE(d->next_avail, d->avail_wrap, d->last_used, d->used_wrap));
 }
 
 void fakep_fini(struct fakep *d)
 {
 	vq_dev_fini(&d->vq);
-	if (d->map2)
-		munmap(d->map2, d->size / 2);
-	munmap(d->map, d->size);
-	close(d->fd);
-}
-
-uint64_t fakep_alloc(struct fakep *d, size_t len)
-{
-	uint64_t gpa = d->next_alloc;
-
-	d->next_alloc = (gpa + len + 15) & ~15ull;
-	CHECK(d->next_alloc <= FAKE_GPA_BASE + d->size);
-	return gpa;
-}
-
-void *fakep_ptr(struct fakep *d, uint64_t gpa)
-{
-	CHECK(gpa >= FAKE_GPA_BASE && gpa < FAKE_GPA_BASE + d->size);
-	return d->map + (gpa - FAKE_GPA_BASE);
-}
-
-void *fakep_dev_ptr(struct fakep *d, uint64_t gpa)
-{
-	size_t off = gpa - FAKE_GPA_BASE;
-
-	CHECK(gpa >= FAKE_GPA_BASE && off < d->size);
-	if (d->map2 && off >= d->size / 2)
-		return d->map2 + (off - d->size / 2);
-	return d->map + off;
-}
-
-uint64_t fakep_region1_gpa(struct fakep *d)
-{
-	return FAKE_GPA_BASE + d->size / 2;
+	fake_mem_fini(&d->m);
 }
 
 uint16_t fakep_avail_bits(bool wrap)
@@ -190,8 +115,8 @@ uint16_t fakep_add(struct fakep *d, const struct fakep_seg *segs, unsigned n, ui
 uint16_t fakep_add_indirect(struct fakep *d, const struct fakep_seg *segs, unsigned n, uint16_t id,
 			    uint64_t table_gpa)
 {
-	uint64_t tg = table_gpa ? table_gpa : fakep_alloc(d, 16 * n);
-	struct virtq_packed_desc *t = fakep_ptr(d, tg);
+	uint64_t tg = table_gpa ? table_gpa : fake_mem_alloc(&d->m, 16 * n);
+	struct virtq_packed_desc *t = fake_mem_ptr(&d->m, tg);
 	uint16_t head = d->next_avail;
 
 	for (unsigned k = 0; k < n; k++)

@@ -57,8 +57,8 @@ int main(int argc, char **argv)
 	fakep_init(&d, num, 1);
 	CHECK_EQ(fakep_start(&d, false, indirect), 0);
 	/* One data area per (ID, segment), reused by every buffer with that ID. */
-	data = fakep_alloc(&d, (size_t)num * 4 * SEG);
-	tables = fakep_alloc(&d, (size_t)num * 4 * 16);
+	data = fake_mem_alloc(&d.m, (size_t)num * 4 * SEG);
+	tables = fake_mem_alloc(&d.m, (size_t)num * 4 * 16);
 	for (unsigned i = 0; i < num; i++)
 		free_ids[i] = (uint16_t)i;
 	nfree = num;
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 			CHECK_EQ(e.out_num + e.in_num, b->nseg);
 			CHECK_EQ(e.out_num, b->nout);
 			for (unsigned k = 0; k < b->nseg; k++) {
-				CHECK(iov[k].iov_base == fakep_dev_ptr(&d, b->seg[k].addr));
+				CHECK(iov[k].iov_base == fake_mem_dev_ptr(&d.m, b->seg[k].addr));
 				CHECK_EQ(iov[k].iov_len, b->seg[k].len);
 			}
 			held[nheld++] = want;

@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A fake virtio driver for the device-side packed ring tests. Guest memory is
- * a memfd mapping registered as one or two vq_mem regions at guest-physical
- * FAKE_GPA_BASE (gpa != hva, so every address goes through the translation);
- * with two regions the upper half is mapped a second time at another host
- * address and registered from there, so a wrong translation shows up as a
- * wrong pointer. Descriptors are written raw, so a test can build any
+ * A fake virtio driver for the device-side packed ring tests, in guest
+ * memory (fake_mem.h). Descriptors are written raw, so a test can build any
  * malformed ring; fakep_add() builds well-formed lists the way §2.8.21.1
  * says (first slot's flags last).
  */
@@ -16,16 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fake_mem.h"
 #include "virtq/vq_dev.h"
-#include "virtq/vq_mem.h"
 
-#define FAKE_GPA_BASE	0x100000ull
-#define FAKE_UVA_BASE	0x7f1200000000ull
-#define FAKE_MEM_SIZE	(1u << 20)
 #define FAKE_DESC_OFF	0x0000u /* num <= VQ_DEV_MAX_SIZE: 16 KiB */
 #define FAKE_DRV_EV_OFF 0x4000u
 #define FAKE_DEV_EV_OFF 0x4010u
-#define FAKE_DATA_OFF	0x8000u
 
 #define FP_AVAIL ((uint16_t)(1u << VIRTQ_PACKED_DESC_F_AVAIL))
 #define FP_USED	 ((uint16_t)(1u << VIRTQ_PACKED_DESC_F_USED))
@@ -34,12 +26,7 @@
 #define FP_I	 VIRTQ_DESC_F_INDIRECT
 
 struct fakep {
-	int fd;
-	size_t size;
-	uint8_t *map;
-	uint8_t *map2;
-	unsigned nregions;
-	struct vq_mem mem;
+	struct fake_mem m;
 	unsigned num;
 	struct virtq_packed_desc *desc;
 	struct virtq_packed_event *drv_ev; /* Driver Area */
@@ -50,7 +37,6 @@ struct fakep {
 	uint16_t last_used;
 	bool used_wrap;
 	uint16_t slots[VQ_DEV_MAX_SIZE]; /* per buffer ID: slots of the list in flight */
-	uint64_t next_alloc;
 	struct vq_dev vq;
 };
 
@@ -67,11 +53,6 @@ void fakep_set_pos(struct fakep *d, uint16_t pos, bool wrap);
  * matching base. */
 int fakep_start(struct fakep *d, bool event_idx, bool indirect);
 void fakep_fini(struct fakep *d);
-
-uint64_t fakep_alloc(struct fakep *d, size_t len);
-void *fakep_ptr(struct fakep *d, uint64_t gpa);
-void *fakep_dev_ptr(struct fakep *d, uint64_t gpa);
-uint64_t fakep_region1_gpa(struct fakep *d);
 
 /* AVAIL/USED bits that make a slot available under driver wrap counter wrap. */
 uint16_t fakep_avail_bits(bool wrap);

@@ -89,11 +89,11 @@ static int start(uint32_t base)
 	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, true), 0);
 	d.vq.indirect = true;
 	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, true)), 0);
-	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
+	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.m.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
 				  FAKE_UVA_BASE + FAKE_DRV_EV_OFF, FAKE_UVA_BASE + FAKE_DEV_EV_OFF,
 				  &a),
 		 0);
-	return vq_dev_start_areas(&d.vq, &d.mem, &a, base);
+	return vq_dev_start_areas(&d.vq, &d.m.mem, &a, base);
 }
 
 /* First start of the device: a fresh region; later deaths restart with this stale base. */
@@ -130,7 +130,8 @@ static void post(uint16_t id, unsigned n, bool indirect)
 
 	CHECK(n >= 1 && n <= 4 && !ex[id].posted);
 	for (unsigned k = 0; k < n; k++)
-		s[k] = (struct fakep_seg){fakep_alloc(&d, 64), k + 1 == n ? 64u : 16u, k + 1 == n};
+		s[k] = (struct fakep_seg){fake_mem_alloc(&d.m, 64), k + 1 == n ? 64u : 16u,
+					  k + 1 == n};
 	if (indirect)
 		fakep_add_indirect(&d, s, n, id, 0);
 	else
@@ -150,7 +151,7 @@ static uint16_t pop1(void)
 	CHECK(e.head < NUM && ex[e.head].posted);
 	CHECK_EQ(e.out_len, ex[e.head].out_len);
 	CHECK_EQ(e.in_len, ex[e.head].in_len);
-	CHECK(iov[0].iov_base == fakep_dev_ptr(&d, ex[e.head].gpa0));
+	CHECK(iov[0].iov_base == fake_mem_dev_ptr(&d.m, ex[e.head].gpa0));
 	return e.head;
 }
 
@@ -510,7 +511,7 @@ static void case_random(unsigned seed)
 			if (ret == 1) {
 				CHECK(ex[e.head].posted);
 				CHECK_EQ(e.in_len, ex[e.head].in_len);
-				CHECK(iov[0].iov_base == fakep_dev_ptr(&d, ex[e.head].gpa0));
+				CHECK(iov[0].iov_base == fake_mem_dev_ptr(&d.m, ex[e.head].gpa0));
 				held[nheld++] = e.head;
 			}
 		} else if (what < 9) {

@@ -27,11 +27,11 @@ int main(void)
 	fakep_init(&d, NUM, 1);
 	CHECK_EQ(fakep_start(&d, false, true), 0);
 	for (int i = 0; i < 4; i++)
-		a[i] = fakep_alloc(&d, 64);
+		a[i] = fake_mem_alloc(&d.m, 64);
 
 	/* Table of 4 at an odd address, entries with stray NEXT flags and IDs. */
-	tg = fakep_alloc(&d, 4 * 16 + 16) + 8;
-	t = fakep_ptr(&d, tg);
+	tg = fake_mem_alloc(&d.m, 4 * 16 + 16) + 8;
+	t = fake_mem_ptr(&d.m, tg);
 	fakep_table(t, 0, a[0], 16, 0x1111, FP_N);
 	fakep_table(t, 1, a[1], 32, 0x2222, 0);
 	fakep_table(t, 2, a[2], 64, 0x3333, FP_W | FP_N);
@@ -46,7 +46,7 @@ int main(void)
 	CHECK_EQ(e.out_len, 48);
 	CHECK_EQ(e.in_len, 65);
 	for (int i = 0; i < 4; i++)
-		CHECK(iov[i].iov_base == fakep_dev_ptr(&d, a[i]));
+		CHECK(iov[i].iov_base == fake_mem_dev_ptr(&d.m, a[i]));
 	CHECK_EQ(d.vq.last_avail_idx, 1);
 
 	/* A direct list of 2 after it, then another indirect one; complete out of order. */

@@ -22,7 +22,7 @@ static int start_with(void *desc, uint32_t base)
 
 	vq_dev_fini(&d.vq);
 	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, true), 0);
-	return vq_dev_start_areas(&d.vq, &d.mem, &a, base);
+	return vq_dev_start_areas(&d.vq, &d.m.mem, &a, base);
 }
 
 static int start_at(uint32_t base)
@@ -39,7 +39,7 @@ static int map(unsigned num, uint64_t desc, uint64_t drv, uint64_t dev)
 
 	if (num)
 		CHECK_EQ(vq_dev_init_ring(&vq, num, true), 0);
-	ret = vq_dev_map_areas(&vq, &d.mem, desc, drv, dev, &a);
+	ret = vq_dev_map_areas(&vq, &d.m.mem, desc, drv, dev, &a);
 	vq_dev_fini(&vq);
 	return ret;
 }
@@ -93,7 +93,7 @@ int main(void)
 	/* Traffic from (4, wrap 0), a stop with one buffer in flight, a restart. */
 	fakep_set_pos(&d, 4, false);
 	CHECK_EQ(start_at(VQ_PACKED_BASE(4, 0, 4, 0)), 0);
-	uint64_t b = fakep_alloc(&d, 16);
+	uint64_t b = fake_mem_alloc(&d.m, 16);
 	struct fakep_seg s[] = {{b, 16, false}, {b, 16, true}, {b, 16, true}};
 	fakep_add(&d, s, 3, 0); /* slots 4, 5, 0 */
 	fakep_add(&d, s, 1, 1); /* slot 1 */

@@ -15,7 +15,7 @@
 
 static void check_iov(struct fakep *d, const struct iovec *iov, uint64_t gpa, size_t len)
 {
-	CHECK(iov->iov_base == fakep_dev_ptr(d, gpa));
+	CHECK(iov->iov_base == fake_mem_dev_ptr(&d->m, gpa));
 	CHECK_EQ(iov->iov_len, len);
 }
 
@@ -33,7 +33,7 @@ static void run(unsigned num, unsigned nregions)
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 0);
 
 	/* One readable descriptor. */
-	uint64_t a = fakep_alloc(&d, 32);
+	uint64_t a = fake_mem_alloc(&d.m, 32);
 	struct fakep_seg s1[] = {{a, 32, false}};
 	fakep_add(&d, s1, 1, 2);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
@@ -51,7 +51,8 @@ static void run(unsigned num, unsigned nregions)
 	CHECK_EQ(fl & (FP_AVAIL | FP_USED), FP_AVAIL | FP_USED);
 
 	/* Header + data + status, and a second buffer, completed in reverse. */
-	uint64_t h = fakep_alloc(&d, 16), dt = fakep_alloc(&d, 512), st = fakep_alloc(&d, 1);
+	uint64_t h = fake_mem_alloc(&d.m, 16), dt = fake_mem_alloc(&d.m, 512),
+		 st = fake_mem_alloc(&d.m, 1);
 	struct fakep_seg s3[] = {{h, 16, false}, {dt, 512, true}, {st, 1, true}};
 	uint16_t first = fakep_add(&d, s3, 3, 0);
 	CHECK_EQ(first, 1);
@@ -124,7 +125,7 @@ static void run(unsigned num, unsigned nregions)
 
 	/* Two regions: a buffer spanning the boundary becomes two iovecs. */
 	if (nregions == 2) {
-		uint64_t b = fakep_region1_gpa(&d) - 8;
+		uint64_t b = fake_mem_region1_gpa(&d.m) - 8;
 		struct fakep_seg sp[] = {{b, 24, true}};
 		fakep_add(&d, sp, 1, 6);
 		CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);

@@ -39,16 +39,16 @@ int main(void)
 	CHECK_EQ(vq.num, NUM);
 
 	/* Packed areas: 16-aligned ring, 4-aligned event structures. */
-	CHECK_EQ(vq_dev_map_areas(&vq, &d.mem, U + FAKE_DESC_OFF + 8, U + FAKE_DRV_EV_OFF,
+	CHECK_EQ(vq_dev_map_areas(&vq, &d.m.mem, U + FAKE_DESC_OFF + 8, U + FAKE_DRV_EV_OFF,
 				  U + FAKE_DEV_EV_OFF, &a),
 		 -EINVAL);
-	CHECK_EQ(vq_dev_map_areas(&vq, &d.mem, U + FAKE_DESC_OFF, U + FAKE_DRV_EV_OFF + 2,
+	CHECK_EQ(vq_dev_map_areas(&vq, &d.m.mem, U + FAKE_DESC_OFF, U + FAKE_DRV_EV_OFF + 2,
 				  U + FAKE_DEV_EV_OFF, &a),
 		 -EINVAL);
-	CHECK_EQ(vq_dev_map_areas(&vq, &d.mem, U + FAKE_MEM_SIZE - 16, U + FAKE_DRV_EV_OFF,
+	CHECK_EQ(vq_dev_map_areas(&vq, &d.m.mem, U + FAKE_MEM_SIZE - 16, U + FAKE_DRV_EV_OFF,
 				  U + FAKE_DEV_EV_OFF, &a),
 		 -EFAULT);
-	CHECK_EQ(vq_dev_map_areas(&vq, &d.mem, U + FAKE_DESC_OFF, U + FAKE_DRV_EV_OFF,
+	CHECK_EQ(vq_dev_map_areas(&vq, &d.m.mem, U + FAKE_DESC_OFF, U + FAKE_DRV_EV_OFF,
 				  U + FAKE_DEV_EV_OFF, &a),
 		 0);
 	CHECK(a.desc == (void *)d.desc && a.driver == (void *)d.drv_ev &&
@@ -65,13 +65,13 @@ int main(void)
 
 	/* Position 4, both wrap counters 1 (vhost-user.rst packed base). */
 	fakep_set_pos(&d, 4, true);
-	CHECK_EQ(vq_dev_start_areas(&vq, &d.mem, &a, VQ_PACKED_BASE(NUM, 1, 0, 1)), -EINVAL);
-	CHECK_EQ(vq_dev_start_areas(&vq, &d.mem, &a, VQ_PACKED_BASE(4, 1, 4, 1)), 0);
+	CHECK_EQ(vq_dev_start_areas(&vq, &d.m.mem, &a, VQ_PACKED_BASE(NUM, 1, 0, 1)), -EINVAL);
+	CHECK_EQ(vq_dev_start_areas(&vq, &d.m.mem, &a, VQ_PACKED_BASE(4, 1, 4, 1)), 0);
 	CHECK_EQ(vq_dev_get_base(&vq), VQ_PACKED_BASE(4, 1, 4, 1));
 	CHECK_EQ(vq_dev_resubmit_pending(&vq), 0);
 
 	/* A 3-slot list across the end of the ring, through the verbs. */
-	uint64_t buf = fakep_alloc(&d, 64);
+	uint64_t buf = fake_mem_alloc(&d.m, 64);
 	struct fakep_seg s[3] = {{buf, 16, false}, {buf + 16, 16, true}, {buf + 32, 1, true}};
 	vq.event_idx = false;
 	fakep_add(&d, s, 3, 5);
@@ -107,7 +107,7 @@ int main(void)
 	struct vq_dev split = {0};
 	CHECK_EQ(vq_dev_init_ring(&split, 8, false), 0);
 	CHECK(!split.packed);
-	CHECK_EQ(vq_dev_start_areas(&split, &d.mem, &a, 0x10000), -EINVAL);
+	CHECK_EQ(vq_dev_start_areas(&split, &d.m.mem, &a, 0x10000), -EINVAL);
 	vq_dev_fini(&split);
 
 	vq_dev_fini(&vq);
