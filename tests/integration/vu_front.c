@@ -398,7 +398,7 @@ static void rw_check(struct front *f, unsigned qi, const char *image, uint8_t se
 		wbuf[i] = (uint8_t)(i * 7 + seed);
 	CHECK_EQ(do_req(f, qi, VIRTIO_BLK_T_OUT, 8, wbuf, sizeof(wbuf), false, &ulen),
 		 VIRTIO_BLK_S_OK);
-	/* SPEC-NOTES: used.len counts device-written bytes, 1 (status) for a write. */
+	/* docs/spec-notes.md "Request layout": used.len counts device-written bytes, 1 (status) for a write. */
 	CHECK_EQ(ulen, 1);
 	memset(rbuf, 0, sizeof(rbuf));
 	CHECK_EQ(do_req(f, qi, VIRTIO_BLK_T_IN, 8, rbuf, sizeof(rbuf), true, &ulen),
