@@ -16,15 +16,20 @@
  * into ranges as slots come back; until then new reads and writes get -EAGAIN,
  * which keeps them in order behind it.
  *
- * DISCARD, WRITE_ZEROES and SECURE_ERASE run synchronously (fallocate /
- * BLKDISCARD / BLKZEROOUT / BLKSECDISCARD) inside submit(); their result waits in a small ring
- * until reap() reports it, and a write to the eventfd makes the queue fd readable.
+ * DISCARD and WRITE_ZEROES are io_uring fallocates (IORING_OP_FALLOCATE, run
+ * by io-wq): zeroing 8 x 1 GiB of a block device takes seconds, during which
+ * the queue thread must keep serving (other requests, GET_VRING_BASE, SIGTERM).
+ * SECURE_ERASE (BLKSECDISCARD) has no io_uring op: a short-lived thread runs
+ * the ioctl and writes an eventfd that the queue reads through io_uring, so
+ * its completion arrives like any other. See "DISCARD / WRITE_ZEROES /
+ * SECURE_ERASE" below.
  */
 #include "be.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +66,8 @@ struct file_be {
 	atomic_bool no_zero_range;
 };
 
-enum file_slot_kind { SLOT_RW, SLOT_FSYNC };
+/* SLOT_FALLOC and SLOT_SECURE: dwz_prep() and dwz_complete() drive them. */
+enum file_slot_kind { SLOT_RW, SLOT_FSYNC, SLOT_FALLOC, SLOT_SECURE };
 
 struct file_slot {
 	struct be_io *io;
@@ -73,6 +79,9 @@ struct file_slot {
 	uint64_t left;	  /* bytes of this range still to transfer */
 	struct iovec one; /* the rest of a partly transferred element */
 	struct file_slot *next_free;
+	/* SLOT_SECURE: the worker's eventfd, and where reading it puts the count. */
+	int sec_efd;
+	uint64_t sec_cnt;
 };
 
 struct file_queue {
@@ -438,6 +447,9 @@ static void signal_efd(struct file_queue *q)
 		return;
 }
 
+static void dwz_prep(struct file_queue *q, struct file_slot *s, struct io_uring_sqe *sqe);
+static void dwz_complete(struct file_queue *q, struct file_slot *s, int res);
+
 /* Prepare the SQE for the slot's next step. */
 static void slot_issue(struct file_queue *q, struct file_slot *s)
 {
@@ -456,6 +468,10 @@ static void slot_issue(struct file_queue *q, struct file_slot *s)
 	if (s->kind == SLOT_FSYNC) {
 		io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqe, s);
+		return;
+	}
+	if (s->kind == SLOT_FALLOC || s->kind == SLOT_SECURE) {
+		dwz_prep(q, s, sqe);
 		return;
 	}
 	/* Skip exhausted and empty elements: a readv of only empty ones would look like EOF. */
@@ -524,6 +540,10 @@ static void slot_complete(struct file_queue *q, struct file_slot *s, int res)
 {
 	struct be_io *io = s->io;
 
+	if (s->kind == SLOT_FALLOC || s->kind == SLOT_SECURE) {
+		dwz_complete(q, s, res);
+		return;
+	}
 	if (res == -EINTR || res == -EAGAIN) {
 		slot_issue(q, s);
 		return;
@@ -611,48 +631,6 @@ static void backlog_issue(struct file_queue *q)
 	}
 }
 
-/* DISCARD / WRITE_ZEROES / SECURE_ERASE, synchronously. Returns 0 or -errno. */
-static int file_zero(struct file_be *f, const struct be_io *io)
-{
-	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	off_t off = (off_t)io->offset, len = (off_t)io->len;
-	int ret;
-
-	if (f->base.info.ro)
-		return -EROFS;
-	if (io->len == 0)
-		return 0;
-	if (f->base.info.is_blockdev) {
-		uint64_t range[2] = {io->offset, io->len};
-		unsigned long req = io->op == BE_OP_DISCARD	   ? BLKDISCARD
-				    : io->op == BE_OP_SECURE_ERASE ? BLKSECDISCARD
-								   : BLKZEROOUT;
-
-		ret = ioctl(f->fd, req, range);
-	} else if (io->op == BE_OP_SECURE_ERASE) {
-		ret = -1;
-		errno = EOPNOTSUPP;
-	} else if (io->op == BE_OP_DISCARD || (io->flags & BE_IO_F_UNMAP)) {
-		ret = fallocate(f->fd, punch, off, len);
-	} else {
-		ret = -1;
-		errno = EOPNOTSUPP;
-		if (!atomic_load_explicit(&f->no_zero_range, memory_order_relaxed))
-			ret =
-			    fallocate(f->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len);
-		if (ret < 0 && errno == EOPNOTSUPP) {
-			atomic_store_explicit(&f->no_zero_range, true, memory_order_relaxed);
-			/* A hole reads back as zeroes too: correct, only less preallocated. */
-			ret = fallocate(f->fd, punch, off, len);
-		}
-	}
-	if (ret < 0)
-		return -errno;
-	if ((io->flags & BE_IO_F_FUA) && fdatasync(f->fd) < 0)
-		return -errno;
-	return 0;
-}
-
 /* Complete io from the next reap(). */
 static int complete_later(struct file_queue *q, struct be_io *io, int res)
 {
@@ -660,6 +638,180 @@ static int complete_later(struct file_queue *q, struct be_io *io, int res)
 		return -EAGAIN;
 	be_done_ring_push(&q->done, io, res);
 	signal_efd(q);
+	return 0;
+}
+
+/* ---- DISCARD / WRITE_ZEROES / SECURE_ERASE ----------------------------- */
+
+/*
+ * The fallocate that carries io. Block devices (Linux block/fops.c,
+ * blkdev_fallocate): ZERO_RANGE is what BLKZEROOUT does (the kernel writes
+ * zeroes when the device cannot), PUNCH_HOLE|NO_HIDE_STALE what BLKDISCARD
+ * does. Files: PUNCH_HOLE deallocates (reads back as zeroes), ZERO_RANGE
+ * zeroes and keeps the blocks; where ZERO_RANGE is refused (tmpfs) a hole
+ * reads back as zeroes too: correct, only less preallocated.
+ */
+static int dwz_mode(struct file_be *f, const struct be_io *io)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	const int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+
+	if (f->base.info.is_blockdev)
+		return io->op == BE_OP_DISCARD ? punch | FALLOC_FL_NO_HIDE_STALE : zero;
+	if (io->op == BE_OP_DISCARD || (io->flags & BE_IO_F_UNMAP) ||
+	    atomic_load_explicit(&f->no_zero_range, memory_order_relaxed))
+		return punch;
+	return zero;
+}
+
+/* SLOT_FALLOC: the fallocate of [pos, pos+left); SLOT_SECURE: wait for the worker. */
+static void dwz_prep(struct file_queue *q, struct file_slot *s, struct io_uring_sqe *sqe)
+{
+	struct file_be *f = to_file(q->base.be);
+
+	if (s->kind == SLOT_SECURE)
+		io_uring_prep_read(sqe, s->sec_efd, &s->sec_cnt, sizeof(s->sec_cnt), 0);
+	else
+		io_uring_prep_fallocate(sqe, f->fd, dwz_mode(f, s->io), (off_t)s->pos,
+					(off_t)s->left);
+	io_uring_sqe_set_data(sqe, s);
+}
+
+static void dwz_complete(struct file_queue *q, struct file_slot *s, int res)
+{
+	struct file_be *f = to_file(q->base.be);
+	struct be_io *io = s->io;
+
+	if (res == -EINTR || res == -EAGAIN) {
+		slot_issue(q, s);
+		return;
+	}
+	if (s->kind == SLOT_SECURE) {
+		uint64_t cnt;
+
+		/* Never close the eventfd under a worker that has yet to write it. */
+		if (res < 0)
+			while (read(s->sec_efd, &cnt, sizeof(cnt)) < 0 && errno == EINTR)
+				;
+		close(s->sec_efd);
+		s->sec_efd = -1;
+		/* The worker stored its result in io->be_res before writing the eventfd. */
+		slot_finish(q, s, 0);
+		return;
+	}
+	if (res == -EOPNOTSUPP && !f->base.info.is_blockdev &&
+	    dwz_mode(f, io) == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
+		atomic_store_explicit(&f->no_zero_range, true, memory_order_relaxed);
+		slot_issue(q, s);
+		return;
+	}
+	if (res == 0 && (io->flags & BE_IO_F_FUA)) {
+		/* Durable before done(): the same slot goes on with an fdatasync. */
+		s->kind = SLOT_FSYNC;
+		slot_issue(q, s);
+		return;
+	}
+	slot_finish(q, s, res);
+}
+
+/* BLKSECDISCARD (and fdatasync for FUA), blocking. Returns 0 or -errno. */
+static int secure_erase_sync(int fd, uint64_t off, uint64_t len, bool fua)
+{
+	uint64_t range[2] = {off, len};
+
+	if (ioctl(fd, BLKSECDISCARD, range) < 0)
+		return -errno;
+	if (fua && fdatasync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+struct secure_job {
+	int fd, efd;
+	uint64_t off, len;
+	bool fua;
+	int *res;
+};
+
+static void *secure_erase_thread(void *arg)
+{
+	struct secure_job *j = arg;
+	int efd = j->efd;
+	uint64_t one = 1;
+
+	*j->res = secure_erase_sync(j->fd, j->off, j->len, j->fua);
+	free(j);
+	/* The last thing the thread does: from here on the queue may close efd. */
+	while (write(efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * BLKSECDISCARD has no io_uring op and may take seconds: a detached thread
+ * runs it and writes a blocking eventfd, which the slot reads through
+ * io_uring (a blocking eventfd makes io_uring wait for it instead of failing
+ * with -EAGAIN). Secure erase is rare; the thread and its eventfd live for
+ * one request. If either cannot be had, the erase runs here, synchronously.
+ */
+static int secure_erase_start(struct file_queue *q, struct be_io *io)
+{
+	struct file_be *f = to_file(q->base.be);
+	struct secure_job *j = malloc(sizeof(*j));
+	struct file_slot *s = q->free;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int ret = -1;
+
+	if (j && efd >= 0 && pthread_attr_init(&attr) == 0) {
+		*j = (struct secure_job){
+		    f->fd, efd, io->offset, io->len, (io->flags & BE_IO_F_FUA) != 0, &io->be_res};
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ret = pthread_create(&tid, &attr, secure_erase_thread, j);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret != 0) {
+		free(j);
+		if (efd >= 0)
+			close(efd);
+		if (be_done_ring_full(&q->done))
+			return -EAGAIN;
+		return complete_later(
+		    q, io, secure_erase_sync(f->fd, io->offset, io->len, io->flags & BE_IO_F_FUA));
+	}
+	q->free = s->next_free;
+	*s = (struct file_slot){.io = io, .kind = SLOT_SECURE, .sec_efd = efd};
+	io->be_pending = 1;
+	slot_issue(q, s);
+	return 0;
+}
+
+/* DISCARD / WRITE_ZEROES / SECURE_ERASE: 0 (accepted) or -EAGAIN (no slot). */
+static int dwz_submit(struct file_queue *q, struct be_io *io)
+{
+	struct file_be *f = to_file(q->base.be);
+	const struct be_info *info = &f->base.info;
+	struct file_slot *s;
+
+	if ((io->op == BE_OP_DISCARD && !info->can_discard) ||
+	    (io->op == BE_OP_WRITE_ZEROES && !info->can_write_zeroes) ||
+	    (io->op == BE_OP_SECURE_ERASE && !info->can_secure_erase))
+		return complete_later(q, io, -EOPNOTSUPP);
+	if (info->ro)
+		return complete_later(q, io, -EROFS);
+	if (io->len == 0)
+		return complete_later(q, io, 0);
+	if (!q->free)
+		return -EAGAIN;
+	if (io->op == BE_OP_SECURE_ERASE)
+		return secure_erase_start(q, io);
+	s = q->free;
+	q->free = s->next_free;
+	*s = (struct file_slot){
+	    .io = io, .kind = SLOT_FALLOC, .pos = io->offset, .left = io->len, .sec_efd = -1};
+	io->be_pending = 1;
+	slot_issue(q, s);
 	return 0;
 }
 
@@ -701,13 +853,7 @@ static int file_submit(struct be_queue *bq, struct be_io *io)
 	case BE_OP_DISCARD:
 	case BE_OP_WRITE_ZEROES:
 	case BE_OP_SECURE_ERASE:
-		if ((io->op == BE_OP_DISCARD && !f->base.info.can_discard) ||
-		    (io->op == BE_OP_WRITE_ZEROES && !f->base.info.can_write_zeroes) ||
-		    (io->op == BE_OP_SECURE_ERASE && !f->base.info.can_secure_erase))
-			return complete_later(q, io, -EOPNOTSUPP);
-		if (be_done_ring_full(&q->done))
-			return -EAGAIN;
-		return complete_later(q, io, file_zero(f, io));
+		return dwz_submit(q, io);
 	default:
 		return complete_later(q, io, -EOPNOTSUPP);
 	}
