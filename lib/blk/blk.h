@@ -23,8 +23,8 @@
 
 /*
  * DISCARD / WRITE_ZEROES / SECURE_ERASE: segments per request (advertised as
- * max_*_seg) and sectors per segment (max_*_sectors, 1 GiB: the file backend
- * runs them synchronously on the queue thread).
+ * max_*_seg) and sectors per segment (max_*_sectors, 1 GiB; the file backend
+ * runs them off the queue thread, so a long one stalls no other request).
  */
 #define VBLK_DWZ_MAX_SEG     8u
 #define VBLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)

@@ -54,6 +54,21 @@ static uint8_t byte_at(uint64_t off)
 	return (uint8_t)(off / 4096 * 13 + 1);
 }
 
+/* Submit [hdr][buf][status] at sector 0 (buf readable iff out_num == 2) without waiting. */
+static void start(struct vblk_queue *q, struct t_req *t, uint32_t type, void *buf, size_t len,
+		  unsigned out_num)
+{
+	t_hdr(t, type, 0);
+	t->iov[0] = (struct iovec){&t->hdr, sizeof(t->hdr)};
+	t->iov[1] = (struct iovec){buf, len};
+	t->iov[2] = (struct iovec){&t->status, 1};
+	t->req.iov = t->iov;
+	t->req.out_num = out_num;
+	t->req.in_num = 3 - out_num;
+	CHECK(vblk_req_submit(q, &t->req));
+	vblk_queue_kick(q);
+}
+
 /* Wait on the queue's fd and process until t completes; false after `secs`. */
 static bool run_until(struct vblk_queue *q, struct t_req *t, int secs, unsigned *iters)
 {
@@ -116,28 +131,12 @@ int main(int argc, char **argv)
 		    .sector = vblk_cpu_to_le64(SEG_OFF(i) >> 9),
 		    .num_sectors = vblk_cpu_to_le32((uint32_t)(SEG_LEN >> 9)),
 		};
-	t_hdr(&tw, VIRTIO_BLK_T_WRITE_ZEROES, 0);
-	tw.iov[0] = (struct iovec){&tw.hdr, sizeof(tw.hdr)};
-	tw.iov[1] = (struct iovec){seg, sizeof(seg)};
-	tw.iov[2] = (struct iovec){&tw.status, 1};
-	tw.req.iov = tw.iov;
-	tw.req.out_num = 2;
-	tw.req.in_num = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK(vblk_req_submit(q, &tw.req));
-	vblk_queue_kick(q);
+	start(q, &tw, VIRTIO_BLK_T_WRITE_ZEROES, seg, sizeof(seg), 2);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	/* The same queue still serves a read (of bytes the zeroing does not touch). */
-	t_hdr(&tr, VIRTIO_BLK_T_IN, 0);
-	tr.iov[0] = (struct iovec){&tr.hdr, sizeof(tr.hdr)};
-	tr.iov[1] = (struct iovec){rd, sizeof(rd)};
-	tr.iov[2] = (struct iovec){&tr.status, 1};
-	tr.req.iov = tr.iov;
-	tr.req.out_num = 1;
-	tr.req.in_num = 2;
-	CHECK(vblk_req_submit(q, &tr.req));
-	vblk_queue_kick(q);
+	start(q, &tr, VIRTIO_BLK_T_IN, rd, sizeof(rd), 1);
 	if (!run_until(q, &tr, 10, &iters)) {
 		ioctl(mfd, FITHAW, 0);
 		fprintf(stderr, "FAIL: a read waited behind WRITE_ZEROES on the same queue\n");
