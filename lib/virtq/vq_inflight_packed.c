@@ -237,43 +237,19 @@ static unsigned claim(struct vq_dev *vq, uint16_t h, uint64_t *max_counter)
 }
 
 /*
- * Start with an inflight region (see the top of this file).
- * The ring position was set from the base; a recovered region overrides it.
+ * A region an earlier back end used, its header checked (see the top of this
+ * file): validate every entry, finish a push in progress, queue the buffers
+ * in flight for resubmission and take the ring position from the region.
  */
-int vq_inflight_packed_start(struct vq_dev *vq)
+static int recover(struct vq_dev *vq)
 {
 	struct vhost_user_inflight_packed_queue *r = region(vq);
-	uint16_t version = READ_ONCE(r->version), desc_num = READ_ONCE(r->desc_num);
-	uint64_t features = READ_ONCE(r->features), max_counter = 0;
+	uint64_t max_counter = 0;
 	uint16_t upos, apos, head, fh = 0;
 	bool uwrap, awrap, in_progress, commit = false;
 	struct used_word w;
 	unsigned slots = 0;
 
-	if (version == 0) {
-		/*
-		 * The region can only say "used position + the slots of the
-		 * buffers it records"; a base with slots consumed but not used
-		 * (lost by an untracked restart) cannot be tracked.
-		 */
-		if (vq->last_avail_idx != vq->used_idx ||
-		    vq->packed_ring.avail_wrap != vq->packed_ring.used_wrap) {
-			vblk_warn("inflight region: the ring has slots in flight that no region "
-				  "recorded; running untracked");
-			vq->inflight_region = NULL;
-			return 0;
-		}
-		init(vq);
-		return 0;
-	}
-	if (version != VQ_PACKED_INFLIGHT_VERSION || desc_num != vq->num ||
-	    features != VQ_INFLIGHT_F_PACKED_LAYOUT) {
-		vblk_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
-			  "packed-layout version %u region for %u",
-			  version, desc_num, (unsigned long long)features,
-			  VQ_PACKED_INFLIGHT_VERSION, vq->num);
-		return -EINVAL;
-	}
 	w = used_word_read(r);
 	if (w.used_idx >= vq->num || w.old_used_idx >= vq->num || w.used_wrap > 1 ||
 	    w.old_used_wrap > 1) {
@@ -510,4 +486,37 @@ void vq_inflight_packed_retire_end(struct vq_dev *vq, uint16_t id)
 	vblk_wmb();
 	used_word_write(r, vq->used_idx, vq->packed_ring.used_wrap, vq->used_idx,
 			vq->packed_ring.used_wrap);
+}
+
+int vq_inflight_packed_start(struct vq_dev *vq)
+{
+	struct vhost_user_inflight_packed_queue *r = region(vq);
+	uint16_t version = READ_ONCE(r->version), desc_num = READ_ONCE(r->desc_num);
+	uint64_t features = READ_ONCE(r->features);
+
+	if (version == 0) {
+		/*
+		 * The region can only say "used position + the slots of the
+		 * buffers it records"; a base with slots consumed but not used
+		 * (lost by an untracked restart) cannot be tracked.
+		 */
+		if (vq->last_avail_idx != vq->used_idx ||
+		    vq->packed_ring.avail_wrap != vq->packed_ring.used_wrap) {
+			vblk_warn("inflight region: the ring has slots in flight that no region "
+				  "recorded; running untracked");
+			vq->inflight_region = NULL;
+			return 0;
+		}
+		init(vq);
+		return 0;
+	}
+	if (version != VQ_PACKED_INFLIGHT_VERSION || desc_num != vq->num ||
+	    features != VQ_INFLIGHT_F_PACKED_LAYOUT) {
+		vblk_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
+			  "packed-layout version %u region for %u",
+			  version, desc_num, (unsigned long long)features,
+			  VQ_PACKED_INFLIGHT_VERSION, vq->num);
+		return -EINVAL;
+	}
+	return recover(vq);
 }
