@@ -439,6 +439,14 @@ def dr_verb(which):  # 0 enable_cb, 1 disable_cb, 2 kick_prepare, 3 more_used
     return bytes([7 | (which << 4)])
 
 
+def dr_pused(slot, id_, ln, f=1, raw=False):
+    """Packed: a used element at slot; f < 0xc0: bit 7 the other lap, bit 0 WRITE."""
+    return dr_used_elem(slot, id_, ln, raw) + bytes([f])
+
+
+DR_PACKED, DR_ODD = 32, 64
+
+
 def driver_ring_seeds():
     honest = dr_add(3, 1) + dr_add(2, 1) + dr_add(1, 0) + dr_complete(1, 9) + GET_BUF + \
         dr_complete(0, 0) + dr_complete(0, 1) + dr_verb(0) + GET_BUF + GET_BUF + dr_verb(3) + \
@@ -460,6 +468,34 @@ def driver_ring_seeds():
         "scribble-desc": bytes([2 | 16]) + dr_add(3, 1) + bytes([9]) + struct.pack("<H", 0) +
         struct.pack("<QIHH", 0xdead, 0, 0xffff, 0xffff) + dr_complete(0, 1) + GET_BUF +
         dr_add(3, 1),
+        # The packed ring (config bit 5; bit 6: num - 1 entries).
+        "packed-honest": bytes([2 | DR_PACKED]) + honest,
+        "packed-honest-event-idx": bytes([3 | 8 | DR_PACKED]) + honest + dr_verb(1) + dr_verb(0),
+        "packed-honest-indirect": bytes([2 | 16 | DR_PACKED]) + honest + dr_add(8, 4) +
+        dr_add(12, 6) + dr_complete(1, 40) + GET_BUF,
+        # 7 and 3 entries: buffers straddle the end of the ring, the wrap counters toggle.
+        "packed-wrap-num7": bytes([2 | DR_PACKED | DR_ODD]) + honest + honest,
+        "packed-full-ring-num3": bytes([1 | DR_PACKED | DR_ODD]) + dr_add(1, 0) * 4 +
+        dr_complete(1, 1) + GET_BUF + dr_add(2, 1) + dr_complete(0, 1) + GET_BUF +
+        dr_complete(0, 1) + GET_BUF + dr_add(2, 1) + dr_complete(0, 9) + GET_BUF,
+        "packed-id-out-of-range": bytes([2 | DR_PACKED]) + dr_add(1, 0) +
+        dr_pused(0, 9, 1, 1, True) + GET_BUF + GET_BUF + dr_add(1, 0),
+        "packed-id-not-in-flight": bytes([2 | DR_PACKED]) + dr_add(2, 1) + dr_add(1, 0) +
+        dr_pused(0, 3, 1) + GET_BUF,
+        "packed-other-lap": bytes([2 | DR_PACKED]) + dr_add(1, 1) + dr_pused(0, 0, 1, 0x81) +
+        GET_BUF + dr_verb(3),
+        "packed-len-too-long": bytes([2 | DR_PACKED]) + dr_add(2, 1) + dr_pused(0, 0, 5000) +
+        GET_BUF + dr_add(1, 0),
+        "packed-same-id-twice": bytes([2 | DR_PACKED]) + dr_add(1, 0) + dr_add(1, 0) +
+        dr_pused(0, 0, 0, 0) + dr_pused(1, 0, 0, 0) + GET_BUF + GET_BUF + GET_BUF,
+        "packed-mark-used": bytes([2 | DR_PACKED]) + dr_add(3, 1) + bytes([6]) +
+        struct.pack("<H", 0) + GET_BUF + dr_add(1, 0),
+        "packed-event-suppression": bytes([3 | 8 | DR_PACKED]) + dr_add(1, 0) +
+        bytes([8]) + struct.pack("<H", 2) + bytes([8 | 0x80]) + struct.pack("<H", 0x8001) +
+        dr_verb(2) + dr_add(1, 0) + dr_verb(2) + dr_complete(0, 1) + GET_BUF,
+        "packed-scribble-desc": bytes([2 | 16 | DR_PACKED]) + dr_add(3, 1) + bytes([9]) +
+        struct.pack("<H", 0) + struct.pack("<QIHH", 0xdead, 0, 0xffff, 0xffff) +
+        dr_complete(0, 1) + GET_BUF + dr_add(3, 1),
     }
 
 
