@@ -322,7 +322,7 @@ def sq_poke(off, data):
 
 
 def sq_negotiate(features, proto=("MQ", "REPLY_ACK", "CONFIG", "INFLIGHT_SHMFD"), inflight=True,
-                 packed=False):
+                 packed=False, mem_kind=0):
     """What QEMU's vhost-user-blk sends: vhost_dev_init, the config read, then vhost_dev_start."""
     s = sq(GET_FEATURES) + sq(GET_PROTOCOL_FEATURES)
     s += sq(SET_PROTOCOL_FEATURES, sq_bits(SQ_PROTO, proto)) + sq(GET_QUEUE_NUM) + sq(SET_OWNER)
@@ -333,7 +333,7 @@ def sq_negotiate(features, proto=("MQ", "REPLY_ACK", "CONFIG", "INFLIGHT_SHMFD")
         s += sq(GET_INFLIGHT_FD, bytes([0, 0, 1 if packed else 0]))
         s += sq(SET_INFLIGHT_FD, bytes([0, 0, 1 if packed else 0]), M_NEED_REPLY, None,
                 FDK_INFLIGHT)
-    s += sq(SET_MEM_TABLE, bytes([1, 1]), M_NEED_REPLY)
+    s += sq(SET_MEM_TABLE, bytes([1, 1]), M_NEED_REPLY, None, mem_kind)
     return s
 
 
@@ -407,6 +407,15 @@ def vhost_seq_seeds():
         sq_kick(0x81) + bytes([C_CLOSE_PIPES]) + io1 + bytes([C_BARRIER]),
         "inflight-packed-split": sq_negotiate(split) + sq(GET_INFLIGHT_FD, bytes([0, 0, 1])) +
         sq(SET_INFLIGHT_FD, bytes([0, 0, 1]), M_NEED_REPLY, None, FDK_INFLIGHT) + sq_queue(0) + io,
+        # The front end truncates what the server mapped (issue 11: SIGBUS before vu_guard):
+        # guest memory under a running ring, and an inflight region it handed over.
+        "shrink-guest-memory": sq_negotiate(split, inflight=False, mem_kind=FDK_SHRINK) +
+        sq_queue(0) + bytes([C_SHRINK, 0]) + sq_kick(0) + bytes([C_BARRIER]) + sq_kick(0) +
+        sq_state(GET_VRING_BASE, 0),
+        "shrink-inflight": sq_negotiate(split, inflight=False) +
+        sq(SET_INFLIGHT_FD, bytes([0, 0, 0]), M_NEED_REPLY, None, FDK_INFLIGHT) + sq_queue(0) +
+        io + bytes([C_SHRINK, 0]) + io1 + sq_queue(1) + sq_kick(0) + bytes([C_BARRIER]) +
+        sq_state(GET_VRING_BASE, 0),
         "reset": sq_negotiate(packed, packed=True) + sq_queue(0, base_sel=SQ_BASE_INIT_PACKED) +
         pio + sq(RESET_OWNER) + sq(SET_FEATURES, sq_bits(SQ_FEAT, split), M_NEED_REPLY) +
         sq_queue(0) + io,
