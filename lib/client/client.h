@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvblk's private header: the objects every part of the library shares
+ * (device, queue, request), their shared-memory layout constants, and the
+ * calls one part makes into another. Nothing here is public API.
+ *
+ * Shared memory: one memfd mapped once (open.c) and sent to the back
+ * end with SET_MEM_TABLE as one region. Ring addresses are given as our
+ * virtual addresses (vhost-user SET_VRING_ADDR uses front-end addresses);
+ * buffer addresses in descriptors as "guest-physical" addresses =
+ * VBLK_GPA_BASE + offset in the region. Layout:
+ *
+ *   per queue: desc | avail | used | indirect tables [num][indir_max] |
+ *              request headers [nreq] (outhdr, discard segment, status)
+ *   buffer pool (page-granular allocator, pool.c)
+ *
+ * With VBLK_OPEN_PACKED_RING the three ring areas are the packed ring's
+ * (virtio 1.3 §2.8.10.1): descriptor ring | driver event | device event.
+ * Both layouts are driven through the vq_drv_* verbs.
+ *
+ * Requests: preallocated per queue (2 x queue size), no malloc on the data
+ * path. A request that finds no ring space waits in the queue's FIFO and is
+ * added from the completion path in order (vblk_queue_poll).
+ */
+#ifndef VBLK_CLIENT_CLIENT_H
+#define VBLK_CLIENT_CLIENT_H
+
+#include <vblk/vblk.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vblk/spec/virtio_blk.h>
+#include <vblk/spec/virtio_types.h>
+
+#include "internal/compiler.h"
+#include "vhost_user/vu_client.h"
+#include "virtq/vq_drv.h"
+
+#define VBLK_GPA_BASE		 0x100000000ull
+#define VBLK_PAGE		 4096u
+#define VBLK_MAX_SEGS		 128u		     /* data segments per request */
+#define VBLK_REQ_MAX_SG		 (VBLK_MAX_SEGS + 2) /* + header + status */
+#define VBLK_MAX_TRANSFER	 (4u << 20)	     /* bytes of data per request */
+#define VBLK_SEG_CAP		 (1u << 30)	     /* split descriptors above this */
+#define VBLK_DEFAULT_QUEUE_SIZE	 256u
+#define VBLK_DEFAULT_BUFFER_SIZE (64u << 20)
+
+/* Device-visible part of a request: lives in the shared region. */
+struct client_req_shm {
+	struct virtio_blk_outhdr hdr;
+	struct virtio_blk_discard_write_zeroes seg;
+	uint8_t status;
+	uint8_t pad[31];
+};
+_Static_assert(sizeof(struct client_req_shm) == 64, "one cache line per request header");
+
+struct client_req {
+	void *user_data;
+	struct client_req *next; /* free list / FIFO / local-done list */
+	struct client_req_shm *shm;
+	uint64_t shm_addr;
+	uint16_t out_num, in_num;
+	int ret; /* result of a request completed without the device */
+	struct vq_drv_sg sg[VBLK_REQ_MAX_SG];
+};
+
+struct req_list {
+	struct client_req *head, *tail;
+};
+
+struct vblk_queue {
+	struct vblk *dev;
+	unsigned index;
+	struct vq_drv vq;
+	void *state; /* [num] struct vq_drv_desc_state, or vq_drv_packed_state if packed */
+	int kick_fd, call_fd;
+	bool started; /* rings set up in the back end */
+	struct client_req *reqs;
+	unsigned nreqs;
+	unsigned pending; /* submitted, not reaped */
+	struct req_list free, fifo, done;
+	/* shared-region placement */
+	size_t off_desc, off_avail, off_used, off_indir, off_shm;
+	bool broken_logged;
+	/*
+	 * Each queue is driven by its own thread: a cache line of its own keeps
+	 * them from false sharing. The array is allocated with aligned_alloc()
+	 * (alloc_queues), as malloc only promises alignof(max_align_t).
+	 */
+} __attribute__((aligned(64)));
+
+struct vblk {
+	struct vu_client vu;
+	struct vblk_options opts; /* as given to vblk_open(), defaults filled in */
+	int memfd;
+	uint8_t *mem;
+	size_t mem_size;
+	size_t pool_off, pool_size;
+	struct vblk_info info;
+	struct vblk_queue *queues;
+	unsigned nqueues;
+	bool packed;		  /* VIRTIO_F_RING_PACKED negotiated */
+	atomic_bool disconnected; /* the back end's socket hung up */
+	pthread_mutex_t alloc_lock;
+	uint32_t *alloc_len; /* [pool pages]: pages allocated at this start page, 0 = free */
+	uint8_t *page_used;  /* [pool pages] */
+	size_t npages, alloc_hint;
+};
+
+static inline size_t client_align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static inline bool client_has_feature(const struct vblk *dev, unsigned bit)
+{
+	return dev->info.features & VIRTIO_BIT(bit);
+}
+
+static inline void client_list_push(struct req_list *l, struct client_req *r)
+{
+	r->next = NULL;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+static inline struct client_req *client_list_pop(struct req_list *l)
+{
+	struct client_req *r = l->head;
+
+	if (r) {
+		l->head = r->next;
+		if (!l->head)
+			l->tail = NULL;
+	}
+	return r;
+}
+
+/* ---- reporting (report.c) ---- */
+
+/* Empty the calling thread's vblk_get_error() sentence. */
+void client_clear_error(void);
+/* The sentence for vblk_get_error(), also passed to o->log_fn as an error. */
+void client_set_error(const struct vblk_options *o, const char *fmt, ...) VBLK_PRINTF(2, 3);
+/* A failed vhost-user request: what we were doing and the client's reason. */
+void client_set_vu_error(const struct vblk *dev, const char *what, int ret);
+/* An event on an open device, for the application's log only. */
+void client_log(const struct vblk *dev, int level, const char *fmt, ...) VBLK_PRINTF(3, 4);
+
+/* ---- buffer pool (pool.c) ---- */
+
+/* The address the back end knows p by (inside the shared region). */
+uint64_t client_dev_addr(const struct vblk *dev, const void *p);
+/* Is [p, p+len) inside the buffer pool? */
+bool client_in_pool(const struct vblk *dev, const void *p, size_t len);
+
+/* ---- negotiation (negotiate.c) ---- */
+
+/*
+ * Features, protocol features, queue count and config space: fills
+ * dev->info and *acked (the features set). Failures leave a sentence.
+ */
+int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *acked);
+
+/* ---- data path (queue.c) ---- */
+
+/* 0, -EINVAL (misaligned or empty) or -ERANGE (past the end). */
+int client_check_range(const struct vblk *dev, uint64_t offset, uint64_t len);
+
+#endif

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvblk asynchronous data path: building a request (header, data
+ * segments, status byte), adding it to the ring or the queue's FIFO, reaping
+ * completions (vblk_queue_poll / vblk_queue_wait), and noticing that the
+ * back end went away.
+ *
+ * Disconnect: the back end sends nothing on its own once we are set up (we
+ * negotiate no back-end request channel), so the socket becoming readable or
+ * hung up means it is gone. vblk_queue_wait() watches it; then every request
+ * still outstanding on a queue completes with -ENOTCONN.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "client.h"
+
+/*
+ * Has the back end gone away? The flag, or with probe a look at the socket
+ * without waiting: readable (EOF, or a message nobody asked for) or hung up.
+ */
+static void mark_disconnected(struct vblk *dev)
+{
+	/* Several queue threads may notice at once: the first one logs. */
+	if (!atomic_exchange(&dev->disconnected, true))
+		client_log(dev, VBLK_MSG_WARNING,
+			   "the back end closed the connection: requests it did not complete "
+			   "fail with ENOTCONN");
+}
+
+static bool disconnected(struct vblk *dev, bool probe)
+{
+	struct pollfd pfd = {.fd = dev->vu.sock, .events = POLLIN | POLLRDHUP};
+
+	if (atomic_load_explicit(&dev->disconnected, memory_order_relaxed))
+		return true;
+	if (!probe || poll(&pfd, 1, 0) <= 0)
+		return false;
+	mark_disconnected(dev);
+	return true;
+}
+
+/*
+ * Make vblk_queue_fd() readable: completions are waiting that the device
+ * will not signal (made without it, or left over from a full poll). A full
+ * eventfd counter (EAGAIN) is readable already.
+ */
+static void notify_self(struct vblk_queue *q)
+{
+	uint64_t one = 1;
+
+	(void)!write(q->call_fd, &one, sizeof(one));
+}
+
+static void kick(struct vblk_queue *q)
+{
+	if (vq_drv_kick_prepare(&q->vq)) {
+		uint64_t one = 1;
+		/* A full eventfd counter (EAGAIN) still means "readable": the kick is not lost. */
+		if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			vq_drv_set_broken(&q->vq);
+	}
+}
+
+/* Add to the ring, or to the FIFO when the ring is full or others wait. */
+static int enqueue(struct vblk_queue *q, struct client_req *r)
+{
+	int ret;
+
+	if (q->fifo.head) {
+		client_list_push(&q->fifo, r);
+		return 0;
+	}
+	ret = vq_drv_add(&q->vq, r->sg, r->out_num, r->in_num, r);
+	if (ret == -ENOSPC) {
+		client_list_push(&q->fifo, r);
+		return 0;
+	}
+	if (ret)
+		return ret;
+	kick(q);
+	return 0;
+}
+
+static struct client_req *req_get(struct vblk_queue *q, uint32_t type, uint64_t sector,
+				  void *user_data)
+{
+	struct client_req *r = client_list_pop(&q->free);
+
+	if (!r)
+		return NULL;
+	r->user_data = user_data;
+	r->ret = 0;
+	r->shm->hdr.type = vblk_cpu_to_le32(type);
+	r->shm->hdr.ioprio = 0;
+	r->shm->hdr.sector = vblk_cpu_to_le64(sector);
+	/* 0xFF is no status the device may write (virtio 1.3 §5.2.6): an unwritten one shows. */
+	r->shm->status = 0xFF;
+	r->sg[0].addr = r->shm_addr;
+	r->sg[0].len = sizeof(struct virtio_blk_outhdr);
+	r->out_num = 1;
+	r->in_num = 0;
+	return r;
+}
+
+static void req_put(struct vblk_queue *q, struct client_req *r)
+{
+	client_list_push(&q->free, r);
+}
+
+static int submit(struct vblk_queue *q, struct client_req *r)
+{
+	/* The status byte always comes last, device-writable. */
+	r->sg[r->out_num + r->in_num].addr = r->shm_addr + offsetof(struct client_req_shm, status);
+	r->sg[r->out_num + r->in_num].len = 1;
+	r->in_num++;
+	/* A direct chain longer than the ring would wait in the FIFO forever. */
+	if (!vq_drv_fits(&q->vq, (unsigned)r->out_num + r->in_num)) {
+		req_put(q, r);
+		return -EINVAL;
+	}
+	/* Nobody would ever complete it. */
+	if (disconnected(q->dev, false)) {
+		req_put(q, r);
+		return -ENOTCONN;
+	}
+	int ret = enqueue(q, r);
+	if (ret) {
+		req_put(q, r);
+		return ret;
+	}
+	q->pending++;
+	return 0;
+}
+
+int client_check_range(const struct vblk *dev, uint64_t offset, uint64_t len)
+{
+	uint64_t mask = dev->info.logical_block_size - 1;
+
+	if (len == 0 || (offset & mask) || (len & mask))
+		return -EINVAL;
+	if (offset > dev->info.capacity || len > dev->info.capacity - offset)
+		return -ERANGE;
+	return 0;
+}
+
+/* Append the data buffers of iov to r->sg, splitting at the segment size. */
+static int add_data(struct vblk_queue *q, struct client_req *r, const struct iovec *iov, int iovcnt,
+		    uint64_t *total)
+{
+	const struct vblk *dev = q->dev;
+	unsigned nseg = 0, max = VBLK_MAX_SEGS;
+	uint64_t seg = dev->info.size_max ? dev->info.size_max : VBLK_SEG_CAP;
+	unsigned at = r->out_num + r->in_num;
+
+	if (dev->info.seg_max && dev->info.seg_max < max)
+		max = dev->info.seg_max;
+	*total = 0;
+	if (iovcnt <= 0)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+		if (!left)
+			continue;
+		if (!client_in_pool(dev, p, left))
+			return -EFAULT;
+		*total += left;
+		while (left) {
+			size_t n = left < seg ? left : seg;
+			if (nseg == max)
+				return -EINVAL;
+			r->sg[at + nseg].addr = client_dev_addr(dev, p);
+			r->sg[at + nseg].len = (uint32_t)n;
+			nseg++;
+			p += n;
+			left -= n;
+		}
+	}
+	if (!*total)
+		return -EINVAL;
+	return (int)nseg;
+}
+
+static int rw(struct vblk_queue *q, bool write, uint64_t offset, const struct iovec *iov,
+	      int iovcnt, void *user_data)
+{
+	struct vblk *dev = q->dev;
+	struct client_req *r;
+	uint64_t total;
+	int nseg, ret;
+
+	if (write && dev->info.read_only)
+		return -EROFS;
+	r = req_get(q, write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+		    offset >> VIRTIO_BLK_SECTOR_SHIFT, user_data);
+	if (!r)
+		return -EAGAIN;
+	nseg = add_data(q, r, iov, iovcnt, &total);
+	ret = nseg < 0 ? nseg : client_check_range(dev, offset, total);
+	if (!ret && total > dev->info.max_transfer)
+		ret = -EINVAL;
+	if (ret) {
+		req_put(q, r);
+		return ret;
+	}
+	if (write)
+		r->out_num = (uint16_t)(r->out_num + nseg);
+	else
+		r->in_num = (uint16_t)nseg;
+	return submit(q, r);
+}
+
+int vblk_queue_readv(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
+		     void *user_data)
+{
+	return rw(q, false, offset, iov, iovcnt, user_data);
+}
+
+int vblk_queue_writev(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
+		      void *user_data)
+{
+	return rw(q, true, offset, iov, iovcnt, user_data);
+}
+
+int vblk_queue_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len, void *user_data)
+{
+	struct iovec iov = {buf, len};
+
+	return rw(q, false, offset, &iov, 1, user_data);
+}
+
+int vblk_queue_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len,
+		     void *user_data)
+{
+	struct iovec iov = {(void *)buf, len};
+
+	return rw(q, true, offset, &iov, 1, user_data);
+}
+
+int vblk_queue_flush(struct vblk_queue *q, void *user_data)
+{
+	/* §5.2.6: flush sector must be 0. */
+	struct client_req *r = req_get(q, VIRTIO_BLK_T_FLUSH, 0, user_data);
+
+	if (!r)
+		return -EAGAIN;
+	if (!client_has_feature(q->dev, VIRTIO_BLK_F_FLUSH)) {
+		/*
+		 * No FLUSH feature: the device is write-through, nothing to do.
+		 * The device will not signal this completion; we do, for callers
+		 * that sleep on vblk_queue_fd().
+		 */
+		client_list_push(&q->done, r);
+		q->pending++;
+		notify_self(q);
+		return 0;
+	}
+	return submit(q, r);
+}
+
+static int discard_like(struct vblk_queue *q, uint32_t type, unsigned feature, uint32_t max_sect,
+			uint64_t offset, uint64_t len, uint32_t flags, void *user_data)
+{
+	struct vblk *dev = q->dev;
+	struct client_req *r;
+	uint64_t nsect = len >> VIRTIO_BLK_SECTOR_SHIFT;
+	int ret;
+
+	if (!client_has_feature(dev, feature))
+		return -ENOTSUP;
+	if (dev->info.read_only)
+		return -EROFS;
+	ret = client_check_range(dev, offset, len);
+	if (ret)
+		return ret;
+	if (nsect > UINT32_MAX || (max_sect && nsect > max_sect))
+		return -EINVAL;
+	r = req_get(q, type, 0, user_data);
+	if (!r)
+		return -EAGAIN;
+	r->shm->seg.sector = vblk_cpu_to_le64(offset >> VIRTIO_BLK_SECTOR_SHIFT);
+	r->shm->seg.num_sectors = vblk_cpu_to_le32((uint32_t)nsect);
+	r->shm->seg.flags = vblk_cpu_to_le32(flags);
+	/* Header and the one segment are contiguous in the request's shared header. */
+	r->sg[0].len =
+	    sizeof(struct virtio_blk_outhdr) + sizeof(struct virtio_blk_discard_write_zeroes);
+	return submit(q, r);
+}
+
+int vblk_queue_discard(struct vblk_queue *q, uint64_t offset, uint64_t len, void *user_data)
+{
+	return discard_like(q, VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_F_DISCARD,
+			    q->dev->info.max_discard_sectors, offset, len, 0, user_data);
+}
+
+int vblk_queue_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len, unsigned flags,
+			    void *user_data)
+{
+	if (flags & ~VBLK_WRITE_ZEROES_UNMAP)
+		return -EINVAL;
+	return discard_like(
+	    q, VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_F_WRITE_ZEROES,
+	    q->dev->info.max_write_zeroes_sectors, offset, len,
+	    flags & VBLK_WRITE_ZEROES_UNMAP ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0, user_data);
+}
+
+int vblk_queue_get_id(struct vblk_queue *q, void *buf, void *user_data)
+{
+	struct client_req *r;
+
+	if (!client_in_pool(q->dev, buf, VBLK_ID_BYTES))
+		return -EFAULT;
+	r = req_get(q, VIRTIO_BLK_T_GET_ID, 0, user_data);
+	if (!r)
+		return -EAGAIN;
+	r->sg[1].addr = client_dev_addr(q->dev, buf);
+	r->sg[1].len = VBLK_ID_BYTES;
+	r->in_num = 1;
+	return submit(q, r);
+}
+
+/* Result of a request the device returned with used.len = len. */
+static int req_result(const struct client_req *r, uint32_t len)
+{
+	uint8_t status = READ_ONCE(r->shm->status);
+
+	/*
+	 * virtio 1.3 §5.2.6: the status byte is the last byte written, so
+	 * used.len < 1 or an unwritten status is a device error.
+	 */
+	if (len < 1)
+		return -EIO;
+	switch (status) {
+	case VIRTIO_BLK_S_OK:
+		return 0;
+	case VIRTIO_BLK_S_UNSUPP:
+		return -ENOTSUP;
+	default:
+		return -EIO; /* IOERR, 0xFF (unwritten), anything else */
+	}
+}
+
+/* Move requests from the FIFO into ring slots freed by completions. */
+static void dispatch_fifo(struct vblk_queue *q)
+{
+	bool added = false;
+	struct client_req *r;
+
+	while ((r = q->fifo.head)) {
+		int ret = vq_drv_add(&q->vq, r->sg, r->out_num, r->in_num, r);
+		if (ret == -ENOSPC)
+			break;
+		client_list_pop(&q->fifo);
+		if (ret) {
+			/* Cannot happen for a request add accepted before; fail it, keep order. */
+			r->ret = -EIO;
+			client_list_push(&q->done, r);
+			continue;
+		}
+		added = true;
+	}
+	if (added)
+		kick(q);
+}
+
+/*
+ * The device broke the ring (err -EIO) or went away (-ENOTCONN): every
+ * request we hold completes with err, and the ring takes no more.
+ */
+static void fail_all(struct vblk_queue *q, int err)
+{
+	struct client_req *r;
+
+	if (err == -EIO && !q->broken_logged) {
+		q->broken_logged = true;
+		client_log(q->dev, VBLK_MSG_WARNING,
+			   "queue %u: the back end broke the ring (malformed used entry): "
+			   "its requests fail with EIO",
+			   q->index);
+	}
+	vq_drv_set_broken(&q->vq);
+	while ((r = vq_drv_detach_unused(&q->vq))) {
+		r->ret = err;
+		client_list_push(&q->done, r);
+	}
+	while ((r = client_list_pop(&q->fifo))) {
+		r->ret = err;
+		client_list_push(&q->done, r);
+	}
+}
+
+int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
+{
+	unsigned n = 0;
+	uint64_t cnt;
+	struct client_req *r;
+
+	/* Clear the notification before looking, so none that follows is lost. */
+	if (read(q->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		return -errno;
+	for (;;) {
+		void *cookie;
+		uint32_t len;
+		int ret = 0;
+
+		while (n < max && (r = client_list_pop(&q->done))) {
+			c[n].user_data = r->user_data;
+			c[n++].ret = r->ret;
+			req_put(q, r);
+			q->pending--;
+		}
+		while (n < max && (ret = vq_drv_get_buf(&q->vq, &cookie, &len)) == 1) {
+			r = cookie;
+			c[n].user_data = r->user_data;
+			c[n++].ret = req_result(r, len);
+			req_put(q, r);
+			q->pending--;
+		}
+		/*
+		 * What the back end completed before it went away was reaped
+		 * above; the rest never will be. The socket is looked at only
+		 * when we would otherwise report nothing.
+		 */
+		if (ret >= 0 && (vq_drv_inflight(&q->vq) || q->fifo.head) &&
+		    disconnected(q->dev, n == 0 && !q->done.head))
+			fail_all(q, -ENOTCONN);
+		if (ret < 0)
+			fail_all(q, -EIO);
+		if (q->done.head && n < max)
+			continue;
+		if (!n && !q->done.head && vq_drv_is_broken(&q->vq))
+			return disconnected(q->dev, false) ? -ENOTCONN : -EIO;
+		if (!vq_drv_is_broken(&q->vq))
+			dispatch_fifo(q);
+		if (n == max || vq_drv_is_broken(&q->vq)) {
+			/* More may wait: leave the fd readable so a sleeper does not hang. */
+			if (q->done.head || vq_drv_more_used(&q->vq))
+				notify_self(q);
+			break;
+		}
+		/* Nothing left: re-arm, unless a completion slipped in meanwhile. */
+		if (vq_drv_enable_cb(&q->vq) && !q->done.head)
+			break;
+	}
+	return (int)n;
+}
+
+int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms)
+{
+	for (;;) {
+		int n = vblk_queue_poll(q, c, max);
+		/* The socket too: a back end that hangs up completes nothing more. */
+		struct pollfd pfd[2] = {
+		    {.fd = q->call_fd, .events = POLLIN},
+		    {.fd = q->dev->vu.sock, .events = POLLIN | POLLRDHUP},
+		};
+		if (n != 0)
+			return n;
+		n = poll(pfd, 2, timeout_ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0 && pfd[1].revents)
+			mark_disconnected(q->dev);
+		if (n == 0)
+			return vblk_queue_poll(q, c, max);
+	}
+}

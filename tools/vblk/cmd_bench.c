@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vblk bench: a load generator on the asynchronous libvblk API - one thread
+ * per queue keeping --iodepth requests in flight for --runtime seconds -
+ * reporting IOPS, bandwidth and a latency histogram's percentiles.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/*
+ * Latency histogram: 16 linear sub-buckets per power of two of nanoseconds
+ * (about 6% resolution), fixed size whatever the sample count.
+ */
+#define HIST_SUB_BITS 4
+#define HIST_BUCKETS  (64 << HIST_SUB_BITS)
+
+struct hist {
+	uint64_t count[HIST_BUCKETS];
+	uint64_t n, sum_ns, max_ns;
+};
+
+static unsigned hist_index(uint64_t v)
+{
+	if (v < (1u << HIST_SUB_BITS))
+		return (unsigned)v;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+	unsigned sub = (unsigned)(v >> (msb - HIST_SUB_BITS)) & ((1u << HIST_SUB_BITS) - 1);
+	return ((msb - HIST_SUB_BITS + 1) << HIST_SUB_BITS) + sub;
+}
+
+/* Middle of bucket i, in ns. */
+static double hist_value(unsigned i)
+{
+	if (i < (1u << HIST_SUB_BITS))
+		return i;
+	unsigned msb = (i >> HIST_SUB_BITS) + HIST_SUB_BITS - 1;
+	unsigned sub = i & ((1u << HIST_SUB_BITS) - 1);
+	double lo = ldexp(1.0, (int)msb) + sub * ldexp(1.0, (int)(msb - HIST_SUB_BITS));
+	return lo + ldexp(1.0, (int)(msb - HIST_SUB_BITS)) / 2;
+}
+
+static void hist_add(struct hist *h, uint64_t ns)
+{
+	h->count[hist_index(ns)]++;
+	h->n++;
+	h->sum_ns += ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+static double hist_pct(const struct hist *h, double p)
+{
+	uint64_t want = (uint64_t)ceil(p / 100.0 * (double)h->n), seen = 0;
+
+	if (want == 0)
+		want = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->count[i];
+		if (seen >= want)
+			return hist_value(i);
+	}
+	return (double)h->max_ns;
+}
+
+enum rw_mode { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE, RW_RANDRW };
+
+struct bench {
+	struct vblk *v;
+	struct vblk_info info;
+	enum rw_mode mode;
+	uint64_t bs;
+	unsigned iodepth, queues;
+	double runtime;
+};
+
+/* One thread driving one queue: its results, and where its stream stands. */
+struct worker {
+	struct bench *b;
+	unsigned qi;
+	pthread_t tid;
+	struct hist h;
+	uint64_t ios, bytes, errors;
+	int err;
+	/* The thread's own state while it runs. */
+	struct vblk_queue *q;
+	struct slot *slots; /* [iodepth] */
+	/*
+	 * Slots the library could not take yet (-EAGAIN: it holds twice its
+	 * ring size at most): resubmitted as completions free room, so any
+	 * --iodepth works whatever the ring size.
+	 */
+	unsigned *backlog; /* [iodepth] */
+	unsigned nbacklog;
+	unsigned inflight;
+	bool stop;
+	/* Sequential workloads: each queue streams through its own slice. */
+	uint64_t nblocks, slice, seq, seq_end;
+	uint64_t rng;
+};
+
+struct slot {
+	uint8_t *buf;
+	struct timespec start;
+};
+
+static uint64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (uint64_t)((b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec));
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* The next block of w's stream: the next of its slice, or a random one. */
+static uint64_t next_block(struct worker *w)
+{
+	const struct bench *b = w->b;
+
+	if (b->mode != RW_READ && b->mode != RW_WRITE)
+		return xorshift(&w->rng) % w->nblocks;
+	if (w->seq >= w->seq_end || w->seq >= w->nblocks)
+		w->seq = (w->qi * w->slice) % w->nblocks;
+	return w->seq++;
+}
+
+/*
+ * Submit one request from slot s. Without room in the library (-EAGAIN
+ * while others are in flight) the slot waits in the backlog; any other
+ * failure stops the worker.
+ */
+static void submit_slot(struct worker *w, unsigned s)
+{
+	const struct bench *b = w->b;
+	struct slot *sl = &w->slots[s];
+	uint64_t off = next_block(w) * b->bs;
+	bool wr = b->mode == RW_WRITE || b->mode == RW_RANDWRITE ||
+		  (b->mode == RW_RANDRW && (xorshift(&w->rng) & 1));
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &sl->start);
+	ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
+		 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
+	if (ret == -EAGAIN && w->inflight) {
+		w->backlog[w->nbacklog++] = s;
+	} else if (ret) {
+		w->err = ret;
+		w->stop = true;
+	} else {
+		w->inflight++;
+	}
+}
+
+/* Completions made room: waiting slots go first, oldest first. */
+static void submit_backlog(struct worker *w)
+{
+	unsigned waiting = w->stop ? 0 : w->nbacklog, from = 0;
+
+	w->nbacklog = 0;
+	while (from < waiting && !w->stop) {
+		unsigned before = w->nbacklog;
+
+		submit_slot(w, w->backlog[from++]);
+		if (w->nbacklog != before) {
+			/* Still no room: keep the rest, in order. */
+			memmove(w->backlog + w->nbacklog, w->backlog + from,
+				(waiting - from) * sizeof(*w->backlog));
+			w->nbacklog += waiting - from;
+			return;
+		}
+	}
+}
+
+/* Account for the n completions in comp, refilling their slots until stop. */
+static void reap(struct worker *w, const struct vblk_completion *comp, int n,
+		 const struct timespec *now)
+{
+	for (int i = 0; i < n; i++) {
+		struct slot *s = comp[i].user_data;
+
+		w->inflight--;
+		if (comp[i].ret) {
+			w->errors++;
+			if (!w->err)
+				w->err = comp[i].ret;
+			w->stop = true;
+			continue;
+		}
+		hist_add(&w->h, ns_between(&s->start, now));
+		w->ios++;
+		w->bytes += w->b->bs;
+		if (!w->stop)
+			submit_slot(w, (unsigned)(s - w->slots));
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct bench *b = w->b;
+	struct vblk_completion comp[64];
+	struct timespec t0, now;
+
+	w->q = vblk_get_queue(b->v, w->qi);
+	w->nblocks = b->info.capacity / b->bs;
+	w->slice = w->nblocks / b->queues ? w->nblocks / b->queues : 1;
+	w->seq = (w->qi * w->slice) % w->nblocks;
+	w->seq_end = w->seq + w->slice;
+	w->rng = 0x9E3779B97F4A7C15ull * (w->qi + 1);
+	w->slots = calloc(b->iodepth, sizeof(*w->slots));
+	w->backlog = calloc(b->iodepth, sizeof(*w->backlog));
+	if (!w->slots || !w->backlog) {
+		w->err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < b->iodepth; i++) {
+		w->slots[i].buf = vblk_buf_alloc(b->v, b->bs);
+		if (!w->slots[i].buf) {
+			w->err = -ENOMEM;
+			goto out;
+		}
+		memset(w->slots[i].buf, (int)(0xA5 ^ i), b->bs);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < b->iodepth && !w->stop; i++)
+		submit_slot(w, i);
+	while (w->inflight) {
+		int n = vblk_queue_wait(w->q, comp, 64, 1000);
+		if (n < 0) {
+			w->err = n;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!w->stop && (double)ns_between(&t0, &now) / 1e9 >= b->runtime)
+			w->stop = true;
+		reap(w, comp, n, &now);
+		submit_backlog(w);
+	}
+out:
+	for (unsigned i = 0; w->slots && i < b->iodepth; i++)
+		vblk_buf_free(b->v, w->slots[i].buf);
+	free(w->slots);
+	free(w->backlog);
+	return NULL;
+}
+
+int cmd_bench(const struct cli *cli, int argc, char **argv)
+{
+	static const char *const modes[] = {"read", "write", "randread", "randwrite", "randrw"};
+	struct bench b = {
+	    .mode = RW_RANDREAD, .bs = 4096, .iodepth = 32, .queues = 1, .runtime = 10};
+	const char *sock = NULL, *v;
+	bool json = false, mode_set = false;
+	struct worker *w;
+	struct timespec t0, t1;
+	struct hist *h;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if ((v = opt_value(a, "--rw"))) {
+			unsigned m;
+			for (m = 0; m < 5 && strcmp(v, modes[m]); m++)
+				;
+			if (m == 5)
+				usage_error("bench: unknown --rw=%s", v);
+			b.mode = (enum rw_mode)m;
+			mode_set = true;
+		} else if ((v = opt_value(a, "--bs"))) {
+			b.bs = parse_size("block size", v);
+		} else if ((v = opt_value(a, "--iodepth"))) {
+			b.iodepth = (unsigned)parse_size("iodepth", v);
+		} else if ((v = opt_value(a, "--queues"))) {
+			b.queues = (unsigned)parse_size("queues", v);
+		} else if ((v = opt_value(a, "--runtime"))) {
+			char *end;
+			b.runtime = strtod(v, &end);
+			if (*end || !(b.runtime > 0))
+				usage_error("bench: invalid --runtime=%s", v);
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if (a[0] == '-') {
+			usage_error("bench: unknown option '%s'", a);
+		} else if (!sock) {
+			sock = a;
+		} else {
+			usage_error("bench: unexpected argument '%s'", a);
+		}
+	}
+	(void)mode_set;
+	if (!sock)
+		usage_error("bench: SOCKET missing");
+	if (!b.iodepth || b.iodepth > 65536 || !b.queues || b.queues > 256 || !b.bs)
+		usage_error("bench: --iodepth, --queues and --bs must be positive");
+
+	struct dev d;
+	{
+		struct vblk_options o = {.num_queues = b.queues};
+		uint64_t need = b.bs * b.iodepth * b.queues + (8u << 20);
+		unsigned qs = 256;
+
+		if (need > (64u << 20))
+			o.buffer_size = need;
+		while (qs < b.iodepth && qs < 1024)
+			qs <<= 1;
+		o.queue_size = qs;
+		dev_open_with(cli, &d, sock, &o);
+	}
+	b.v = d.v;
+	vblk_get_info(d.v, &b.info);
+	if (b.bs % b.info.logical_block_size || b.bs > b.info.max_transfer)
+		die("--bs must be a multiple of %u and at most %zu", b.info.logical_block_size,
+		    b.info.max_transfer);
+	if (b.bs > b.info.capacity)
+		die("--bs is larger than the device");
+	if (b.mode != RW_READ && b.mode != RW_RANDREAD && b.info.read_only)
+		die("%s: device is read-only", sock);
+
+	w = calloc(b.queues, sizeof(*w));
+	h = calloc(1, sizeof(*h));
+	if (!w || !h)
+		die("out of memory");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < b.queues; i++) {
+		w[i].b = &b;
+		w[i].qi = i;
+		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]))
+			die("cannot start a thread");
+	}
+	uint64_t ios = 0, bytes = 0;
+	int err = 0;
+	for (unsigned i = 0; i < b.queues; i++) {
+		pthread_join(w[i].tid, NULL);
+		for (unsigned k = 0; k < HIST_BUCKETS; k++)
+			h->count[k] += w[i].h.count[k];
+		h->n += w[i].h.n;
+		h->sum_ns += w[i].h.sum_ns;
+		if (w[i].h.max_ns > h->max_ns)
+			h->max_ns = w[i].h.max_ns;
+		ios += w[i].ios;
+		bytes += w[i].bytes;
+		if (w[i].err && !err)
+			err = w[i].err;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	dev_close(&d);
+	if (err == -ENOTCONN)
+		die("bench: %s: the back end closed the connection with I/O outstanding", sock);
+	if (err)
+		die("bench: I/O failed: %s", strerror(-err));
+
+	double secs = (double)ns_between(&t0, &t1) / 1e9;
+	double iops = ios / secs, mibs = bytes / secs / 1048576.0;
+	double mean_us = h->n ? (double)h->sum_ns / h->n / 1000.0 : 0;
+	double p50 = hist_pct(h, 50) / 1000.0, p99 = hist_pct(h, 99) / 1000.0,
+	       p999 = hist_pct(h, 99.9) / 1000.0;
+	if (json) {
+		printf(
+		    "{\"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, \"queues\": %u, "
+		    "\"runtime_s\": %.3f, \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.2f, "
+		    "\"lat_us\": {\"mean\": %.2f, \"p50\": %.2f, \"p99\": %.2f, \"p99.9\": %.2f, "
+		    "\"max\": %.2f}}\n",
+		    modes[b.mode], b.bs, b.iodepth, b.queues, secs, ios, iops, mibs, mean_us, p50,
+		    p99, p999, h->max_ns / 1000.0);
+	} else {
+		printf("%s bs=%" PRIu64 " iodepth=%u queues=%u runtime=%.2fs\n", modes[b.mode],
+		       b.bs, b.iodepth, b.queues, secs);
+		printf("  IOPS:    %.0f\n", iops);
+		printf("  MiB/s:   %.2f\n", mibs);
+		printf("  latency: mean %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "
+		       "us\n",
+		       mean_us, p50, p99, p999, h->max_ns / 1000.0);
+	}
+	free(w);
+	free(h);
+	return 0;
+}

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vblk's shared helpers: one-line failures and exit statuses, size
+ * arguments, and a device opened through libvblk (public API only) with
+ * byte-granular read and write on top of its block-granular requests.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Print "vblk: <message><tail>" as one line and exit with status. */
+static void vfail(int status, const char *tail, const char *fmt, va_list ap)
+    __attribute__((noreturn, format(printf, 3, 0)));
+static void vfail(int status, const char *tail, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "vblk: %s%s\n", line, tail);
+	exit(status);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(1, "", fmt, ap);
+}
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(2, " (see vblk --help)", fmt, ap);
+}
+
+uint64_t parse_size(const char *what, const char *s)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	if (!*s || *s == '-')
+		usage_error("invalid %s '%s'", what, s);
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		usage_error("invalid %s '%s'", what, s);
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		usage_error("invalid %s '%s'", what, s);
+	return (uint64_t)v << shift;
+}
+
+const char *opt_value(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strncmp(arg, name, n) && arg[n] == '=')
+		return arg + n + 1;
+	return NULL;
+}
+
+void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struct vblk_options *o)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(sock, &st) < 0)
+		die("%s: %s", sock, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		die("%s: not a unix socket", sock);
+	o->flags = cli->open_flags;
+	o->timeout_ms = cli->timeout_ms;
+	ret = vblk_open(sock, o, &d->v);
+	if (ret)
+		die("%s: %s", sock, *vblk_get_error() ? vblk_get_error() : strerror(-ret));
+	vblk_get_info(d->v, &d->info);
+	d->q = vblk_get_queue(d->v, 0);
+	d->buf = vblk_buf_alloc(d->v, CHUNK);
+	if (!d->buf)
+		die("%s: cannot allocate a buffer", sock);
+}
+
+void dev_open(const struct cli *cli, struct dev *d, const char *sock)
+{
+	struct vblk_options o = {.num_queues = 1};
+
+	dev_open_with(cli, d, sock, &o);
+}
+
+void dev_close(struct dev *d)
+{
+	vblk_buf_free(d->v, d->buf);
+	vblk_close(d->v);
+}
+
+void dev_check_range(const struct dev *d, uint64_t off, uint64_t len)
+{
+	if (off > d->info.capacity || len > d->info.capacity - off)
+		die("range %" PRIu64 "+%" PRIu64 " is out of range (device capacity %" PRIu64
+		    " bytes)",
+		    off, len, d->info.capacity);
+}
+
+/*
+ * The next piece of [off, off+len) that fits the buffer: it starts at the
+ * block boundary a at or below off, covers head + take bytes from a (head =
+ * off - a, at most CHUNK in all), and whole blocks of it span an bytes.
+ */
+struct piece {
+	uint64_t a, head, take, an;
+};
+
+static struct piece next_piece(const struct dev *d, uint64_t off, uint64_t len)
+{
+	uint64_t mask = d->info.logical_block_size - 1;
+	struct piece p = {.a = off & ~mask};
+	uint64_t n;
+
+	p.head = off - p.a;
+	n = p.head + len < CHUNK ? p.head + len : CHUNK;
+	p.take = n - p.head;
+	p.an = (n + mask) & ~mask;
+	return p;
+}
+
+int dev_pread(struct dev *d, void *out, uint64_t len, uint64_t off)
+{
+	while (len) {
+		struct piece p = next_piece(d, off, len);
+		int ret;
+
+		/* The last block may be partial only at the device's end. */
+		if (p.a + p.an > d->info.capacity)
+			p.an = d->info.capacity - p.a;
+		ret = vblk_read(d->q, p.a, d->buf, p.an);
+		if (ret)
+			return ret;
+		memcpy(out, d->buf + p.head, p.take);
+		out = (uint8_t *)out + p.take;
+		off += p.take;
+		len -= p.take;
+	}
+	return 0;
+}
+
+int dev_pwrite(struct dev *d, const void *data, uint64_t len, uint64_t off)
+{
+	uint64_t bs = d->info.logical_block_size;
+
+	while (len) {
+		struct piece p = next_piece(d, off, len);
+		bool partial_tail = p.head + p.take != p.an;
+		int ret;
+
+		/* Read-modify-write the partial first and last blocks (one read if they are one).
+		 */
+		if (p.head) {
+			ret = vblk_read(d->q, p.a, d->buf, bs);
+			if (ret)
+				return ret;
+		}
+		if (partial_tail && (p.an > bs || !p.head)) {
+			ret = vblk_read(d->q, p.a + p.an - bs, d->buf + p.an - bs, bs);
+			if (ret)
+				return ret;
+		}
+		memcpy(d->buf + p.head, data, p.take);
+		ret = vblk_write(d->q, p.a, d->buf, p.an);
+		if (ret)
+			return ret;
+		data = (const uint8_t *)data + p.take;
+		off += p.take;
+		len -= p.take;
+	}
+	return 0;
+}
+
+void write_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die("write: %s", strerror(errno));
+		p = (const uint8_t *)p + w;
+		n -= (size_t)w;
+	}
+}
+
+/* Fill up to n bytes from fd; returns bytes read (< n only at EOF). */
+size_t read_full(int fd, void *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = read(fd, (uint8_t *)p + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("read: %s", strerror(errno));
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return done;
+}
