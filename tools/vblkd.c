@@ -43,6 +43,13 @@
 
 #define EXIT_USAGE 2
 
+/*
+ * QEMU's vhost-user-blk-pci asks for one queue per vCPU by default and
+ * refuses a back end that offers fewer, so a one-queue default breaks every
+ * multi-vCPU VM. Queues cost a thread only once the front end enables them.
+ */
+#define VBLKD_DEFAULT_QUEUES 64
+
 struct disk_opts {
 	char *file;
 	bool ro;
@@ -85,7 +92,8 @@ static void usage(FILE *f)
 	    "                      writeback   volatile write cache; the guest flushes\n"
 	    "                      size=BYTES  create/extend FILE to BYTES (K, M, G, T suffixes)\n"
 	    "                      serial=STR  GET_ID string, at most 20 bytes\n"
-	    "                      queues=N    number of virtqueues (1..%u, default 1)\n"
+	    "                      queues=N    number of virtqueues (1..%u, default %u; a thread\n"
+	    "                                  runs only for each queue the front end enables)\n"
 	    "                      sectorsize=L[/P]  logical/physical block size, 512 or 4096\n"
 	    "                      range=START/SIZE  export only these bytes of FILE\n"
 	    "                      direct=on   open FILE with O_DIRECT (unaligned I/O is padded)\n"
@@ -98,7 +106,7 @@ static void usage(FILE *f)
 	    "                      print the back-end capabilities as JSON and exit\n"
 	    "  -v, --verbose       log every vhost-user message\n"
 	    "  -h, --help          show this help\n",
-	    VU_MAX_QUEUES);
+	    VU_MAX_QUEUES, VBLKD_DEFAULT_QUEUES);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -494,7 +502,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct disk_opts dopts = {.queues = 1};
+	struct disk_opts dopts = {.queues = VBLKD_DEFAULT_QUEUES};
 	const char *socket_path = NULL;
 	struct sock_file sock = {.dirfd = -1};
 	mode_t sock_mode = 0600;

@@ -4,7 +4,7 @@
 #
 #   run-guest.sh --backend qsd|vblkd --image IMG [--vblkd PATH] [--disk-opts OPTS]
 #                [--script NAME] [--seed N] [--log FILE] [--timeout SECS]
-#                [--cache DIR] [--smp N] [--queues N] [--backend-log FILE]
+#                [--cache DIR] [--smp N] [--queues N|default] [--backend-log FILE]
 #                [--reconnect] [--kill-backend N [--kill-after S] [--kill-interval S]
 #                 [--kill-down S]] [--guest-args 'k=v ...'] [--packed]
 #
@@ -166,7 +166,7 @@ dump_logs() {
 # ------------------------------------------------------------ backend
 if [ "$backend" = qsd ]; then
     export_opts=type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on
-    [ "$queues" -gt 1 ] && export_opts+=",num-queues=$queues"
+    [ "$queues" != default ] && [ "$queues" -gt 1 ] && export_opts+=",num-queues=$queues"
     [ -n "$disk_opts" ] && export_opts+=",$disk_opts"
     bcmd=("$qsd"
           --blockdev "driver=file,node-name=file0,filename=$image,cache.direct=off,discard=unmap"
@@ -174,7 +174,7 @@ if [ "$backend" = qsd ]; then
           --export "$export_opts")
 else
     disk=$image
-    [ "$queues" -gt 1 ] && disk+=",queues=$queues"
+    [ "$queues" != default ] && [ "$queues" -gt 1 ] && disk+=",queues=$queues"
     [ -n "$disk_opts" ] && disk+=",$disk_opts"
     bcmd=("$vblkd" --socket "$sock" --disk "$disk")
 fi
@@ -201,6 +201,10 @@ start_backend
 
 # ------------------------------------------------------------ QEMU
 size=$(stat -c %s "$image")
+# --queues default: neither side is told a queue count, as in the README's
+# command (QEMU then asks for one queue per vCPU).
+qopt=",num-queues=$queues"
+[ "$queues" = default ] && qopt=""
 append="console=ttyS0 panic=-1 quiet vblk_script=$script vblk_seed=$seed vblk_size=$size"
 [ -n "$guest_args" ] && append+=" $guest_args"
 # shellcheck disable=SC2054 # commas are QEMU option syntax
@@ -208,7 +212,7 @@ qcmd=("$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max -smp 
       -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
       -kernel "$kernel" -initrd "$initrd" -append "$append"
       -chardev "socket,id=c0,path=$sock${reconnect:+,reconnect=1}"
-      -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues${packed:+,packed=on}"
+      -device "vhost-user-blk-pci,chardev=c0${qopt}${packed:+,packed=on}"
       -display none -serial "file:$console" -monitor none -no-reboot)
 log "qemu: ${qcmd[*]}"
 start=$SECONDS

@@ -62,6 +62,9 @@ args=(--backend "$backend" --image "$img" --script basic --seed "$seed"
       --log "$tmp/console.log" --cache "$cache")
 [ "$backend" = vblkd ] && args+=(--vblkd "$VBLKD")
 [ -n "${VBLK_GUEST_DISK_OPTS:-}" ] && args+=(--disk-opts "$VBLK_GUEST_DISK_OPTS")
+# VBLK_GUEST_QUEUES=default: the README's command (no queue count on either
+# side, VBLK_GUEST_SMP vCPUs).
+[ -n "${VBLK_GUEST_QUEUES:-}" ] && args+=(--queues "$VBLK_GUEST_QUEUES")
 packed=${VBLK_GUEST_PACKED:-}
 if [ -n "$packed" ]; then
     # libvhost-user (qemu-storage-daemon) has no packed rings.
