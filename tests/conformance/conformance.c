@@ -1005,7 +1005,7 @@ static void vu_mem_region_beyond_fd(void)
 		/*
 		 * Accepted: show what it costs. Rings in the part of the region
 		 * past the end of the file: the daemon's first access to them
-		 * (vq_dev_start reads used->idx) is a SIGBUS.
+		 * (vq_dev_start_areas reads used->idx) is a SIGBUS.
 		 */
 		struct vhost_vring_addr a = {0};
 		uint64_t base = (uint64_t)(uintptr_t)F.mem + RF_MEM_SIZE + 0x10000;
