@@ -59,6 +59,21 @@ static int wait_ready(int sock, short events, const struct vu_msg_limits *lim)
 }
 
 /*
+ * A socket call failed with errno: 0 to try again (interrupted, or the
+ * socket became ready within lim), or the -errno to give up with.
+ */
+static int retry_after(int sock, short events, const struct vu_msg_limits *lim)
+{
+	int ret = -errno;
+
+	if (ret == -EINTR)
+		return 0;
+	if (ret != -EAGAIN)
+		return ret;
+	return wait_ready(sock, events, lim);
+}
+
+/*
  * Read exactly len bytes; a short stream is a disconnect (vhost-user.rst).
  * On a non-blocking socket, waits within lim.
  */
@@ -71,13 +86,8 @@ static int read_full(int sock, void *buf, size_t len, const struct vu_msg_limits
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			int ret = -errno;
+			int ret = retry_after(sock, POLLIN, lim);
 
-			if (ret == -EINTR)
-				continue;
-			if (ret != -EAGAIN)
-				return ret;
-			ret = wait_ready(sock, POLLIN, lim);
 			if (ret)
 				return ret;
 			continue;
@@ -135,11 +145,7 @@ int vu_msg_recv_lim(int sock, struct vhost_user_msg *msg, int *fds, unsigned *nf
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 		if (n >= 0)
 			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return -errno;
-		ret = wait_ready(sock, POLLIN, lim);
+		ret = retry_after(sock, POLLIN, lim);
 		if (ret)
 			return ret;
 	}
@@ -209,13 +215,8 @@ int vu_msg_send_lim(int sock, const struct vhost_user_msg *msg, const int *fds, 
 	while (done < len) {
 		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 		if (n < 0) {
-			int ret = -errno;
+			int ret = retry_after(sock, POLLOUT, lim);
 
-			if (ret == -EINTR)
-				continue;
-			if (ret != -EAGAIN)
-				return ret;
-			ret = wait_ready(sock, POLLOUT, lim);
 			if (ret)
 				return ret;
 			continue;
