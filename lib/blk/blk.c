@@ -11,29 +11,32 @@
  *
  * Request types are a table of handlers: a new type is one function and one
  * entry. A handler returns a status to complete at once, or REQ_ASYNC after
- * handing the request to the backend. A request the backend cannot take now
- * (-EAGAIN) waits in a per-queue FIFO and is dispatched, in order, after
- * completions. Nothing on this path allocates memory.
+ * handing the request down to the padding stage. Nothing on this path
+ * allocates memory.
  *
  * Threading: a vblk_queue is used by one thread. The vblk_dev is shared; the
  * fields written after init are `writeback` (atomic), changed by the control
  * thread and read once per write request, and the range lock of the padding
  * stage (its own mutex; blk_align.c describes it and the cross-queue wake-up).
  *
- * Between the handlers and the backend sits the padding stage (blk_align.c):
- * it adds the export's range start, and makes unaligned requests fit a
- * backend with an I/O alignment (O_DIRECT) by bounce buffers and
- * read-modify-write.
+ * The layers, one way down: the handlers here -> the padding stage
+ * (blk_stage.h, blk_align.c: bounce buffers and read-modify-write for a
+ * backend with an I/O alignment) -> the submit queue (blk_sq.h: the FIFO of
+ * I/Os the backend refused with -EAGAIN) -> the backend. Results come back up
+ * only through callbacks (be_io.done, then the stage's done callback,
+ * req_stage_done here).
  */
 #include "blk.h"
 
 #include <errno.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal/compiler.h"
 #include "internal/iov.h"
@@ -338,7 +341,7 @@ static const char *op_name(enum be_op op)
 }
 
 /* A failing disk fails every request: log one line a second, with a count. */
-static void req_log_error(struct vblk_queue *q, const struct vblk_req *req, int res)
+static void req_log_error(struct vblk_queue *q, const struct be_io *io, int res)
 {
 	struct timespec now;
 
@@ -348,8 +351,8 @@ static void req_log_error(struct vblk_queue *q, const struct vblk_req *req, int 
 		return;
 	}
 	vblk_warn("virtio-blk: %s of %llu bytes at byte %llu failed: %s (%u similar suppressed)",
-		  op_name(req->io.op), (unsigned long long)req->io.len,
-		  (unsigned long long)req->io.offset, strerror(-res), q->log_suppressed);
+		  op_name(io->op), (unsigned long long)io->len, (unsigned long long)io->offset,
+		  strerror(-res), q->log_suppressed);
 	q->logged = true;
 	q->log_last = now;
 	q->log_suppressed = 0;
@@ -357,11 +360,20 @@ static void req_log_error(struct vblk_queue *q, const struct vblk_req *req, int 
 
 static void seg_next(struct vblk_queue *q, struct vblk_req *req);
 
-void vblk_req_op_done(struct vblk_queue *q, struct vblk_req *req, int res)
+static struct blk_stage_req *stage_of(struct vblk_req *req)
 {
+	return (struct blk_stage_req *)(void *)req->stage;
+}
+
+/* The stage's done callback: the operation of a request is over. */
+static void req_stage_done(struct blk_stage_req *sr, const struct be_io *last, int res)
+{
+	struct vblk_req *req = container_of((unsigned char *)sr, struct vblk_req, stage[0]);
+	struct vblk_queue *q = req->q;
+
 	if (res < 0) {
 		/* §5.2.6: a failed request is VIRTIO_BLK_S_IOERR; the queue keeps going. */
-		req_log_error(q, req, res);
+		req_log_error(q, last, res);
 		req_complete(q, req, VIRTIO_BLK_S_IOERR);
 		return;
 	}
@@ -372,34 +384,6 @@ void vblk_req_op_done(struct vblk_queue *q, struct vblk_req *req, int res)
 	req_complete(q, req, VIRTIO_BLK_S_OK);
 }
 
-static void pend_push(struct vblk_queue *q, struct vblk_req *req)
-{
-	req->next_pending = NULL;
-	if (q->pend_tail)
-		q->pend_tail->next_pending = req;
-	else
-		q->pend_head = req;
-	q->pend_tail = req;
-}
-
-void vblk_req_dispatch(struct vblk_queue *q, struct vblk_req *req)
-{
-	int ret;
-
-	/* Behind earlier waiters: keep the order the driver submitted in. */
-	if (q->pend_head) {
-		pend_push(q, req);
-		return;
-	}
-	ret = q->bq->be->ops->submit(q->bq, &req->io);
-	if (ret == -EAGAIN) {
-		pend_push(q, req);
-	} else if (ret < 0) {
-		req_log_error(q, req, ret);
-		req_complete(q, req, VIRTIO_BLK_S_IOERR);
-	}
-}
-
 /*
  * Hand the request to the backend through the padding stage: op on the
  * device's bytes [offset, offset+len) with req->data. The caller checked the
@@ -408,15 +392,16 @@ void vblk_req_dispatch(struct vblk_queue *q, struct vblk_req *req)
 static int req_start_io(struct vblk_queue *q, struct vblk_req *req, enum be_op op, unsigned flags,
 			uint64_t offset, uint64_t len)
 {
-	struct vblk_req_stage *s = &req->st;
+	struct blk_stage_op o = {
+	    .op = op,
+	    .flags = flags,
+	    .off = offset + (op == BE_OP_FLUSH ? 0 : q->d->range_start),
+	    .len = len,
+	    .iov = req->data,
+	    .iovcnt = req->data_num,
+	};
 
-	s->op = op;
-	s->flags = flags;
-	s->off = offset + (op == BE_OP_FLUSH ? 0 : q->d->range_start);
-	s->len = len;
-	s->iov = req->data;
-	s->iovcnt = req->data_num;
-	vblk_stage_start(q, req);
+	blk_stage_start(q->stq, stage_of(req), &o);
 	return REQ_ASYNC;
 }
 
@@ -664,7 +649,6 @@ bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req)
 	int st = VIRTIO_BLK_S_UNSUPP;
 
 	req->q = q;
-	req->next_pending = NULL;
 	req->used_len = 1;
 	req->data = NULL;
 	req->data_num = 0;
@@ -715,6 +699,28 @@ bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req)
 
 /* ---- queues ------------------------------------------------------------ */
 
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* The one pollable fd: note_fd, plus the backend's fd when it has one. */
+static int queue_fd_init(struct vblk_queue *q)
+{
+	int bfd = blk_stage_backend_fd(q->stq);
+	int ret;
+
+	q->poll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (q->poll_fd < 0)
+		return -errno;
+	ret = epoll_add(q->poll_fd, q->note_fd);
+	if (ret == 0 && bfd >= 0)
+		ret = epoll_add(q->poll_fd, bfd);
+	return ret;
+}
+
 int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done, void *opaque,
 		      struct vblk_queue **out)
 {
@@ -729,100 +735,69 @@ int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done
 	q->d = d;
 	q->done = done;
 	q->opaque = opaque;
-	q->wake_fd = q->poll_fd = -1;
-	ret = d->be->ops->queue_create(d->be, depth, &q->bq);
-	if (ret < 0) {
-		free(q);
-		return ret;
+	q->poll_fd = -1;
+	q->note_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->note_fd < 0) {
+		ret = -errno;
+		goto err_destroy;
 	}
-	q->sync = d->be->ops->queue_fd(q->bq) < 0;
-	ret = vblk_stage_queue_init(q);
-	if (ret < 0) {
-		vblk_queue_destroy(q);
-		return ret;
-	}
+	ret = blk_stage_queue_create(d, depth, q->note_fd, req_stage_done, &q->stq);
+	if (ret < 0)
+		goto err_destroy;
+	ret = queue_fd_init(q);
+	if (ret < 0)
+		goto err_destroy;
 	*out = q;
 	return 0;
+
+err_destroy:
+	vblk_queue_destroy(q);
+	return ret;
 }
 
 void vblk_queue_destroy(struct vblk_queue *q)
 {
 	if (!q)
 		return;
-	vblk_stage_queue_fini(q);
-	if (q->bq)
-		q->d->be->ops->queue_destroy(q->bq);
+	/* The stage first: it may wait for another queue still writing note_fd. */
+	blk_stage_queue_destroy(q->stq);
+	if (q->poll_fd >= 0)
+		close(q->poll_fd);
+	if (q->note_fd >= 0)
+		close(q->note_fd);
 	free(q);
 }
 
 int vblk_queue_fd(struct vblk_queue *q)
 {
-	if (q->poll_fd >= 0)
-		return q->poll_fd;
-	return q->d->be->ops->queue_fd(q->bq);
+	return q->poll_fd;
+}
+
+static void note_signal(struct vblk_queue *q)
+{
+	uint64_t one = 1;
+
+	/* Only fails when the counter would overflow, and then it is readable anyway. */
+	if (write(q->note_fd, &one, sizeof(one)) < 0)
+		return;
 }
 
 void vblk_queue_kick(struct vblk_queue *q)
 {
-	q->d->be->ops->kick(q->bq);
-	/* A synchronous backend behind the wake fd: make the fd say there is work. */
-	if (q->sync && q->wake_fd >= 0 && q->inflight) {
-		uint64_t one = 1;
-
-		if (write(q->wake_fd, &one, sizeof(one)) < 0)
-			return;
-	}
-}
-
-/* Submit waiting requests in order until the backend refuses again. */
-static unsigned dispatch_pending(struct vblk_queue *q)
-{
-	unsigned n = 0;
-
-	while (q->pend_head) {
-		struct vblk_req *req = q->pend_head;
-		int ret = q->bq->be->ops->submit(q->bq, &req->io);
-
-		if (ret == -EAGAIN)
-			break;
-		q->pend_head = req->next_pending;
-		if (!q->pend_head)
-			q->pend_tail = NULL;
-		req->next_pending = NULL;
-		n++;
-		if (ret < 0) {
-			req_log_error(q, req, ret);
-			req_complete(q, req, VIRTIO_BLK_S_IOERR);
-		}
-	}
-	if (n)
-		vblk_queue_kick(q);
-	return n;
+	blk_stage_kick(q->stq);
+	/* A synchronous backend's results wait for a reap that no backend fd announces. */
+	if (blk_stage_sync(q->stq) && q->inflight)
+		note_signal(q);
 }
 
 void vblk_queue_process(struct vblk_queue *q)
 {
-	for (;;) {
-		unsigned woken = vblk_stage_run_wakeups(q);
-		int reaped = q->d->be->ops->reap(q->bq);
-		unsigned dispatched;
+	uint64_t cnt;
 
-		if (reaped < 0)
-			vblk_warn("virtio-blk: backend reap failed: %s", strerror(-reaped));
-		dispatched = dispatch_pending(q);
-		if (woken)
-			q->d->be->ops->kick(q->bq);
-		/* Our own completions may have granted ranges to our own requests. */
-		if (vblk_stage_wake_pending(q))
-			continue;
-		/*
-		 * A synchronous backend finishes inside submit and reports only
-		 * when reaped: go round again until nothing moves. An asynchronous
-		 * one will make its fd readable.
-		 */
-		if (!q->sync || (reaped <= 0 && dispatched == 0 && woken == 0))
-			break;
-	}
+	/* Clear the note first: one written after this re-arms the fd. */
+	if (read(q->note_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		vblk_warn("virtio-blk: queue eventfd read: %s", strerror(errno));
+	blk_stage_process(q->stq);
 }
 
 unsigned vblk_queue_inflight(const struct vblk_queue *q)

@@ -12,7 +12,9 @@
 #define VBLK_BLK_BLK_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -119,23 +121,8 @@ struct vblk_req_seg {
 	uint32_t flags;
 };
 
-/* The operation the padding stage carries out for a request (blk_align.c). */
-struct vblk_req_stage {
-	enum be_op op;
-	unsigned flags;
-	uint64_t off, len; /* backend bytes */
-	const struct iovec *iov;
-	unsigned iovcnt;
-	bool bounce; /* data goes through a bounce buffer */
-	bool locked; /* rl is in the device's range lock */
-	uint8_t phase;
-	uint64_t pos;	       /* bytes of [off, off+len) done */
-	uint64_t clo, chi, cn; /* current chunk: aligned [clo, chi), cn request bytes */
-	uint8_t *buf;
-	struct iovec biov;
-	struct vblk_rl_node rl;
-	struct vblk_req *next_wait; /* bounce-buffer FIFO and cross-queue wake list */
-};
+/* Bytes of struct vblk_req reserved for the padding stage's private state (blk_align.c). */
+#define VBLK_REQ_STAGE_BYTES 320
 
 struct vblk_req {
 	/* Set by the transport before vblk_req_submit(); the engine may rewrite the array. */
@@ -145,17 +132,16 @@ struct vblk_req {
 
 	/* Engine-private from here on. */
 	struct vblk_queue *q;
-	struct vblk_req *next_pending;
 	uint8_t *status;
 	uint32_t type;
 	uint64_t sector;
 	uint32_t used_len;
 	struct iovec *data;
 	unsigned data_num;
-	struct be_io io;
 	struct vblk_req_seg seg[VBLK_DWZ_MAX_SEG];
 	unsigned nseg, cur_seg;
-	struct vblk_req_stage st;
+	/* The padding stage's state for this request: opaque outside blk_align.c. */
+	alignas(max_align_t) unsigned char stage[VBLK_REQ_STAGE_BYTES];
 };
 
 /*
@@ -169,9 +155,10 @@ int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done
 void vblk_queue_destroy(struct vblk_queue *q);
 
 /*
- * fd to poll: readable when vblk_queue_process has work (backend completions,
- * or requests another queue's completion unblocked). -1: call
- * vblk_queue_process after each batch.
+ * The queue's one pollable fd, always valid (>= 0) while the queue exists:
+ * readable when vblk_queue_process has work (backend completions, requests
+ * another queue's completion unblocked, or a synchronous backend's results
+ * after vblk_queue_kick).
  */
 int vblk_queue_fd(struct vblk_queue *q);
 

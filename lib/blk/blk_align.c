@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The padding stage: sits between the request handlers (blk.c) and the
- * backend, so that a backend with an I/O alignment (O_DIRECT: offsets,
- * lengths and buffers multiples of 512 or 4096) serves every valid request,
+ * submit queue (blk_sq.c) in front of the backend, so that a backend with an I/O alignment
+ * (O_DIRECT: offsets, lengths and buffers multiples of 512 or 4096) serves every valid request,
  * whatever the guest's logical block size, the export's range start or the
  * guest's buffer addresses. The backend stays dumb; this works for any
  * backend whose info.align or info.mem_align is > 1.
@@ -39,20 +39,28 @@
  * Cross-queue wake-up: a release hands back the nodes it unblocked, in
  * arrival order. Each belongs to a request of some queue; the releaser
  * pushes it on that queue's lock-free wake stack and writes the queue's
- * eventfd, both under the device's hand-over mutex, which queue teardown
- * takes too (handover() says why). The queue's fd (vblk_queue_fd) is an epoll set of the backend's
- * fd and that eventfd, so the queue's thread wakes, and vblk_queue_process
- * runs the woken requests (vblk_stage_run_wakeups) before reaping.
+ * note eventfd, both under the device's hand-over mutex, which queue
+ * teardown takes too (handover() says why). The note eventfd is in the
+ * queue's one pollable fd (vblk_queue_fd), so the queue's thread wakes and
+ * blk_stage_process runs the woken requests before reaping.
+ *
+ * Layering: blk.c calls down (blk_stage.h), this file calls down into the
+ * submit queue (blk_sq.h), and results go up only through the done callback
+ * given at queue creation. A request's stage state lives in the opaque
+ * `stage` bytes of struct vblk_req; the per-queue state is allocated here.
  */
-#include "blk_priv.h"
+#include "blk_stage.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "blk_sq.h"
 #include "internal/compiler.h"
 #include "internal/iov.h"
 #include "internal/log.h"
@@ -64,6 +72,40 @@
 
 enum { PH_READ, PH_RHEAD, PH_RTAIL, PH_WRITE, PH_DIRECT };
 
+struct blk_stage_queue {
+	struct vblk_dev *d;
+	struct blk_sq sq;
+	blk_stage_done_fn *done;
+	int note_fd;	     /* the owner's eventfd: written after a push to `wake` */
+	uint8_t *pool;	     /* pool_n bounce buffers of chunk bytes, one allocation */
+	uint8_t **pool_free; /* stack of free buffers */
+	unsigned pool_n, pool_nfree;
+	uint64_t chunk;
+	struct blk_stage_req *bwait_head, *bwait_tail; /* waiting for a bounce buffer, FIFO */
+	/* Requests whose range another queue's completion granted (LIFO stack, any thread pushes).
+	 */
+	_Atomic(struct blk_stage_req *) wake;
+};
+
+struct blk_stage_req {
+	struct blk_sq_entry e; /* the backend I/O now running for this request */
+	struct blk_stage_queue *stq;
+	struct blk_stage_op op;
+	bool bounce; /* data goes through a bounce buffer */
+	bool locked; /* rl is in the device's range lock */
+	uint8_t phase;
+	uint64_t pos;	       /* bytes of [off, off+len) done */
+	uint64_t clo, chi, cn; /* current chunk: aligned [clo, chi), cn request bytes */
+	uint8_t *buf;
+	struct iovec biov;
+	struct vblk_rl_node rl;
+	struct blk_stage_req *next_wait; /* bounce-buffer FIFO and cross-queue wake list */
+};
+
+/* blk.h sizes the opaque storage; it must hold the state and be aligned enough for it. */
+static_assert(sizeof(struct blk_stage_req) <= VBLK_REQ_STAGE_BYTES, "VBLK_REQ_STAGE_BYTES");
+static_assert(alignof(struct blk_stage_req) <= alignof(max_align_t), "vblk_req.stage alignment");
+
 static uint64_t align_down(uint64_t v, uint64_t a)
 {
 	return v & ~(a - 1);
@@ -74,7 +116,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-bool vblk_iov_aligned(const struct iovec *iov, unsigned cnt, uint32_t align)
+static bool iov_aligned(const struct iovec *iov, unsigned cnt, uint32_t align)
 {
 	uintptr_t bits = 0;
 
@@ -87,79 +129,93 @@ bool vblk_iov_aligned(const struct iovec *iov, unsigned cnt, uint32_t align)
 
 /* ---- queue set-up -------------------------------------------------------- */
 
-int vblk_stage_queue_init(struct vblk_queue *q)
+static int pool_init(struct blk_stage_queue *stq)
 {
-	struct vblk_dev *d = q->d;
+	struct vblk_dev *d = stq->d;
 	uint32_t balign = VBLK_MAX(VBLK_MAX(d->be_align, d->be_mem_align), 4096u);
-	int bfd, ret;
 
-	q->wake_fd = -1;
-	q->poll_fd = -1;
-	atomic_init(&q->wake, NULL);
-	if (!d->pad)
-		return 0;
-	q->chunk = VBLK_MAX(VBLK_CHUNK, (uint64_t)d->be_align);
-	q->pool_n = VBLK_POOL_BUFS;
-	if (posix_memalign((void **)&q->pool, balign, q->chunk * q->pool_n))
+	stq->chunk = VBLK_MAX(VBLK_CHUNK, (uint64_t)d->be_align);
+	stq->pool_n = VBLK_POOL_BUFS;
+	if (posix_memalign((void **)&stq->pool, balign, stq->chunk * stq->pool_n)) {
+		stq->pool = NULL;
 		return -ENOMEM;
-	q->pool_free = calloc(q->pool_n, sizeof(*q->pool_free));
-	if (!q->pool_free)
-		return -ENOMEM;
-	for (unsigned i = 0; i < q->pool_n; i++)
-		q->pool_free[q->pool_nfree++] = q->pool + i * q->chunk;
-	if (!d->rmw)
-		return 0;
-
-	q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->wake_fd < 0)
-		return -errno;
-	bfd = d->be->ops->queue_fd(q->bq);
-	if (bfd < 0) {
-		/* Synchronous backend: vblk_queue_kick signals wake_fd while work is pending. */
-		q->poll_fd = q->wake_fd;
-		return 0;
 	}
-	q->poll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (q->poll_fd < 0)
-		return -errno;
-	struct epoll_event ev = {.events = EPOLLIN};
-	ev.data.fd = bfd;
-	if (epoll_ctl(q->poll_fd, EPOLL_CTL_ADD, bfd, &ev) < 0)
-		goto err;
-	ev.data.fd = q->wake_fd;
-	if (epoll_ctl(q->poll_fd, EPOLL_CTL_ADD, q->wake_fd, &ev) < 0)
-		goto err;
+	stq->pool_free = calloc(stq->pool_n, sizeof(*stq->pool_free));
+	if (!stq->pool_free)
+		return -ENOMEM;
+	for (unsigned i = 0; i < stq->pool_n; i++)
+		stq->pool_free[stq->pool_nfree++] = stq->pool + i * stq->chunk;
 	return 0;
-err:
-	ret = -errno;
+}
+
+int blk_stage_queue_create(struct vblk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
+			   struct blk_stage_queue **out)
+{
+	struct blk_stage_queue *stq = calloc(1, sizeof(*stq));
+	int ret;
+
+	if (!stq)
+		return -ENOMEM;
+	stq->d = d;
+	stq->done = done;
+	stq->note_fd = note_fd;
+	atomic_init(&stq->wake, NULL);
+	ret = blk_sq_init(&stq->sq, d->be, depth);
+	if (ret < 0)
+		goto err_free;
+	if (d->pad) {
+		ret = pool_init(stq);
+		if (ret < 0)
+			goto err_destroy;
+	}
+	*out = stq;
+	return 0;
+
+err_destroy:
+	blk_stage_queue_destroy(stq);
+	return ret;
+err_free:
+	free(stq);
 	return ret;
 }
 
-void vblk_stage_queue_fini(struct vblk_queue *q)
+void blk_stage_queue_destroy(struct blk_stage_queue *stq)
 {
+	if (!stq)
+		return;
 	/*
 	 * Nothing of ours is in flight, but a releaser on another thread may
-	 * still be between handing our last request over and writing wake_fd:
+	 * still be between handing our last request over and writing note_fd:
 	 * wait for it (see handover()).
 	 */
-	if (q->wake_fd >= 0) {
-		pthread_mutex_lock(&q->d->handover_mu);
-		pthread_mutex_unlock(&q->d->handover_mu);
+	if (stq->d->rmw) {
+		pthread_mutex_lock(&stq->d->handover_mu);
+		pthread_mutex_unlock(&stq->d->handover_mu);
 	}
-	if (q->poll_fd >= 0 && q->poll_fd != q->wake_fd)
-		close(q->poll_fd);
-	if (q->wake_fd >= 0)
-		close(q->wake_fd);
-	q->poll_fd = q->wake_fd = -1;
-	free(q->pool_free);
-	free(q->pool);
-	q->pool_free = NULL;
-	q->pool = NULL;
+	blk_sq_fini(&stq->sq);
+	free(stq->pool_free);
+	free(stq->pool);
+	free(stq);
+}
+
+int blk_stage_backend_fd(const struct blk_stage_queue *stq)
+{
+	return blk_sq_fd(&stq->sq);
+}
+
+bool blk_stage_sync(const struct blk_stage_queue *stq)
+{
+	return stq->sq.sync;
+}
+
+void blk_stage_kick(struct blk_stage_queue *stq)
+{
+	blk_sq_kick(&stq->sq);
 }
 
 /* ---- wake-ups ------------------------------------------------------------ */
 
-static void wake_fd_signal(int fd)
+static void note_signal(int fd)
 {
 	uint64_t one = 1;
 
@@ -176,7 +232,7 @@ static void wake_fd_signal(int fd)
  * queue's thread may run it to completion, see nothing in flight and destroy
  * the queue (vu_server stops a queue as soon as it is idle), all before this
  * thread writes the queue's eventfd: a write to a closed (maybe reused) fd
- * and a read of freed memory. Queue teardown (vblk_stage_queue_fini) takes
+ * and a read of freed memory. Queue teardown (blk_stage_queue_destroy) takes
  * the same mutex, so it waits until every hand-over that may target its
  * queue has also done its wake-up. The mutex is only taken when a release
  * granted something, so uncontended writes never touch it.
@@ -187,287 +243,291 @@ static void handover(struct vblk_dev *d, struct vblk_rl_node *g)
 	while (g) {
 		/* Read both before the push: from then on the request is its queue's. */
 		struct vblk_rl_node *next = g->next_granted;
-		struct vblk_req *req = container_of(g, struct vblk_req, st.rl);
-		struct vblk_queue *q = req->q;
-		struct vblk_req *old = atomic_load_explicit(&q->wake, memory_order_relaxed);
+		struct blk_stage_req *sr = container_of(g, struct blk_stage_req, rl);
+		struct blk_stage_queue *stq = sr->stq;
+		struct blk_stage_req *old = atomic_load_explicit(&stq->wake, memory_order_relaxed);
 
 		/* Release: the owner sees everything the releaser did before the push. */
 		do {
-			req->st.next_wait = old;
+			sr->next_wait = old;
 		} while (!atomic_compare_exchange_weak_explicit(
-		    &q->wake, &old, req, memory_order_release, memory_order_relaxed));
-		wake_fd_signal(q->wake_fd);
+		    &stq->wake, &old, sr, memory_order_release, memory_order_relaxed));
+		note_signal(stq->note_fd);
 		g = next;
 	}
 	pthread_mutex_unlock(&d->handover_mu);
 }
 
-bool vblk_stage_wake_pending(struct vblk_queue *q)
-{
-	return atomic_load_explicit(&q->wake, memory_order_relaxed) != NULL;
-}
+static void stage_locked(struct blk_stage_queue *stq, struct blk_stage_req *sr);
 
-static void stage_locked(struct vblk_queue *q, struct vblk_req *req);
-
-unsigned vblk_stage_run_wakeups(struct vblk_queue *q)
+/* Continue the requests other queues granted, in arrival order. Returns how many. */
+static unsigned run_wakeups(struct blk_stage_queue *stq)
 {
-	struct vblk_req *list, *fifo = NULL;
-	uint64_t cnt;
+	struct blk_stage_req *list, *fifo = NULL;
 	unsigned n = 0;
 
-	if (q->wake_fd < 0)
-		return 0;
-	/* Clear the eventfd first: a push after this re-arms it. */
-	if (read(q->wake_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		vblk_warn("virtio-blk: wake eventfd read: %s", strerror(errno));
-	list = atomic_exchange_explicit(&q->wake, NULL, memory_order_acquire);
+	list = atomic_exchange_explicit(&stq->wake, NULL, memory_order_acquire);
 	/* The stack is newest first: reverse to arrival order. */
 	while (list) {
-		struct vblk_req *next = list->st.next_wait;
+		struct blk_stage_req *next = list->next_wait;
 
-		list->st.next_wait = fifo;
+		list->next_wait = fifo;
 		fifo = list;
 		list = next;
 	}
 	while (fifo) {
-		struct vblk_req *req = fifo;
+		struct blk_stage_req *sr = fifo;
 
-		fifo = req->st.next_wait;
-		req->st.next_wait = NULL;
-		stage_locked(q, req);
+		fifo = sr->next_wait;
+		sr->next_wait = NULL;
+		stage_locked(stq, sr);
 		n++;
 	}
 	return n;
 }
 
+void blk_stage_process(struct blk_stage_queue *stq)
+{
+	for (;;) {
+		unsigned woken = run_wakeups(stq);
+		unsigned moved = blk_sq_poll(&stq->sq);
+
+		if (woken)
+			blk_sq_kick(&stq->sq);
+		/* Our own completions may have granted ranges to our own requests. */
+		if (atomic_load_explicit(&stq->wake, memory_order_relaxed))
+			continue;
+		/*
+		 * A synchronous backend finishes inside submit and reports only
+		 * when reaped: go round again until nothing moves. An asynchronous
+		 * one will make its fd readable.
+		 */
+		if (!stq->sq.sync || (moved == 0 && woken == 0))
+			break;
+	}
+}
+
 /* ---- bounce pool --------------------------------------------------------- */
 
-static void chunk_step(struct vblk_queue *q, struct vblk_req *req);
+static void chunk_step(struct blk_stage_queue *stq, struct blk_stage_req *sr);
 
-static void bounce_put(struct vblk_queue *q, uint8_t *buf)
+static void bounce_put(struct blk_stage_queue *stq, uint8_t *buf)
 {
-	struct vblk_req *w = q->bwait_head;
+	struct blk_stage_req *w = stq->bwait_head;
 
 	if (!w) {
-		q->pool_free[q->pool_nfree++] = buf;
+		stq->pool_free[stq->pool_nfree++] = buf;
 		return;
 	}
 	/* Hand it straight to the oldest waiter. */
-	q->bwait_head = w->st.next_wait;
-	if (!q->bwait_head)
-		q->bwait_tail = NULL;
-	w->st.next_wait = NULL;
-	w->st.buf = buf;
-	w->st.pos = 0;
-	chunk_step(q, w);
+	stq->bwait_head = w->next_wait;
+	if (!stq->bwait_head)
+		stq->bwait_tail = NULL;
+	w->next_wait = NULL;
+	w->buf = buf;
+	w->pos = 0;
+	chunk_step(stq, w);
 }
 
 /* ---- the stage ----------------------------------------------------------- */
 
 /* The operation is over: give back the range and the buffer, then report. */
-static void stage_end(struct vblk_queue *q, struct vblk_req *req, int res)
+static void stage_end(struct blk_stage_queue *stq, struct blk_stage_req *sr, int res)
 {
-	struct vblk_req_stage *s = &req->st;
+	if (sr->locked) {
+		struct vblk_rl_node *g = vblk_range_lock_release(&stq->d->rl, &sr->rl);
 
-	if (s->locked) {
-		struct vblk_rl_node *g = vblk_range_lock_release(&q->d->rl, &s->rl);
-
-		s->locked = false;
+		sr->locked = false;
 		if (g)
-			handover(q->d, g);
+			handover(stq->d, g);
 	}
-	if (s->buf) {
-		uint8_t *buf = s->buf;
+	if (sr->buf) {
+		uint8_t *buf = sr->buf;
 
-		s->buf = NULL;
-		vblk_req_op_done(q, req, res);
-		bounce_put(q, buf);
+		sr->buf = NULL;
+		stq->done(sr, &sr->e.io, res);
+		bounce_put(stq, buf);
 		return;
 	}
-	vblk_req_op_done(q, req, res);
+	stq->done(sr, &sr->e.io, res);
 }
 
 static void sub_done(struct be_io *io, int res);
 
 /* One backend I/O on the bounce buffer: [off, off+len) <-> buf. */
-static void sub_io(struct vblk_queue *q, struct vblk_req *req, enum be_op op, unsigned flags,
-		   uint64_t off, uint64_t len, uint8_t *buf)
+static void sub_io(struct blk_stage_queue *stq, struct blk_stage_req *sr, enum be_op op,
+		   unsigned flags, uint64_t off, uint64_t len, uint8_t *buf)
 {
-	req->st.biov = (struct iovec){buf, len};
-	req->io = (struct be_io){
+	sr->biov = (struct iovec){buf, len};
+	sr->e.io = (struct be_io){
 	    .op = op,
 	    .flags = flags,
 	    .offset = off,
 	    .len = len,
-	    .iov = &req->st.biov,
+	    .iov = &sr->biov,
 	    .iovcnt = 1,
 	    .done = sub_done,
 	};
-	vblk_req_dispatch(q, req);
+	blk_sq_submit(&stq->sq, &sr->e);
 }
 
-static void write_chunk(struct vblk_queue *q, struct vblk_req *req)
+static void write_chunk(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 {
-	struct vblk_req_stage *s = &req->st;
-	uint64_t boff = s->off + s->pos;
+	uint64_t boff = sr->op.off + sr->pos;
 
-	vblk_iov_to_buf(s->iov, s->iovcnt, s->pos, s->buf + (boff - s->clo), s->cn);
-	s->phase = PH_WRITE;
-	sub_io(q, req, BE_OP_WRITE, s->flags, s->clo, s->chi - s->clo, s->buf);
+	vblk_iov_to_buf(sr->op.iov, sr->op.iovcnt, sr->pos, sr->buf + (boff - sr->clo), sr->cn);
+	sr->phase = PH_WRITE;
+	sub_io(stq, sr, BE_OP_WRITE, sr->op.flags, sr->clo, sr->chi - sr->clo, sr->buf);
 }
 
-static void read_tail(struct vblk_queue *q, struct vblk_req *req)
+static void read_tail(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 {
-	struct vblk_req_stage *s = &req->st;
-	uint64_t a = q->d->be_align;
+	uint64_t a = stq->d->be_align;
 
-	s->phase = PH_RTAIL;
-	sub_io(q, req, BE_OP_READ, 0, s->chi - a, a, s->buf + (s->chi - a - s->clo));
+	sr->phase = PH_RTAIL;
+	sub_io(stq, sr, BE_OP_READ, 0, sr->chi - a, a, sr->buf + (sr->chi - a - sr->clo));
 }
 
 /* Start the next chunk, or finish. */
-static void chunk_step(struct vblk_queue *q, struct vblk_req *req)
+static void chunk_step(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 {
-	struct vblk_req_stage *s = &req->st;
-	uint64_t a = q->d->be_align, boff;
+	uint64_t a = stq->d->be_align, boff;
 	bool head, tail;
 
-	if (s->pos == s->len) {
-		stage_end(q, req, 0);
+	if (sr->pos == sr->op.len) {
+		stage_end(stq, sr, 0);
 		return;
 	}
-	boff = s->off + s->pos;
-	s->clo = align_down(boff, a);
+	boff = sr->op.off + sr->pos;
+	sr->clo = align_down(boff, a);
 	/* clo + chunk is aligned and >= boff + cn, so chi - clo <= chunk. */
-	s->cn = VBLK_MIN(s->len - s->pos, q->chunk - (boff - s->clo));
-	s->chi = align_up(boff + s->cn, a);
-	if (s->op == BE_OP_READ) {
-		s->phase = PH_READ;
-		sub_io(q, req, BE_OP_READ, 0, s->clo, s->chi - s->clo, s->buf);
+	sr->cn = VBLK_MIN(sr->op.len - sr->pos, stq->chunk - (boff - sr->clo));
+	sr->chi = align_up(boff + sr->cn, a);
+	if (sr->op.op == BE_OP_READ) {
+		sr->phase = PH_READ;
+		sub_io(stq, sr, BE_OP_READ, 0, sr->clo, sr->chi - sr->clo, sr->buf);
 		return;
 	}
-	head = boff != s->clo;
-	tail = boff + s->cn != s->chi;
+	head = boff != sr->clo;
+	tail = boff + sr->cn != sr->chi;
 	if (head) {
-		s->phase = PH_RHEAD;
-		sub_io(q, req, BE_OP_READ, 0, s->clo, a, s->buf);
+		sr->phase = PH_RHEAD;
+		sub_io(stq, sr, BE_OP_READ, 0, sr->clo, a, sr->buf);
 	} else if (tail) {
-		read_tail(q, req);
+		read_tail(stq, sr);
 	} else {
-		write_chunk(q, req);
+		write_chunk(stq, sr);
 	}
 }
 
 static void sub_done(struct be_io *io, int res)
 {
-	struct vblk_req *req = container_of(io, struct vblk_req, io);
-	struct vblk_queue *q = req->q;
-	struct vblk_req_stage *s = &req->st;
-	uint64_t boff = s->off + s->pos;
+	struct blk_stage_req *sr = container_of(io, struct blk_stage_req, e.io);
+	struct blk_stage_queue *stq = sr->stq;
+	uint64_t boff = sr->op.off + sr->pos;
 
 	if (res < 0) {
-		stage_end(q, req, res);
+		stage_end(stq, sr, res);
 		return;
 	}
-	switch (s->phase) {
+	switch (sr->phase) {
 	case PH_READ:
-		vblk_iov_from_buf(s->iov, s->iovcnt, s->pos, s->buf + (boff - s->clo), s->cn);
-		s->pos += s->cn;
-		chunk_step(q, req);
+		vblk_iov_from_buf(sr->op.iov, sr->op.iovcnt, sr->pos, sr->buf + (boff - sr->clo),
+				  sr->cn);
+		sr->pos += sr->cn;
+		chunk_step(stq, sr);
 		break;
 	case PH_RHEAD:
 		/* The tail block is a different block: read it too. */
-		if (boff + s->cn != s->chi && s->chi - q->d->be_align != s->clo)
-			read_tail(q, req);
+		if (boff + sr->cn != sr->chi && sr->chi - stq->d->be_align != sr->clo)
+			read_tail(stq, sr);
 		else
-			write_chunk(q, req);
+			write_chunk(stq, sr);
 		break;
 	case PH_RTAIL:
-		write_chunk(q, req);
+		write_chunk(stq, sr);
 		break;
 	case PH_WRITE:
-		s->pos += s->cn;
-		chunk_step(q, req);
+		sr->pos += sr->cn;
+		chunk_step(stq, sr);
 		break;
 	default:
-		stage_end(q, req, res);
+		stage_end(stq, sr, res);
 		break;
 	}
 }
 
 static void direct_done(struct be_io *io, int res)
 {
-	struct vblk_req *req = container_of(io, struct vblk_req, io);
+	struct blk_stage_req *sr = container_of(io, struct blk_stage_req, e.io);
 
-	stage_end(req->q, req, res);
+	stage_end(sr->stq, sr, res);
 }
 
-static void stage_direct(struct vblk_queue *q, struct vblk_req *req)
+static void stage_direct(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 {
-	struct vblk_req_stage *s = &req->st;
-
-	s->phase = PH_DIRECT;
-	req->io = (struct be_io){
-	    .op = s->op,
-	    .flags = s->flags,
-	    .offset = s->off,
-	    .len = s->len,
-	    .iov = s->iov,
-	    .iovcnt = s->iovcnt,
+	sr->phase = PH_DIRECT;
+	sr->e.io = (struct be_io){
+	    .op = sr->op.op,
+	    .flags = sr->op.flags,
+	    .offset = sr->op.off,
+	    .len = sr->op.len,
+	    .iov = sr->op.iov,
+	    .iovcnt = sr->op.iovcnt,
 	    .done = direct_done,
 	};
-	vblk_req_dispatch(q, req);
+	blk_sq_submit(&stq->sq, &sr->e);
 }
 
 /* The range (if any) is held: go. */
-static void stage_locked(struct vblk_queue *q, struct vblk_req *req)
+static void stage_locked(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 {
-	struct vblk_req_stage *s = &req->st;
-
-	if (!s->bounce) {
-		stage_direct(q, req);
+	if (!sr->bounce) {
+		stage_direct(stq, sr);
 		return;
 	}
-	if (q->pool_nfree == 0) {
+	if (stq->pool_nfree == 0) {
 		/* Wait for a buffer (FIFO): never fail a valid request for lack of one. */
-		s->next_wait = NULL;
-		if (q->bwait_tail)
-			q->bwait_tail->st.next_wait = req;
+		sr->next_wait = NULL;
+		if (stq->bwait_tail)
+			stq->bwait_tail->next_wait = sr;
 		else
-			q->bwait_head = req;
-		q->bwait_tail = req;
+			stq->bwait_head = sr;
+		stq->bwait_tail = sr;
 		return;
 	}
-	s->buf = q->pool_free[--q->pool_nfree];
-	s->pos = 0;
-	chunk_step(q, req);
+	sr->buf = stq->pool_free[--stq->pool_nfree];
+	sr->pos = 0;
+	chunk_step(stq, sr);
 }
 
-void vblk_stage_start(struct vblk_queue *q, struct vblk_req *req)
+void blk_stage_start(struct blk_stage_queue *stq, struct blk_stage_req *sr,
+		     const struct blk_stage_op *op)
 {
-	struct vblk_dev *d = q->d;
-	struct vblk_req_stage *s = &req->st;
+	struct vblk_dev *d = stq->d;
 	uint64_t a = d->be_align;
 	bool partial;
 
-	s->bounce = false;
-	s->locked = false;
-	s->buf = NULL;
-	s->next_wait = NULL;
+	sr->stq = stq;
+	sr->op = *op;
+	sr->bounce = false;
+	sr->locked = false;
+	sr->buf = NULL;
+	sr->next_wait = NULL;
 	if (!d->pad) {
-		stage_direct(q, req);
+		stage_direct(stq, sr);
 		return;
 	}
-	partial = ((s->off | s->len) & (a - 1)) != 0;
-	if (s->op == BE_OP_READ || s->op == BE_OP_WRITE)
-		s->bounce = partial || !vblk_iov_aligned(s->iov, s->iovcnt, d->be_mem_align);
-	if (d->rmw && s->len && s->op != BE_OP_READ && s->op != BE_OP_FLUSH) {
-		s->rl.start = align_down(s->off, a);
-		s->rl.end = align_up(s->off + s->len, a);
-		s->rl.excl = s->op == BE_OP_WRITE && partial;
-		s->locked = true;
-		if (!vblk_range_lock_acquire(&d->rl, &s->rl))
-			return; /* a release pushes req on our wake stack */
+	partial = ((op->off | op->len) & (a - 1)) != 0;
+	if (op->op == BE_OP_READ || op->op == BE_OP_WRITE)
+		sr->bounce = partial || !iov_aligned(op->iov, op->iovcnt, d->be_mem_align);
+	if (d->rmw && op->len && op->op != BE_OP_READ && op->op != BE_OP_FLUSH) {
+		sr->rl.start = align_down(op->off, a);
+		sr->rl.end = align_up(op->off + op->len, a);
+		sr->rl.excl = op->op == BE_OP_WRITE && partial;
+		sr->locked = true;
+		if (!vblk_range_lock_acquire(&d->rl, &sr->rl))
+			return; /* a release pushes sr on our wake stack */
 	}
-	stage_locked(q, req);
+	stage_locked(stq, sr);
 }

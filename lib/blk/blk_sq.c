@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The submit queue (blk_sq.h): one backend queue and the FIFO of I/Os it
+ * refused with -EAGAIN.
+ */
+#include "blk_sq.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal/log.h"
+
+int blk_sq_init(struct blk_sq *sq, struct be *be, unsigned depth)
+{
+	int ret;
+
+	memset(sq, 0, sizeof(*sq));
+	sq->be = be;
+	ret = be->ops->queue_create(be, depth, &sq->bq);
+	if (ret < 0) {
+		sq->bq = NULL;
+		return ret;
+	}
+	sq->sync = be->ops->queue_fd(sq->bq) < 0;
+	return 0;
+}
+
+void blk_sq_fini(struct blk_sq *sq)
+{
+	if (sq->bq)
+		sq->be->ops->queue_destroy(sq->bq);
+	sq->bq = NULL;
+}
+
+int blk_sq_fd(const struct blk_sq *sq)
+{
+	return sq->be->ops->queue_fd(sq->bq);
+}
+
+static void pend_push(struct blk_sq *sq, struct blk_sq_entry *e)
+{
+	e->next = NULL;
+	if (sq->pend_tail)
+		sq->pend_tail->next = e;
+	else
+		sq->pend_head = e;
+	sq->pend_tail = e;
+}
+
+void blk_sq_submit(struct blk_sq *sq, struct blk_sq_entry *e)
+{
+	int ret;
+
+	/* Behind earlier waiters: keep the order the driver submitted in. */
+	if (sq->pend_head) {
+		pend_push(sq, e);
+		return;
+	}
+	ret = sq->be->ops->submit(sq->bq, &e->io);
+	if (ret == -EAGAIN)
+		pend_push(sq, e);
+	else if (ret < 0)
+		e->io.done(&e->io, ret);
+}
+
+void blk_sq_kick(struct blk_sq *sq)
+{
+	sq->be->ops->kick(sq->bq);
+}
+
+/* Submit waiting entries in order until the backend refuses again. */
+static unsigned dispatch_pending(struct blk_sq *sq)
+{
+	unsigned n = 0;
+
+	while (sq->pend_head) {
+		struct blk_sq_entry *e = sq->pend_head;
+		int ret = sq->be->ops->submit(sq->bq, &e->io);
+
+		if (ret == -EAGAIN)
+			break;
+		sq->pend_head = e->next;
+		if (!sq->pend_head)
+			sq->pend_tail = NULL;
+		e->next = NULL;
+		n++;
+		if (ret < 0)
+			e->io.done(&e->io, ret);
+	}
+	if (n)
+		blk_sq_kick(sq);
+	return n;
+}
+
+unsigned blk_sq_poll(struct blk_sq *sq)
+{
+	int reaped = sq->be->ops->reap(sq->bq);
+
+	if (reaped < 0) {
+		vblk_warn("virtio-blk: backend reap failed: %s", strerror(-reaped));
+		reaped = 0;
+	}
+	return (unsigned)reaped + dispatch_pending(sq);
+}
