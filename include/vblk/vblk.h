@@ -36,9 +36,15 @@
  * and never answers makes vblk_open() fail with -ETIMEDOUT and a sentence,
  * and vblk_close() return, after about one timeout.
  *
- * ABI: struct vblk_options and struct vblk_info end with reserved words so
- * that fields can be added without changing their size; new fields take
- * reserved words, whose zero value keeps today's behaviour.
+ * ABI: struct vblk_options and struct vblk_info end with eight reserved
+ * 64-bit words so that fields can be added without changing their size
+ * (on LP64: 112 and 136 bytes, checked when the library is built); new
+ * fields take reserved words, whose zero value keeps today's behaviour.
+ * vblk_open() refuses options whose reserved words are not zero, so a
+ * program built against a newer header fails cleanly on an older library.
+ * struct vblk_completion has no reserved words on purpose (see there).
+ * The library exports the functions below and nothing else: it is built
+ * with hidden visibility and a symbol-version map (VBLK_0.1).
  */
 #ifndef VBLK_VBLK_H
 #define VBLK_VBLK_H
@@ -51,6 +57,55 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Marks the library's exported functions (everything else is hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VBLK_API __attribute__((visibility("default")))
+#else
+#define VBLK_API
+#endif
+
+/*
+ * Virtio feature bit numbers, as in vblk_info.features and
+ * .device_features, vblk_options.disable_features and vblk_feature_name():
+ * test one with (features & VBLK_F_MASK(VBLK_F_FLUSH)).
+ * Device bits: virtio 1.3 §5.2.3; device-independent bits: §6;
+ * VBLK_F_LOG_ALL and VBLK_F_PROTOCOL_FEATURES: vhost-user.rst.
+ */
+#define VBLK_F_MASK(bit)	 ((uint64_t)1 << (bit))
+#define VBLK_F_SIZE_MAX		 1 /* size_max: largest data segment */
+#define VBLK_F_SEG_MAX		 2 /* seg_max: most data segments per request */
+#define VBLK_F_GEOMETRY		 4
+#define VBLK_F_RO		 5  /* read-only device */
+#define VBLK_F_BLK_SIZE		 6  /* logical block size other than 512 */
+#define VBLK_F_FLUSH		 9  /* volatile write cache and VIRTIO_BLK_T_FLUSH */
+#define VBLK_F_TOPOLOGY		 10 /* physical block size */
+#define VBLK_F_CONFIG_WCE	 11 /* write-cache mode in config space */
+#define VBLK_F_MQ		 12 /* more than one queue */
+#define VBLK_F_DISCARD		 13
+#define VBLK_F_WRITE_ZEROES	 14
+#define VBLK_F_LIFETIME		 15
+#define VBLK_F_SECURE_ERASE	 16
+#define VBLK_F_ZONED		 17
+#define VBLK_F_NOTIFY_ON_EMPTY	 24
+#define VBLK_F_LOG_ALL		 26
+#define VBLK_F_INDIRECT_DESC	 28
+#define VBLK_F_EVENT_IDX	 29
+#define VBLK_F_PROTOCOL_FEATURES 30
+#define VBLK_F_VERSION_1	 32
+#define VBLK_F_ACCESS_PLATFORM	 33
+#define VBLK_F_RING_PACKED	 34 /* packed virtqueue layout (VBLK_OPEN_PACKED_RING) */
+#define VBLK_F_IN_ORDER		 35
+#define VBLK_F_ORDER_PLATFORM	 36
+#define VBLK_F_SR_IOV		 37
+#define VBLK_F_NOTIFICATION_DATA 38
+#define VBLK_F_RING_RESET	 40
+
+/*
+ * The library's version ("0.1.0"), which may differ from the one of the
+ * header the program was built with. Thread-safe; the string is static.
+ */
+VBLK_API const char *vblk_version(void);
 
 struct vblk;	   /* one connection to a back end */
 struct vblk_queue; /* one virtqueue of it */
@@ -67,7 +122,7 @@ struct vblk_options {
 	unsigned num_queues;	   /* queues to set up; default 1 */
 	unsigned queue_size;	   /* ring entries, <= 32768 (split: a power of two); default 256 */
 	size_t buffer_size;	   /* bytes of shared buffer pool; default 64 MiB */
-	uint64_t disable_features; /* virtio feature bits not to negotiate (1ULL << bit) */
+	uint64_t disable_features; /* feature bits not to negotiate: VBLK_F_MASK(VBLK_F_*) */
 	unsigned flags;		   /* VBLK_OPEN_* */
 	/*
 	 * Deadline in milliseconds for each vhost-user request and its reply
@@ -109,7 +164,7 @@ struct vblk_options {
  * leaves a sentence for vblk_get_error() and passes it to opts->log_fn.
  * Thread safety: independent calls may run concurrently.
  */
-int vblk_open(const char *socket_path, const struct vblk_options *opts, struct vblk **out);
+VBLK_API int vblk_open(const char *socket_path, const struct vblk_options *opts, struct vblk **out);
 
 /*
  * Stop every queue (GET_VRING_BASE), disconnect and free everything,
@@ -118,10 +173,10 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
  * most (the failure goes to log_fn). Accepts NULL. No queue of dev may be in
  * use meanwhile.
  */
-void vblk_close(struct vblk *dev);
+VBLK_API void vblk_close(struct vblk *dev);
 
 /* A sentence about the last failed vblk_open() in this thread, or "". */
-const char *vblk_get_error(void);
+VBLK_API const char *vblk_get_error(void);
 
 struct vblk_info {
 	uint64_t capacity;	      /* bytes */
@@ -143,10 +198,10 @@ struct vblk_info {
 };
 
 /* Fill *info. Returns 0. Thread-safe (the information does not change). */
-int vblk_get_info(const struct vblk *dev, struct vblk_info *info);
+VBLK_API int vblk_get_info(const struct vblk *dev, struct vblk_info *info);
 
 /* Name of virtio feature bit ("VIRTIO_BLK_F_FLUSH"), or NULL if unknown. */
-const char *vblk_feature_name(unsigned bit);
+VBLK_API const char *vblk_feature_name(unsigned bit);
 
 /*
  * Allocate size bytes of shared memory (page-aligned) that the back end can
@@ -154,19 +209,19 @@ const char *vblk_feature_name(unsigned bit);
  * exhausted, EINVAL for size 0. Thread-safe (takes a lock: keep it off the
  * hot path). Free with vblk_buf_free(); all buffers die with vblk_close().
  */
-void *vblk_buf_alloc(struct vblk *dev, size_t size);
+VBLK_API void *vblk_buf_alloc(struct vblk *dev, size_t size);
 
 /* Return a buffer from vblk_buf_alloc(). Accepts NULL. Thread-safe. */
-void vblk_buf_free(struct vblk *dev, void *buf);
+VBLK_API void vblk_buf_free(struct vblk *dev, void *buf);
 
 /* Queue index (0 .. num_queues-1), or NULL if out of range. */
-struct vblk_queue *vblk_get_queue(struct vblk *dev, unsigned index);
+VBLK_API struct vblk_queue *vblk_get_queue(struct vblk *dev, unsigned index);
 
 /*
  * A file descriptor that becomes readable (POLLIN) when the queue may have
  * completions; vblk_queue_poll() clears it. Owned by the library.
  */
-int vblk_queue_fd(const struct vblk_queue *q);
+VBLK_API int vblk_queue_fd(const struct vblk_queue *q);
 
 /*
  * Asynchronous submission. The buffers must come from vblk_buf_alloc() of the
@@ -180,24 +235,26 @@ int vblk_queue_fd(const struct vblk_queue *q);
  * outstanding on this queue: reap some first), -EIO (queue broken),
  * -ENOTCONN (the back end has gone away).
  */
-int vblk_queue_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len, void *user_data);
-int vblk_queue_readv(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
-		     void *user_data);
-int vblk_queue_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len,
-		     void *user_data);
-int vblk_queue_writev(struct vblk_queue *q, uint64_t offset, const struct iovec *iov, int iovcnt,
-		      void *user_data);
+VBLK_API int vblk_queue_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len,
+			     void *user_data);
+VBLK_API int vblk_queue_readv(struct vblk_queue *q, uint64_t offset, const struct iovec *iov,
+			      int iovcnt, void *user_data);
+VBLK_API int vblk_queue_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len,
+			      void *user_data);
+VBLK_API int vblk_queue_writev(struct vblk_queue *q, uint64_t offset, const struct iovec *iov,
+			       int iovcnt, void *user_data);
 /* Completes at once with success when the device has no write cache (no VIRTIO_BLK_F_FLUSH). */
-int vblk_queue_flush(struct vblk_queue *q, void *user_data);
-int vblk_queue_discard(struct vblk_queue *q, uint64_t offset, uint64_t len, void *user_data);
+VBLK_API int vblk_queue_flush(struct vblk_queue *q, void *user_data);
+VBLK_API int vblk_queue_discard(struct vblk_queue *q, uint64_t offset, uint64_t len,
+				void *user_data);
 
 #define VBLK_WRITE_ZEROES_UNMAP 1u /* allow the device to deallocate */
-int vblk_queue_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len, unsigned flags,
-			    void *user_data);
+VBLK_API int vblk_queue_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len,
+				     unsigned flags, void *user_data);
 
 #define VBLK_ID_BYTES 20
 /* Device serial into buf[VBLK_ID_BYTES] (from vblk_buf_alloc; NUL-padded, maybe unterminated). */
-int vblk_queue_get_id(struct vblk_queue *q, void *buf, void *user_data);
+VBLK_API int vblk_queue_get_id(struct vblk_queue *q, void *buf, void *user_data);
 
 /*
  * Not extended with reserved words on purpose: arrays of it are filled on the
@@ -226,7 +283,7 @@ struct vblk_completion {
  * completed, so a caller sleeping on vblk_queue_fd() should use a timeout.
  * One thread per queue at a time.
  */
-int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max);
+VBLK_API int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max);
 
 /*
  * As vblk_queue_poll(), but sleep until at least one completion is there or
@@ -234,10 +291,11 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
  * Returns the count, 0 on timeout, or -errno (-ENOTCONN: disconnected and
  * nothing left to report).
  */
-int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms);
+VBLK_API int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max,
+			     int timeout_ms);
 
 /* Requests submitted on q and not yet reaped. */
-unsigned vblk_queue_pending(const struct vblk_queue *q);
+VBLK_API unsigned vblk_queue_pending(const struct vblk_queue *q);
 
 /*
  * Synchronous helpers: submit on q and wait. buf may be any memory; when it
@@ -246,13 +304,13 @@ unsigned vblk_queue_pending(const struct vblk_queue *q);
  * Errors as for the asynchronous calls, plus the completion's error and
  * -ENOMEM when no bounce buffer is free.
  */
-int vblk_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len);
-int vblk_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len);
-int vblk_flush(struct vblk_queue *q);
-int vblk_discard(struct vblk_queue *q, uint64_t offset, uint64_t len);
-int vblk_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len, unsigned flags);
+VBLK_API int vblk_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len);
+VBLK_API int vblk_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len);
+VBLK_API int vblk_flush(struct vblk_queue *q);
+VBLK_API int vblk_discard(struct vblk_queue *q, uint64_t offset, uint64_t len);
+VBLK_API int vblk_write_zeroes(struct vblk_queue *q, uint64_t offset, uint64_t len, unsigned flags);
 /* Serial as a C string in id[VBLK_ID_BYTES + 1]. */
-int vblk_get_id(struct vblk_queue *q, char *id);
+VBLK_API int vblk_get_id(struct vblk_queue *q, char *id);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@ int cmd_discard(const struct cli *cli, int argc, char **argv)
 	len = parse_size("length", argv[2]);
 	dev_open(cli, &d, argv[0]);
 	dev_check_range(&d, off, len);
-	if (!(d.info.features & (1ull << 13)))
+	if (!(d.info.features & VBLK_F_MASK(VBLK_F_DISCARD)))
 		die("%s: back end does not support discard (VIRTIO_BLK_F_DISCARD)", argv[0]);
 	if ((off | len) & (d.info.logical_block_size - 1))
 		die("discard: offset and length must be multiples of %u",

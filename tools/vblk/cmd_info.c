@@ -55,7 +55,7 @@ int cmd_info(const struct cli *cli, int argc, char **argv)
 		       in->features);
 		bool first = true;
 		for (unsigned b = 0; b < 64; b++) {
-			if (!(in->features & (1ull << b)))
+			if (!(in->features & VBLK_F_MASK(b)))
 				continue;
 			const char *n = vblk_feature_name(b);
 			char tmp[32];
@@ -82,13 +82,13 @@ int cmd_info(const struct cli *cli, int argc, char **argv)
 		printf("size_max:            %u\n", in->size_max);
 		printf("queues:              %u\n", in->max_queues);
 		printf("ring:                %s\n",
-		       in->features & (1ull << 34) ? "packed" : "split"); /* VIRTIO_F_RING_PACKED */
+		       in->features & VBLK_F_MASK(VBLK_F_RING_PACKED) ? "packed" : "split");
 		printf("read-only:           %s\n", in->read_only ? "yes" : "no");
 		printf("write cache:         %s\n", in->writeback ? "writeback" : "writethrough");
 		printf("serial:              %s\n", ret ? "(GET_ID not supported)" : serial);
 		printf("features:            0x%" PRIx64 "\n", in->features);
 		for (unsigned b = 0; b < 64; b++) {
-			if (!(in->features & (1ull << b)))
+			if (!(in->features & VBLK_F_MASK(b)))
 				continue;
 			const char *n = vblk_feature_name(b);
 			if (n)
