@@ -104,6 +104,7 @@ static void usage(FILE *f)
 	    "5000)\n"
 	    "  --print-capabilities\n"
 	    "                      print the back-end capabilities as JSON and exit\n"
+	    "  --version           print the version and exit\n"
 	    "  -v, --verbose       log every vhost-user message\n"
 	    "  -h, --help          show this help\n",
 	    VU_MAX_QUEUES, VBLKD_DEFAULT_QUEUES);
@@ -489,7 +490,15 @@ static int check_listen_fd(int fd)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_SOCKET_MODE, OPT_SOCKET_GROUP, OPT_FD, OPT_CAPS, OPT_DISK };
+	enum {
+		OPT_SOCKET = 256,
+		OPT_SOCKET_MODE,
+		OPT_SOCKET_GROUP,
+		OPT_FD,
+		OPT_CAPS,
+		OPT_DISK,
+		OPT_VERSION
+	};
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, OPT_SOCKET},
 	    {"socket-path", required_argument, NULL, OPT_SOCKET},
@@ -498,6 +507,7 @@ int main(int argc, char **argv)
 	    {"fd", required_argument, NULL, OPT_FD},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"print-capabilities", no_argument, NULL, OPT_CAPS},
+	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -542,6 +552,10 @@ int main(int argc, char **argv)
 		case OPT_CAPS:
 			caps = true;
 			break;
+		case OPT_VERSION:
+			/* VBLK_VERSION_STRING: meson's project version (tools/meson.build). */
+			printf("vblkd %s\n", VBLK_VERSION_STRING);
+			return 0;
 		case 'v':
 			vblk_log_set_level(VBLK_LOG_DEBUG);
 			break;

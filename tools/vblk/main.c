@@ -29,6 +29,7 @@ static const char usage_text[] =
     "             --iodepth=N --queues=N --runtime=SECONDS [--json] [--packed]\n"
     "      IOPS, MiB/s and latency (mean, p50, p99, p99.9); one thread per queue\n"
     "\n"
+    "vblk --version prints the versions of vblk and of the libvblk it runs with.\n"
     "Every command accepts --packed: drive the device through a packed virtqueue\n"
     "(VIRTIO_F_RING_PACKED, virtio 1.3 section 2.8) instead of a split one; it fails\n"
     "when the back end does not offer it (qemu-storage-daemon does not).\n"
@@ -47,6 +48,11 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		/* Ours from meson (tools/meson.build), and the library's, which may differ. */
+		printf("vblk %s (libvblk %s)\n", VBLK_VERSION_STRING, vblk_version());
 		return 0;
 	}
 	argc -= 2;
