@@ -25,6 +25,13 @@
 /* Rings go below FAKE_DATA_OFF (each fake driver lays them out), buffers above. */
 #define FAKE_DATA_OFF 0x8000u
 
+/* One buffer segment as a driver describes it: guest address, length, device-writable. */
+struct fake_seg {
+	uint64_t addr;
+	uint32_t len;
+	bool write;
+};
+
 struct fake_mem {
 	int fd;
 	size_t size;

@@ -86,7 +86,7 @@ void fakep_advance_avail(struct fakep *d, unsigned n)
 	fakep_slot(d, n, &d->next_avail, &d->avail_wrap);
 }
 
-uint16_t fakep_add(struct fakep *d, const struct fakep_seg *segs, unsigned n, uint16_t id)
+uint16_t fakep_add(struct fakep *d, const struct fake_seg *segs, unsigned n, uint16_t id)
 {
 	uint16_t head = d->next_avail, head_flags = 0, pos;
 	bool wrap;
@@ -112,7 +112,7 @@ uint16_t fakep_add(struct fakep *d, const struct fakep_seg *segs, unsigned n, ui
 	return head;
 }
 
-uint16_t fakep_add_indirect(struct fakep *d, const struct fakep_seg *segs, unsigned n, uint16_t id,
+uint16_t fakep_add_indirect(struct fakep *d, const struct fake_seg *segs, unsigned n, uint16_t id,
 			    uint64_t table_gpa)
 {
 	uint64_t tg = table_gpa ? table_gpa : fake_mem_alloc(&d->m, 16 * n);

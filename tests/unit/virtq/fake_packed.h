@@ -40,12 +40,6 @@ struct fakep {
 	struct vq_dev vq;
 };
 
-struct fakep_seg {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
 void fakep_init(struct fakep *d, unsigned num, unsigned nregions);
 /* Put both driver positions at (pos, wrap) (call before fakep_start). */
 void fakep_set_pos(struct fakep *d, uint16_t pos, bool wrap);
@@ -72,12 +66,12 @@ void fakep_advance_avail(struct fakep *d, unsigned n);
  * every descriptor, as Linux does); first slot's flags last. Returns the
  * first slot's position.
  */
-uint16_t fakep_add(struct fakep *d, const struct fakep_seg *segs, unsigned n, uint16_t id);
+uint16_t fakep_add(struct fakep *d, const struct fake_seg *segs, unsigned n, uint16_t id);
 /*
  * One indirect descriptor for a table of n entries written from segs at
  * table_gpa (0: allocate a new table).
  */
-uint16_t fakep_add_indirect(struct fakep *d, const struct fakep_seg *segs, unsigned n, uint16_t id,
+uint16_t fakep_add_indirect(struct fakep *d, const struct fake_seg *segs, unsigned n, uint16_t id,
 			    uint64_t table_gpa);
 /* Take the used element at the driver's used position: 1 and fields, or 0. */
 int fakep_get_used(struct fakep *d, uint16_t *id, uint32_t *len, uint16_t *flags);

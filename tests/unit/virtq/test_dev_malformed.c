@@ -270,11 +270,11 @@ static void packed_slot(unsigned k, uint64_t addr, uint32_t len, uint16_t id, ui
 
 static void packed_pop_good(uint16_t id, unsigned n)
 {
-	struct fakep_seg s[NUM];
+	struct fake_seg s[NUM];
 	struct vq_dev_elem e;
 
 	for (unsigned k = 0; k < n; k++)
-		s[k] = (struct fakep_seg){buf(16), 16, false};
+		s[k] = (struct fake_seg){buf(16), 16, false};
 	fakep_add(&dp, s, n, id);
 	CHECK_EQ(vq_dev_pop(&dp.vq, &e, iov, iov_max), 1);
 	CHECK_EQ(e.head, id);

@@ -94,7 +94,7 @@ int main(void)
 	fakep_set_pos(&d, 4, false);
 	CHECK_EQ(start_at(VQ_PACKED_BASE(4, 0, 4, 0)), 0);
 	uint64_t b = fake_mem_alloc(&d.m, 16);
-	struct fakep_seg s[] = {{b, 16, false}, {b, 16, true}, {b, 16, true}};
+	struct fake_seg s[] = {{b, 16, false}, {b, 16, true}, {b, 16, true}};
 	fakep_add(&d, s, 3, 0); /* slots 4, 5, 0 */
 	fakep_add(&d, s, 1, 1); /* slot 1 */
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 4), 1);

@@ -72,7 +72,7 @@ int main(void)
 
 	/* A 3-slot list across the end of the ring, through the verbs. */
 	uint64_t buf = fake_mem_alloc(&d.m, 64);
-	struct fakep_seg s[3] = {{buf, 16, false}, {buf + 16, 16, true}, {buf + 32, 1, true}};
+	struct fake_seg s[3] = {{buf, 16, false}, {buf + 16, 16, true}, {buf + 32, 1, true}};
 	vq.event_idx = false;
 	fakep_add(&d, s, 3, 5);
 	CHECK_EQ(vq_dev_pop(&vq, &e, iov, 4), 1);

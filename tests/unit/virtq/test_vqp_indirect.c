@@ -50,11 +50,11 @@ int main(void)
 	CHECK_EQ(d.vq.last_avail_idx, 1);
 
 	/* A direct list of 2 after it, then another indirect one; complete out of order. */
-	struct fakep_seg two[] = {{a[0], 8, false}, {a[1], 8, true}};
+	struct fake_seg two[] = {{a[0], 8, false}, {a[1], 8, true}};
 	fakep_add(&d, two, 2, 0);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 0);
-	struct fakep_seg one[] = {{a[2], 4, false}, {a[3], 4, true}};
+	struct fake_seg one[] = {{a[2], 4, false}, {a[3], 4, true}};
 	fakep_add_indirect(&d, one, 2, 1, 0);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 1);

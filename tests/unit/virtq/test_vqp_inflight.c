@@ -126,12 +126,12 @@ static unsigned drv_busy(void)
  */
 static void post(uint16_t id, unsigned n, bool indirect)
 {
-	struct fakep_seg s[4];
+	struct fake_seg s[4];
 
 	CHECK(n >= 1 && n <= 4 && !ex[id].posted);
 	for (unsigned k = 0; k < n; k++)
-		s[k] = (struct fakep_seg){fake_mem_alloc(&d.m, 64), k + 1 == n ? 64u : 16u,
-					  k + 1 == n};
+		s[k] =
+		    (struct fake_seg){fake_mem_alloc(&d.m, 64), k + 1 == n ? 64u : 16u, k + 1 == n};
 	if (indirect)
 		fakep_add_indirect(&d, s, n, id, 0);
 	else

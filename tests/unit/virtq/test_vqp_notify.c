@@ -34,14 +34,14 @@ static uint16_t used_ahead(unsigned k)
 
 static void round_trip_n(unsigned n)
 {
-	struct fakep_seg s[NUM];
+	struct fake_seg s[NUM];
 	struct vq_dev_elem e;
 	struct iovec iov[NUM];
 	uint16_t id, fl;
 	uint32_t len;
 
 	for (unsigned k = 0; k < n; k++)
-		s[k] = (struct fakep_seg){b8, 8, false};
+		s[k] = (struct fake_seg){b8, 8, false};
 	fakep_add(&d, s, n, 1);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, NUM), 1);
 	vq_dev_push(&d.vq, 1, 0);
@@ -85,7 +85,7 @@ static void no_event_idx(void)
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_ENABLE);
 	/* The race: a buffer made available while kicks were off. */
 	vq_dev_disable_kicks(&d.vq);
-	struct fakep_seg s = {b8, 8, false};
+	struct fake_seg s = {b8, 8, false};
 	fakep_add(&d, &s, 1, 2);
 	CHECK(vq_dev_enable_kicks(&d.vq));
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 2), 1);
@@ -176,7 +176,7 @@ static void event_idx(void)
 	fakep_dev_event(&d, &ow, &fl);
 	CHECK_EQ(fl, VIRTQ_PACKED_EVENT_FLAG_DESC);
 	CHECK_EQ(ow, d.vq.last_avail_idx | (unsigned)d.vq.packed_ring.avail_wrap << 15);
-	struct fakep_seg s = {b8, 8, false};
+	struct fake_seg s = {b8, 8, false};
 	fakep_add(&d, &s, 1, 2);
 	CHECK(vq_dev_enable_kicks(&d.vq));
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 2), 1);

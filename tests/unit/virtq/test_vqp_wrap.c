@@ -34,7 +34,7 @@ struct buf {
 	unsigned nseg, nout, slots;
 	bool indirect;
 	uint64_t seq;
-	struct fakep_seg seg[4];
+	struct fake_seg seg[4];
 };
 
 int main(int argc, char **argv)
@@ -81,8 +81,8 @@ int main(int argc, char **argv)
 				break;
 			b->seq = added++;
 			for (unsigned k = 0; k < b->nseg; k++)
-				b->seg[k] = (struct fakep_seg){data + ((size_t)id * 4 + k) * SEG,
-							       1 + rnd(SEG), k >= b->nout};
+				b->seg[k] = (struct fake_seg){data + ((size_t)id * 4 + k) * SEG,
+							      1 + rnd(SEG), k >= b->nout};
 			if (b->indirect)
 				fakep_add_indirect(&d, b->seg, b->nseg, id,
 						   tables + (uint64_t)id * 4 * 16);

@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Well-formed packed buffers, one and two regions, power-of-two and odd ring
- * sizes: a single readable descriptor, readable + writable lists, a list that
- * runs past the end of the ring (wrap counter toggles mid-list), the buffer
- * ID taken from the last descriptor (§2.8.6), used elements written at the
- * device's used position with AVAIL = USED = device wrap counter and WRITE
- * exactly when len > 0 (§2.8.1, §2.8.4), skipping the list's other slots, and
- * out-of-order completion.
+ * Where a packed ring puts things (what test_dev_simple checks on both
+ * layouts is not repeated here), power-of-two and odd ring sizes: the buffer
+ * ID is taken from the last descriptor of a list (§2.8.6), used elements are
+ * written at the device's used position with AVAIL = USED = the device wrap
+ * counter and WRITE exactly when len > 0 (§2.8.1, §2.8.4), skipping the
+ * list's other slots, and a list that runs past the end of the ring toggles
+ * the wrap counters mid-list (and in the vhost-user base).
  */
 #include "fake_packed.h"
 #include "test.h"
 
 #include <errno.h>
-
-static void check_iov(struct fakep *d, const struct iovec *iov, uint64_t gpa, size_t len)
-{
-	CHECK(iov->iov_base == fake_mem_dev_ptr(&d->m, gpa));
-	CHECK_EQ(iov->iov_len, len);
-}
 
 static void run(unsigned num, unsigned nregions)
 {
@@ -34,16 +28,10 @@ static void run(unsigned num, unsigned nregions)
 
 	/* One readable descriptor. */
 	uint64_t a = fake_mem_alloc(&d.m, 32);
-	struct fakep_seg s1[] = {{a, 32, false}};
+	struct fake_seg s1[] = {{a, 32, false}};
 	fakep_add(&d, s1, 1, 2);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 2);
-	CHECK_EQ(e.out_num, 1);
-	CHECK_EQ(e.in_num, 0);
-	CHECK_EQ(e.out_len, 32);
-	CHECK_EQ(e.in_len, 0);
-	check_iov(&d, &iov[0], a, 32);
-	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 0);
 	vq_dev_push(&d.vq, 2, 0);
 	CHECK_EQ(fakep_get_used(&d, &id, &len, &fl), 1);
 	CHECK_EQ(id, 2);
@@ -53,7 +41,7 @@ static void run(unsigned num, unsigned nregions)
 	/* Header + data + status, and a second buffer, completed in reverse. */
 	uint64_t h = fake_mem_alloc(&d.m, 16), dt = fake_mem_alloc(&d.m, 512),
 		 st = fake_mem_alloc(&d.m, 1);
-	struct fakep_seg s3[] = {{h, 16, false}, {dt, 512, true}, {st, 1, true}};
+	struct fake_seg s3[] = {{h, 16, false}, {dt, 512, true}, {st, 1, true}};
 	uint16_t first = fakep_add(&d, s3, 3, 0);
 	CHECK_EQ(first, 1);
 	/* The ID in the last descriptor wins (§2.8.6); the others carry garbage. */
@@ -62,13 +50,7 @@ static void run(unsigned num, unsigned nregions)
 	fakep_add(&d, s1, 1, 5);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 0);
-	CHECK_EQ(e.out_num, 1);
-	CHECK_EQ(e.in_num, 2);
-	CHECK_EQ(e.out_len, 16);
 	CHECK_EQ(e.in_len, 513);
-	check_iov(&d, &iov[0], h, 16);
-	check_iov(&d, &iov[1], dt, 512);
-	check_iov(&d, &iov[2], st, 1);
 	CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
 	CHECK_EQ(e.head, 5);
 	CHECK_EQ(d.vq.inflight, 2);
@@ -123,18 +105,6 @@ static void run(unsigned num, unsigned nregions)
 	CHECK_EQ(fl & (FP_AVAIL | FP_USED), 0);
 	CHECK(fl & FP_W);
 
-	/* Two regions: a buffer spanning the boundary becomes two iovecs. */
-	if (nregions == 2) {
-		uint64_t b = fake_mem_region1_gpa(&d.m) - 8;
-		struct fakep_seg sp[] = {{b, 24, true}};
-		fakep_add(&d, sp, 1, 6);
-		CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 8), 1);
-		CHECK_EQ(e.in_num, 2);
-		CHECK_EQ(e.in_len, 24);
-		check_iov(&d, &iov[0], b, 8);
-		check_iov(&d, &iov[1], b + 8, 16);
-		vq_dev_push(&d.vq, 6, 24);
-	}
 	CHECK(!d.vq.broken);
 	fakep_fini(&d);
 }
