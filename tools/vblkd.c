@@ -38,6 +38,7 @@
 #include "backend/be.h"
 #include "blk/blk.h"
 #include "internal/log.h"
+#include "internal/size.h"
 #include "vhost_user/vu_blk.h"
 #include "vhost_user/vu_server.h"
 
@@ -166,7 +167,7 @@ static void parse_range(const char *s, struct disk_opts *o)
 	if (!slash)
 		usage_error("--disk: range needs START/SIZE, not '%s'", s);
 	*slash++ = '\0';
-	if (be_parse_size(buf, &o->range_start) || be_parse_size(slash, &o->range_size) ||
+	if (size_parse(buf, &o->range_start) || size_parse(slash, &o->range_size) ||
 	    o->range_size == 0)
 		usage_error("--disk: bad range '%s' (START/SIZE in bytes)", s);
 }
@@ -187,7 +188,7 @@ static void parse_disk(char *s, struct disk_opts *o)
 		} else if (!strcmp(tok, "writeback")) {
 			o->writeback = true;
 		} else if (!strncmp(tok, "size=", 5)) {
-			if (be_parse_size(tok + 5, &o->size) || o->size == 0)
+			if (size_parse(tok + 5, &o->size) || o->size == 0)
 				usage_error("--disk: bad size '%s'", tok + 5);
 		} else if (!strncmp(tok, "serial=", 7)) {
 			o->serial = tok + 7;

@@ -37,6 +37,7 @@
 #include <vblk/spec/virtio_types.h>
 
 #include "internal/compiler.h"
+#include "internal/list.h"
 #include "vhost_user/vu_client.h"
 #include "virtq/vq_drv.h"
 
@@ -60,16 +61,12 @@ _Static_assert(sizeof(struct client_req_shm) == 64, "one cache line per request 
 
 struct client_req {
 	void *user_data;
-	struct client_req *next; /* free list / FIFO / local-done list */
+	struct fifo_link link; /* in the free list, the FIFO or the done list */
 	struct client_req_shm *shm;
 	uint64_t shm_addr;
 	uint16_t out_num, in_num;
 	int ret; /* result of a request completed without the device */
 	struct vq_drv_sg sg[VBLK_REQ_MAX_SG];
-};
-
-struct req_list {
-	struct client_req *head, *tail;
 };
 
 struct vblk_queue {
@@ -82,7 +79,8 @@ struct vblk_queue {
 	struct client_req *reqs;
 	unsigned nreqs;
 	unsigned pending; /* submitted, not reaped */
-	struct req_list free, fifo, done;
+	/* free requests; requests waiting for ring space; completed without the device */
+	struct fifo free, fifo, done;
 	/* shared-region placement */
 	size_t off_desc, off_avail, off_used, off_indir, off_shm;
 	bool broken_logged;
@@ -121,26 +119,14 @@ static inline bool client_has_feature(const struct vblk *dev, unsigned bit)
 	return dev->info.features & VIRTIO_BIT(bit);
 }
 
-static inline void client_list_push(struct req_list *l, struct client_req *r)
+static inline void client_req_push(struct fifo *l, struct client_req *r)
 {
-	r->next = NULL;
-	if (l->tail)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
+	fifo_push(l, &r->link);
 }
 
-static inline struct client_req *client_list_pop(struct req_list *l)
+static inline struct client_req *client_req_pop(struct fifo *l)
 {
-	struct client_req *r = l->head;
-
-	if (r) {
-		l->head = r->next;
-		if (!l->head)
-			l->tail = NULL;
-	}
-	return r;
+	return fifo_pop_entry(l, struct client_req, link);
 }
 
 /* ---- reporting (report.c) ---- */

@@ -94,7 +94,7 @@ static int setup_queue_mem(struct vblk *dev, struct vblk_queue *q, unsigned num,
 		struct client_req *r = &q->reqs[i];
 		r->shm = (struct client_req_shm *)(void *)(dev->mem + q->off_shm) + i;
 		r->shm_addr = client_dev_addr(dev, r->shm);
-		client_list_push(&q->free, r);
+		client_req_push(&q->free, r);
 	}
 	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

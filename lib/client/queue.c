@@ -68,13 +68,13 @@ static int enqueue(struct vblk_queue *q, struct client_req *r)
 {
 	int ret;
 
-	if (q->fifo.head) {
-		client_list_push(&q->fifo, r);
+	if (!fifo_empty(&q->fifo)) {
+		client_req_push(&q->fifo, r);
 		return 0;
 	}
 	ret = vq_drv_add(&q->vq, r->sg, r->out_num, r->in_num, r);
 	if (ret == -ENOSPC) {
-		client_list_push(&q->fifo, r);
+		client_req_push(&q->fifo, r);
 		return 0;
 	}
 	if (ret)
@@ -86,7 +86,7 @@ static int enqueue(struct vblk_queue *q, struct client_req *r)
 static struct client_req *req_get(struct vblk_queue *q, uint32_t type, uint64_t sector,
 				  void *user_data)
 {
-	struct client_req *r = client_list_pop(&q->free);
+	struct client_req *r = client_req_pop(&q->free);
 
 	if (!r)
 		return NULL;
@@ -106,7 +106,7 @@ static struct client_req *req_get(struct vblk_queue *q, uint32_t type, uint64_t 
 
 static void req_put(struct vblk_queue *q, struct client_req *r)
 {
-	client_list_push(&q->free, r);
+	client_req_push(&q->free, r);
 }
 
 static int submit(struct vblk_queue *q, struct client_req *r)
@@ -252,7 +252,7 @@ int vblk_queue_flush(struct vblk_queue *q, void *user_data)
 		 * The device will not signal this completion; we do, for callers
 		 * that sleep on vblk_queue_fd().
 		 */
-		client_list_push(&q->done, r);
+		client_req_push(&q->done, r);
 		q->pending++;
 		notify_self(q);
 		return 0;
@@ -348,15 +348,15 @@ static void dispatch_fifo(struct vblk_queue *q)
 	bool added = false;
 	struct client_req *r;
 
-	while ((r = q->fifo.head)) {
+	while ((r = fifo_peek_entry(&q->fifo, struct client_req, link))) {
 		int ret = vq_drv_add(&q->vq, r->sg, r->out_num, r->in_num, r);
 		if (ret == -ENOSPC)
 			break;
-		client_list_pop(&q->fifo);
+		(void)fifo_pop(&q->fifo);
 		if (ret) {
 			/* Cannot happen for a request add accepted before; fail it, keep order. */
 			r->ret = -EIO;
-			client_list_push(&q->done, r);
+			client_req_push(&q->done, r);
 			continue;
 		}
 		added = true;
@@ -383,11 +383,11 @@ static void fail_all(struct vblk_queue *q, int err)
 	vq_drv_set_broken(&q->vq);
 	while ((r = vq_drv_detach_unused(&q->vq))) {
 		r->ret = err;
-		client_list_push(&q->done, r);
+		client_req_push(&q->done, r);
 	}
-	while ((r = client_list_pop(&q->fifo))) {
+	while ((r = client_req_pop(&q->fifo))) {
 		r->ret = err;
-		client_list_push(&q->done, r);
+		client_req_push(&q->done, r);
 	}
 }
 
@@ -405,7 +405,7 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		uint32_t len;
 		int ret = 0;
 
-		while (n < max && (r = client_list_pop(&q->done))) {
+		while (n < max && (r = client_req_pop(&q->done))) {
 			c[n].user_data = r->user_data;
 			c[n++].ret = r->ret;
 			req_put(q, r);
@@ -423,25 +423,25 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		 * above; the rest never will be. The socket is looked at only
 		 * when we would otherwise report nothing.
 		 */
-		if (ret >= 0 && (vq_drv_inflight(&q->vq) || q->fifo.head) &&
-		    disconnected(q->dev, n == 0 && !q->done.head))
+		if (ret >= 0 && (vq_drv_inflight(&q->vq) || !fifo_empty(&q->fifo)) &&
+		    disconnected(q->dev, n == 0 && fifo_empty(&q->done)))
 			fail_all(q, -ENOTCONN);
 		if (ret < 0)
 			fail_all(q, -EIO);
-		if (q->done.head && n < max)
+		if (!fifo_empty(&q->done) && n < max)
 			continue;
-		if (!n && !q->done.head && vq_drv_is_broken(&q->vq))
+		if (!n && fifo_empty(&q->done) && vq_drv_is_broken(&q->vq))
 			return disconnected(q->dev, false) ? -ENOTCONN : -EIO;
 		if (!vq_drv_is_broken(&q->vq))
 			dispatch_fifo(q);
 		if (n == max || vq_drv_is_broken(&q->vq)) {
 			/* More may wait: leave the fd readable so a sleeper does not hang. */
-			if (q->done.head || vq_drv_more_used(&q->vq))
+			if (!fifo_empty(&q->done) || vq_drv_more_used(&q->vq))
 				notify_self(q);
 			break;
 		}
 		/* Nothing left: re-arm, unless a completion slipped in meanwhile. */
-		if (vq_drv_enable_cb(&q->vq) && !q->done.head)
+		if (vq_drv_enable_cb(&q->vq) && fifo_empty(&q->done))
 			break;
 	}
 	return (int)n;

@@ -12,7 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <getopt.h>
+
 #include <vblk/vblk.h>
+
+#include "internal/compiler.h"
 
 /* Bytes a command moves at a time, and the shared buffer of a struct dev. */
 #define CHUNK (1u << 20)
@@ -28,10 +32,32 @@ void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* A command-line mistake: the same with a pointer to --help, exit 2. */
 void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
-/* SIZE with K, M, G, T suffixes; a usage error names what when s is not one. */
+/* The usage text, on stdout (--help). */
+void print_usage(void);
+
+/*
+ * A byte count (size_parse(): decimal, K/M/G/T or KiB/MiB/GiB/TiB, no
+ * octal), or a usage error naming what.
+ */
 uint64_t parse_size(const char *what, const char *s);
-/* The value of "--name=value" in arg, or NULL when arg is not that option. */
-const char *opt_value(const char *arg, const char *name);
+/* A count from 1 to max written as parse_size() reads it, or a usage error. */
+unsigned parse_count(const char *what, const char *s, unsigned max);
+
+/* getopt_long ids of the options every command takes; a command's own start at OPT_OWN. */
+enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_OWN = 0x200 };
+#define OPT_OWN_MAX 16 /* most options of one command */
+
+/*
+ * Parse a command's options with getopt_long, by the GNU conventions:
+ * "--bs 4k" and "--bs=4k" alike, options and operands in any order, "--"
+ * ends the options. argv[0] is the command's name. The options every command
+ * takes (--packed, --timeout, --help) are handled here, those in own (ids >=
+ * OPT_OWN, NULL-terminated; own may be NULL) go to on_opt with their value
+ * (NULL when they take none). Mistakes are usage errors. Returns the
+ * operands, in order, and their count in *nargs.
+ */
+char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *own,
+		  void (*on_opt)(void *ctx, int id, const char *val), void *ctx, int *nargs);
 
 /* One opened device: its first queue and a CHUNK-byte buffer from its pool. */
 struct dev {
@@ -58,13 +84,16 @@ void write_all(int fd, const void *p, size_t n);
 /* Fill up to n bytes from fd, or die; fewer than n only at end of file. */
 size_t read_full(int fd, void *p, size_t n);
 
-/* The subcommands: argv holds the arguments after the command's name. */
-int cmd_info(const struct cli *cli, int argc, char **argv);
-int cmd_read(const struct cli *cli, int argc, char **argv);
-int cmd_write(const struct cli *cli, int argc, char **argv);
-int cmd_flush(const struct cli *cli, int argc, char **argv);
-int cmd_discard(const struct cli *cli, int argc, char **argv);
-int cmd_copy(const struct cli *cli, int argc, char **argv);
-int cmd_bench(const struct cli *cli, int argc, char **argv);
+/*
+ * The subcommands: argv[0] is the command's name, the rest its arguments
+ * (for cli_getopt); cli starts zeroed. Each returns main's exit status.
+ */
+int cmd_info(struct cli *cli, int argc, char **argv);
+int cmd_read(struct cli *cli, int argc, char **argv);
+int cmd_write(struct cli *cli, int argc, char **argv);
+int cmd_flush(struct cli *cli, int argc, char **argv);
+int cmd_discard(struct cli *cli, int argc, char **argv);
+int cmd_copy(struct cli *cli, int argc, char **argv);
+int cmd_bench(struct cli *cli, int argc, char **argv);
 
 #endif

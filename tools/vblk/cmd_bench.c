@@ -257,53 +257,80 @@ out:
 	return NULL;
 }
 
-int cmd_bench(const struct cli *cli, int argc, char **argv)
+enum { OPT_RW = OPT_OWN, OPT_BS, OPT_IODEPTH, OPT_QUEUES, OPT_RUNTIME, OPT_JSON };
+
+static const char *const modes[] = {"read", "write", "randread", "randwrite", "randrw"};
+
+/* What the command line asks of bench, besides the device. */
+struct bench_args {
+	struct bench *b;
+	bool json;
+};
+
+static void on_opt(void *ctx, int id, const char *val)
 {
-	static const char *const modes[] = {"read", "write", "randread", "randwrite", "randrw"};
+	struct bench_args *a = ctx;
+	struct bench *b = a->b;
+	unsigned m;
+	char *end;
+
+	switch (id) {
+	case OPT_RW:
+		for (m = 0; m < ARRAY_SIZE(modes) && strcmp(val, modes[m]); m++)
+			;
+		if (m == ARRAY_SIZE(modes))
+			usage_error("bench: unknown --rw=%s", val);
+		b->mode = (enum rw_mode)m;
+		break;
+	case OPT_BS:
+		b->bs = parse_size("block size", val);
+		if (!b->bs)
+			usage_error("bench: --bs must be positive");
+		break;
+	case OPT_IODEPTH:
+		b->iodepth = parse_count("iodepth", val, 65536);
+		break;
+	case OPT_QUEUES:
+		b->queues = parse_count("queues", val, 256);
+		break;
+	case OPT_RUNTIME:
+		b->runtime = strtod(val, &end);
+		if (*end || !(b->runtime > 0))
+			usage_error("bench: invalid --runtime=%s", val);
+		break;
+	case OPT_JSON:
+		a->json = true;
+		break;
+	}
+}
+
+int cmd_bench(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"rw", required_argument, NULL, OPT_RW},
+	    {"bs", required_argument, NULL, OPT_BS},
+	    {"iodepth", required_argument, NULL, OPT_IODEPTH},
+	    {"queues", required_argument, NULL, OPT_QUEUES},
+	    {"runtime", required_argument, NULL, OPT_RUNTIME},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {NULL, 0, NULL, 0},
+	};
 	struct bench b = {
 	    .mode = RW_RANDREAD, .bs = 4096, .iodepth = 32, .queues = 1, .runtime = 10};
-	const char *sock = NULL, *v;
-	bool json = false, mode_set = false;
+	struct bench_args args = {.b = &b};
+	const char *sock;
+	bool json;
 	struct worker *w;
 	struct timespec t0, t1;
 	struct hist *h;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if ((v = opt_value(a, "--rw"))) {
-			unsigned m;
-			for (m = 0; m < 5 && strcmp(v, modes[m]); m++)
-				;
-			if (m == 5)
-				usage_error("bench: unknown --rw=%s", v);
-			b.mode = (enum rw_mode)m;
-			mode_set = true;
-		} else if ((v = opt_value(a, "--bs"))) {
-			b.bs = parse_size("block size", v);
-		} else if ((v = opt_value(a, "--iodepth"))) {
-			b.iodepth = (unsigned)parse_size("iodepth", v);
-		} else if ((v = opt_value(a, "--queues"))) {
-			b.queues = (unsigned)parse_size("queues", v);
-		} else if ((v = opt_value(a, "--runtime"))) {
-			char *end;
-			b.runtime = strtod(v, &end);
-			if (*end || !(b.runtime > 0))
-				usage_error("bench: invalid --runtime=%s", v);
-		} else if (!strcmp(a, "--json")) {
-			json = true;
-		} else if (a[0] == '-') {
-			usage_error("bench: unknown option '%s'", a);
-		} else if (!sock) {
-			sock = a;
-		} else {
-			usage_error("bench: unexpected argument '%s'", a);
-		}
-	}
-	(void)mode_set;
-	if (!sock)
+	argv = cli_getopt(cli, argc, argv, opts, on_opt, &args, &argc);
+	if (argc < 1)
 		usage_error("bench: SOCKET missing");
-	if (!b.iodepth || b.iodepth > 65536 || !b.queues || b.queues > 256 || !b.bs)
-		usage_error("bench: --iodepth, --queues and --bs must be positive");
+	if (argc > 1)
+		usage_error("bench: unexpected argument '%s'", argv[1]);
+	sock = argv[0];
+	json = args.json;
 
 	struct dev d;
 	{

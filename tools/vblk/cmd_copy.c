@@ -21,6 +21,7 @@
 #endif
 
 #include "cli.h"
+#include "internal/nbd_uri.h"
 
 /* One side of a copy: a vhost-user device, an NBD export or a file. */
 struct endpoint {
@@ -33,12 +34,6 @@ struct endpoint {
 #endif
 	uint64_t size;
 };
-
-static bool is_nbd_uri(const char *s)
-{
-	return !strncmp(s, "nbd://", 6) || !strncmp(s, "nbds://", 7) ||
-	       !strncmp(s, "nbd+unix://", 11) || !strncmp(s, "nbds+unix://", 12);
-}
 
 #ifdef VBLK_HAVE_NBD
 static void ep_open_nbd(struct endpoint *e, const char *uri, bool dst)
@@ -191,7 +186,7 @@ static void progress(uint64_t done, uint64_t total, bool final)
 		fputc('\n', stderr);
 }
 
-int cmd_copy(const struct cli *cli, int argc, char **argv)
+int cmd_copy(struct cli *cli, int argc, char **argv)
 {
 	struct endpoint src, dst;
 	uint8_t *buf;
@@ -199,6 +194,7 @@ int cmd_copy(const struct cli *cli, int argc, char **argv)
 	bool tty = isatty(STDERR_FILENO);
 	struct timespec last = {0}, now;
 
+	argv = cli_getopt(cli, argc, argv, NULL, NULL, NULL, &argc);
 	if (argc != 2)
 		usage_error("copy: expected SRC DST");
 	ep_open(cli, &src, argv[0], false);

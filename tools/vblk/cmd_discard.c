@@ -4,12 +4,13 @@
 
 #include "cli.h"
 
-int cmd_discard(const struct cli *cli, int argc, char **argv)
+int cmd_discard(struct cli *cli, int argc, char **argv)
 {
 	struct dev d;
 	uint64_t off, len;
 	int ret;
 
+	argv = cli_getopt(cli, argc, argv, NULL, NULL, NULL, &argc);
 	if (argc != 3)
 		usage_error("discard: expected SOCKET OFFSET LENGTH");
 	off = parse_size("offset", argv[1]);

@@ -4,11 +4,12 @@
 
 #include "cli.h"
 
-int cmd_flush(const struct cli *cli, int argc, char **argv)
+int cmd_flush(struct cli *cli, int argc, char **argv)
 {
 	struct dev d;
 	int ret;
 
+	argv = cli_getopt(cli, argc, argv, NULL, NULL, NULL, &argc);
 	if (argc != 1)
 		usage_error("flush: expected SOCKET");
 	dev_open(cli, &d, argv[0]);

@@ -21,24 +21,30 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
-int cmd_info(const struct cli *cli, int argc, char **argv)
+enum { OPT_JSON = OPT_OWN };
+
+static void on_opt(void *ctx, int id, const char *val)
 {
+	if (id == OPT_JSON)
+		*(bool *)ctx = true;
+}
+
+int cmd_info(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+					     {NULL, 0, NULL, 0}};
 	struct dev d;
 	bool json = false;
-	const char *sock = NULL;
+	const char *sock;
 	char serial[VBLK_ID_BYTES + 1] = "";
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!sock)
-			sock = argv[i];
-		else
-			usage_error("info: unexpected argument '%s'", argv[i]);
-	}
-	if (!sock)
+	argv = cli_getopt(cli, argc, argv, opts, on_opt, &json, &argc);
+	if (argc < 1)
 		usage_error("info: SOCKET missing");
+	if (argc > 1)
+		usage_error("info: unexpected argument '%s'", argv[1]);
+	sock = argv[0];
 	dev_open(cli, &d, sock);
 	ret = vblk_get_id(d.q, serial);
 	if (ret)

@@ -7,12 +7,13 @@
 
 #include "cli.h"
 
-int cmd_read(const struct cli *cli, int argc, char **argv)
+int cmd_read(struct cli *cli, int argc, char **argv)
 {
 	struct dev d;
 	uint64_t off, len;
 	uint8_t *out;
 
+	argv = cli_getopt(cli, argc, argv, NULL, NULL, NULL, &argc);
 	if (argc != 3)
 		usage_error("read: expected SOCKET OFFSET LENGTH");
 	off = parse_size("offset", argv[1]);

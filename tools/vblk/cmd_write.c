@@ -7,12 +7,13 @@
 
 #include "cli.h"
 
-int cmd_write(const struct cli *cli, int argc, char **argv)
+int cmd_write(struct cli *cli, int argc, char **argv)
 {
 	struct dev d;
 	uint64_t off;
 	uint8_t *in;
 
+	argv = cli_getopt(cli, argc, argv, NULL, NULL, NULL, &argc);
 	if (argc != 2)
 		usage_error("write: expected SOCKET OFFSET (data on stdin)");
 	off = parse_size("offset", argv[1]);

@@ -5,7 +5,9 @@
  * byte-granular read and write on top of its block-granular requests.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "internal/size.h"
 
 /* Print "vblk: <message><tail>" as one line and exit with status. */
 static void vfail(int status, const char *tail, const char *fmt, va_list ap)
@@ -45,56 +48,70 @@ void usage_error(const char *fmt, ...)
 
 uint64_t parse_size(const char *what, const char *s)
 {
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
+	uint64_t v;
 
-	errno = 0;
-	if (!*s || *s == '-')
-		usage_error("invalid %s '%s'", what, s);
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		usage_error("invalid %s '%s'", what, s);
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (shift && (*end == 'i' || *end == 'I'))
-		end++;
-	if (shift && (*end == 'b' || *end == 'B'))
-		end++;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		usage_error("invalid %s '%s'", what, s);
-	return (uint64_t)v << shift;
+	if (size_parse(s, &v))
+		usage_error("invalid %s '%s' (decimal, optional K, M, G, T or KiB, MiB, GiB, TiB)",
+			    what, s);
+	return v;
 }
 
-const char *opt_value(const char *arg, const char *name)
+unsigned parse_count(const char *what, const char *s, unsigned max)
 {
-	size_t n = strlen(name);
+	uint64_t v = parse_size(what, s);
 
-	if (!strncmp(arg, name, n) && arg[n] == '=')
-		return arg + n + 1;
-	return NULL;
+	if (v == 0 || v > max)
+		usage_error("invalid %s '%s' (1 to %u)", what, s, max);
+	return (unsigned)v;
+}
+
+char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *own,
+		  void (*on_opt)(void *ctx, int id, const char *val), void *ctx, int *nargs)
+{
+	static const struct option common[] = {
+	    {"packed", no_argument, NULL, OPT_PACKED},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	};
+	struct option all[ARRAY_SIZE(common) + OPT_OWN_MAX + 1];
+	size_t n = 0;
+	int c;
+
+	for (size_t i = 0; i < ARRAY_SIZE(common); i++)
+		all[n++] = common[i];
+	for (size_t i = 0; own && own[i].name; i++) {
+		if (i == OPT_OWN_MAX)
+			die("internal error: %s has too many options", argv[0]);
+		all[n++] = own[i];
+	}
+	memset(&all[n], 0, sizeof(all[n]));
+	/* Our own one-line messages instead of getopt's; ':' tells a missing value apart. */
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", all, NULL)) != -1) {
+		switch (c) {
+		case OPT_PACKED:
+			cli->open_flags |= VBLK_OPEN_PACKED_RING;
+			break;
+		case OPT_TIMEOUT:
+			cli->timeout_ms = parse_count("--timeout (milliseconds)", optarg, INT_MAX);
+			break;
+		case 'h':
+			print_usage();
+			exit(0);
+		case ':':
+			usage_error("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+		case '?':
+			if (optopt > 0 && optopt < OPT_PACKED)
+				usage_error("%s: unknown option '-%c'", argv[0], optopt);
+			usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+		default:
+			on_opt(ctx, c, optarg);
+			break;
+		}
+	}
+	*nargs = argc - optind;
+	return argv + optind;
 }
 
 void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struct vblk_options *o)

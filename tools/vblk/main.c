@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vblk: command-line client for vhost-user-blk back ends, built on libvblk
- * (public API only). This file: the usage text, the options every command
- * takes, and the dispatch to the subcommands (cmd_*.c). Errors print one
+ * (public API only). This file: the usage text, --help and --version, and
+ * the dispatch to the subcommands (cmd_*.c). Errors print one
  * line on stderr and exit non-zero.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,19 +34,36 @@ static const char usage_text[] =
     "when the back end does not offer it (qemu-storage-daemon does not).\n"
     "Every command accepts --timeout=MS: how long to wait for each answer of the\n"
     "back end while connecting and disconnecting (default 5000).\n"
-    "OFFSET, LENGTH and SIZE accept K, M, G, T suffixes (powers of 1024).\n"
+    "Options take their value as --name=VALUE or --name VALUE, before or after the\n"
+    "operands; -- ends the options.\n"
+    "OFFSET, LENGTH and SIZE are decimal (a leading 0 is no octal), with an optional\n"
+    "K, M, G, T or KiB, MiB, GiB, TiB suffix (powers of 1024).\n"
     "SOCKET is the unix socket of a vhost-user-blk back end (qemu-storage-daemon,\n"
     "vblkd, ...). Exit status: 0 success, 1 failure, 2 usage error.\n";
 
+void print_usage(void)
+{
+	fputs(usage_text, stdout);
+}
+
 int main(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		int (*run)(struct cli *cli, int argc, char **argv);
+	} commands[] = {
+	    {"info", cmd_info},	  {"read", cmd_read},	    {"write", cmd_write},
+	    {"flush", cmd_flush}, {"discard", cmd_discard}, {"copy", cmd_copy},
+	    {"bench", cmd_bench},
+	};
 	struct cli cli = {0};
+	const char *cmd;
 
 	if (argc < 2)
 		usage_error("no command given");
-	const char *cmd = argv[1];
+	cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-		fputs(usage_text, stdout);
+		print_usage();
 		return 0;
 	}
 	if (!strcmp(cmd, "--version")) {
@@ -55,38 +71,8 @@ int main(int argc, char **argv)
 		printf("vblk %s (libvblk %s)\n", VBLK_VERSION_STRING, vblk_version());
 		return 0;
 	}
-	argc -= 2;
-	argv += 2;
-	/* --packed and --timeout apply to whatever the command opens: take them out here. */
-	int kept = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *v;
-		if (!strcmp(argv[i], "--packed")) {
-			cli.open_flags |= VBLK_OPEN_PACKED_RING;
-		} else if ((v = opt_value(argv[i], "--timeout"))) {
-			uint64_t ms = parse_size("timeout", v);
-			if (!ms || ms > INT_MAX)
-				usage_error("invalid --timeout=%s (milliseconds, 1 to %d)", v,
-					    INT_MAX);
-			cli.timeout_ms = (unsigned)ms;
-		} else {
-			argv[kept++] = argv[i];
-		}
-	}
-	argc = kept;
-	if (!strcmp(cmd, "info"))
-		return cmd_info(&cli, argc, argv);
-	if (!strcmp(cmd, "read"))
-		return cmd_read(&cli, argc, argv);
-	if (!strcmp(cmd, "write"))
-		return cmd_write(&cli, argc, argv);
-	if (!strcmp(cmd, "flush"))
-		return cmd_flush(&cli, argc, argv);
-	if (!strcmp(cmd, "discard"))
-		return cmd_discard(&cli, argc, argv);
-	if (!strcmp(cmd, "copy"))
-		return cmd_copy(&cli, argc, argv);
-	if (!strcmp(cmd, "bench"))
-		return cmd_bench(&cli, argc, argv);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].run(&cli, argc - 1, argv + 1);
 	usage_error("unknown command '%s'", cmd);
 }
