@@ -12,9 +12,10 @@
  * capabilities in be_info are what the server advertises.
  *
  * Each be_queue gets its own NBD connection and I/O thread; see be_nbd.c for
- * the threading model, the reconnect policy, how a durability loss (writes
- * acknowledged but never flushed on a connection that broke) is reported, and
- * how a flush covers every connection when the server lacks multi-conn.
+ * the threading model, nbd_conn.c for the reconnect policy, and
+ * nbd_durability.c for how a durability loss (writes acknowledged but never
+ * flushed on a connection that broke) is reported and how a flush covers
+ * every connection when the server lacks multi-conn.
  */
 #ifndef VBLK_BACKEND_BE_NBD_H
 #define VBLK_BACKEND_BE_NBD_H
