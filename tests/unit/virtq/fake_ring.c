@@ -147,26 +147,43 @@ void fr_add(struct fake_ring *r, uint16_t id, const struct fake_seg *segs, unsig
 }
 
 void fr_add_indirect(struct fake_ring *r, uint16_t id, const struct fake_seg *segs, unsigned n,
-		     uint64_t table_gpa)
+		     uint64_t table_gpa, uint16_t ring_flags)
 {
 	uint64_t tg = table_gpa ? table_gpa : fake_mem_alloc(r->m, 16 * n);
-	struct virtq_desc *t;
+	uint16_t fl = (uint16_t)(VIRTQ_DESC_F_INDIRECT | ring_flags);
+	uint8_t *t = fake_mem_ptr(r->m, tg);
 
 	CHECK(n >= 1 && id < r->num && !r->busy[id] && fr_fits(r, n, true));
 	r->busy[id] = true;
+	/* Entries through a copy: the table need not be aligned (no rule asks for it). */
+	for (unsigned k = 0; k < n; k++) {
+		uint16_t efl = segs[k].write ? VIRTQ_DESC_F_WRITE : 0;
+
+		if (r->packed) {
+			struct virtq_packed_desc e;
+
+			fakep_table(&e, 0, segs[k].addr, segs[k].len, 0, efl);
+			memcpy(t + 16 * k, &e, 16);
+		} else {
+			struct virtq_desc e;
+
+			if (k + 1 < n)
+				efl |= VIRTQ_DESC_F_NEXT;
+			fake_set_desc(&e, 0, segs[k].addr, segs[k].len, efl,
+				      (uint16_t)(k + 1 < n ? k + 1 : 0));
+			memcpy(t + 16 * k, &e, 16);
+		}
+	}
 	if (r->packed) {
-		fakep_add_indirect(&r->p, segs, n, id, tg);
+		fakep_write(&r->p, r->p.next_avail, tg, 16 * n, id,
+			    (uint16_t)(fl | fakep_avail_bits(r->p.avail_wrap)));
+		r->p.slots[id] = 1;
+		fakep_advance_avail(&r->p, 1);
 		return;
 	}
-	t = fake_mem_ptr(r->m, tg);
-	for (unsigned k = 0; k < n; k++)
-		fake_set_desc(t, k, segs[k].addr, segs[k].len,
-			      (uint16_t)((segs[k].write ? VIRTQ_DESC_F_WRITE : 0) |
-					 (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-			      (uint16_t)(k + 1 < n ? k + 1 : 0));
 	split_take(r, id, 0);
 	r->s_ndesc[id] = 1;
-	fake_set_desc(r->s.desc, id, tg, 16 * n, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_set_desc(r->s.desc, id, tg, 16 * n, fl, 0);
 	fake_publish(&r->s, id);
 }
 
@@ -202,6 +219,16 @@ int fr_get_used(struct fake_ring *r, uint16_t *id, uint32_t *len)
 	}
 	r->s.last_used++;
 	return 1;
+}
+
+void fr_expect_used(struct fake_ring *r, uint16_t want_id, uint32_t want_len)
+{
+	uint16_t id;
+	uint32_t len;
+
+	CHECK_EQ(fr_get_used(r, &id, &len), 1);
+	CHECK_EQ(id, want_id);
+	CHECK_EQ(len, want_len);
 }
 
 unsigned fr_span(const struct fake_ring *r)

@@ -62,14 +62,17 @@ uint16_t fr_free_id(const struct fake_ring *r);
 /*
  * Make n segments available as one buffer with id (split: the head
  * descriptor, the others scattered through the table; packed: the Buffer
- * ID). indirect: one descriptor for a table of n entries at table_gpa
- * (0: allocate one).
+ * ID). fr_add_indirect: one descriptor for a table of n entries at
+ * table_gpa (0: allocate one; any alignment), with ring_flags added to the
+ * ring descriptor's flags (a WRITE there must be ignored).
  */
 void fr_add(struct fake_ring *r, uint16_t id, const struct fake_seg *segs, unsigned n);
 void fr_add_indirect(struct fake_ring *r, uint16_t id, const struct fake_seg *segs, unsigned n,
-		     uint64_t table_gpa);
+		     uint64_t table_gpa, uint16_t ring_flags);
 /* Take the next used element: 1 with its id and len, or 0. */
 int fr_get_used(struct fake_ring *r, uint16_t *id, uint32_t *len);
+/* Take the next used element and check it is (id, len). */
+void fr_expect_used(struct fake_ring *r, uint16_t id, uint32_t len);
 
 /* Ring units per lap of linear positions: split 2^16, packed 2 * num. */
 unsigned fr_span(const struct fake_ring *r);

@@ -25,9 +25,7 @@ static void expect_used(uint16_t want_id, uint32_t want_len)
 	uint16_t id;
 	uint32_t len;
 
-	CHECK_EQ(fr_get_used(&r, &id, &len), 1);
-	CHECK_EQ(id, want_id);
-	CHECK_EQ(len, want_len);
+	fr_expect_used(&r, want_id, want_len);
 	/* One element per push: nothing else became visible. */
 	CHECK_EQ(fr_get_used(&r, &id, &len), 0);
 }
