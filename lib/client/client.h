@@ -8,7 +8,7 @@
  * end with SET_MEM_TABLE as one region. Ring addresses are given as our
  * virtual addresses (vhost-user SET_VRING_ADDR uses front-end addresses);
  * buffer addresses in descriptors as "guest-physical" addresses =
- * VBLK_GPA_BASE + offset in the region. Layout:
+ * CLIENT_GPA_BASE + offset in the region. Layout:
  *
  *   per queue: desc | avail | used | indirect tables [num][indir_max] |
  *              request headers [nreq] (outhdr, discard segment, status)
@@ -41,14 +41,14 @@
 #include "vhost_user/vu_client.h"
 #include "virtq/vq_drv.h"
 
-#define VBLK_GPA_BASE		 0x100000000ull
-#define VBLK_PAGE		 4096u
-#define VBLK_MAX_SEGS		 128u		     /* data segments per request */
-#define VBLK_REQ_MAX_SG		 (VBLK_MAX_SEGS + 2) /* + header + status */
-#define VBLK_MAX_TRANSFER	 (4u << 20)	     /* bytes of data per request */
-#define VBLK_SEG_CAP		 (1u << 30)	     /* split descriptors above this */
-#define VBLK_DEFAULT_QUEUE_SIZE	 256u
-#define VBLK_DEFAULT_BUFFER_SIZE (64u << 20)
+#define CLIENT_GPA_BASE		   0x100000000ull
+#define CLIENT_PAGE		   4096u
+#define CLIENT_MAX_SEGS		   128u			 /* data segments per request */
+#define CLIENT_REQ_MAX_SG	   (CLIENT_MAX_SEGS + 2) /* + header + status */
+#define CLIENT_MAX_TRANSFER	   (4u << 20)		 /* bytes of data per request */
+#define CLIENT_SEG_CAP		   (1u << 30)		 /* split descriptors above this */
+#define CLIENT_DEFAULT_QUEUE_SIZE  256u
+#define CLIENT_DEFAULT_BUFFER_SIZE (64u << 20)
 
 /* Device-visible part of a request: lives in the shared region. */
 struct client_req_shm {
@@ -66,7 +66,7 @@ struct client_req {
 	uint64_t shm_addr;
 	uint16_t out_num, in_num;
 	int ret; /* result of a request completed without the device */
-	struct vq_drv_sg sg[VBLK_REQ_MAX_SG];
+	struct vq_drv_sg sg[CLIENT_REQ_MAX_SG];
 };
 
 struct vblk_queue {
@@ -87,7 +87,7 @@ struct vblk_queue {
 	/*
 	 * Each queue is driven by its own thread: a cache line of its own keeps
 	 * them from false sharing. The array is allocated with aligned_alloc()
-	 * (alloc_queues), as malloc only promises alignof(max_align_t).
+	 * (alloc_queues in open.c), as malloc only promises alignof(max_align_t).
 	 */
 } __attribute__((aligned(64)));
 

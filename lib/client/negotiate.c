@@ -16,10 +16,10 @@
  * fields. Some back ends (QEMU 7.2) reject reads past their own, older,
  * struct virtio_blk_config.
  */
-#define VBLK_CONFIG_READ offsetof(struct virtio_blk_config, max_secure_erase_sectors)
+#define CLIENT_CONFIG_READ offsetof(struct virtio_blk_config, max_secure_erase_sectors)
 
 /* Features we can drive. */
-#define VBLK_WANTED_FEATURES                                                                       \
+#define CLIENT_WANTED_FEATURES                                                                     \
 	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |                     \
 	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |                      \
 	 VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_GEOMETRY) |                    \
@@ -29,7 +29,7 @@
 	 VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES) |                \
 	 VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES))
 
-#define VBLK_WANTED_PROTOCOL                                                                       \
+#define CLIENT_WANTED_PROTOCOL                                                                     \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |         \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK))
 
@@ -64,14 +64,14 @@ static void parse_config(struct vblk *dev, const struct virtio_blk_config *cfg, 
 	in->writeback = (f & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)) &&
 			(!(f & VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE)) || cfg->writeback);
 	/* Largest request: segments x segment size, capped, whole blocks. */
-	max_seg_bytes = in->size_max ? in->size_max : VBLK_SEG_CAP;
+	max_seg_bytes = in->size_max ? in->size_max : CLIENT_SEG_CAP;
 	{
-		uint64_t segs = VBLK_MAX_SEGS;
+		uint64_t segs = CLIENT_MAX_SEGS;
 		if (in->seg_max && in->seg_max < segs)
 			segs = in->seg_max;
 		uint64_t mt = segs * max_seg_bytes;
-		if (mt > VBLK_MAX_TRANSFER)
-			mt = VBLK_MAX_TRANSFER;
+		if (mt > CLIENT_MAX_TRANSFER)
+			mt = CLIENT_MAX_TRANSFER;
 		mt &= ~(uint64_t)(lbs - 1);
 		if (mt < lbs)
 			mt = lbs;
@@ -110,7 +110,7 @@ int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 		client_set_error(o, "back end does not offer VHOST_USER_PROTOCOL_F_CONFIG");
 		return -ENOTSUP;
 	}
-	ret = vu_client_set_protocol_features(c, proto & VBLK_WANTED_PROTOCOL);
+	ret = vu_client_set_protocol_features(c, proto & CLIENT_WANTED_PROTOCOL);
 	if (!ret)
 		ret = vu_client_set_owner(c);
 	if (!ret && (proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ)))
@@ -120,12 +120,12 @@ int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 		return ret;
 	}
 	memset(&cfg, 0, sizeof(cfg));
-	ret = vu_client_get_config(c, 0, &cfg, VBLK_CONFIG_READ);
+	ret = vu_client_get_config(c, 0, &cfg, CLIENT_CONFIG_READ);
 	if (ret) {
 		client_set_vu_error(dev, "reading the config space", ret);
 		return ret;
 	}
-	*acked = offered & VBLK_WANTED_FEATURES & ~o->disable_features;
+	*acked = offered & CLIENT_WANTED_FEATURES & ~o->disable_features;
 	*acked |= VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 	if (o->flags & VBLK_OPEN_PACKED_RING) {
 		if (!(offered & VIRTIO_BIT(VIRTIO_F_RING_PACKED))) {

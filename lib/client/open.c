@@ -20,7 +20,7 @@
 
 static unsigned indir_max(void)
 {
-	return VBLK_REQ_MAX_SG;
+	return CLIENT_REQ_MAX_SG;
 }
 
 /*
@@ -31,7 +31,7 @@ static unsigned indir_max(void)
  */
 static void layout_queue(struct vblk_queue *q, unsigned num, bool packed, size_t *off)
 {
-	size_t o = client_align_up(*off, VBLK_PAGE);
+	size_t o = client_align_up(*off, CLIENT_PAGE);
 
 	q->off_desc = o;
 	if (packed) {
@@ -44,11 +44,11 @@ static void layout_queue(struct vblk_queue *q, unsigned num, bool packed, size_t
 		o += virtq_desc_size(num);
 		q->off_avail = o;
 		o += virtq_avail_size(num);
-		o = client_align_up(o, VBLK_PAGE);
+		o = client_align_up(o, CLIENT_PAGE);
 		q->off_used = o;
 		o += virtq_used_size(num);
 	}
-	o = client_align_up(o, VBLK_PAGE);
+	o = client_align_up(o, CLIENT_PAGE);
 	q->off_indir = o;
 	o += (size_t)num * indir_max() * sizeof(struct virtq_desc);
 	o = client_align_up(o, 64);
@@ -169,9 +169,9 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	if (!o.num_queues)
 		o.num_queues = 1;
 	if (!o.queue_size)
-		o.queue_size = VBLK_DEFAULT_QUEUE_SIZE;
+		o.queue_size = CLIENT_DEFAULT_QUEUE_SIZE;
 	if (!o.buffer_size)
-		o.buffer_size = VBLK_DEFAULT_BUFFER_SIZE;
+		o.buffer_size = CLIENT_DEFAULT_BUFFER_SIZE;
 	/* §2.7: a split ring's size is a power of two; §2.8: any size up to 2^15. */
 	if (o.queue_size > VIRTQ_SPLIT_MAX_SIZE ||
 	    (!(o.flags & VBLK_OPEN_PACKED_RING) && (o.queue_size & (o.queue_size - 1))) ||
@@ -223,9 +223,9 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		layout_queue(q, o.queue_size, dev->packed, &off);
 	}
 	dev->pool_off = client_align_up(off, 1u << 21);
-	dev->pool_size = client_align_up(o.buffer_size, VBLK_PAGE);
+	dev->pool_size = client_align_up(o.buffer_size, CLIENT_PAGE);
 	dev->mem_size = dev->pool_off + dev->pool_size;
-	dev->npages = dev->pool_size / VBLK_PAGE;
+	dev->npages = dev->pool_size / CLIENT_PAGE;
 	dev->alloc_len = calloc(dev->npages, sizeof(*dev->alloc_len));
 	dev->page_used = calloc(dev->npages, 1);
 	if (!dev->alloc_len || !dev->page_used) {
@@ -248,7 +248,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	}
 	{
 		struct vu_client_region r = {
-		    .gpa = VBLK_GPA_BASE,
+		    .gpa = CLIENT_GPA_BASE,
 		    .size = dev->mem_size,
 		    .uva = (uintptr_t)dev->mem,
 		    .mmap_offset = 0,

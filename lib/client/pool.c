@@ -12,7 +12,7 @@
 
 uint64_t client_dev_addr(const struct vblk *dev, const void *p)
 {
-	return VBLK_GPA_BASE + (uint64_t)((const uint8_t *)p - dev->mem);
+	return CLIENT_GPA_BASE + (uint64_t)((const uint8_t *)p - dev->mem);
 }
 
 bool client_in_pool(const struct vblk *dev, const void *p, size_t len)
@@ -31,7 +31,7 @@ void *vblk_buf_alloc(struct vblk *dev, size_t size)
 		errno = size ? ENOMEM : EINVAL;
 		return NULL;
 	}
-	n = client_align_up(size, VBLK_PAGE) / VBLK_PAGE;
+	n = client_align_up(size, CLIENT_PAGE) / CLIENT_PAGE;
 	pthread_mutex_lock(&dev->alloc_lock);
 	/* First fit from the hint, then from the start. */
 	for (int pass = 0; pass < 2 && !p; pass++) {
@@ -51,7 +51,7 @@ void *vblk_buf_alloc(struct vblk *dev, size_t size)
 				memset(dev->page_used + start, 1, n);
 				dev->alloc_len[start] = (uint32_t)n;
 				dev->alloc_hint = start + n;
-				p = dev->mem + dev->pool_off + start * VBLK_PAGE;
+				p = dev->mem + dev->pool_off + start * CLIENT_PAGE;
 				break;
 			}
 		}
@@ -70,7 +70,7 @@ void vblk_buf_free(struct vblk *dev, void *buf)
 		return;
 	if (!client_in_pool(dev, buf, 1))
 		return;
-	page = (size_t)((uint8_t *)buf - (dev->mem + dev->pool_off)) / VBLK_PAGE;
+	page = (size_t)((uint8_t *)buf - (dev->mem + dev->pool_off)) / CLIENT_PAGE;
 	pthread_mutex_lock(&dev->alloc_lock);
 	if (dev->alloc_len[page]) {
 		memset(dev->page_used + page, 0, dev->alloc_len[page]);

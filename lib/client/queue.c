@@ -150,8 +150,8 @@ static int add_data(struct vblk_queue *q, struct client_req *r, const struct iov
 		    uint64_t *total)
 {
 	const struct vblk *dev = q->dev;
-	unsigned nseg = 0, max = VBLK_MAX_SEGS;
-	uint64_t seg = dev->info.size_max ? dev->info.size_max : VBLK_SEG_CAP;
+	unsigned nseg = 0, max = CLIENT_MAX_SEGS;
+	uint64_t seg = dev->info.size_max ? dev->info.size_max : CLIENT_SEG_CAP;
 	unsigned at = r->out_num + r->in_num;
 
 	if (dev->info.seg_max && dev->info.seg_max < max)
