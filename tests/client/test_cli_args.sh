@@ -37,6 +37,8 @@ expect 2 read "$SOCK" 10 4 --timeout
 expect 2 read "$SOCK" 10 4 --timeout=0
 expect 2 read "$SOCK" 10 4 --bogus
 grep -q -- "--bogus" "$TMP/err" || fail "the unknown option is not named: $(cat "$TMP/err")"
+expect 2 read "$SOCK" 10 4 --packed=1
+grep -q "takes no value" "$TMP/err" || fail "--packed=1: $(cat "$TMP/err")"
 # "--" ends the options: a socket whose name starts with a dash.
 ln -s "$SOCK" "$TMP/-sock" || exit 1
 [ "$(cd "$TMP" && "$VBLK" read -- -sock 010 4)" = KLMN ] || fail "read -- -sock"

@@ -104,6 +104,10 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 		case '?':
 			if (optopt > 0 && optopt < OPT_PACKED)
 				usage_error("%s: unknown option '-%c'", argv[0], optopt);
+			/* optopt is a known option's id: it was given a value it takes none of. */
+			if (optopt >= OPT_PACKED)
+				usage_error("%s: option '%s' takes no value", argv[0],
+					    argv[optind - 1]);
 			usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
 		default:
 			on_opt(ctx, c, optarg);
