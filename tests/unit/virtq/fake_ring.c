@@ -84,11 +84,16 @@ bool fr_fits(const struct fake_ring *r, unsigned n, bool indirect)
 	return need <= r->s_nfree;
 }
 
+bool fr_id_free(const struct fake_ring *r, uint16_t id)
+{
+	return id < r->num && (r->packed ? !r->busy[id] : r->s_free[id]);
+}
+
 uint16_t fr_free_id(const struct fake_ring *r)
 {
-	for (unsigned i = 0; i < r->num; i++)
-		if (r->packed ? !r->busy[i] : r->s_free[i])
-			return (uint16_t)i;
+	for (uint16_t i = 0; i < r->num; i++)
+		if (fr_id_free(r, i))
+			return i;
 	return 0xffff;
 }
 

@@ -57,7 +57,9 @@ void fr_fini(struct fake_ring *r);
 unsigned fr_units(const struct fake_ring *r, unsigned n, bool indirect);
 /* Whether a buffer of n segments fits now (descriptors or slots, and a free id). */
 bool fr_fits(const struct fake_ring *r, unsigned n, bool indirect);
-/* The lowest id free for a new buffer (split: a free descriptor), or 0xffff. */
+/* Whether id may name a new buffer (split: a free descriptor; packed: an ID not in flight). */
+bool fr_id_free(const struct fake_ring *r, uint16_t id);
+/* The lowest id free for a new buffer, or 0xffff. */
 uint16_t fr_free_id(const struct fake_ring *r);
 /*
  * Make n segments available as one buffer with id (split: the head
