@@ -64,6 +64,15 @@ struct file_be {
 	/* Set once ZERO_RANGE was refused (e.g. tmpfs): use PUNCH_HOLE instead. Shared by queues.
 	 */
 	atomic_bool no_zero_range;
+	/*
+	 * Zeroing fallocates and secure erases in flight on a block device, all
+	 * queues. Linux (seen on 6.18) takes the device inode's lock for a
+	 * buffered read even in io_uring's non-blocking attempt, and fallocate
+	 * holds it for the whole zeroing: while this is non-zero, buffered
+	 * (align 1) reads and writes go straight to io-wq (IOSQE_ASYNC) instead
+	 * of blocking the queue thread in io_uring_enter.
+	 */
+	atomic_uint bdev_zeroing;
 };
 
 /* SLOT_FALLOC and SLOT_SECURE: dwz_prep() and dwz_complete() drive them. */
@@ -501,6 +510,9 @@ static void slot_issue(struct file_queue *q, struct file_slot *s)
 		if (io->flags & BE_IO_F_FUA)
 			sqe->rw_flags = RWF_DSYNC;
 	}
+	if (f->base.info.is_blockdev && f->base.info.align <= 1 &&
+	    atomic_load_explicit(&f->bdev_zeroing, memory_order_relaxed))
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, s);
 }
 
@@ -695,10 +707,13 @@ static void dwz_complete(struct file_queue *q, struct file_slot *s, int res)
 				;
 		close(s->sec_efd);
 		s->sec_efd = -1;
+		atomic_fetch_sub_explicit(&f->bdev_zeroing, 1, memory_order_relaxed);
 		/* The worker stored its result in io->be_res before writing the eventfd. */
 		slot_finish(q, s, 0);
 		return;
 	}
+	if (f->base.info.is_blockdev)
+		atomic_fetch_sub_explicit(&f->bdev_zeroing, 1, memory_order_relaxed);
 	if (res == -EOPNOTSUPP && !f->base.info.is_blockdev &&
 	    dwz_mode(f, io) == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
 		atomic_store_explicit(&f->no_zero_range, true, memory_order_relaxed);
@@ -783,6 +798,7 @@ static int secure_erase_start(struct file_queue *q, struct be_io *io)
 	q->free = s->next_free;
 	*s = (struct file_slot){.io = io, .kind = SLOT_SECURE, .sec_efd = efd};
 	io->be_pending = 1;
+	atomic_fetch_add_explicit(&f->bdev_zeroing, 1, memory_order_relaxed);
 	slot_issue(q, s);
 	return 0;
 }
@@ -811,6 +827,8 @@ static int dwz_submit(struct file_queue *q, struct be_io *io)
 	*s = (struct file_slot){
 	    .io = io, .kind = SLOT_FALLOC, .pos = io->offset, .left = io->len, .sec_efd = -1};
 	io->be_pending = 1;
+	if (info->is_blockdev)
+		atomic_fetch_add_explicit(&f->bdev_zeroing, 1, memory_order_relaxed);
 	slot_issue(q, s);
 	return 0;
 }

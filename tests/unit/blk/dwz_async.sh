@@ -26,5 +26,7 @@ echo "== regular file"
 "$prog" "$mnt/img" "$mnt"
 truncate -s 64M "$mnt/loopimg"
 loop=$(losetup -f --show "$mnt/loopimg" 2>/dev/null) || { echo "SKIP: no loop device"; exit 77; }
-echo "== block device ($loop on a file of the frozen file system), O_DIRECT"
+echo "== block device ($loop on a file of the frozen file system), buffered"
+"$prog" "$loop" "$mnt"
+echo "== block device, O_DIRECT"
 "$prog" "$loop" "$mnt" direct
