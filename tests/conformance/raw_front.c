@@ -239,11 +239,9 @@ void rf_negotiate(struct rf *f, uint64_t want)
 
 	/* No EVENT_IDX: every completion interrupts, which keeps waiting simple. */
 	if (!want)
-		want = VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
-		       VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
-		       VIRTIO_BIT(VIRTIO_BLK_F_MQ) | VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |
-		       VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES) | VIRTIO_BIT(VIRTIO_BLK_F_RO) |
-		       VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE);
+		want = RF_FEATURES_DEFAULT;
+	if (want & VIRTIO_BIT(VIRTIO_F_RING_PACKED))
+		CHECK(offered & VIRTIO_BIT(VIRTIO_F_RING_PACKED));
 	want |= VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 	f->features = offered & want;
 	rf_set_ok(f, VHOST_USER_SET_FEATURES, &f->features, sizeof(f->features), NULL, 0);
@@ -270,26 +268,54 @@ static void set_vring_fd(struct rf *f, uint32_t req, unsigned qi, int fd)
 	rf_set_ok(f, req, &v, sizeof(v), &fd, 1);
 }
 
+/*
+ * §2.8.10: a packed ring has a driver and a device event suppression
+ * structure where a split ring has its avail and used rings; vhost-user
+ * passes them in the same SET_VRING_ADDR fields. Both start at ENABLE with
+ * no descriptor available (flags 0 is neither available nor used in wrap 1).
+ */
+static void init_packed(struct rf *f, struct rf_queue *q, unsigned i)
+{
+	q->packed = true;
+	q->pdesc = rf_ptr(f, RF_RING(i));
+	q->driver_event = rf_ptr(f, RF_RING(i) + 0x1000);
+	q->device_event = rf_ptr(f, RF_RING(i) + 0x2000);
+	memset(q->pdesc, 0, RF_QNUM * sizeof(*q->pdesc));
+	q->driver_event->off_wrap = 0;
+	q->driver_event->flags = vblk_cpu_to_le16(VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	q->device_event->off_wrap = 0;
+	q->device_event->flags = vblk_cpu_to_le16(VIRTQ_PACKED_EVENT_FLAG_ENABLE);
+	/* §2.8.1: both wrap counters start at 1. */
+	q->pavail = q->pused = 0;
+	q->avail_wrap = q->used_wrap = true;
+	memset(q->slots, 0, sizeof(q->slots));
+}
+
 void rf_start_queue(struct rf *f, unsigned i)
 {
 	struct rf_queue *q = &f->q[i];
 	struct vhost_vring_addr a;
+	bool packed = f->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 
 	CHECK(i < RF_MAXQ);
-	q->desc = rf_ptr(f, RF_RING(i));
-	q->avail = rf_ptr(f, RF_RING(i) + 0x1000);
-	q->used = rf_ptr(f, RF_RING(i) + 0x2000);
+	if (packed) {
+		init_packed(f, q, i);
+	} else {
+		q->desc = rf_ptr(f, RF_RING(i));
+		q->avail = rf_ptr(f, RF_RING(i) + 0x1000);
+		q->used = rf_ptr(f, RF_RING(i) + 0x2000);
+	}
 	q->kick = eventfd(0, EFD_CLOEXEC);
 	q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(q->kick >= 0 && q->call >= 0 && q->err >= 0);
 	rf_set_state(f, VHOST_USER_SET_VRING_NUM, i, RF_QNUM);
-	rf_set_state(f, VHOST_USER_SET_VRING_BASE, i, 0);
+	rf_set_state(f, VHOST_USER_SET_VRING_BASE, i, packed ? RF_P_BASE_INIT : 0);
 	memset(&a, 0, sizeof(a));
 	a.index = i;
-	a.desc_user_addr = (uint64_t)(uintptr_t)q->desc;
-	a.avail_user_addr = (uint64_t)(uintptr_t)q->avail;
-	a.used_user_addr = (uint64_t)(uintptr_t)q->used;
+	a.desc_user_addr = (uint64_t)(uintptr_t)rf_ptr(f, RF_RING(i));
+	a.avail_user_addr = (uint64_t)(uintptr_t)rf_ptr(f, RF_RING(i) + 0x1000);
+	a.used_user_addr = (uint64_t)(uintptr_t)rf_ptr(f, RF_RING(i) + 0x2000);
 	rf_set_ok(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
 	/* QEMU's order: the kick starts the ring, the call fd comes after. */
 	set_vring_fd(f, VHOST_USER_SET_VRING_KICK, i, q->kick);
@@ -341,7 +367,7 @@ static void put_desc(struct virtq_desc *d, uint64_t addr, uint32_t len, uint16_t
 void rf_desc(struct rf_queue *q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 	     uint16_t next)
 {
-	CHECK(i < RF_QNUM);
+	CHECK(!q->packed && i < RF_QNUM);
 	put_desc(&q->desc[i], addr, len, flags, next);
 }
 
@@ -353,6 +379,7 @@ void rf_table_desc(struct rf *f, uint64_t table, unsigned i, uint64_t addr, uint
 
 void rf_avail(struct rf_queue *q, uint16_t head)
 {
+	CHECK(!q->packed);
 	q->avail->ring[q->avail_idx % RF_QNUM] = vblk_cpu_to_le16(head);
 	/* The ring entry is written before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -367,29 +394,127 @@ void rf_kick(struct rf_queue *q)
 	CHECK_EQ(eventfd_write(q->kick, 1), 0);
 }
 
+void rf_p_advance(uint16_t *slot, bool *wrap, unsigned n)
+{
+	unsigned s = *slot + n;
+
+	CHECK(n <= RF_QNUM);
+	if (s >= RF_QNUM) {
+		s -= RF_QNUM;
+		*wrap = !*wrap;
+	}
+	*slot = (uint16_t)s;
+}
+
+/* The next split used ring entry, if the device published one. */
+static bool split_used(struct rf_queue *q, uint32_t *id, uint32_t *len)
+{
+	uint16_t idx = vblk_le16_to_cpu(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE));
+	struct virtq_used_elem *e;
+
+	if (idx == q->used_seen)
+		return false;
+	e = &q->used->ring[q->used_seen % RF_QNUM];
+	*id = vblk_le32_to_cpu(e->id);
+	*len = vblk_le32_to_cpu(e->len);
+	q->used_seen++;
+	return true;
+}
+
+/* §2.8.22: the next packed used element, if the device wrote one at the used position. */
+static bool packed_used(struct rf_queue *q, uint32_t *id, uint32_t *len)
+{
+	struct virtq_packed_desc *d = &q->pdesc[q->pused];
+	/* The flags load is ordered before the id and len loads (acquire). */
+	uint16_t flags = vblk_le16_to_cpu(__atomic_load_n(&d->flags, __ATOMIC_ACQUIRE));
+	bool avail = flags & RF_P_AVAIL, used = flags & RF_P_USED;
+
+	/* §2.8.1: a used element has AVAIL and USED both equal to the device wrap counter. */
+	if (avail != used || used != q->used_wrap)
+		return false;
+	*id = vblk_le16_to_cpu(d->id);
+	*len = flags & VIRTQ_DESC_F_WRITE ? vblk_le32_to_cpu(d->len) : 0;
+	if (*id >= RF_QNUM || !q->slots[*id]) {
+		fprintf(stderr, "slot %u: used element for buffer id %u, which is not in flight\n",
+			q->pused, *id);
+		exit(1);
+	}
+	/* §2.8.6: the next used element goes after all the slots of this buffer. */
+	rf_p_advance(&q->pused, &q->used_wrap, q->slots[*id]);
+	q->slots[*id] = 0;
+	return true;
+}
+
 bool rf_wait_used(struct rf_queue *q, int ms, uint32_t *id, uint32_t *len)
 {
 	long long end = now_ms() + ms;
 
 	for (;;) {
-		uint16_t idx = vblk_le16_to_cpu(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE));
 		eventfd_t v;
 		long long left;
 
-		if (idx != q->used_seen) {
-			struct virtq_used_elem *e = &q->used->ring[q->used_seen % RF_QNUM];
-
-			*id = vblk_le32_to_cpu(e->id);
-			*len = vblk_le32_to_cpu(e->len);
-			q->used_seen++;
+		if (q->packed ? packed_used(q, id, len) : split_used(q, id, len))
 			return true;
-		}
 		left = end - now_ms();
 		if (left <= 0)
 			return false;
 		rf_wait_readable(q->call, (int)left);
 		eventfd_read(q->call, &v);
 	}
+}
+
+static void put_pdesc(struct virtq_packed_desc *d, uint64_t addr, uint32_t len, uint16_t id,
+		      uint16_t flags)
+{
+	d->addr = vblk_cpu_to_le64(addr);
+	d->len = vblk_cpu_to_le32(len);
+	d->id = vblk_cpu_to_le16(id);
+	/* Orders addr, len and id before the flags that may make the slot available. */
+	__atomic_store_n(&d->flags, vblk_cpu_to_le16(flags), __ATOMIC_RELEASE);
+}
+
+void rf_pdesc(struct rf_queue *q, unsigned slot, uint64_t addr, uint32_t len, uint16_t id,
+	      uint16_t flags)
+{
+	CHECK(q->packed && slot < RF_QNUM);
+	put_pdesc(&q->pdesc[slot], addr, len, id, flags);
+}
+
+void rf_ptable_desc(struct rf *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+		    uint16_t id, uint16_t flags)
+{
+	put_pdesc(rf_ptr(f, table + 16 * (uint64_t)i), addr, len, id, flags);
+}
+
+unsigned rf_plist(struct rf_queue *q, const struct rf_seg *s, unsigned n, uint16_t id)
+{
+	uint16_t head = q->pavail, slot = head;
+	bool wrap = q->avail_wrap, head_wrap = wrap;
+
+	CHECK(q->packed && n >= 1 && n <= RF_QNUM);
+	/* §2.8.21.1: the other slots first, the first slot's flags last. */
+	for (unsigned i = 1; i < n; i++) {
+		rf_p_advance(&slot, &wrap, 1);
+		rf_pdesc(q, slot, s[i].addr, s[i].len, id,
+			 (uint16_t)(s[i].flags | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
+				    rf_p_avail_bits(wrap)));
+	}
+	rf_pdesc(
+	    q, head, s[0].addr, s[0].len, id,
+	    (uint16_t)(s[0].flags | (n > 1 ? VIRTQ_DESC_F_NEXT : 0) | rf_p_avail_bits(head_wrap)));
+	if (id < RF_QNUM)
+		q->slots[id] = (uint16_t)n;
+	rf_p_advance(&q->pavail, &q->avail_wrap, n);
+	return head;
+}
+
+void rf_must_use(struct rf_queue *q, uint32_t *id, uint32_t *len)
+{
+	if (rf_wait_used(q, RF_TIMEOUT_MS, id, len))
+		return;
+	fprintf(stderr, "no used element%s\n",
+		rf_wait_readable(q->err, 0) ? " (the queue broke instead)" : "");
+	exit(1);
 }
 
 void rf_hdr(struct rf *f, unsigned qi, uint32_t type, uint64_t sector)
@@ -417,15 +542,25 @@ uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *d
 	rf_hdr(f, qi, type, sector);
 	if (len && !dev_writes)
 		memcpy(rf_ptr(f, RF_DATA(qi)), data, len);
-	rf_desc(q, d, RF_HDR(qi), 16, VIRTQ_DESC_F_NEXT, d + 1);
-	d++;
-	if (len) {
-		rf_desc(q, d, RF_DATA(qi), len,
-			VIRTQ_DESC_F_NEXT | (dev_writes ? VIRTQ_DESC_F_WRITE : 0), d + 1);
+	if (q->packed) {
+		struct rf_seg s[3] = {{RF_HDR(qi), 16, 0}};
+
+		if (len)
+			s[++d] =
+			    (struct rf_seg){RF_DATA(qi), len, dev_writes ? VIRTQ_DESC_F_WRITE : 0};
+		s[++d] = (struct rf_seg){RF_STATUS(qi), 1, VIRTQ_DESC_F_WRITE};
+		rf_plist(q, s, d + 1, 0);
+	} else {
+		rf_desc(q, d, RF_HDR(qi), 16, VIRTQ_DESC_F_NEXT, d + 1);
 		d++;
+		if (len) {
+			rf_desc(q, d, RF_DATA(qi), len,
+				VIRTQ_DESC_F_NEXT | (dev_writes ? VIRTQ_DESC_F_WRITE : 0), d + 1);
+			d++;
+		}
+		rf_desc(q, d, RF_STATUS(qi), 1, VIRTQ_DESC_F_WRITE, 0);
+		rf_avail(q, 0);
 	}
-	rf_desc(q, d, RF_STATUS(qi), 1, VIRTQ_DESC_F_WRITE, 0);
-	rf_avail(q, 0);
 	rf_kick(q);
 	if (!rf_wait_used(q, RF_TIMEOUT_MS, &id, &ulen)) {
 		fprintf(stderr, "queue %u: request type %u timed out\n", qi, type);
