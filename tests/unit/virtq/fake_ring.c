@@ -293,6 +293,8 @@ void fr_irq_at(struct fake_ring *r, unsigned k)
 		return;
 	}
 	wrap = r->vq->packed_ring.used_wrap;
+	for (; k > r->num; k -= r->num)
+		vq_packed_advance(r->num, &pos, &wrap, r->num);
 	vq_packed_advance(r->num, &pos, &wrap, k);
 	fakep_set_drv_event(&r->p, vq_packed_off_wrap(pos, wrap), VIRTQ_PACKED_EVENT_FLAG_DESC);
 }
