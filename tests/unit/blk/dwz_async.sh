@@ -12,7 +12,11 @@ cleanup() {
 	# The test thaws, but not if it died while frozen.
 	[ -n "$mounted" ] && { fsfreeze -u "$mnt" 2>/dev/null || true; }
 	[ -n "$loop" ] && { losetup -d "$loop" 2>/dev/null || true; }
-	[ -n "$mounted" ] && umount "$mnt"
+	if [ -n "$mounted" ]; then
+		# losetup -d detaches asynchronously: the file system stays busy a moment.
+		for _ in $(seq 50); do umount "$mnt" 2>/dev/null && mounted="" && break; sleep 0.1; done
+		[ -z "$mounted" ] || umount -l "$mnt"
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
