@@ -316,6 +316,66 @@ static void ring_slot_not_available_not_taken(void)
 	both_queues_serve();
 }
 
+/* The packed SET_VRING_BASE value (vhost-user.rst) for these positions. */
+static uint32_t base_of(unsigned avail, bool avail_wrap, unsigned used, bool used_wrap)
+{
+	return avail | (uint32_t)avail_wrap << 15 | used << 16 | (uint32_t)used_wrap << 31;
+}
+
+/*
+ * §2.8.21.1: the driver fills only free slots. Started with 8 slots in
+ * flight (used position 0, driver at 8: what a reconnect finds), a list of 9
+ * would cover the first of them.
+ */
+static void ring_list_longer_than_free_slots(void)
+{
+	struct rf_seg s[9];
+
+	rf_negotiate(&F, RF_FEATURES_PACKED);
+	rf_start_queue_at(&F, 0, base_of(8, true, 0, true));
+	rf_start_queue(&F, 1);
+	rf_hdr(&F, 0, VIRTIO_BLK_T_IN, 0);
+	s[0] = (struct rf_seg){RF_HDR(0), 16, 0};
+	for (unsigned i = 1; i < 8; i++)
+		s[i] = (struct rf_seg){RF_DATA(0) + 512 * i, 512, F_W};
+	s[8] = (struct rf_seg){RF_STATUS(0), 1, F_W};
+	bad_list_open(s, 9, 0);
+}
+
+/*
+ * A packed SET_VRING_BASE the ring cannot have: a position past the ring, or
+ * a driver more than a ring ahead of the used position. vblkd refuses to
+ * start the queue (a nonzero ack, the queue serves nothing), and the
+ * connection goes on.
+ */
+static void ring_vring_base_out_of_range(void)
+{
+	const uint32_t bad[] = {base_of(RF_QNUM, true, 0, true), base_of(0, true, RF_QNUM, true),
+				base_of(4, false, 0, true)};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct rf_seg flush[] = {{RF_HDR(0), 16, 0}, {RF_STATUS(0), 1, F_W}};
+		uint32_t req;
+		int64_t ack;
+
+		fprintf(stderr, "base %#x\n", bad[i]);
+		rf_negotiate(&F, RF_FEATURES_PACKED);
+		ack = rf_try_start_queue_at(&F, 0, bad[i], &req);
+		if (ack <= 0) {
+			fprintf(stderr, "base %#x: %s\n", bad[i],
+				ack ? "the daemon hung up" : "the queue started");
+			exit(1);
+		}
+		rf_hdr(&F, 0, VIRTIO_BLK_T_FLUSH, 0);
+		F.q[0].pavail = 0;
+		F.q[0].avail_wrap = true;
+		publish(flush, 2, 1);
+		CHECK(!rf_wait_readable(F.q[0].call, 200));
+		CHECK_EQ(rf_status(&F, 0), 0xff);
+		expect_still_served(&F);
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* Ring level: indirect tables (§2.8.7)                                     */
 
@@ -834,6 +894,24 @@ static void req_wrap_counters_several_laps(void)
 	rf_rw_check(&F, 1, 64, 5);
 }
 
+/*
+ * vhost-user.rst: a packed ring's base carries both positions and wrap
+ * counters. Started mid-ring in the second lap (slot 5, both counters 0),
+ * the device takes the first list at slot 5, writes its used element there
+ * with the flags of counter 0, and both counters toggle back at the end.
+ */
+static void req_start_at_base(void)
+{
+	rf_negotiate(&F, RF_FEATURES_PACKED);
+	rf_start_queue_at(&F, 0, base_of(5, false, 5, false));
+	rf_start_queue(&F, 1);
+	for (unsigned i = 0; i < 3; i++)
+		rf_rw_check(&F, 0, 8 * i, (uint8_t)i);
+	CHECK(F.q[0].pused == 7 && F.q[0].used_wrap);
+	CHECK(!rf_wait_readable(F.q[0].err, 0));
+	rf_rw_check(&F, 1, 64, 5);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The table                                                                */
 
@@ -853,6 +931,8 @@ static const struct conf_case cases[] = {
     R("buffer-id-ge-queue-size", ring_buffer_id_ge_queue_size),
     R("buffer-id-in-flight", ring_buffer_id_in_flight),
     R("slot-not-available-not-taken", ring_slot_not_available_not_taken),
+    R("list-longer-than-free-slots", ring_list_longer_than_free_slots),
+    R("vring-base-out-of-range", ring_vring_base_out_of_range),
     R("nested-indirect", ring_nested_indirect),
     R("indirect-with-next", ring_indirect_with_next),
     R("indirect-inside-list", ring_indirect_inside_list),
@@ -888,6 +968,7 @@ static const struct conf_case cases[] = {
     Q("list-across-ring-end-ok", req_list_across_ring_end),
     Q("ids-out-of-order-ok", req_ids_out_of_order),
     Q("wrap-counters-several-laps-ok", req_wrap_counters_several_laps),
+    Q("start-at-base-ok", req_start_at_base),
 };
 
 const struct conf_table conf_packed_cases = {cases, sizeof(cases) / sizeof(cases[0])};

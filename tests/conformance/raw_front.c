@@ -261,20 +261,13 @@ void rf_negotiate(struct rf *f, uint64_t want)
 		  offsetof(struct vhost_user_memory, regions) + sizeof(m.regions[0]), &f->memfd, 1);
 }
 
-static void set_vring_fd(struct rf *f, uint32_t req, unsigned qi, int fd)
-{
-	uint64_t v = qi;
-
-	rf_set_ok(f, req, &v, sizeof(v), &fd, 1);
-}
-
 /*
  * §2.8.10: a packed ring has a driver and a device event suppression
  * structure where a split ring has its avail and used rings; vhost-user
  * passes them in the same SET_VRING_ADDR fields. Both start at ENABLE with
  * no descriptor available (flags 0 is neither available nor used in wrap 1).
  */
-static void init_packed(struct rf *f, struct rf_queue *q, unsigned i)
+static void init_packed(struct rf *f, struct rf_queue *q, unsigned i, uint32_t base)
 {
 	q->packed = true;
 	q->pdesc = rf_ptr(f, RF_RING(i));
@@ -285,21 +278,30 @@ static void init_packed(struct rf *f, struct rf_queue *q, unsigned i)
 	q->driver_event->flags = vblk_cpu_to_le16(VIRTQ_PACKED_EVENT_FLAG_ENABLE);
 	q->device_event->off_wrap = 0;
 	q->device_event->flags = vblk_cpu_to_le16(VIRTQ_PACKED_EVENT_FLAG_ENABLE);
-	/* §2.8.1: both wrap counters start at 1. */
-	q->pavail = q->pused = 0;
-	q->avail_wrap = q->used_wrap = true;
+	q->pavail = base & 0x7fff;
+	q->avail_wrap = base >> 15 & 1;
+	q->pused = base >> 16 & 0x7fff;
+	q->used_wrap = base >> 31;
 	memset(q->slots, 0, sizeof(q->slots));
 }
 
 void rf_start_queue(struct rf *f, unsigned i)
 {
+	rf_start_queue_at(f, i, RF_P_BASE_INIT);
+}
+
+int64_t rf_try_start_queue_at(struct rf *f, unsigned i, uint32_t base, uint32_t *refused)
+{
 	struct rf_queue *q = &f->q[i];
-	struct vhost_vring_addr a;
 	bool packed = f->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+	struct vhost_vring_state num = {i, RF_QNUM}, vbase = {i, packed ? base : 0}, on = {i, 1};
+	struct vhost_vring_addr a;
+	uint64_t idx = i;
+	int64_t ack;
 
 	CHECK(i < RF_MAXQ);
 	if (packed) {
-		init_packed(f, q, i);
+		init_packed(f, q, i, base);
 	} else {
 		q->desc = rf_ptr(f, RF_RING(i));
 		q->avail = rf_ptr(f, RF_RING(i) + 0x1000);
@@ -309,21 +311,53 @@ void rf_start_queue(struct rf *f, unsigned i)
 	q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(q->kick >= 0 && q->call >= 0 && q->err >= 0);
-	rf_set_state(f, VHOST_USER_SET_VRING_NUM, i, RF_QNUM);
-	rf_set_state(f, VHOST_USER_SET_VRING_BASE, i, packed ? RF_P_BASE_INIT : 0);
+	/* rf_close closes the eventfds of queues below nq. */
+	if (f->nq < i + 1)
+		f->nq = i + 1;
 	memset(&a, 0, sizeof(a));
 	a.index = i;
 	a.desc_user_addr = (uint64_t)(uintptr_t)rf_ptr(f, RF_RING(i));
 	a.avail_user_addr = (uint64_t)(uintptr_t)rf_ptr(f, RF_RING(i) + 0x1000);
 	a.used_user_addr = (uint64_t)(uintptr_t)rf_ptr(f, RF_RING(i) + 0x2000);
-	rf_set_ok(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
-	/* QEMU's order: the kick starts the ring, the call fd comes after. */
-	set_vring_fd(f, VHOST_USER_SET_VRING_KICK, i, q->kick);
-	set_vring_fd(f, VHOST_USER_SET_VRING_CALL, i, q->call);
-	set_vring_fd(f, VHOST_USER_SET_VRING_ERR, i, q->err);
-	rf_set_state(f, VHOST_USER_SET_VRING_ENABLE, i, 1);
-	if (f->nq < i + 1)
-		f->nq = i + 1;
+	{
+		/* QEMU's order: the kick starts the ring, the call fd comes after. */
+		const struct {
+			uint32_t req;
+			const void *payload;
+			uint32_t size;
+			const int *fd;
+		} steps[] = {
+		    {VHOST_USER_SET_VRING_NUM, &num, sizeof(num), NULL},
+		    {VHOST_USER_SET_VRING_BASE, &vbase, sizeof(vbase), NULL},
+		    {VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL},
+		    {VHOST_USER_SET_VRING_KICK, &idx, sizeof(idx), &q->kick},
+		    {VHOST_USER_SET_VRING_CALL, &idx, sizeof(idx), &q->call},
+		    {VHOST_USER_SET_VRING_ERR, &idx, sizeof(idx), &q->err},
+		    {VHOST_USER_SET_VRING_ENABLE, &on, sizeof(on), NULL},
+		};
+
+		for (unsigned k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+			ack = rf_set(f, steps[k].req, steps[k].payload, steps[k].size, steps[k].fd,
+				     steps[k].fd ? 1 : 0);
+			if (ack) {
+				*refused = steps[k].req;
+				return ack;
+			}
+		}
+	}
+	return 0;
+}
+
+void rf_start_queue_at(struct rf *f, unsigned i, uint32_t base)
+{
+	uint32_t req;
+	int64_t ack = rf_try_start_queue_at(f, i, base, &req);
+
+	if (ack) {
+		fprintf(stderr, "%s: %s (%lld)\n", vu_msg_name(req),
+			ack < 0 ? "the daemon hung up" : "refused", (long long)ack);
+		exit(1);
+	}
 }
 
 void rf_open(struct rf *f, unsigned nq, uint64_t want)

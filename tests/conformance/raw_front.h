@@ -133,6 +133,18 @@ void rf_negotiate(struct rf *f, uint64_t want);
  * structures set to ENABLE ("notify always"); the driver always kicks.
  */
 void rf_start_queue(struct rf *f, unsigned i);
+/*
+ * rf_start_queue with another SET_VRING_BASE for a packed ring (bits 0-14 the
+ * driver's next slot, 15 its wrap counter, 16-30 and 31 the same for the next
+ * used element), which the front end's positions then follow.
+ */
+void rf_start_queue_at(struct rf *f, unsigned i, uint32_t base);
+/*
+ * The same messages, each with NEED_REPLY; stops at the first one not
+ * acknowledged with 0 and returns its ack (-1: the daemon hung up) with the
+ * request in *refused. Returns 0 when the queue started.
+ */
+int64_t rf_try_start_queue_at(struct rf *f, unsigned i, uint32_t base, uint32_t *refused);
 /* rf_negotiate + rf_start_queue for queues 0..nq-1. */
 void rf_open(struct rf *f, unsigned nq, uint64_t want);
 void rf_close(struct rf *f);
