@@ -60,6 +60,26 @@ void fr_fini(struct fake_ring *r)
 		fake_fini(&r->s);
 }
 
+void fr_area(const struct fake_ring *r, unsigned i, unsigned *off, size_t *size, unsigned *align)
+{
+	static const unsigned split_off[3] = {FAKE_DESC_OFF, FAKE_AVAIL_OFF, FAKE_USED_OFF};
+	static const unsigned packed_off[3] = {FAKE_DESC_OFF, FAKE_DRV_EV_OFF, FAKE_DEV_EV_OFF};
+	static const unsigned split_align[3] = {16, 2, 4};
+
+	CHECK(i < 3);
+	*off = r->packed ? packed_off[i] : split_off[i];
+	if (i == 0) {
+		*size = 16u * r->num;
+		*align = 16;
+	} else if (r->packed) {
+		*size = sizeof(struct virtq_packed_event);
+		*align = 4;
+	} else {
+		*size = i == 1 ? virtq_avail_size(r->num) : virtq_used_size(r->num);
+		*align = split_align[i];
+	}
+}
+
 unsigned fr_units(const struct fake_ring *r, unsigned n, bool indirect)
 {
 	return r->packed && !indirect ? n : 1;

@@ -53,6 +53,13 @@ void fr_near_wrap(struct fake_ring *r, unsigned k);
 int fr_start(struct fake_ring *r, bool event_idx, bool indirect);
 void fr_fini(struct fake_ring *r);
 
+/*
+ * Ring area i (0 descriptors, 1 driver, 2 device) of this ring as the fake
+ * driver lays it out: its offset in guest memory, its size for num entries
+ * and the alignment the spec asks (§2.7 "Alignment", §2.8.10.1).
+ */
+void fr_area(const struct fake_ring *r, unsigned i, unsigned *off, size_t *size, unsigned *align);
+
 /* Ring units a buffer of n segments takes: split 1, packed n (1 when indirect). */
 unsigned fr_units(const struct fake_ring *r, unsigned n, bool indirect);
 /* Whether a buffer of n segments fits now (descriptors or slots, and a free id). */
