@@ -912,6 +912,61 @@ static void req_start_at_base(void)
 	rf_rw_check(&F, 1, 64, 5);
 }
 
+/* §2.8.6: a list may hold as many descriptors as the ring has slots, no more. */
+static void req_list_of_queue_size(void)
+{
+	struct rf_seg s[RF_QNUM];
+
+	p_open();
+	s[0] = (struct rf_seg){RF_HDR(0), 16, 0};
+	for (unsigned i = 1; i < RF_QNUM - 1; i++)
+		s[i] = (struct rf_seg){RF_DATA(0) + 512 * i, 512, F_W};
+	s[RF_QNUM - 1] = (struct rf_seg){RF_STATUS(0), 1, F_W};
+	publish(s, RF_QNUM, 4);
+	expect_status(4, VIRTIO_BLK_S_OK, 512 * (RF_QNUM - 2) + 1);
+}
+
+/* One read on queue 0 with the driver event flags at flags; returns whether it interrupted. */
+static bool read_interrupts(uint16_t flags)
+{
+	struct rf_queue *q = &F.q[0];
+	uint32_t id, len;
+	eventfd_t v;
+	bool irq;
+
+	/* Nothing left over from before (rf_wait_used reads the call eventfd only when it waits).
+	 */
+	eventfd_read(q->call, &v);
+	q->driver_event->off_wrap = vblk_cpu_to_le16(0x7fff);
+	__atomic_store_n(&q->driver_event->flags, vblk_cpu_to_le16(flags), __ATOMIC_SEQ_CST);
+	rf_hdr(&F, 0, VIRTIO_BLK_T_IN, 0);
+	publish(read3, 3, 1);
+	irq = rf_wait_readable(q->call, RF_TIMEOUT_MS / 2);
+	/* Interrupt or not, the used element is there. */
+	for (int i = 0; i < 50 && !rf_wait_used(q, 100, &id, &len); i++)
+		;
+	CHECK_EQ(q->slots[1], 0);
+	CHECK_EQ(len, 513);
+	CHECK_EQ(rf_status(&F, 0), VIRTIO_BLK_S_OK);
+	return irq;
+}
+
+/*
+ * §2.8.10: with the driver event flags at DISABLE the device does not
+ * notify. Without VIRTIO_F_EVENT_IDX, DESC (only valid with it) and the
+ * reserved value 3 must not silence the device: it notifies.
+ */
+static void req_driver_event_flags(void)
+{
+	p_open();
+	CHECK(!(F.features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)));
+	CHECK(!read_interrupts(VIRTQ_PACKED_EVENT_FLAG_DISABLE));
+	CHECK(read_interrupts(VIRTQ_PACKED_EVENT_FLAG_DESC));
+	CHECK(read_interrupts(3));
+	CHECK(read_interrupts(VIRTQ_PACKED_EVENT_FLAG_ENABLE));
+	both_queues_serve();
+}
+
 /* ------------------------------------------------------------------------ */
 /* The table                                                                */
 
@@ -969,6 +1024,8 @@ static const struct conf_case cases[] = {
     Q("ids-out-of-order-ok", req_ids_out_of_order),
     Q("wrap-counters-several-laps-ok", req_wrap_counters_several_laps),
     Q("start-at-base-ok", req_start_at_base),
+    Q("list-of-queue-size-ok", req_list_of_queue_size),
+    Q("driver-event-flags", req_driver_event_flags),
 };
 
 const struct conf_table conf_packed_cases = {cases, sizeof(cases) / sizeof(cases[0])};
