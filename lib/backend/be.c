@@ -14,58 +14,15 @@
 #include "be_priv.h"
 #include "internal/compiler.h"
 #include "internal/log.h"
-
-int be_parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	const char *p = s;
-
-	if (!s || !isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	switch (*p) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (shift && p[1] != '\0')
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = v << shift;
-	return 0;
-}
+#include "internal/nbd_uri.h"
+#include "internal/size.h"
 
 static int open_sized(const struct be_ops *ops, const char *name, const char *arg,
 		      const struct be_opts *opts, struct be **out)
 {
 	struct be_opts o = *opts;
 	uint64_t size;
-	int ret = be_parse_size(arg, &size);
+	int ret = size_parse(arg, &size);
 
 	if (ret < 0 || size == 0) {
 		vblk_err("%s backend: bad size '%s' (want N[KMGT], N > 0)", name, arg);
@@ -92,7 +49,7 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 	if (strncmp(spec, "memory:", 7) == 0)
 		return open_sized(&be_mem_ops, "memory", spec + 7, &o, out);
 	o.path = spec;
-	if (be_nbd_is_uri(spec)) {
+	if (is_nbd_uri(spec)) {
 #ifdef VBLK_HAVE_NBD
 		return be_nbd_ops.open(&o, out);
 #else

@@ -110,13 +110,6 @@ extern const struct be_ops be_null_ops;
  */
 int be_open(const char *spec, const struct be_opts *opts, struct be **out);
 
-/*
- * Parse a byte count: decimal digits with an optional binary suffix K, M, G or
- * T (case-insensitive, powers of 1024). Returns 0 and *out, -EINVAL on syntax
- * errors, -ERANGE if the value does not fit in 64 bits.
- */
-int be_parse_size(const char *s, uint64_t *out);
-
 static inline void be_close(struct be *be)
 {
 	if (be)

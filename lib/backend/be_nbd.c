@@ -33,6 +33,7 @@
 
 #include "internal/compiler.h"
 #include "internal/log.h"
+#include "internal/nbd_uri.h"
 
 /* Reconnect window for a backend opened with opts (0 in be_opts asks for the default). */
 static unsigned opts_reconnect_ms(const struct be_opts *opts)
@@ -46,7 +47,7 @@ static int nbd_open(const struct be_opts *opts, struct be **out)
 	struct nbd_caps caps;
 	int ret;
 
-	if (!opts || !opts->path || !be_nbd_is_uri(opts->path)) {
+	if (!opts || !opts->path || !is_nbd_uri(opts->path)) {
 		vblk_err("nbd: need an nbd://, nbds://, nbd+unix:// or nbds+unix:// URI, got '%s'",
 			 opts && opts->path ? opts->path : "(none)");
 		return -EINVAL;

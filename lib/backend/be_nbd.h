@@ -30,20 +30,4 @@
 
 extern const struct be_ops be_nbd_ops;
 
-/*
- * True if spec names an NBD export (nbd://, nbds://, nbd+unix://, nbds+unix://).
- * Inline so be_open can recognise the URI forms in builds without libnbd.
- */
-static inline bool be_nbd_is_uri(const char *spec)
-{
-	static const char *const schemes[] = {"nbd://", "nbds://", "nbd+unix://", "nbds+unix://"};
-
-	if (!spec)
-		return false;
-	for (unsigned i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strncmp(spec, schemes[i], strlen(schemes[i])) == 0)
-			return true;
-	return false;
-}
-
 #endif

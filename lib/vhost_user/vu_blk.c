@@ -113,9 +113,6 @@ static void blk_queue_kick(void *qdev)
 	} while (vu_queue_enable_kicks(bq->q));
 out:
 	vblk_queue_kick(bq->bq);
-	/* be.h: a backend without a pollable fd completes when reaped. */
-	if (vblk_queue_fd(bq->bq) < 0)
-		vblk_queue_process(bq->bq);
 }
 
 static void blk_queue_fd_ready(void *qdev)

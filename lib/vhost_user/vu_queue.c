@@ -195,7 +195,6 @@ static void *queue_thread(void *arg)
 	struct vu_queue *q = arg;
 	struct vu_server *srv = q->srv;
 	const struct vu_dev_ops *ops = srv->ops;
-	int dev_fd = ops->queue_fd(q->qdev);
 	bool stopping = false;
 
 	/*
@@ -220,7 +219,7 @@ static void *queue_thread(void *arg)
 
 		if (stopping && inflight == 0)
 			break;
-		n = epoll_wait(q->epfd, ev, ARRAY_SIZE(ev), dev_fd < 0 && inflight ? 1 : -1);
+		n = epoll_wait(q->epfd, ev, ARRAY_SIZE(ev), -1);
 		if (n < 0) {
 			if (errno != EINTR)
 				vblk_err("queue %u: epoll_wait: %s", q->index, strerror(errno));
@@ -247,8 +246,6 @@ static void *queue_thread(void *arg)
 			queue_mark_broken(q);
 		if (kicked && !stopping && !atomic_load_explicit(&q->broken, memory_order_relaxed))
 			ops->queue_kick(q->qdev);
-		if (dev_fd < 0 && ops->queue_inflight(q->qdev))
-			ops->queue_fd_ready(q->qdev);
 		queue_notify(q);
 	}
 	queue_notify(q);
@@ -408,8 +405,8 @@ static int queue_start(struct vu_queue *q)
 	ret = epoll_add(q->epfd, q->kick_fd, QEV_KICK);
 	if (!ret)
 		ret = epoll_add(q->epfd, q->stop_fd, QEV_STOP);
-	if (!ret && dev_fd >= 0)
-		ret = epoll_add(q->epfd, dev_fd, QEV_DEV);
+	if (!ret)
+		ret = dev_fd >= 0 ? epoll_add(q->epfd, dev_fd, QEV_DEV) : -EINVAL;
 	if (ret)
 		goto err_close_ep;
 	q->pushed = false;

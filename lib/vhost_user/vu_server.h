@@ -52,14 +52,11 @@ struct vu_dev_ops {
 	 */
 	int (*queue_start)(void *dev, struct vu_queue *q, unsigned num, void **qdev);
 	void (*queue_stop)(void *qdev);
-	/* fd the queue thread polls for completions, or -1 (see queue_fd_ready). */
+	/* The one fd the queue thread polls for completions (always >= 0). */
 	int (*queue_fd)(void *qdev);
 	/* The driver kicked (or the queue just started): pop and submit. */
 	void (*queue_kick)(void *qdev);
-	/*
-	 * queue_fd is readable; if queue_fd is -1 it is called whenever
-	 * requests are in flight and the queue is draining.
-	 */
+	/* queue_fd is readable: reap completions. */
 	void (*queue_fd_ready)(void *qdev);
 	/* Requests popped and not yet pushed. */
 	unsigned (*queue_inflight)(void *qdev);

@@ -4,6 +4,7 @@
  * with -errno instead of hanging.
  */
 #include "nbd_test.h"
+#include "internal/nbd_uri.h"
 
 int main(void)
 {
@@ -11,13 +12,13 @@ int main(void)
 	struct be *be = NULL;
 	struct srv s;
 
-	CHECK(be_nbd_is_uri("nbd://localhost/disk"));
-	CHECK(be_nbd_is_uri("nbds://host:10810/x"));
-	CHECK(be_nbd_is_uri("nbd+unix:///?socket=/tmp/s"));
-	CHECK(be_nbd_is_uri("nbds+unix:///e?socket=/tmp/s"));
-	CHECK(!be_nbd_is_uri("memory:64M"));
-	CHECK(!be_nbd_is_uri("nbd:"));
-	CHECK(!be_nbd_is_uri(NULL));
+	CHECK(is_nbd_uri("nbd://localhost/disk"));
+	CHECK(is_nbd_uri("nbds://host:10810/x"));
+	CHECK(is_nbd_uri("nbd+unix:///?socket=/tmp/s"));
+	CHECK(is_nbd_uri("nbds+unix:///e?socket=/tmp/s"));
+	CHECK(!is_nbd_uri("memory:64M"));
+	CHECK(!is_nbd_uri("nbd:"));
+	CHECK(!is_nbd_uri(NULL));
 
 	srv_init(&s);
 	opts.path = s.uri; /* nobody listens there */

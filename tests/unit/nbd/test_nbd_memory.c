@@ -5,6 +5,7 @@
  * default block limit, FUA, flush, trim and write-zeroes reading back zeroes.
  */
 #include "nbd_test.h"
+#include "internal/nbd_uri.h"
 
 #define SIZE (64ull << 20)
 
@@ -23,8 +24,8 @@ int main(void)
 	char *argv[] = {"nbdkit", "-f", "--exit-with-parent", "-U", s.sock, "memory", "64M", NULL};
 	srv_start(&s, argv);
 
-	CHECK(be_nbd_is_uri(s.uri));
-	CHECK(!be_nbd_is_uri("/dev/sda"));
+	CHECK(is_nbd_uri(s.uri));
+	CHECK(!is_nbd_uri("/dev/sda"));
 	opts.path = s.uri;
 	CHECK_EQ(ops->open(&opts, &be), 0);
 	CHECK_EQ(be->info.size, SIZE);
