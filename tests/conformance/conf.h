@@ -23,8 +23,9 @@ struct conf_table {
 	unsigned n;
 };
 
-/* The control-plane cases (conf_control.c). */
+/* The control-plane cases (conf_control.c) and the packed-ring ones (conf_packed.c). */
 extern const struct conf_table conf_control_cases;
+extern const struct conf_table conf_packed_cases;
 
 struct daemon {
 	const char *tag;  /* in file names */

@@ -14,7 +14,8 @@
  *             served); well-formed but unacceptable values are refused with a
  *             nonzero REPLY_ACK and the connection keeps working
  *
- * Usage: conformance VBLKD GROUP [CASE]   (GROUP: ring, request, vhost-user, control, all)
+ * Usage: conformance VBLKD GROUP [CASE]
+ *   GROUP: ring, request, vhost-user, control, ring-packed, request-packed, all
  * (the control group, hostile fds, memory and timing, is in conf_control.c)
  * It starts vblkd itself (on a temp image, queues=2; a second one with ro for
  * the read-only cases), runs each case in a child process (so a failed CHECK
@@ -1569,7 +1570,6 @@ static const struct conf_case cases[] = {
 
 static const struct conf_table main_cases = {cases, NCASES};
 /* Every table of cases, in the order they run. */
-extern const struct conf_table conf_packed_cases; /* conf_packed.c */
 static const struct conf_table *const tables[] = {&main_cases, &conf_control_cases,
 						  &conf_packed_cases};
 
@@ -1736,7 +1736,8 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr,
-			"usage: conformance VBLKD ring|request|vhost-user|control|all [CASE]\n");
+			"usage: conformance VBLKD ring|request|vhost-user|control|ring-packed|"
+			"request-packed|all [CASE]\n");
 		return 2;
 	}
 	vblkd = argv[1];
