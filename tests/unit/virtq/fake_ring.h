@@ -60,6 +60,18 @@ void fr_fini(struct fake_ring *r);
  */
 void fr_area(const struct fake_ring *r, unsigned i, unsigned *off, size_t *size, unsigned *align);
 
+/*
+ * Inflight tracking (vhost-user.rst "Inflight I/O tracking"). The base a
+ * front end sends for a first start at the driver's positions; the base it
+ * sends after a back end died (split: used->idx, as QEMU's
+ * virtio_queue_restore_last_avail_idx; packed: the stale first one, QEMU
+ * cannot restore a packed ring's position); and a (re)start of a fresh
+ * vq_dev on the same rings with region attached (NULL: none).
+ */
+uint32_t fr_first_base(const struct fake_ring *r);
+uint32_t fr_death_base(struct fake_ring *r, uint32_t first);
+int fr_start_inflight(struct fake_ring *r, void *region, size_t len, uint32_t base);
+
 /* Ring units a buffer of n segments takes: split 1, packed n (1 when indirect). */
 unsigned fr_units(const struct fake_ring *r, unsigned n, bool indirect);
 /* Whether a buffer of n segments fits now (descriptors or slots, and a free id). */

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(vq_dev_start_areas(r.vq, &r.m->mem, &bad, 0), -EINVAL);
 	CHECK_EQ(vq_dev_start_areas(r.vq, &r.m->mem, &a, r.packed ? VQ_PACKED_BASE_INIT : 0), 0);
 	CHECK_EQ(r.vq->inflight, 0);
+	CHECK_EQ(vq_dev_resubmit_pending(r.vq), 0);
 	CHECK(!r.vq->broken);
 	vq_dev_fini(r.vq);
 	vq_dev_fini(r.vq); /* twice is fine */
