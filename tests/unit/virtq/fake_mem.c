@@ -111,6 +111,38 @@ int fake_mem_start_ring(struct fake_mem *m, struct vq_dev *vq, unsigned num, boo
 	return vq_dev_start_areas(vq, &m->mem, &a, base);
 }
 
+int fake_mem_restart(struct fake_mem *m, struct vq_dev *vq, unsigned num, bool packed,
+		     const unsigned off[3], void *region, size_t len, uint32_t base)
+{
+	bool event_idx = vq->event_idx, indirect = vq->indirect;
+	struct vq_dev_areas a;
+
+	vq_dev_fini(vq);
+	memset(vq, 0, sizeof(*vq));
+	CHECK_EQ(vq_dev_init_ring(vq, num, packed), 0);
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
+	CHECK_EQ(vq_dev_set_inflight(vq, region, len), 0);
+	CHECK_EQ(vq_dev_map_areas(vq, &m->mem, FAKE_UVA_BASE + off[0], FAKE_UVA_BASE + off[1],
+				  FAKE_UVA_BASE + off[2], &a),
+		 0);
+	return vq_dev_start_areas(vq, &m->mem, &a, base);
+}
+
+void fake_region_reset(struct fake_region *g, size_t size)
+{
+	CHECK(size <= sizeof(g->mem));
+	memset(g->mem, 0, sizeof(g->mem));
+	memset((uint8_t *)g->mem + size, 0xa5, sizeof(g->mem) - size);
+	g->size = size;
+}
+
+void fake_region_guard_check(const struct fake_region *g)
+{
+	for (size_t i = g->size; i < sizeof(g->mem); i++)
+		CHECK_EQ(((const uint8_t *)g->mem)[i], 0xa5);
+}
+
 int fake_pop_capture(struct vq_dev *vq, struct vq_dev_elem *e, struct iovec *iov, unsigned iov_max,
 		     char *log, size_t size)
 {

@@ -64,6 +64,33 @@ uint64_t fake_mem_region1_gpa(const struct fake_mem *m);
 int fake_mem_start_ring(struct fake_mem *m, struct vq_dev *vq, unsigned num, bool packed,
 			bool event_idx, bool indirect, const unsigned off[3], uint32_t base);
 
+/*
+ * A fresh vq_dev on the same rings, as a restarted back end: vq_dev_fini,
+ * vq_dev_init_ring(num, packed) keeping event_idx and indirect,
+ * vq_dev_set_inflight(region, len) (NULL: none), vq_dev_map_areas at off[]
+ * and vq_dev_start_areas at base. Returns what start returns.
+ */
+int fake_mem_restart(struct fake_mem *m, struct vq_dev *vq, unsigned num, bool packed,
+		     const unsigned off[3], void *region, size_t len, uint32_t base);
+
+/*
+ * Inflight region storage (vhost-user.rst "Inflight I/O tracking") for a
+ * ring of up to FAKE_REGION_NUM entries in either layout: 8-byte aligned,
+ * with a guard after the layout's size that the device must never touch.
+ */
+#define FAKE_REGION_NUM 8
+struct fake_region {
+	uint64_t mem[(sizeof(struct vhost_user_inflight_packed_queue) +
+		      FAKE_REGION_NUM * sizeof(struct vhost_user_inflight_desc_packed)) /
+			 8 +
+		     8];
+	size_t size;
+};
+
+/* Zero the region and set the guard after size bytes (a fresh region: version 0). */
+void fake_region_reset(struct fake_region *g, size_t size);
+void fake_region_guard_check(const struct fake_region *g);
+
 /* vq_dev_pop with stderr captured into log[size] (and echoed). */
 int fake_pop_capture(struct vq_dev *vq, struct vq_dev_elem *e, struct iovec *iov, unsigned iov_max,
 		     char *log, size_t size);

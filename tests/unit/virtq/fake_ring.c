@@ -74,24 +74,12 @@ uint32_t fr_death_base(struct fake_ring *r, uint32_t first)
 
 int fr_start_inflight(struct fake_ring *r, void *region, size_t len, uint32_t base)
 {
-	struct vq_dev *vq = r->vq;
-	bool event_idx = vq->event_idx, indirect = vq->indirect;
-	struct vq_dev_areas a;
 	unsigned off[3], align;
 	size_t size;
 
-	vq_dev_fini(vq);
-	memset(vq, 0, sizeof(*vq));
-	CHECK_EQ(vq_dev_init_ring(vq, r->num, r->packed), 0);
-	vq->event_idx = event_idx;
-	vq->indirect = indirect;
-	CHECK_EQ(vq_dev_set_inflight(vq, region, len), 0);
 	for (unsigned i = 0; i < 3; i++)
 		fr_area(r, i, &off[i], &size, &align);
-	CHECK_EQ(vq_dev_map_areas(vq, &r->m->mem, FAKE_UVA_BASE + off[0], FAKE_UVA_BASE + off[1],
-				  FAKE_UVA_BASE + off[2], &a),
-		 0);
-	return vq_dev_start_areas(vq, &r->m->mem, &a, base);
+	return fake_mem_restart(r->m, r->vq, r->num, r->packed, off, region, len, base);
 }
 
 void fr_area(const struct fake_ring *r, unsigned i, unsigned *off, size_t *size, unsigned *align)

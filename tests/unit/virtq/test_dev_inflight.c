@@ -40,11 +40,7 @@ struct region_hdr {
 static struct fake_ring r;
 static struct iovec iov[16];
 static uint32_t first_base;
-/* Region storage for either layout: 8-byte aligned, a guard after it that must stay untouched. */
-static uint64_t region_mem[(sizeof(struct vhost_user_inflight_packed_queue) +
-			    NUM * sizeof(struct vhost_user_inflight_desc_packed)) /
-			       8 +
-			   8];
+static struct fake_region reg;
 
 /* What the driver made available under each id, and how often it came back used. */
 static struct {
@@ -58,26 +54,19 @@ static size_t region_size(void)
 	return vq_dev_inflight_size_ring(NUM, r.packed);
 }
 
-static void guard_check(void)
-{
-	for (size_t i = region_size(); i < sizeof(region_mem); i++)
-		CHECK_EQ(((uint8_t *)region_mem)[i], 0xa5);
-}
-
 /* First start of the device: a fresh region at the driver's positions. */
 static void first_start(void)
 {
-	memset(region_mem, 0, sizeof(region_mem));
-	memset((uint8_t *)region_mem + region_size(), 0xa5, sizeof(region_mem) - region_size());
+	fake_region_reset(&reg, region_size());
 	r.vq->indirect = true;
 	first_base = fr_first_base(&r);
-	CHECK_EQ(fr_start_inflight(&r, region_mem, region_size(), first_base), 0);
+	CHECK_EQ(fr_start_inflight(&r, reg.mem, region_size(), first_base), 0);
 	CHECK(!r.vq->inflight_recovered);
 }
 
 static int die_and_restart(void)
 {
-	return fr_start_inflight(&r, region_mem, region_size(), fr_death_base(&r, first_base));
+	return fr_start_inflight(&r, reg.mem, region_size(), fr_death_base(&r, first_base));
 }
 
 /* n segments (n - 1 readable of 16 bytes, then a writable one of 64), maybe indirect. */
@@ -192,7 +181,7 @@ static void case_resubmit_order(void)
 	late = post(2, false);
 	CHECK_EQ(pop1(), late);
 	push_reap(late);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 static void case_graceful(void)
@@ -207,7 +196,7 @@ static void case_graceful(void)
 	push_reap(b);
 	push_reap(a);
 	/* An orderly stop and start: the front end sends our GET_VRING_BASE. */
-	CHECK_EQ(fr_start_inflight(&r, region_mem, region_size(), vq_dev_get_base(r.vq)), 0);
+	CHECK_EQ(fr_start_inflight(&r, reg.mem, region_size(), vq_dev_get_base(r.vq)), 0);
 	CHECK(r.vq->inflight_recovered);
 	CHECK_EQ(vq_dev_resubmit_pending(r.vq), 0);
 	CHECK_EQ(fr_avail_ahead(&r), 0);
@@ -215,19 +204,19 @@ static void case_graceful(void)
 	a = post(1, false);
 	CHECK_EQ(pop1(), a);
 	push_reap(a);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 /* Restart must be refused and must leave the region as it was. */
 static void expect_refused(void)
 {
-	static uint8_t before[sizeof(region_mem)];
+	static uint8_t before[sizeof(reg.mem)];
 
-	memcpy(before, region_mem, sizeof(before));
+	memcpy(before, reg.mem, sizeof(before));
 	CHECK_EQ(die_and_restart(), -EINVAL);
-	CHECK(memcmp(before, region_mem, sizeof(before)) == 0);
+	CHECK(memcmp(before, reg.mem, sizeof(before)) == 0);
 	CHECK_EQ(vq_dev_resubmit_pending(r.vq), 0);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 /* A region an earlier back end used, with a list and an indirect buffer in flight. */
@@ -238,7 +227,7 @@ static struct region_hdr *used_region(void)
 	post(2, true);
 	pop1();
 	pop1();
-	return (struct region_hdr *)(void *)region_mem;
+	return (struct region_hdr *)(void *)reg.mem;
 }
 
 static void case_bad_version(void)
@@ -274,14 +263,14 @@ static void case_too_small(void)
 	CHECK_EQ(vq_dev_inflight_size_ring(NUM, true), 2 * vq_dev_inflight_size_ring(NUM, false));
 	CHECK_EQ(vq_dev_inflight_size_ring(NUM, false), 16 + NUM * 16);
 	CHECK_EQ(vq_dev_init_ring(r.vq, NUM, r.packed), 0);
-	set_inflight_refused(region_mem, region_size() - 1);
-	set_inflight_refused(region_mem, 0);
+	set_inflight_refused(reg.mem, region_size() - 1);
+	set_inflight_refused(reg.mem, 0);
 	set_inflight_refused(odd, sizeof(odd));
 	/* A packed ring never takes a region of the split layout's size. */
 	if (r.packed)
-		set_inflight_refused(region_mem, vq_dev_inflight_size_ring(NUM, false));
-	CHECK_EQ(vq_dev_set_inflight(r.vq, region_mem, region_size()), 0);
-	CHECK(r.vq->inflight_region == (void *)region_mem);
+		set_inflight_refused(reg.mem, vq_dev_inflight_size_ring(NUM, false));
+	CHECK_EQ(vq_dev_set_inflight(r.vq, reg.mem, region_size()), 0);
+	CHECK(r.vq->inflight_region == (void *)reg.mem);
 	CHECK_EQ(vq_dev_set_inflight(r.vq, NULL, 0), 0);
 	CHECK(r.vq->inflight_region == NULL);
 }
@@ -289,7 +278,7 @@ static void case_too_small(void)
 static void case_unaligned(void)
 {
 	CHECK_EQ(vq_dev_init_ring(r.vq, NUM, r.packed), 0);
-	set_inflight_refused((uint8_t *)region_mem + 4, region_size());
+	set_inflight_refused((uint8_t *)reg.mem + 4, region_size());
 }
 
 static const struct {

@@ -49,12 +49,7 @@
 static struct fakep d;
 static struct iovec iov[16];
 static uint32_t stale_base;
-/* Region storage: 8-byte aligned, with a guard after it that must stay untouched. */
-static uint64_t region_mem[(sizeof(struct vhost_user_inflight_packed_queue) +
-			    NUM * sizeof(struct vhost_user_inflight_desc_packed)) /
-			       8 +
-			   8];
-#define GUARD_OFF (vq_dev_inflight_size_ring(NUM, true))
+static struct fake_region reg;
 
 /* What the driver made available under each buffer ID, and how often it was used. */
 static struct {
@@ -66,42 +61,23 @@ static struct {
 
 static struct vhost_user_inflight_packed_queue *region(void)
 {
-	return (struct vhost_user_inflight_packed_queue *)(void *)region_mem;
-}
-
-static void guard_set(void)
-{
-	memset((uint8_t *)region_mem + GUARD_OFF, 0xa5, sizeof(region_mem) - GUARD_OFF);
-}
-
-static void guard_check(void)
-{
-	for (size_t i = GUARD_OFF; i < sizeof(region_mem); i++)
-		CHECK_EQ(((uint8_t *)region_mem)[i], 0xa5);
+	return (struct vhost_user_inflight_packed_queue *)(void *)reg.mem;
 }
 
 /* (Re)start the device side on the fake ring with the region and a base. */
 static int start(uint32_t base)
 {
-	struct vq_dev_areas a;
+	static const unsigned off[3] = {FAKE_DESC_OFF, FAKE_DRV_EV_OFF, FAKE_DEV_EV_OFF};
 
-	vq_dev_fini(&d.vq);
-	memset(&d.vq, 0, sizeof(d.vq));
-	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, true), 0);
 	d.vq.indirect = true;
-	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, true)), 0);
-	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.m.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
-				  FAKE_UVA_BASE + FAKE_DRV_EV_OFF, FAKE_UVA_BASE + FAKE_DEV_EV_OFF,
-				  &a),
-		 0);
-	return vq_dev_start_areas(&d.vq, &d.m.mem, &a, base);
+	return fake_mem_restart(&d.m, &d.vq, NUM, true, off, region(),
+				vq_dev_inflight_size_ring(NUM, true), base);
 }
 
 /* First start of the device: a fresh region; later deaths restart with this stale base. */
 static void first_start(void)
 {
-	memset(region_mem, 0, sizeof(region_mem));
-	guard_set();
+	fake_region_reset(&reg, vq_dev_inflight_size_ring(NUM, true));
 	stale_base = VQ_PACKED_BASE(d.next_avail, d.avail_wrap, d.last_used, d.used_wrap);
 	CHECK_EQ(start(stale_base), 0);
 }
@@ -251,7 +227,7 @@ static void case_track(void)
 	CHECK_EQ(r->old_used_idx, 4);
 	for (unsigned i = 0; i < NUM; i++)
 		CHECK_EQ(r->desc[i].inflight, 0);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 static void case_resubmit_positions(void)
@@ -311,7 +287,7 @@ static void case_resubmit_positions(void)
 	post(7, 2, false);
 	CHECK_EQ(pop1(), 7);
 	push_reap(7);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 /*
@@ -394,7 +370,7 @@ static void case_crash_push(void)
 		CHECK_EQ(pop1(), 6);
 		push_reap(6);
 		CHECK(!d.vq.broken);
-		guard_check();
+		fake_region_guard_check(&reg);
 	}
 }
 
@@ -461,7 +437,7 @@ static void case_crash_pop(void)
 		CHECK_EQ(pop1(), 1);
 		push_reap(1);
 		CHECK(!d.vq.broken);
-		guard_check();
+		fake_region_guard_check(&reg);
 	}
 }
 
@@ -549,7 +525,7 @@ static void case_random(unsigned seed)
 	CHECK_EQ(completed, posted_total);
 	CHECK_EQ(drv_busy(), 0);
 	CHECK(deaths > 10);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 /* ---- malformed regions ---- */
@@ -567,13 +543,13 @@ static void dead_with_two(void)
 /* Restart must be refused and must leave the region as it was. */
 static void expect_refused(void)
 {
-	static uint8_t before[sizeof(region_mem)];
+	static uint8_t before[sizeof(reg.mem)];
 
-	memcpy(before, region_mem, sizeof(before));
+	memcpy(before, reg.mem, sizeof(before));
 	CHECK_EQ(die_and_restart(), -EINVAL);
-	CHECK(memcmp(before, region_mem, sizeof(before)) == 0);
+	CHECK(memcmp(before, reg.mem, sizeof(before)) == 0);
 	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 0);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 static void case_malformed(const char *c)
@@ -630,7 +606,7 @@ static void case_malformed(const char *c)
 		CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 2);
 		CHECK_EQ(vq_dev_pop(&d.vq, &e, iov, 16), -EIO);
 		CHECK(d.vq.broken);
-		guard_check();
+		fake_region_guard_check(&reg);
 		return;
 	} else {
 		fprintf(stderr, "unknown case %s\n", c);
@@ -641,13 +617,12 @@ static void case_malformed(const char *c)
 
 static void case_fresh_gap(void)
 {
-	memset(region_mem, 0, sizeof(region_mem));
-	guard_set();
+	fake_region_reset(&reg, vq_dev_inflight_size_ring(NUM, true));
 	/* avail 3, used 1: slots in flight that no region recorded. */
 	CHECK_EQ(start(VQ_PACKED_BASE(3, 1, 1, 1)), 0);
 	CHECK(d.vq.inflight_region == NULL);
 	CHECK_EQ(region()->version, 0);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 int main(int argc, char **argv)

@@ -38,43 +38,20 @@
 
 static struct fake_drv d;
 static struct iovec iov[16];
-/* Region storage: 8-byte aligned, with a guard after it that must stay untouched. */
-static uint64_t region_mem[(sizeof(struct vhost_user_inflight_split_queue) +
-			    NUM * sizeof(struct vhost_user_inflight_desc_split)) /
-			       8 +
-			   8];
-#define GUARD_OFF (vq_dev_inflight_size_ring(NUM, false))
+static struct fake_region reg;
 
 static struct vhost_user_inflight_split_queue *region(void)
 {
-	return (struct vhost_user_inflight_split_queue *)(void *)region_mem;
-}
-
-static void guard_set(void)
-{
-	memset((uint8_t *)region_mem + GUARD_OFF, 0xa5, sizeof(region_mem) - GUARD_OFF);
-}
-
-static void guard_check(void)
-{
-	for (size_t i = GUARD_OFF; i < sizeof(region_mem); i++)
-		CHECK_EQ(((uint8_t *)region_mem)[i], 0xa5);
+	return (struct vhost_user_inflight_split_queue *)(void *)reg.mem;
 }
 
 /* (Re)start the device side on the fake rings with the region and a base. */
 static int start(uint16_t base)
 {
-	struct vq_dev_areas a;
+	static const unsigned off[3] = {FAKE_DESC_OFF, FAKE_AVAIL_OFF, FAKE_USED_OFF};
 
-	vq_dev_fini(&d.vq);
-	memset(&d.vq, 0, sizeof(d.vq));
-	CHECK_EQ(vq_dev_init_ring(&d.vq, NUM, false), 0);
-	CHECK_EQ(vq_dev_set_inflight(&d.vq, region(), vq_dev_inflight_size_ring(NUM, false)), 0);
-	CHECK_EQ(vq_dev_map_areas(&d.vq, &d.m.mem, FAKE_UVA_BASE + FAKE_DESC_OFF,
-				  FAKE_UVA_BASE + FAKE_AVAIL_OFF, FAKE_UVA_BASE + FAKE_USED_OFF,
-				  &a),
-		 0);
-	return vq_dev_start_areas(&d.vq, &d.m.mem, &a, base);
+	return fake_mem_restart(&d.m, &d.vq, NUM, false, off, region(),
+				vq_dev_inflight_size_ring(NUM, false), base);
 }
 
 /* The back end dies: no further store; QEMU then sends used->idx as the base. */
@@ -166,7 +143,7 @@ static void case_track(void)
 	CHECK_EQ(pop1(), 2);
 	CHECK_EQ(r->desc[2].counter, 4);
 	vq_dev_push(&d.vq, 2, 64);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 static void case_counters(void)
@@ -213,7 +190,7 @@ static void case_counters(void)
 	/* Counters only order what is in flight together; nothing was. */
 	CHECK_EQ(r->desc[4].inflight, 1);
 	CHECK(r->desc[4].counter >= 1);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 /*
@@ -247,8 +224,7 @@ static void crash_at(int steps)
 	unsigned pending;
 
 	fake_init(&d, NUM, 1);
-	memset(region_mem, 0, sizeof(region_mem));
-	guard_set();
+	fake_region_reset(&reg, vq_dev_inflight_size_ring(NUM, false));
 	CHECK_EQ(start(0), 0);
 	post(3);
 	post(5);
@@ -274,7 +250,7 @@ static void crash_at(int steps)
 	CHECK_EQ(used_count_of(5, 0), 1);
 	CHECK_EQ(used_count_of(3, 0), 1);
 	CHECK_EQ(fake_used_idx(&d), 2);
-	guard_check();
+	fake_region_guard_check(&reg);
 	fake_fini(&d);
 }
 
@@ -302,11 +278,11 @@ static void used_region(void)
 /* Restart must be refused and must leave the region as it was. */
 static void expect_refused(void)
 {
-	uint8_t before[sizeof(region_mem)];
+	uint8_t before[sizeof(reg.mem)];
 
-	memcpy(before, region_mem, sizeof(before));
+	memcpy(before, reg.mem, sizeof(before));
 	CHECK_EQ(die_and_restart(), -EINVAL);
-	CHECK(memcmp(before, region_mem, sizeof(before)) == 0);
+	CHECK(memcmp(before, reg.mem, sizeof(before)) == 0);
 	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 0);
 }
 
@@ -351,7 +327,7 @@ static void case_bad_chain(void)
 	CHECK_EQ(vq_dev_resubmit_pending(&d.vq), 2);
 	CHECK_EQ(pop1(), 6);
 	CHECK_EQ(pop1(), 1);
-	guard_check();
+	fake_region_guard_check(&reg);
 }
 
 static const struct {
@@ -379,8 +355,7 @@ int main(int argc, char **argv)
 			continue;
 		if (!cases[i].own_setup) {
 			fake_init(&d, NUM, 1);
-			memset(region_mem, 0, sizeof(region_mem));
-			guard_set();
+			fake_region_reset(&reg, vq_dev_inflight_size_ring(NUM, false));
 		}
 		cases[i].fn();
 		if (!cases[i].own_setup)
