@@ -6,7 +6,7 @@
  * layouts share (resubmission order, an orderly restart, a bad header, the
  * region's size and alignment).
  *
- * A back end that dies is simulated by dropping its vq_dev_packed without
+ * A back end that dies is simulated by dropping its vq_dev without
  * another store and starting a fresh one on the same ring and region, with
  * the stale base QEMU sends after a death (it cannot restore a packed ring's
  * position: virtio_queue_packed_restore_last_avail_idx does nothing). A death
