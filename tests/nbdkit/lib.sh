@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the nbdkit plugin tests: a vhost-user-blk back end on a
+# temporary image (tests/client/backend.sh: VBLK_BACKEND=qsd|vblkd, cleanup
+# of every process on exit), and nbdkit serving it through the plugin on a
+# unix socket in the test's private directory.
+#   PLUGIN=path/to/nbdkit-vblk-plugin.so (first argument of every test)
+# start_nbdkit [NBDKIT OPTIONS...] [-- PLUGIN PARAMETERS...]
+#   -> NBD (the NBD URI), NBDSOCK, NBDKIT_LOG (nbdkit -v output)
+PLUGIN=$1
+. "$(dirname "$0")/../client/backend.sh"
+for tool in nbdkit $NBDKIT_TEST_TOOLS; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
+done
+[ -f "$PLUGIN" ] || { echo "SKIP: plugin not built"; exit 77; }
+
+start_nbdkit() {
+	NBDSOCK=$TMP/nbd.sock
+	NBD="nbd+unix:///?socket=$NBDSOCK"
+	NBDKIT_LOG=$TMP/nbdkit.log
+	rm -f "$NBDSOCK"
+	opts=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts="$opts $1"
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	# -f: stay in the foreground, so the tracked pid is nbdkit's own.
+	# shellcheck disable=SC2086 # opts are separate words on purpose
+	nbdkit -f -v -U "$NBDSOCK" $opts "$PLUGIN" socket="$SOCK" "$@" >"$NBDKIT_LOG" 2>&1 &
+	track $!
+	NBDKIT_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$NBDSOCK" ] && return 0
+		alive "$NBDKIT_PID" || break
+		sleep 0.05
+	done
+	echo "nbdkit did not start:"; cat "$NBDKIT_LOG"
+	exit 1
+}
+
+# As backend.sh's fail, with nbdkit's log too.
+nbd_fail() {
+	echo "FAIL: $*"
+	[ -f "${NBDKIT_LOG:-}" ] && { echo "--- nbdkit log (last 40 lines):"; tail -n 40 "$NBDKIT_LOG"; }
+	[ -f "$TMP/backend.log" ] && { echo "--- back end log:"; cat "$TMP/backend.log"; }
+	exit 1
+}
