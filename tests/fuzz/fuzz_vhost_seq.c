@@ -19,8 +19,8 @@
  *   - a GET_CONFIG reply is empty (failure) or exactly the offset and size
  *     asked, with size <= 256 and within the device's config space, and its
  *     bytes are the device's config bytes (no stack contents leaked);
- *   - the server hangs up within HANG_SEC of our end of stream and answers
- *     a barrier within HANG_SEC.
+ *   - the server hangs up within FUZZ_VU_HANG_SEC of our end of stream and
+ *     answers a barrier within it.
  *
  * Input: ops until the input ends (at most MAX_STEPS). An op byte < 168 is a
  * message of request (op % 42) (41: a raw u32 request follows), then:
@@ -62,7 +62,6 @@
 #define NUM_QUEUES   2
 #define MAX_SEND_FDS 12
 #define MAX_STEPS    192
-#define HANG_SEC     20
 #define NREQ	     42 /* request selectors: 0..40, 41 = raw */
 #define MSG_OPS	     (NREQ * 4)
 
@@ -389,7 +388,7 @@ static void barrier(struct run *r)
 	fuzz_vu_send(&r->c, &m, sizeof(m.hdr), NULL, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!r->c.dead && r->barrier_replies < want) {
-		fuzz_vu_wait(&r->c, &t0, HANG_SEC, "did not answer GET_FEATURES");
+		fuzz_vu_wait(&r->c, &t0, "did not answer GET_FEATURES");
 	}
 }
 
@@ -806,18 +805,10 @@ static void do_message(struct run *r, struct in *in, uint8_t op)
 /* Fill a pipe write end we passed as a call/err fd: the server's next write would block. */
 static void fill_pipe(struct run *r, uint8_t i)
 {
-	static const char junk[4096];
-	int fd, fl;
+	static const char junk[65536];
 
-	if (!r->npipew)
-		return;
-	fd = r->pipew[i % r->npipew];
-	fl = fcntl(fd, F_GETFL);
-	/* The file description is shared with the server: restore its blocking mode. */
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	while (write(fd, junk, sizeof(junk)) > 0)
-		;
-	fcntl(fd, F_SETFL, fl);
+	if (r->npipew)
+		fuzz_vu_write_nonblock(r->pipew[i % r->npipew], junk, sizeof(junk));
 }
 
 static void control_op(struct run *r, struct in *in, uint8_t op)
@@ -829,7 +820,7 @@ static void control_op(struct run *r, struct in *in, uint8_t op)
 		if (r->nev && !(i & 0x80))
 			eventfd_write(r->evfd[i % r->nev], 1);
 		else if (r->npipew)
-			(void)!write(r->pipew[i % r->npipew], "kickkick", 8);
+			fuzz_vu_write_nonblock(r->pipew[i % r->npipew], "kickkick", 8);
 		break;
 	}
 	case 1: { /* write guest memory */
@@ -897,7 +888,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			control_op(r, &in, op);
 	}
-	fuzz_vu_finish(&r->c, HANG_SEC);
+	fuzz_vu_finish(&r->c);
 	free(r);
 	return 0;
 }

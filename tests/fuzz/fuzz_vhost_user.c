@@ -13,7 +13,7 @@
  * same state, and anything the server leaks shows up in LeakSanitizer.
  *
  * A server that never hangs up after our end of stream is a hang: the
- * harness aborts after HANG_SEC.
+ * harness aborts after FUZZ_VU_HANG_SEC.
  *
  * Input: records until the input ends; the first byte of each picks:
  *   0-4  message: u8 request (>= 0xf0: a raw u32 follows), u8 flags selector,
@@ -42,7 +42,6 @@
 
 #define GMEM_SIZE    (256u << 10)
 #define MAX_SEND_FDS 12
-#define HANG_SEC     20
 
 #define DIE(...) fuzz_vu_die(__VA_ARGS__)
 
@@ -192,6 +191,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
-	fuzz_vu_finish(&r.c, HANG_SEC);
+	fuzz_vu_finish(&r.c);
 	return 0;
 }

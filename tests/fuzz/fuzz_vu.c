@@ -3,6 +3,7 @@
 #include "fuzz_vu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -98,7 +99,9 @@ void fuzz_vu_send(struct fuzz_vu_conn *c, const void *buf, size_t len, const int
 	struct iovec iov = {(void *)buf, len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	size_t done = 0;
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (nfds > MAX_FDS)
 		fuzz_vu_die("%u fds in one message", nfds);
 	if (nfds) {
@@ -124,7 +127,7 @@ void fuzz_vu_send(struct fuzz_vu_conn *c, const void *buf, size_t len, const int
 
 				/* The server may be waiting for us to read its replies. */
 				poll(&p, 1, 100);
-				c->drain(c);
+				fuzz_vu_wait(c, &t0, "read nothing of our message");
 				continue;
 			}
 			c->dead = true; /* EPIPE / ECONNRESET: the server dropped us */
@@ -162,7 +165,7 @@ void fuzz_vu_second_client(const struct fuzz_vu_env *env)
 	close(s);
 }
 
-void fuzz_vu_wait(struct fuzz_vu_conn *c, const struct timespec *t0, int hang_sec, const char *what)
+void fuzz_vu_wait(struct fuzz_vu_conn *c, const struct timespec *t0, const char *what)
 {
 	struct pollfd p = {.fd = c->sock, .events = POLLIN};
 	struct timespec t;
@@ -170,11 +173,22 @@ void fuzz_vu_wait(struct fuzz_vu_conn *c, const struct timespec *t0, int hang_se
 	poll(&p, 1, 1000);
 	c->drain(c);
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (!c->dead && t.tv_sec - t0->tv_sec > hang_sec)
-		fuzz_vu_die("the server %s within %d s", what, hang_sec);
+	if (!c->dead && t.tv_sec - t0->tv_sec > FUZZ_VU_HANG_SEC)
+		fuzz_vu_die("the server %s within %d s", what, FUZZ_VU_HANG_SEC);
 }
 
-void fuzz_vu_finish(struct fuzz_vu_conn *c, int hang_sec)
+void fuzz_vu_write_nonblock(int fd, const void *buf, size_t len)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	/* Not atomic with the server's writes, which may block meanwhile: only the server's
+	 * problem. */
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	(void)!write(fd, buf, len);
+	fcntl(fd, F_SETFL, fl);
+}
+
+void fuzz_vu_finish(struct fuzz_vu_conn *c)
 {
 	struct timespec t0;
 	eventfd_t v;
@@ -182,7 +196,7 @@ void fuzz_vu_finish(struct fuzz_vu_conn *c, int hang_sec)
 	shutdown(c->sock, SHUT_WR);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!c->dead)
-		fuzz_vu_wait(c, &t0, hang_sec, "did not hang up after the client's end of stream");
+		fuzz_vu_wait(c, &t0, "did not hang up after the client's end of stream");
 	close(c->sock);
 
 	eventfd_write(c->env->stop_fd, 1);

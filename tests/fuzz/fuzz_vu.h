@@ -33,6 +33,12 @@ struct fuzz_vu_env {
 	socklen_t addr_len;
 };
 
+/*
+ * A server that takes longer than this to read our message, answer, or hang
+ * up after our end of stream is hung: the harness aborts, naming the wait.
+ */
+#define FUZZ_VU_HANG_SEC 20
+
 /* fds a harness may create per input (fuzz_vu_own). */
 #define FUZZ_VU_MAX_OWN 96
 
@@ -64,7 +70,8 @@ void fuzz_vu_start(struct fuzz_vu_conn *c, const struct fuzz_vu_env *env,
 
 /*
  * Send len bytes, the fds (up to 16) with the first byte. A full socket is
- * drained meanwhile; a server that hung up sets c->dead and ends the send.
+ * drained meanwhile; a server that hung up sets c->dead and ends the send,
+ * one that reads nothing for FUZZ_VU_HANG_SEC is a hang.
  */
 void fuzz_vu_send(struct fuzz_vu_conn *c, const void *buf, size_t len, const int *fds,
 		  unsigned nfds);
@@ -79,16 +86,19 @@ int fuzz_vu_own(struct fuzz_vu_conn *c, int fd);
 void fuzz_vu_second_client(const struct fuzz_vu_env *env);
 
 /*
- * Wait up to hang_sec seconds for the socket to become readable and drain
- * it; aborts (a hang) once hang_sec have passed since *t0, naming what.
+ * Wait up to a second for the socket to become readable and drain it;
+ * aborts (a hang) once FUZZ_VU_HANG_SEC have passed since *t0, naming what.
  */
-void fuzz_vu_wait(struct fuzz_vu_conn *c, const struct timespec *t0, int hang_sec,
-		  const char *what);
+void fuzz_vu_wait(struct fuzz_vu_conn *c, const struct timespec *t0, const char *what);
+
+/* write() that never blocks, whatever the file description's mode (shared with the server). */
+void fuzz_vu_write_nonblock(int fd, const void *buf, size_t len);
 
 /*
  * End of stream from us, wait for the server to hang up (a hang after
- * hang_sec), then stop the server and free everything, c->own included.
+ * FUZZ_VU_HANG_SEC), then stop the server and free everything, c->own
+ * included.
  */
-void fuzz_vu_finish(struct fuzz_vu_conn *c, int hang_sec);
+void fuzz_vu_finish(struct fuzz_vu_conn *c);
 
 #endif
