@@ -29,8 +29,10 @@ start_nbdkit() {
 	nbdkit -f -v -U "$NBDSOCK" $opts "$PLUGIN" socket="$SOCK" "$@" >"$NBDKIT_LOG" 2>&1 &
 	track $!
 	NBDKIT_PID=$!
-	for _ in $(seq 100); do
-		[ -S "$NBDSOCK" ] && return 0
+	# nbdkit binds its socket before .after_fork opens the device: wait
+	# for the plugin's line saying the device is open.
+	for _ in $(seq 200); do
+		grep -q 'debug: vblk: .* queue(s) of' "$NBDKIT_LOG" && [ -S "$NBDSOCK" ] && return 0
 		alive "$NBDKIT_PID" || break
 		sleep 0.05
 	done
@@ -44,4 +46,15 @@ nbd_fail() {
 	[ -f "${NBDKIT_LOG:-}" ] && { echo "--- nbdkit log (last 40 lines):"; tail -n 40 "$NBDKIT_LOG"; }
 	[ -f "$TMP/backend.log" ] && { echo "--- back end log:"; cat "$TMP/backend.log"; }
 	exit 1
+}
+
+# qemu_img_roundtrip BYTES: random data into the device through the plugin
+# with qemu-img convert, compared with the image behind the back end, then
+# read back out through the plugin and compared again.
+qemu_img_roundtrip() {
+	head -c "$1" /dev/urandom >"$TMP/src" || exit 1
+	qemu-img convert -n -f raw -O raw "$TMP/src" "$NBD" || nbd_fail "qemu-img convert file -> nbd"
+	cmp "$TMP/src" "$IMG" || nbd_fail "image behind the back end differs from the source"
+	qemu-img convert -f raw -O raw "$NBD" "$TMP/back" || nbd_fail "qemu-img convert nbd -> file"
+	cmp "$TMP/src" "$TMP/back" || nbd_fail "copy read back through the plugin differs"
 }

@@ -20,9 +20,5 @@ fi
 
 start_nbdkit --threads=2 -- queues=2 packed=1
 grep -q "packed ring" "$TMP/backend.log" || nbd_fail "back end did not start packed rings"
-head -c 8388608 /dev/urandom >"$TMP/src" || exit 1
-qemu-img convert -n -f raw -O raw "$TMP/src" "$NBD" || nbd_fail "qemu-img convert file -> nbd"
-cmp "$TMP/src" "$IMG" || nbd_fail "image behind the back end differs from the source"
-qemu-img convert -f raw -O raw "$NBD" "$TMP/back" || nbd_fail "qemu-img convert nbd -> file"
-cmp "$TMP/src" "$TMP/back" || nbd_fail "copy read back through the plugin differs"
+qemu_img_roundtrip 8388608
 exit 0

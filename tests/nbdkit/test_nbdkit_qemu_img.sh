@@ -7,10 +7,5 @@ NBDKIT_TEST_TOOLS="qemu-img"
 . "$(dirname "$0")/lib.sh"
 start_backend 16M 2
 start_nbdkit --threads=4 -- queues=2
-head -c 16777216 /dev/urandom >"$TMP/src" || exit 1
-
-qemu-img convert -n -f raw -O raw "$TMP/src" "$NBD" || nbd_fail "qemu-img convert file -> nbd"
-cmp "$TMP/src" "$IMG" || nbd_fail "image behind the back end differs from the source"
-qemu-img convert -f raw -O raw "$NBD" "$TMP/back" || nbd_fail "qemu-img convert nbd -> file"
-cmp "$TMP/src" "$TMP/back" || nbd_fail "copy read back through the plugin differs"
+qemu_img_roundtrip 16777216
 exit 0
