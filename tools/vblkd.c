@@ -5,6 +5,8 @@
  * serves it on a unix socket to one vhost-user front end at a time (QEMU's
  * vhost-user-blk-pci, or any other). It follows vhost-user.rst "Backend
  * program conventions": --socket-path, --fd and --print-capabilities.
+ * Under a service manager (the systemd units in data/systemd) it takes its
+ * socket from socket activation and reports readiness (tools/service.h).
  *
  * The socket appears only when the daemon is ready: a management tool may
  * wait for the path and connect at once. It is the daemon's whole attack
@@ -39,6 +41,7 @@
 #include "blk/blk.h"
 #include "internal/log.h"
 #include "internal/size.h"
+#include "service.h"
 #include "vhost_user/vu_blk.h"
 #include "vhost_user/vu_server.h"
 
@@ -71,6 +74,7 @@ static void usage(FILE *f)
 	    f,
 	    "Usage: vblkd --socket PATH --disk FILE[,OPTION...] [-v]\n"
 	    "       vblkd --fd N --disk FILE[,OPTION...] [-v]\n"
+	    "       vblkd --disk FILE[,OPTION...] [-v]    (socket activation: LISTEN_FDS=1)\n"
 	    "       vblkd --print-capabilities\n"
 	    "\n"
 	    "Serve FILE as a vhost-user-blk device.\n"
@@ -107,7 +111,11 @@ static void usage(FILE *f)
 	    "                      print the back-end capabilities as JSON and exit\n"
 	    "  --version           print the version and exit\n"
 	    "  -v, --verbose       log every vhost-user message\n"
-	    "  -h, --help          show this help\n",
+	    "  -h, --help          show this help\n"
+	    "\n"
+	    "Environment: LISTEN_PID, LISTEN_FDS (socket activation: the socket is fd 3 when\n"
+	    "neither --socket nor --fd is given); NOTIFY_SOCKET (READY=1 once serving,\n"
+	    "STOPPING=1 at shutdown; sd_notify(3)).\n",
 	    VU_MAX_QUEUES, VBLKD_DEFAULT_QUEUES);
 }
 
@@ -577,8 +585,18 @@ int main(int argc, char **argv)
 		printf("{\n  \"type\": \"block\",\n  \"features\": []\n}\n");
 		return 0;
 	}
-	if (!socket_path == (inherited_fd < 0))
+	if (socket_path && inherited_fd >= 0)
 		usage_error("give exactly one of --socket PATH and --fd N");
+	if (!socket_path && inherited_fd < 0) {
+		/* Neither: a service manager may have passed the socket (vblkd@.socket). */
+		ret = service_listen_fd();
+		if (ret == -EINVAL)
+			usage_error("LISTEN_FDS must pass exactly one socket, to this process");
+		if (ret < 0)
+			usage_error("give exactly one of --socket PATH and --fd N (or start vblkd "
+				    "by socket activation)");
+		inherited_fd = ret;
+	}
 	if (sock_opts && !socket_path)
 		usage_error("--socket-mode and --socket-group apply to --socket PATH only");
 	if (!disk)
@@ -642,12 +660,17 @@ int main(int argc, char **argv)
 	vblk_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s", dopts.file, be->info.size,
 		  dopts.ro ? ", read-only" : "", dopts.queues, dopts.queues > 1 ? "s" : "",
 		  socket_path ? socket_path : "the inherited fd");
+	/* sd_notify(3): the service manager may now start what needs the disk. */
+	ret = service_notify("READY=1");
+	if (ret < 0)
+		vblk_warn("cannot notify the service manager (NOTIFY_SOCKET): %s", strerror(-ret));
 
 	ret = vu_server_run(srv, sfd);
 	if (ret)
 		vblk_err("server: %s", strerror(-ret));
 	else
 		vblk_info("signal received: finishing in-flight requests");
+	service_notify("STOPPING=1");
 	/* Stop accepting first, so nobody connects to a daemon on its way out. */
 	remove_socket(&sock);
 	if (vu_server_shutdown(srv) == 0 && ret == 0)
