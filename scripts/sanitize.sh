@@ -5,11 +5,13 @@
 #        stop the program at the first error, so any report fails its test.
 #  tsan  clang -fsanitize=thread: the tests where threads share state - the
 #        multi-queue client (client_mq_*), the two-thread ring loopbacks
-#        (packed_threads_*, ring_loopback_*), padding under 4-queue stress
-#        (vblkd-pad-stress), vblkd through vu_front (I/O, broken queue,
-#        reconfiguration, a second front end, SIGTERM with requests in flight:
-#        vblkd-*), NBD reconnection (nbd_reconnect, nbd_down), a back end
-#        dying under libvblk (cli_disconnect_*) and the conformance suite.
+#        (*_threads_*, ring_loopback_*), the padding stage and its cross-queue
+#        hand-over (blk_pad*, be_file_pad*, blk_handover, vblkd-pad-stress),
+#        asynchronous WRITE_ZEROES (blk_dwz_async), vblkd through vu_front and
+#        the daemon tests (reconfiguration, a second front end, SIGTERM with
+#        requests in flight, socket and lock cases: vblkd-*), the NBD backend
+#        and its reconnection (nbd_*), a back end dying under libvblk
+#        (cli_disconnect_*) and the conformance suite.
 #        Every process writes its reports to TSAN_BUILDDIR/tsan-logs/; any
 #        report there fails the pass, also one from a daemon whose test
 #        passed. Known false positives only: tests/tsan.supp.
@@ -84,7 +86,7 @@ asan_pass() {
 }
 
 # The TSan selection, as meson test names (a test matches one pattern whole).
-tsan_tests='client_mq_.*|packed_threads_.*|ring_loopback_.*|vblkd-.*|nbd_reconnect|nbd_down|cli_disconnect_.*|conformance-.*'
+tsan_tests='client_mq_.*|.*_threads_.*|ring_loopback_.*|blk_pad.*|be_file_pad.*|blk_handover|blk_dwz_async|vblkd-.*|nbd_.*|cli_disconnect_.*|conformance-.*'
 
 tsan_pass() {
 	local builddir=${TSAN_BUILDDIR:-build-tsan} rc=0 logs
