@@ -48,6 +48,20 @@ nbd_fail() {
 	exit 1
 }
 
+# nbdinfo_check KEY=VALUE...: nbdinfo --json on $NBD; the first export's
+# fields must have these values, written as Python literals.
+nbdinfo_check() {
+	nbdinfo --json "$NBD" >"$TMP/info.json" || nbd_fail "nbdinfo"
+	python3 - "$TMP/info.json" "$@" <<'PY' || nbd_fail "nbdinfo fields (json: $(cat "$TMP/info.json"))"
+import json, sys
+e = json.load(open(sys.argv[1]))["exports"][0]
+bad = [kv for kv in sys.argv[2:] if repr(e.get(kv.split("=")[0])) != kv.split("=", 1)[1]]
+for kv in bad:
+    print("expected %s, got %r" % (kv, e.get(kv.split("=")[0])))
+sys.exit(1 if bad else 0)
+PY
+}
+
 # qemu_img_roundtrip BYTES: random data into the device through the plugin
 # with qemu-img convert, compared with the image behind the back end, then
 # read back out through the plugin and compared again.
