@@ -107,8 +107,11 @@ static void usage(FILE *f)
 	    "                                  with ro, exclusive otherwise; NBD is never locked)\n"
 	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default "
 	    "5000)\n"
+	    "  --blk-file PATH     the same as --disk PATH (vhost-user.rst), with no options\n"
+	    "  --read-only         the same as the disk option ro (vhost-user.rst)\n"
 	    "  --print-capabilities\n"
-	    "                      print the back-end capabilities as JSON and exit\n"
+	    "                      print the back-end capabilities as JSON and exit, whatever\n"
+	    "                      the other arguments\n"
 	    "  --version           print the version and exit\n"
 	    "  -v, --verbose       log every vhost-user message\n"
 	    "  -h, --help          show this help\n"
@@ -497,6 +500,42 @@ static int check_listen_fd(int fd)
 	return 0;
 }
 
+/*
+ * vhost-user.rst "Backend program conventions": with --print-capabilities,
+ * "other options and arguments should be ignored", so it is looked for before
+ * any of them is parsed (and can fail). getopt_long would also take an
+ * unambiguous abbreviation; so do we. "--" ends the options.
+ */
+static bool wants_capabilities(int argc, char **argv)
+{
+	static const char opt[] = "--print-capabilities";
+
+	for (int i = 1; i < argc; i++) {
+		size_t len = strlen(argv[i]);
+
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (len >= 3 && len < sizeof(opt) && !strncmp(argv[i], opt, len))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * QEMU docs/interop/vhost-user.json, VHostUserBackendCapabilitiesBlock: the
+ * vhost-user-blk options of the conventions that vblkd accepts.
+ */
+static void print_capabilities(void)
+{
+	printf("{\n"
+	       "  \"type\": \"block\",\n"
+	       "  \"features\": [\n"
+	       "    \"blk-file\",\n"
+	       "    \"read-only\"\n"
+	       "  ]\n"
+	       "}\n");
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -504,8 +543,9 @@ int main(int argc, char **argv)
 		OPT_SOCKET_MODE,
 		OPT_SOCKET_GROUP,
 		OPT_FD,
-		OPT_CAPS,
 		OPT_DISK,
+		OPT_BLK_FILE,
+		OPT_READ_ONLY,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = {
@@ -515,7 +555,8 @@ int main(int argc, char **argv)
 	    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
 	    {"fd", required_argument, NULL, OPT_FD},
 	    {"disk", required_argument, NULL, OPT_DISK},
-	    {"print-capabilities", no_argument, NULL, OPT_CAPS},
+	    {"blk-file", required_argument, NULL, OPT_BLK_FILE},
+	    {"read-only", no_argument, NULL, OPT_READ_ONLY},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -529,7 +570,8 @@ int main(int argc, char **argv)
 	bool sock_opts = false;
 	char *disk = NULL;
 	int listen_fd = -1, inherited_fd = -1, sfd, c, ret, status = 1;
-	bool caps = false;
+	const char *blk_file = NULL;
+	bool read_only = false;
 	struct vblk_dev_opts vopts;
 	struct be_opts bopts;
 	struct vblk_dev dev;
@@ -537,6 +579,10 @@ int main(int argc, char **argv)
 	struct be *be;
 	sigset_t sigs;
 
+	if (wants_capabilities(argc, argv)) {
+		print_capabilities();
+		return 0;
+	}
 	/* Our own one-line messages instead of getopt's. */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
@@ -558,8 +604,11 @@ int main(int argc, char **argv)
 		case OPT_DISK:
 			disk = optarg;
 			break;
-		case OPT_CAPS:
-			caps = true;
+		case OPT_BLK_FILE:
+			blk_file = optarg;
+			break;
+		case OPT_READ_ONLY:
+			read_only = true;
 			break;
 		case OPT_VERSION:
 			/* VBLK_VERSION_STRING: meson's project version (tools/meson.build). */
@@ -579,12 +628,6 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	if (caps) {
-		/* vhost-user.rst "Backend program conventions": block devices have no extra
-		 * features. */
-		printf("{\n  \"type\": \"block\",\n  \"features\": []\n}\n");
-		return 0;
-	}
 	if (socket_path && inherited_fd >= 0)
 		usage_error("give exactly one of --socket PATH and --fd N");
 	if (!socket_path && inherited_fd < 0) {
@@ -599,9 +642,16 @@ int main(int argc, char **argv)
 	}
 	if (sock_opts && !socket_path)
 		usage_error("--socket-mode and --socket-group apply to --socket PATH only");
-	if (!disk)
+	if (disk && blk_file)
+		usage_error("give one of --disk and --blk-file, not both");
+	if (!disk && !blk_file)
 		usage_error("--disk FILE is required");
-	parse_disk(disk, &dopts);
+	if (disk)
+		parse_disk(disk, &dopts);
+	else
+		dopts.file = (char *)blk_file; /* a path, commas and all: no options */
+	if (read_only)
+		dopts.ro = true;
 
 	if (inherited_fd >= 0 && check_listen_fd(inherited_fd))
 		return 1;
