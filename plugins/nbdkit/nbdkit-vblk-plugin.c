@@ -480,6 +480,8 @@ static int vblk_nbd_flush(void *handle, uint32_t flags)
 	int ret = vblk_flush(s->q);
 
 	slot_unlock(s);
+	/* Also the flush that emulates FUA, which nbdkit's own trace does not show. */
+	nbdkit_debug("vblk: device flush: %d", ret);
 	return ret ? fail(ret, "flush", 0, 0) : 0;
 }
 
