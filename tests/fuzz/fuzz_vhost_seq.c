@@ -80,7 +80,6 @@ enum {
 	FD_INFLIGHT,	/* the fd of the last GET_INFLIGHT_FD reply (or a fresh memfd) */
 	FD_SMALL_MEMFD, /* a 4 KiB memfd */
 	FD_MIXED,	/* one kind byte per fd follows */
-	FD_KINDS
 };
 
 /*
@@ -124,7 +123,6 @@ struct run {
 	int pipew[FUZZ_VU_MAX_OWN]; /* pipe write ends, to fill or write into */
 	unsigned npipew;
 	int inflight_fd; /* from the last GET_INFLIGHT_FD reply, or -1 */
-	uint64_t inflight_size;
 
 	/* Reply bookkeeping. */
 	unsigned sent[VHOST_USER_MAX + 1]; /* requests sent per type (last: others) */
@@ -288,7 +286,6 @@ static void check_reply(struct run *r, const struct reply *m, const int *fds, un
 	if (m->hdr.request == VHOST_USER_GET_INFLIGHT_FD && nfds > 0 &&
 	    m->hdr.size >= sizeof(struct vhost_user_inflight) && r->c.nown < FUZZ_VU_MAX_OWN) {
 		r->inflight_fd = fuzz_vu_own(&r->c, fds[0]);
-		r->inflight_size = m->payload.inflight.mmap_size;
 		r->shrink[r->nshrink++] = r->inflight_fd;
 		fds++;
 		nfds--;
