@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -119,6 +120,14 @@ static void conn_fault(struct vu_server *srv)
 	conn_drop(srv, true);
 }
 
+/* Has the peer of a connected socket shut down its side? */
+static bool conn_hung_up(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static int do_accept(struct vu_server *srv)
 {
 	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -133,6 +142,12 @@ static int do_accept(struct vu_server *srv)
 		vblk_err("accept: %s", strerror(errno));
 		return -errno;
 	}
+	/*
+	 * The previous front end may have hung up without our having read its
+	 * EOF yet (a client that reconnects at once): finish it first.
+	 */
+	while (srv->conn_fd >= 0 && conn_hung_up(srv->conn_fd))
+		conn_ready(srv);
 	if (srv->conn_fd >= 0) {
 		vblk_warn("refusing a second client: one front end at a time");
 		close(fd);

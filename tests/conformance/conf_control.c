@@ -414,6 +414,33 @@ static void ctl_sigterm_mid_message(void)
 	CHECK(dt < 3000);
 }
 
+/*
+ * A front end that closes and reconnects at once (before the daemon read
+ * its EOF) is served, not refused as a second client. Many times, since the
+ * race is the point.
+ */
+static void ctl_reconnect_at_once(void)
+{
+	for (unsigned i = 0; i < 50; i++) {
+		uint64_t v = 0;
+
+		struct vhost_vring_state st = {0, 0};
+
+		rf_open(&F, 1, 0);
+		/* Hang up with a request still to be answered: the daemon is busy. */
+		rf_send(&F, VHOST_USER_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0);
+		close(F.sock);
+		munmap(F.mem, RF_MEM_SIZE);
+		close(F.memfd);
+		F.sock = rf_connect_raw();
+		rf_send(&F, VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0);
+		CHECK_EQ(rf_recv(&F, VHOST_USER_GET_FEATURES, &v, sizeof(v)), (int)sizeof(v));
+		CHECK(v != 0);
+		close(F.sock);
+	}
+	expect_new_connection_works();
+}
+
 #define CC(n, f)                                                                                   \
 	{                                                                                          \
 		"control", n, f, false                                                             \
@@ -436,6 +463,7 @@ static const struct conf_case cases[] = {
     CC("inflight-truncated-after-mapping", ctl_inflight_truncated),
     CC("trickling-message-dropped", ctl_trickle_dropped),
     CC("sigterm-mid-message", ctl_sigterm_mid_message),
+    CC("reconnect-at-once", ctl_reconnect_at_once),
 };
 
 const struct conf_table conf_control_cases = {cases, sizeof(cases) / sizeof(cases[0])};
