@@ -66,6 +66,7 @@ struct disk_opts {
 	bool direct;
 	bool nolock;
 	unsigned reconnect_ms;
+	bool format_raw;
 };
 
 static void usage(FILE *f)
@@ -89,7 +90,7 @@ static void usage(FILE *f)
 	    "  --fd N              serve on the already-listening unix socket fd N\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
 	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
-	    "             [,reconnect-ms=N]\n"
+	    "             [,reconnect-ms=N][,format=raw]\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
 	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
@@ -107,6 +108,10 @@ static void usage(FILE *f)
 	    "                                  with ro, exclusive otherwise; NBD is never locked)\n"
 	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default "
 	    "5000)\n"
+	    "                      format=raw  serve FILE even if it starts like a qcow2, VMDK,\n"
+	    "                                  VHDX, VDI, VHD or QED image (refused otherwise:\n"
+	    "                                  serve those through qemu-nbd --format=FMT and\n"
+	    "                                  nbd+unix://)\n"
 	    "  --blk-file PATH     the same as --disk PATH (vhost-user.rst), with no options\n"
 	    "  --read-only         the same as the disk option ro (vhost-user.rst)\n"
 	    "  --print-capabilities\n"
@@ -228,6 +233,12 @@ static void parse_disk(char *s, struct disk_opts *o)
 			o->nolock = false;
 		} else if (!strcmp(tok, "locking=off")) {
 			o->nolock = true;
+		} else if (!strcmp(tok, "format=raw")) {
+			o->format_raw = true;
+		} else if (!strncmp(tok, "format=", 7)) {
+			usage_error("--disk: vblkd serves raw disks only, not format=%s: serve a "
+				    "%s image through qemu-nbd --format=%s and the NBD backend",
+				    tok + 7, tok + 7, tok + 7);
 		} else if (!strncmp(tok, "reconnect-ms=", 13)) {
 			uint64_t ms;
 
@@ -663,6 +674,7 @@ int main(int argc, char **argv)
 	bopts.direct = dopts.direct;
 	bopts.nolock = dopts.nolock;
 	bopts.reconnect_ms = dopts.reconnect_ms;
+	bopts.format_raw = dopts.format_raw;
 	/* be_open logs the one line that says why. */
 	if (be_open(dopts.file, &bopts, &be))
 		return 1;

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Backend selection: turns a spec string ("null:SIZE", "memory:SIZE" or a
- * path) into an open backend, and the size parser shared with the tools.
+ * path) into an open backend, refusing a path that holds an image format
+ * rather than a raw disk; and the synchronous-queue helpers.
  */
 #include "be.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "be_nbd.h"
 #include "be_priv.h"
@@ -33,8 +37,78 @@ static int open_sized(const struct be_ops *ops, const char *name, const char *ar
 	return ops->open(&o, out);
 }
 
+/*
+ * Image formats that QEMU's block layer probes (each driver's bdrv_probe), by
+ * the signature at the start of the image. LUKS is not among them on
+ * purpose: a raw disk that the guest encrypts itself starts with it.
+ */
+static const struct image_magic {
+	const char *format; /* as qemu-img / qemu-nbd --format names it */
+	unsigned offset;
+	const char *magic;
+	unsigned len;
+} image_magics[] = {
+    {"qcow2", 0, "QFI\xfb", 4},
+    {"vmdk", 0, "KDMV", 4}, /* hosted sparse extent */
+    {"vmdk", 0, "COWD", 4}, /* ESX sparse extent */
+    {"vmdk", 0, "# Disk DescriptorFile", 21},
+    {"vhdx", 0, "vhdxfile", 8},
+    {"vdi", 0, "<<< Oracle VM VirtualBox Disk Image", 35},
+    {"vdi", 0x40, "\x7f\x10\xda\xbe", 4}, /* VDI signature 0xbeda107f, little endian */
+    {"vpc", 0, "conectix", 8},		  /* dynamic VHD: footer copy at the start */
+    {"qed", 0, "QED\0", 4},
+};
+
+/* The format whose signature buf (len bytes from offset 0) carries, or NULL. */
+static const char *probe_format(const unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(image_magics) / sizeof(image_magics[0]); i++) {
+		const struct image_magic *m = &image_magics[i];
+
+		if (m->offset + m->len <= len && !memcmp(buf + m->offset, m->magic, m->len))
+			return m->format;
+	}
+	return NULL;
+}
+
+/*
+ * The file backend serves bytes as they are, so an image in a format (a
+ * qcow2 file served raw is silently wrong: the guest sees the header and the
+ * tables, and its writes corrupt them) is refused unless the caller said
+ * format=raw. Only regular files and block devices are looked at; a path
+ * that does not exist yet (size= creates it) or cannot be read is left to
+ * the file backend to report. Returns 0 or -EMEDIUMTYPE (message logged).
+ */
+static int refuse_image_format(const char *path)
+{
+	unsigned char buf[512];
+	const char *format = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		n = pread(fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			format = probe_format(buf, (size_t)n);
+	}
+	close(fd);
+	if (!format)
+		return 0;
+	vblk_err("file backend: '%s' is a %s image, not a raw disk: serve its disk with "
+		 "qemu-nbd --format=%s --socket=NBD_SOCK '%s' and --disk "
+		 "'nbd+unix:///?socket=NBD_SOCK', or add format=raw to serve the file's bytes "
+		 "as they are",
+		 path, format, format, path);
+	return -EMEDIUMTYPE;
+}
+
 int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 {
+	int ret;
+
 	static const struct be_opts defaults;
 	struct be_opts o;
 
@@ -56,6 +130,11 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 		vblk_err("backend: %s: this build has no NBD support (libnbd)", spec);
 		return -ENOTSUP;
 #endif
+	}
+	if (!o.format_raw) {
+		ret = refuse_image_format(spec);
+		if (ret)
+			return ret;
 	}
 	return be_file_ops.open(&o, out);
 }

@@ -66,6 +66,11 @@ struct be_opts {
 	bool nolock;	       /* file backend: take no image lock (locking=off), see be_lock.h */
 	uint64_t size;	       /* 0: keep; else create/extend a sparse file to this size */
 	unsigned reconnect_ms; /* NBD: how long to retry a lost connection; 0 = default (5 s) */
+	/*
+	 * File backend: the caller says the image is raw (format=raw), so its
+	 * first bytes are not checked for another format's signature.
+	 */
+	bool format_raw;
 };
 
 struct be;
@@ -107,6 +112,10 @@ extern const struct be_ops be_null_ops;
  * Open a backend by spec: "null:SIZE", "memory:SIZE", an NBD URI
  * (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH; needs libnbd at
  * build time) or a file / block device path (file backend). Returns 0 or -errno (message logged).
+ * A file or block device whose first bytes carry the signature of an image
+ * format (qcow2, VMDK, VHDX, VDI, VHD, QED) is refused with -EMEDIUMTYPE
+ * unless opts->format_raw: served raw, the guest would see the format's
+ * metadata instead of its disk.
  */
 int be_open(const char *spec, const struct be_opts *opts, struct be **out);
 
