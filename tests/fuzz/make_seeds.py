@@ -14,7 +14,10 @@ vhost_user: records of fuzz_vhost_user.c (see its header comment).
 
 vhost_seq: ops of fuzz_vhost_seq.c (see its header comment): QEMU-like
 sessions (split and packed rings, inflight region, config) that the fuzzer
-mutates field by field, and the inputs it found that crashed the server.
+mutates field by field.
+
+Files named crash-* in a corpus are inputs a fuzzer found, kept as found
+(docs/fuzzing.md); this script does not write or remove them.
 
 driver_ring: ops of fuzz_driver_ring.c (see its header comment).
 """
