@@ -69,9 +69,11 @@ static void blk_done(struct vblk_req *req, uint32_t used_len, void *opaque)
  * while we work and re-enabled at the end; buffers that arrive in between are
  * caught by the enable/re-check of virtio 1.3 §2.7.10.
  */
-static void blk_queue_kick(void *qdev)
+static bool blk_queue_kick(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
+	unsigned budget = bq->num; /* vu_dev_ops.queue_kick: a bounded batch */
+	bool more = false;
 
 	do {
 		vu_queue_disable_kicks(bq->q);
@@ -90,6 +92,10 @@ static void blk_queue_kick(void *qdev)
 				if (vu_queue_enable_kicks(bq->q))
 					vu_queue_set_broken(bq->q, "chains available while every "
 								   "head is in flight");
+				goto out;
+			}
+			if (!budget--) {
+				more = true;
 				goto out;
 			}
 			r = vu_queue_pop(bq->q, &elem, s->iov, bq->iov_max);
@@ -113,6 +119,7 @@ static void blk_queue_kick(void *qdev)
 	} while (vu_queue_enable_kicks(bq->q));
 out:
 	vblk_queue_kick(bq->bq);
+	return more;
 }
 
 static void blk_queue_fd_ready(void *qdev)

@@ -155,6 +155,9 @@ void vu_queue_disable_kicks(struct vu_queue *q)
 
 bool vu_queue_enable_kicks(struct vu_queue *q)
 {
+	/* A broken queue pops nothing: "more available" would loop the device forever. */
+	if (atomic_load_explicit(&q->broken, memory_order_relaxed))
+		return false;
 	return vq_dev_enable_kicks(&q->vq);
 }
 
@@ -195,13 +198,13 @@ static void *queue_thread(void *arg)
 	struct vu_queue *q = arg;
 	struct vu_server *srv = q->srv;
 	const struct vu_dev_ops *ops = srv->ops;
-	bool stopping = false;
+	bool stopping = false, more;
 
 	/*
 	 * Buffers may have been made available while the queue was stopped
 	 * (a restart after a reconfiguration): look once before sleeping.
 	 */
-	ops->queue_kick(q->qdev);
+	more = ops->queue_kick(q->qdev);
 	queue_notify(q);
 	/*
 	 * vhost-user.rst "Inflight I/O tracking": after resubmitting, kick and
@@ -219,7 +222,8 @@ static void *queue_thread(void *arg)
 
 		if (stopping && inflight == 0)
 			break;
-		n = epoll_wait(q->epfd, ev, ARRAY_SIZE(ev), -1);
+		/* A device that stopped at its batch bound goes on after a look at the fds. */
+		n = epoll_wait(q->epfd, ev, ARRAY_SIZE(ev), more && !stopping ? 0 : -1);
 		if (n < 0) {
 			if (errno != EINTR)
 				vblk_err("queue %u: epoll_wait: %s", q->index, strerror(errno));
@@ -243,9 +247,10 @@ static void *queue_thread(void *arg)
 		}
 		/* A mapping shrank under us (vu_guard.h): take nothing more from this ring. */
 		if (atomic_load_explicit(&srv->mem_fault, memory_order_relaxed))
-			queue_mark_broken(q);
-		if (kicked && !stopping && !atomic_load_explicit(&q->broken, memory_order_relaxed))
-			ops->queue_kick(q->qdev);
+			vu_queue_set_broken(q, "a memory region shrank under us");
+		more = (kicked || more) && !stopping &&
+		       !atomic_load_explicit(&q->broken, memory_order_relaxed) &&
+		       ops->queue_kick(q->qdev);
 		queue_notify(q);
 	}
 	queue_notify(q);

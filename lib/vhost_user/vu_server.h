@@ -55,7 +55,14 @@ struct vu_dev_ops {
 	/* The one fd the queue thread polls for completions (always >= 0). */
 	int (*queue_fd)(void *qdev);
 	/* The driver kicked (or the queue just started): pop and submit. */
-	void (*queue_kick)(void *qdev);
+	/*
+	 * Returns true if it stopped at a bound with buffers still available:
+	 * the server calls it again after a look at its fds (a stop request
+	 * among them), so no ring can keep a queue thread busy forever — not
+	 * even one whose used ring or data buffers overlap its own avail ring,
+	 * so that completing a request makes another available.
+	 */
+	bool (*queue_kick)(void *qdev);
 	/* queue_fd is readable: reap completions. */
 	void (*queue_fd_ready)(void *qdev);
 	/* Requests popped and not yet pushed. */

@@ -441,6 +441,45 @@ static void ctl_reconnect_at_once(void)
 	expect_new_connection_works();
 }
 
+/*
+ * The used ring laid over the avail ring, with avail->idx (= used->idx) at 1
+ * when the ring starts: the device takes its used index from the ring, so
+ * every completion it pushes makes another chain available, and each such
+ * request completes at once. The ring never runs dry, yet the queue must
+ * still stop when asked (GET_VRING_BASE answers) and the daemon serve the
+ * next client. Found by the vhost_user fuzzer (seed
+ * corpus/vhost_user/used-ring-over-avail-ring).
+ */
+static void ctl_used_ring_over_avail_ring(void)
+{
+	struct vhost_vring_state st = {0, 0};
+	struct vhost_vring_addr a;
+
+	rf_open(&F, 1, 0);
+	/*
+	 * Every descriptor is a bare status byte, which the
+	 * engine answers at once (IOERR: no header), so each completion is
+	 * pushed while the device is still popping.
+	 */
+	memset(rf_ptr(&F, RF_RING(0) + 0x1000), 0, 0x1000);
+	/* Used elements land on avail entries too (ids and lengths): any head is one. */
+	for (unsigned i = 0; i < RF_QNUM; i++)
+		rf_desc(&F.q[0], i, RF_STATUS(0), 1, VIRTQ_DESC_F_WRITE, 0);
+	F.q[0].avail->idx = 1; /* published, not kicked */
+	memset(&a, 0, sizeof(a));
+	a.desc_user_addr = (uint64_t)(uintptr_t)rf_ptr(&F, RF_RING(0));
+	a.avail_user_addr = (uint64_t)(uintptr_t)rf_ptr(&F, RF_RING(0) + 0x1000);
+	a.used_user_addr = a.avail_user_addr;
+	/* Restarts the ring, which looks at it once. */
+	rf_set_ok(&F, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	usleep(300 * 1000);
+	rf_send(&F, VHOST_USER_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0);
+	CHECK_EQ(rf_recv(&F, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)), (int)sizeof(st));
+	fprintf(stderr, "the queue stopped at avail index %u\n", st.num);
+	rf_close(&F);
+	expect_new_connection_works();
+}
+
 #define CC(n, f)                                                                                   \
 	{                                                                                          \
 		"control", n, f, false                                                             \
@@ -464,6 +503,7 @@ static const struct conf_case cases[] = {
     CC("trickling-message-dropped", ctl_trickle_dropped),
     CC("sigterm-mid-message", ctl_sigterm_mid_message),
     CC("reconnect-at-once", ctl_reconnect_at_once),
+    CC("used-ring-over-avail-ring", ctl_used_ring_over_avail_ring),
 };
 
 const struct conf_table conf_control_cases = {cases, sizeof(cases) / sizeof(cases[0])};
