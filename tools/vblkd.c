@@ -4,7 +4,9 @@
  * device, null:SIZE or memory:SIZE), builds a virtio-blk device on it and
  * serves it on a unix socket to one vhost-user front end at a time (QEMU's
  * vhost-user-blk-pci, or any other). It follows vhost-user.rst "Backend
- * program conventions": --socket-path, --fd and --print-capabilities.
+ * program conventions": --socket-path, --fd (a listening socket, or one
+ * connected to the front end, served until it hangs up), --print-capabilities,
+ * --blk-file and --read-only.
  * Under a service manager (the systemd units in data/systemd) it takes its
  * socket from socket activation and reports readiness (tools/service.h).
  *
@@ -24,12 +26,14 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -41,6 +45,7 @@
 #include "blk/blk.h"
 #include "internal/log.h"
 #include "internal/size.h"
+#include "conn_bridge.h"
 #include "service.h"
 #include "vhost_user/vu_blk.h"
 #include "vhost_user/vu_server.h"
@@ -87,7 +92,9 @@ static void usage(FILE *f)
 	    "  --socket-group NAME|GID\n"
 	    "                      group of the socket (with --socket-mode 0660: its members\n"
 	    "                      may connect)\n"
-	    "  --fd N              serve on the already-listening unix socket fd N\n"
+	    "  --fd N              serve on the inherited unix socket fd N: a listening one, or\n"
+	    "                      one connected to the front end (vblkd exits when it hangs\n"
+	    "                      up)\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
 	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
 	    "             [,reconnect-ms=N][,format=raw]\n"
@@ -493,21 +500,44 @@ static void remove_socket(struct sock_file *sf)
 	sf->dirfd = -1;
 }
 
-/* An inherited socket must be a listening unix stream socket. */
-static int check_listen_fd(int fd)
+/*
+ * An inherited socket must be a unix stream socket: listening (1), or
+ * connected to the one front end (0), as a management layer that spawns the
+ * back end with one end of a socketpair passes it. -1: neither (printed).
+ */
+static int inherited_listens(int fd)
 {
-	int val = 0;
-	socklen_t len = sizeof(val);
-	int flags;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) || !val) {
-		fprintf(stderr, "vblkd: --fd %d is not a listening socket\n", fd);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) || ss.ss_family != AF_UNIX ||
+	    type != SOCK_STREAM) {
+		fprintf(stderr, "vblkd: fd %d is not a unix stream socket\n", fd);
 		return -1;
 	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags >= 0)
-		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len)) {
+		fprintf(stderr, "vblkd: fd %d: %s\n", fd, strerror(errno));
+		return -1;
+	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (listening) {
+		int flags = fcntl(fd, F_GETFL);
+
+		if (flags >= 0)
+			fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+		return 1;
+	}
+	/* Connected, and not yet hung up on: a peer that left must not be served. */
+	sslen = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen)) {
+		fprintf(stderr, "vblkd: fd %d is neither listening nor connected: %s\n", fd,
+			strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -547,6 +577,32 @@ static void print_capabilities(void)
 	       "}\n");
 }
 
+/* *out: an fd readable when a or b is (an epoll set of both). */
+static int stop_on_either(int a, int b, int *out)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -errno;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) || epoll_ctl(ep, EPOLL_CTL_ADD, b, &ev)) {
+		int ret = -errno;
+
+		close(ep);
+		return ret;
+	}
+	*out = ep;
+	return 0;
+}
+
+/* Whether a signal is waiting on the signalfd (not consumed). */
+static bool signal_pending(int sfd)
+{
+	struct pollfd p = {.fd = sfd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -580,7 +636,9 @@ int main(int argc, char **argv)
 	gid_t sock_gid = (gid_t)-1;
 	bool sock_opts = false;
 	char *disk = NULL;
-	int listen_fd = -1, inherited_fd = -1, sfd, c, ret, status = 1;
+	int listen_fd = -1, inherited_fd = -1, inherited_kind = 1, stop_fd = -1, sfd, c, ret;
+	int status = 1;
+	struct conn_bridge *bridge = NULL;
 	const char *blk_file = NULL;
 	bool read_only = false;
 	struct vblk_dev_opts vopts;
@@ -664,8 +722,11 @@ int main(int argc, char **argv)
 	if (read_only)
 		dopts.ro = true;
 
-	if (inherited_fd >= 0 && check_listen_fd(inherited_fd))
-		return 1;
+	if (inherited_fd >= 0) {
+		inherited_kind = inherited_listens(inherited_fd);
+		if (inherited_kind < 0)
+			return 1;
+	}
 
 	memset(&bopts, 0, sizeof(bopts));
 	bopts.path = dopts.file;
@@ -711,9 +772,26 @@ int main(int argc, char **argv)
 
 	/* Last step before serving: the socket's appearance means "ready". */
 	sock.path = socket_path;
-	listen_fd = inherited_fd >= 0 ? inherited_fd : listen_at(&sock, sock_mode, sock_gid);
-	if (listen_fd < 0)
-		goto out_close_sfd;
+	stop_fd = sfd;
+	if (inherited_kind == 0) {
+		/* One front end, and vblkd ends with it (vhost-user.rst conventions). */
+		ret = conn_bridge_start(inherited_fd, &listen_fd, &bridge);
+		if (!ret) {
+			ret = stop_on_either(sfd, conn_bridge_done_fd(bridge), &stop_fd);
+			if (ret)
+				close(listen_fd);
+		}
+		if (ret) {
+			fprintf(stderr, "vblkd: cannot serve the connected fd %d: %s\n",
+				inherited_fd, strerror(-ret));
+			goto out_close_sfd;
+		}
+	} else {
+		listen_fd =
+		    inherited_fd >= 0 ? inherited_fd : listen_at(&sock, sock_mode, sock_gid);
+		if (listen_fd < 0)
+			goto out_close_sfd;
+	}
 	ret = vu_server_create(&vu_blk_ops, &dev, listen_fd, &srv);
 	if (ret) {
 		fprintf(stderr, "vblkd: cannot start the server: %s\n", strerror(-ret));
@@ -727,9 +805,11 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		vblk_warn("cannot notify the service manager (NOTIFY_SOCKET): %s", strerror(-ret));
 
-	ret = vu_server_run(srv, sfd);
+	ret = vu_server_run(srv, stop_fd);
 	if (ret)
 		vblk_err("server: %s", strerror(-ret));
+	else if (bridge && !signal_pending(sfd))
+		vblk_info("the front end hung up: finishing in-flight requests");
 	else
 		vblk_info("signal received: finishing in-flight requests");
 	service_notify("STOPPING=1");
@@ -742,6 +822,9 @@ int main(int argc, char **argv)
 out_unlink:
 	remove_socket(&sock);
 out_close_sfd:
+	if (stop_fd != sfd && stop_fd >= 0)
+		close(stop_fd);
+	conn_bridge_stop(bridge);
 	close(sfd);
 out_close_be:
 	vblk_dev_fini(&dev);

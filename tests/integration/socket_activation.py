@@ -17,7 +17,6 @@ vblkd@.service do, done by hand.
 
 Exit 0 pass, 1 fail, 77 skip.
 """
-import fcntl
 import os
 import shlex
 import shutil
@@ -25,30 +24,15 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_lib import Daemons  # noqa: E402
+
 mode, vblkd, vblk, unitdir = sys.argv[1:5]
-tmp = tempfile.mkdtemp(prefix="vblk-sockact.")
-children = []
-
-
-def cleanup():
-    for p in children:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def fail(msg):
-    log = os.path.join(tmp, "vblkd.log")
-    if os.path.exists(log):
-        with open(log) as f:
-            msg += "\n--- vblkd log:\n" + f.read()
-    print("FAIL: " + msg, file=sys.stderr)
-    cleanup()
-    sys.exit(1)
+d = Daemons("sockact")
+tmp, fail = d.tmp, d.fail
 
 
 def exec_start(disk):
@@ -70,32 +54,11 @@ def exec_start(disk):
 
 def spawn(argv, listener, notify, listen_pid=None):
     """Start argv with listener as fd 3 and LISTEN_FDS=1; LISTEN_PID is the
-    child's own pid (sh -c sets it to $$, then exec keeps that pid), or
-    listen_pid."""
+    child's own pid ($$ of the shell that execs it), or listen_pid."""
     env = dict(os.environ, LISTEN_FDS="1", NOTIFY_SOCKET=notify)
     env.pop("LISTEN_PID", None)
-    # From 5 up whatever Python gave us (often 3 itself), so the shell's
-    # "3<&N N<&-" does not close fd 3 (dash takes single-digit fds only).
-    lfd = fcntl.fcntl(listener.fileno(), fcntl.F_DUPFD_CLOEXEC, 5)
-    pid = str(listen_pid) if listen_pid else "$$"
-    # fd 3 is dup'ed from the listener by the shell; the listener's own fd is closed.
-    script = 'LISTEN_PID=%s; export LISTEN_PID; exec "$@" 3<&%d %d<&-' % (pid, lfd, lfd)
-    log = open(os.path.join(tmp, "vblkd.log"), "w")
-    p = subprocess.Popen(["sh", "-c", script, "sh"] + argv, env=env, pass_fds=(lfd,),
-                         stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    os.close(lfd)
-    children.append(p)
-    return p
-
-
-def expect_exit(p, want, when):
-    try:
-        rc = p.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        fail("vblkd still running 20 s %s" % when)
-    if rc != want:
-        fail("vblkd exited %d %s, want %d" % (rc, when, want))
+    prelude = "LISTEN_PID=%s; export LISTEN_PID;" % (listen_pid or "$$")
+    return d.spawn_fd3(argv, listener.fileno(), env=env, prelude=prelude)
 
 
 def recv_state(ns, timeout):
@@ -142,10 +105,9 @@ def main():
     if mode == "foreign":
         # The parent's pid: the variables were for it, not for vblkd.
         p = spawn(exec_start("null:1M"), listener, notify, listen_pid=os.getpid())
-        expect_exit(p, 2, "with a foreign LISTEN_PID")
-        with open(os.path.join(tmp, "vblkd.log")) as f:
-            if "give exactly one of --socket" not in f.read():
-                fail("vblkd did not say that it was given no socket")
+        d.expect_exit(p, 2, "with a foreign LISTEN_PID")
+        if "give exactly one of --socket" not in d.log_text():
+            fail("vblkd did not say that it was given no socket")
         if recv_state(ns, 0.2) is not None:
             fail("vblkd notified the manager although it did not start")
         return 0
@@ -166,15 +128,11 @@ def main():
     state = recv_state(ns, 20)
     if state is None or "STOPPING=1" not in state.split("\n"):
         fail("after SIGTERM: %r, want STOPPING=1" % state)
-    expect_exit(p, 0, "after SIGTERM")
+    d.expect_exit(p, 0, "after SIGTERM")
     # The socket belongs to the service manager, which may pass it again.
     if not os.path.exists(sock_path):
         fail("vblkd removed the socket it was passed")
     return 0
 
 
-try:
-    status = main()
-finally:
-    cleanup()
-sys.exit(status)
+d.run(main)
