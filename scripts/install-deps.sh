@@ -15,7 +15,7 @@ run) ;;
 test | bench)
 	pkgs+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
 		e2fsprogs xz-utils zstd clang libclang-rt-14-dev llvm binutils util-linux
-		nbdkit nbdkit-plugin-dev libnbd-bin fio procps psmisc python3)
+		nbdkit nbdkit-plugin-dev libnbd-bin fio procps psmisc python3 groff-base)
 	;;
 *)
 	echo "install-deps: unknown profile '$profile' (run|test|bench)" >&2

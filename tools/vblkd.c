@@ -494,7 +494,7 @@ static void remove_socket(struct sock_file *sf)
 	    st.st_dev == sf->dev && st.st_ino == sf->ino)
 		unlinkat(sf->dirfd, sf->base, 0);
 	else
-		vblk_warn("%s is no longer our socket: left in place", sf->path);
+		log_warn("%s is no longer our socket: left in place", sf->path);
 	flock(sf->dirfd, LOCK_UN);
 	close(sf->dirfd);
 	sf->dirfd = -1;
@@ -641,9 +641,9 @@ int main(int argc, char **argv)
 	struct conn_bridge *bridge = NULL;
 	const char *blk_file = NULL;
 	bool read_only = false;
-	struct vblk_dev_opts vopts;
+	struct blk_dev_opts vopts;
 	struct be_opts bopts;
-	struct vblk_dev dev;
+	struct blk_dev dev;
 	struct vu_server *srv;
 	struct be *be;
 	sigset_t sigs;
@@ -684,7 +684,7 @@ int main(int argc, char **argv)
 			printf("vblkd %s\n", VBLK_VERSION_STRING);
 			return 0;
 		case 'v':
-			vblk_log_set_level(VBLK_LOG_DEBUG);
+			log_set_level(LOGL_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -751,7 +751,7 @@ int main(int argc, char **argv)
 	vopts.range_start = dopts.range_start;
 	vopts.range_size = dopts.range_size;
 	memset(&dev, 0, sizeof(dev));
-	ret = vblk_dev_init(&dev, be, &vopts);
+	ret = blk_dev_init(&dev, be, &vopts);
 	if (ret) {
 		fprintf(stderr, "vblkd: %s: cannot build the device: %s\n", dopts.file,
 			strerror(-ret));
@@ -797,21 +797,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vblkd: cannot start the server: %s\n", strerror(-ret));
 		goto out_unlink;
 	}
-	vblk_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s", dopts.file, be->info.size,
-		  dopts.ro ? ", read-only" : "", dopts.queues, dopts.queues > 1 ? "s" : "",
-		  socket_path ? socket_path : "the inherited fd");
+	log_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s", dopts.file, be->info.size,
+		 dopts.ro ? ", read-only" : "", dopts.queues, dopts.queues > 1 ? "s" : "",
+		 socket_path ? socket_path : "the inherited fd");
 	/* sd_notify(3): the service manager may now start what needs the disk. */
 	ret = service_notify("READY=1");
 	if (ret < 0)
-		vblk_warn("cannot notify the service manager (NOTIFY_SOCKET): %s", strerror(-ret));
+		log_warn("cannot notify the service manager (NOTIFY_SOCKET): %s", strerror(-ret));
 
 	ret = vu_server_run(srv, stop_fd);
 	if (ret)
-		vblk_err("server: %s", strerror(-ret));
+		log_err("server: %s", strerror(-ret));
 	else if (bridge && !signal_pending(sfd))
-		vblk_info("the front end hung up: finishing in-flight requests");
+		log_info("the front end hung up: finishing in-flight requests");
 	else
-		vblk_info("signal received: finishing in-flight requests");
+		log_info("signal received: finishing in-flight requests");
 	service_notify("STOPPING=1");
 	/* Stop accepting first, so nobody connects to a daemon on its way out. */
 	remove_socket(&sock);
@@ -827,7 +827,7 @@ out_close_sfd:
 	conn_bridge_stop(bridge);
 	close(sfd);
 out_close_be:
-	vblk_dev_fini(&dev);
+	blk_dev_fini(&dev);
 	be_close(be);
 	return status;
 }

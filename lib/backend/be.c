@@ -29,7 +29,7 @@ static int open_sized(const struct be_ops *ops, const char *name, const char *ar
 	int ret = size_parse(arg, &size);
 
 	if (ret < 0 || size == 0) {
-		vblk_err("%s backend: bad size '%s' (want N[KMGT], N > 0)", name, arg);
+		log_err("%s backend: bad size '%s' (want N[KMGT], N > 0)", name, arg);
 		return ret < 0 ? ret : -EINVAL;
 	}
 	o.path = NULL;
@@ -97,11 +97,11 @@ static int refuse_image_format(const char *path)
 	close(fd);
 	if (!format)
 		return 0;
-	vblk_err("file backend: '%s' is a %s image, not a raw disk: serve its disk with "
-		 "qemu-nbd --format=%s --socket=NBD_SOCK '%s' and --disk "
-		 "'nbd+unix:///?socket=NBD_SOCK', or add format=raw to serve the file's bytes "
-		 "as they are",
-		 path, format, format, path);
+	log_err("file backend: '%s' is a %s image, not a raw disk: serve its disk with "
+		"qemu-nbd --format=%s --socket=NBD_SOCK '%s' and --disk "
+		"'nbd+unix:///?socket=NBD_SOCK', or add format=raw to serve the file's bytes "
+		"as they are",
+		path, format, format, path);
 	return -EMEDIUMTYPE;
 }
 
@@ -113,7 +113,7 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 	struct be_opts o;
 
 	if (!spec || !*spec || !out) {
-		vblk_err("backend: empty specification");
+		log_err("backend: empty specification");
 		return -EINVAL;
 	}
 	o = opts ? *opts : defaults;
@@ -127,7 +127,7 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 #ifdef VBLK_HAVE_NBD
 		return be_nbd_ops.open(&o, out);
 #else
-		vblk_err("backend: %s: this build has no NBD support (libnbd)", spec);
+		log_err("backend: %s: this build has no NBD support (libnbd)", spec);
 		return -ENOTSUP;
 #endif
 	}

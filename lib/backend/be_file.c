@@ -245,7 +245,7 @@ static int file_open(const struct be_opts *opts, struct be **out)
 	int fd, ret;
 
 	if (!path || !*path) {
-		vblk_err("file backend: no path");
+		log_err("file backend: no path");
 		return -EINVAL;
 	}
 	if (opts->direct)
@@ -255,8 +255,8 @@ static int file_open(const struct be_opts *opts, struct be **out)
 	fd = open(path, flags, 0644);
 	if (fd < 0) {
 		ret = -errno;
-		vblk_err("file backend: cannot open '%s'%s: %s", path,
-			 opts->direct && ret == -EINVAL ? " with O_DIRECT" : "", strerror(-ret));
+		log_err("file backend: cannot open '%s'%s: %s", path,
+			opts->direct && ret == -EINVAL ? " with O_DIRECT" : "", strerror(-ret));
 		return ret;
 	}
 	/* Locked before anything reads the size or extends the file. */
@@ -278,7 +278,7 @@ static int file_open(const struct be_opts *opts, struct be **out)
 	info->can_flush = true;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		vblk_err("file backend: stat '%s': %s", path, strerror(-ret));
+		log_err("file backend: stat '%s': %s", path, strerror(-ret));
 		goto err_free;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -289,14 +289,14 @@ static int file_open(const struct be_opts *opts, struct be **out)
 
 		if (ioctl(fd, BLKGETSIZE64, &bytes) < 0 || ioctl(fd, BLKSSZGET, &lbs) < 0) {
 			ret = -errno;
-			vblk_err("file backend: '%s': cannot get device size: %s", path,
-				 strerror(-ret));
+			log_err("file backend: '%s': cannot get device size: %s", path,
+				strerror(-ret));
 			goto err_free;
 		}
 		if (opts->size > bytes) {
 			ret = -EINVAL;
-			vblk_err("file backend: '%s': size %llu is larger than the device (%llu)",
-				 path, (unsigned long long)opts->size, (unsigned long long)bytes);
+			log_err("file backend: '%s': size %llu is larger than the device (%llu)",
+				path, (unsigned long long)opts->size, (unsigned long long)bytes);
 			goto err_free;
 		}
 		if (ioctl(fd, BLKPBSZGET, &pbs) == 0)
@@ -319,15 +319,15 @@ static int file_open(const struct be_opts *opts, struct be **out)
 		if (opts->size > info->size) {
 			if (opts->ro) {
 				ret = -EINVAL;
-				vblk_err(
+				log_err(
 				    "file backend: '%s' is read-only and smaller than %llu bytes",
 				    path, (unsigned long long)opts->size);
 				goto err_free;
 			}
 			if (ftruncate(fd, (off_t)opts->size) < 0) {
 				ret = -errno;
-				vblk_err("file backend: cannot extend '%s' to %llu bytes: %s", path,
-					 (unsigned long long)opts->size, strerror(-ret));
+				log_err("file backend: cannot extend '%s' to %llu bytes: %s", path,
+					(unsigned long long)opts->size, strerror(-ret));
 				goto err_free;
 			}
 			info->size = opts->size;
@@ -337,8 +337,8 @@ static int file_open(const struct be_opts *opts, struct be **out)
 		if (opts->direct) {
 			ret = probe_dio_align(fd, &st, &info->align, &info->mem_align);
 			if (ret < 0) {
-				vblk_err("file backend: '%s': O_DIRECT reads fail: %s", path,
-					 strerror(-ret));
+				log_err("file backend: '%s': O_DIRECT reads fail: %s", path,
+					strerror(-ret));
 				goto err_free;
 			}
 		}
@@ -348,7 +348,7 @@ static int file_open(const struct be_opts *opts, struct be **out)
 		/* No secure erase: a file system gives no guarantee that old blocks are gone. */
 	} else {
 		ret = -EINVAL;
-		vblk_err("file backend: '%s' is not a regular file or a block device", path);
+		log_err("file backend: '%s' is not a regular file or a block device", path);
 		goto err_free;
 	}
 	*out = &f->base;
@@ -406,21 +406,21 @@ static int file_queue_create(struct be *be, unsigned depth, struct be_queue **ou
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->efd < 0) {
 		ret = -errno;
-		vblk_err("file backend '%s': eventfd: %s", f->path, strerror(-ret));
+		log_err("file backend '%s': eventfd: %s", f->path, strerror(-ret));
 		goto err;
 	}
 	/* SQ entries >= slots: a slot never lacks an SQE (see the top of the file). */
 	ret = io_uring_queue_init(nslots, &q->ring, 0);
 	if (ret < 0) {
-		vblk_err("file backend '%s': io_uring_queue_init(%u): %s", f->path, nslots,
-			 strerror(-ret));
+		log_err("file backend '%s': io_uring_queue_init(%u): %s", f->path, nslots,
+			strerror(-ret));
 		goto err;
 	}
 	q->ring_ok = true;
 	ret = io_uring_register_eventfd(&q->ring, q->efd);
 	if (ret < 0) {
-		vblk_err("file backend '%s': io_uring_register_eventfd: %s", f->path,
-			 strerror(-ret));
+		log_err("file backend '%s': io_uring_register_eventfd: %s", f->path,
+			strerror(-ret));
 		goto err;
 	}
 	q->slots = calloc(nslots, sizeof(*q->slots));
@@ -568,8 +568,8 @@ static void slot_complete(struct file_queue *q, struct file_slot *s, int res)
 			 * write that makes no progress is an error, not a retry loop.
 			 */
 			if (io->op == BE_OP_READ) {
-				vblk_iov_memset(s->iov, (unsigned)(s->iov_end - s->iov), s->off, 0,
-						s->left);
+				iov_memset(s->iov, (unsigned)(s->iov_end - s->iov), s->off, 0,
+					   s->left);
 			} else {
 				res = -EIO;
 			}
@@ -846,7 +846,7 @@ static int file_submit(struct be_queue *bq, struct be_io *io)
 	case BE_OP_WRITE:
 		if (io->op == BE_OP_WRITE && f->base.info.ro)
 			return complete_later(q, io, -EROFS);
-		if (vblk_iov_size(io->iov, io->iovcnt) < io->len)
+		if (iov_size(io->iov, io->iovcnt) < io->len)
 			return complete_later(q, io, -EINVAL);
 		if (io->len == 0)
 			return complete_later(q, io, 0);
@@ -886,8 +886,8 @@ static void file_kick(struct be_queue *bq)
 
 		/* SQEs not taken stay in the SQ and go with the next kick or reap. */
 		if (ret < 0)
-			vblk_warn("file backend '%s': io_uring_submit: %s", to_file(bq->be)->path,
-				  strerror(-ret));
+			log_warn("file backend '%s': io_uring_submit: %s", to_file(bq->be)->path,
+				 strerror(-ret));
 	}
 }
 
@@ -899,7 +899,7 @@ static int file_reap(struct be_queue *bq)
 
 	/* Clear the eventfd before draining: a CQE posted after this re-arms it. */
 	if (read(q->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		vblk_warn("file backend: eventfd read: %s", strerror(errno));
+		log_warn("file backend: eventfd read: %s", strerror(errno));
 	q->ndone = 0;
 	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		struct file_slot *s = io_uring_cqe_get_data(cqe);

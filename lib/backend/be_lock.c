@@ -208,8 +208,8 @@ int be_lock_image(int fd, const char *path, bool ro)
 		goto conflict;
 	}
 	if (ret) {
-		vblk_err("file backend: cannot lock '%s': %s (locking=off serves it unlocked)",
-			 path, strerror(-ret));
+		log_err("file backend: cannot lock '%s': %s (locking=off serves it unlocked)", path,
+			strerror(-ret));
 		goto err_unlock;
 	}
 	for (unsigned i = 0; i < PERM_COUNT && !ret; i++) {
@@ -219,7 +219,7 @@ int be_lock_image(int fd, const char *path, bool ro)
 			ret = byte_held(fd, LOCK_PERM_BASE + i, &pid);
 	}
 	if (ret < 0) {
-		vblk_err("file backend: cannot test the locks on '%s': %s", path, strerror(-ret));
+		log_err("file backend: cannot test the locks on '%s': %s", path, strerror(-ret));
 		goto err_unlock;
 	}
 	if (!ret)
@@ -227,9 +227,9 @@ int be_lock_image(int fd, const char *path, bool ro)
 
 conflict:
 	find_holder(fd, pid, who, sizeof(who));
-	vblk_err("file backend: another process%s holds a lock on '%s' (is another vblkd or QEMU "
-		 "using it?)",
-		 who, path);
+	log_err("file backend: another process%s holds a lock on '%s' (is another vblkd or QEMU "
+		"using it?)",
+		who, path);
 	ret = -EBUSY;
 err_unlock:
 	be_unlock_image(fd);

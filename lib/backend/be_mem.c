@@ -28,7 +28,7 @@ static int mem_open(const struct be_opts *opts, struct be **out)
 	struct mem_be *m;
 
 	if (opts->size == 0 || opts->size > SIZE_MAX) {
-		vblk_err("memory backend: bad size %llu", (unsigned long long)opts->size);
+		log_err("memory backend: bad size %llu", (unsigned long long)opts->size);
 		return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
@@ -40,8 +40,8 @@ static int mem_open(const struct be_opts *opts, struct be **out)
 	if (m->mem == MAP_FAILED) {
 		int err = errno;
 
-		vblk_err("memory backend: cannot map %llu bytes: %s",
-			 (unsigned long long)opts->size, strerror(err));
+		log_err("memory backend: cannot map %llu bytes: %s", (unsigned long long)opts->size,
+			strerror(err));
 		free(m);
 		return -err;
 	}
@@ -72,15 +72,13 @@ static int mem_do(struct mem_be *m, const struct be_io *io)
 		return -EINVAL;
 	switch (io->op) {
 	case BE_OP_READ:
-		if (vblk_iov_from_buf(io->iov, io->iovcnt, 0, m->mem + io->offset, io->len) !=
-		    io->len)
+		if (iov_from_buf(io->iov, io->iovcnt, 0, m->mem + io->offset, io->len) != io->len)
 			return -EINVAL;
 		return 0;
 	case BE_OP_WRITE:
 		if (info->ro)
 			return -EROFS;
-		if (vblk_iov_to_buf(io->iov, io->iovcnt, 0, m->mem + io->offset, io->len) !=
-		    io->len)
+		if (iov_to_buf(io->iov, io->iovcnt, 0, m->mem + io->offset, io->len) != io->len)
 			return -EINVAL;
 		return 0;
 	case BE_OP_DISCARD:

@@ -48,8 +48,8 @@ static int nbd_open(const struct be_opts *opts, struct be **out)
 	int ret;
 
 	if (!opts || !opts->path || !is_nbd_uri(opts->path)) {
-		vblk_err("nbd: need an nbd://, nbds://, nbd+unix:// or nbds+unix:// URI, got '%s'",
-			 opts && opts->path ? opts->path : "(none)");
+		log_err("nbd: need an nbd://, nbds://, nbd+unix:// or nbds+unix:// URI, got '%s'",
+			opts && opts->path ? opts->path : "(none)");
 		return -EINVAL;
 	}
 	nbe = calloc(1, sizeof(*nbe));
@@ -76,10 +76,10 @@ static int nbd_open(const struct be_opts *opts, struct be **out)
 	    .can_discard = caps.can_trim && !opts->ro && !caps.ro,
 	    .can_write_zeroes = caps.can_zero && !opts->ro && !caps.ro,
 	};
-	vblk_info("nbd: %s: %" PRIu64 " bytes%s%s%s%s%s", nbe->uri, caps.size,
-		  nbe->base.info.ro ? ", read-only" : "", caps.can_flush ? ", flush" : "",
-		  caps.can_fua ? ", fua" : "", caps.can_trim ? ", trim" : "",
-		  caps.can_zero ? ", zero" : "");
+	log_info("nbd: %s: %" PRIu64 " bytes%s%s%s%s%s", nbe->uri, caps.size,
+		 nbe->base.info.ro ? ", read-only" : "", caps.can_flush ? ", flush" : "",
+		 caps.can_fua ? ", fua" : "", caps.can_trim ? ", trim" : "",
+		 caps.can_zero ? ", zero" : "");
 	*out = &nbe->base;
 	return 0;
 
@@ -182,7 +182,7 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 	q->wake_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->done_efd < 0 || q->wake_efd < 0) {
 		ret = -errno;
-		vblk_err("nbd: eventfd: %s", strerror(errno));
+		log_err("nbd: eventfd: %s", strerror(errno));
 		goto err_destroy;
 	}
 
@@ -203,15 +203,15 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 	}
 	be_nbd_caps_read(q->h, &q->caps);
 	if (q->caps.size != be->info.size) {
-		vblk_err("nbd: %s: export size changed from %" PRIu64 " to %" PRIu64, nbe->uri,
-			 be->info.size, q->caps.size);
+		log_err("nbd: %s: export size changed from %" PRIu64 " to %" PRIu64, nbe->uri,
+			be->info.size, q->caps.size);
 		ret = -ESTALE;
 		goto err_destroy;
 	}
 	if (nbe->nqueues > 1 && !q->caps.multi_conn && !be->info.ro)
-		vblk_info("nbd: %s does not advertise multi-conn; a flush is sent on every "
-			  "connection with unflushed writes",
-			  nbe->uri);
+		log_info("nbd: %s does not advertise multi-conn; a flush is sent on every "
+			 "connection with unflushed writes",
+			 nbe->uri);
 
 	/* Signals stay with the application's threads. */
 	sigfillset(&all);
@@ -219,7 +219,7 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 	ret = -pthread_create(&q->thread, NULL, be_nbd_io_thread, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret < 0) {
-		vblk_err("nbd: cannot start I/O thread: %s", strerror(-ret));
+		log_err("nbd: cannot start I/O thread: %s", strerror(-ret));
 		goto err_destroy;
 	}
 	q->thread_started = true;

@@ -19,7 +19,7 @@ static int null_open(const struct be_opts *opts, struct be **out)
 	struct be *be;
 
 	if (opts->size == 0) {
-		vblk_err("null backend: size must be > 0");
+		log_err("null backend: size must be > 0");
 		return -EINVAL;
 	}
 	be = calloc(1, sizeof(*be));
@@ -44,7 +44,7 @@ static int null_submit(struct be_queue *bq, struct be_io *io)
 	if (!be_sync_has_room(bq))
 		return -EAGAIN;
 	if (io->op == BE_OP_READ)
-		vblk_iov_memset(io->iov, io->iovcnt, 0, 0, io->len);
+		iov_memset(io->iov, io->iovcnt, 0, 0, io->len);
 	else if (io->op != BE_OP_FLUSH && bq->be->info.ro)
 		res = -EROFS;
 	be_sync_complete(bq, io, res);

@@ -79,7 +79,7 @@ void be_nbd_req_finish(struct nbd_queue *q, struct nbd_req *r)
 
 	if (r->bounce.iov_base) {
 		if (io->op == BE_OP_READ && io->be_res == 0)
-			vblk_iov_from_buf(io->iov, io->iovcnt, 0, r->bounce.iov_base, io->len);
+			iov_from_buf(io->iov, io->iovcnt, 0, r->bounce.iov_base, io->len);
 		free(r->bounce.iov_base);
 		r->bounce.iov_base = NULL;
 	}

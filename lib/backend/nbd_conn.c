@@ -57,13 +57,13 @@ void be_nbd_caps_read(struct nbd_handle *h, struct nbd_caps *c)
  */
 int be_nbd_conn_open(const char *uri, unsigned timeout_ms, bool verbose, struct nbd_handle **out)
 {
-	enum vblk_log_level lvl = verbose ? VBLK_LOG_ERR : VBLK_LOG_DEBUG;
+	enum log_level lvl = verbose ? LOGL_ERR : LOGL_DEBUG;
 	uint64_t deadline = now_ms() + timeout_ms;
 	struct nbd_handle *h = nbd_create();
 	int err;
 
 	if (!h) {
-		vblk_log(lvl, "nbd: %s: %s", uri, nbd_get_error());
+		log_msg(lvl, "nbd: %s: %s", uri, nbd_get_error());
 		return -ENOMEM;
 	}
 	if (nbd_set_uri_allow_transports(h, LIBNBD_ALLOW_TRANSPORT_TCP |
@@ -75,15 +75,15 @@ int be_nbd_conn_open(const char *uri, unsigned timeout_ms, bool verbose, struct 
 
 		if (handle_gone(h)) {
 			/* Dead without a failed call leaves the last error unset. */
-			vblk_log(lvl,
-				 "nbd: cannot connect to %s: connection failed during handshake",
-				 uri);
+			log_msg(lvl,
+				"nbd: cannot connect to %s: connection failed during handshake",
+				uri);
 			err = -ECONNREFUSED;
 			goto err_close;
 		}
 		if (now >= deadline) {
-			vblk_log(lvl, "nbd: cannot connect to %s: timed out after %u ms", uri,
-				 timeout_ms);
+			log_msg(lvl, "nbd: cannot connect to %s: timed out after %u ms", uri,
+				timeout_ms);
 			err = -ETIMEDOUT;
 			goto err_close;
 		}
@@ -95,7 +95,7 @@ int be_nbd_conn_open(const char *uri, unsigned timeout_ms, bool verbose, struct 
 
 err_libnbd:
 	err = nbd_get_errno() > 0 ? -nbd_get_errno() : -EIO;
-	vblk_log(lvl, "nbd: cannot connect to %s: %s", uri, nbd_get_error());
+	log_msg(lvl, "nbd: cannot connect to %s: %s", uri, nbd_get_error());
 err_close:
 	nbd_close(h);
 	return err;
@@ -122,10 +122,10 @@ int be_nbd_conn_try(struct nbd_queue *q, unsigned timeout_ms)
 		return ret;
 	be_nbd_caps_read(h, &caps);
 	if (caps.size != q->nbe->base.info.size) {
-		vblk_warn_once(&q->size_warned,
-			       "nbd: %s came back with size %" PRIu64 " instead of %" PRIu64
-			       "; refusing it",
-			       q->nbe->uri, caps.size, q->nbe->base.info.size);
+		log_warn_once(&q->size_warned,
+			      "nbd: %s came back with size %" PRIu64 " instead of %" PRIu64
+			      "; refusing it",
+			      q->nbe->uri, caps.size, q->nbe->base.info.size);
 		be_nbd_conn_close(h);
 		return -ESTALE;
 	}
@@ -156,8 +156,8 @@ void be_nbd_recover(struct nbd_queue *q)
 		}
 	}
 	q->lost = false;
-	vblk_warn("nbd: lost connection to %s; reconnecting for up to %u ms", q->nbe->uri,
-		  q->nbe->reconnect_ms);
+	log_warn("nbd: lost connection to %s; reconnecting for up to %u ms", q->nbe->uri,
+		 q->nbe->reconnect_ms);
 	be_nbd_loss_note(q, "lost the connection");
 	/*
 	 * A write whose FUA we emulate was acknowledged but not yet flushed: the
@@ -174,7 +174,7 @@ void be_nbd_recover(struct nbd_queue *q)
 		uint64_t now = now_ms();
 
 		if (be_nbd_conn_try(q, (unsigned)(now < deadline ? deadline - now : 1)) == 0) {
-			vblk_info("nbd: reconnected to %s", q->nbe->uri);
+			log_info("nbd: reconnected to %s", q->nbe->uri);
 			return;
 		}
 		now = now_ms();
@@ -186,7 +186,7 @@ void be_nbd_recover(struct nbd_queue *q)
 		}
 		be_nbd_pf_service(q);
 	}
-	vblk_err("nbd: %s: %s within %u ms; failing pending I/O with EIO", q->nbe->uri, why,
-		 q->nbe->reconnect_ms);
+	log_err("nbd: %s: %s within %u ms; failing pending I/O with EIO", q->nbe->uri, why,
+		q->nbe->reconnect_ms);
 	be_nbd_fail_all(q, -EIO); /* q->h stays NULL: the queue is down */
 }

@@ -64,9 +64,9 @@ void be_nbd_loss_note(struct nbd_queue *q, const char *why)
 
 	if (!q_dirty(q))
 		return;
-	vblk_warn("nbd: %s: %s with %" PRIu64
-		  " acknowledged write(s) not yet flushed; the next flush reports EIO",
-		  nbe->uri, why, q->acked - q->flushed);
+	log_warn("nbd: %s: %s with %" PRIu64
+		 " acknowledged write(s) not yet flushed; the next flush reports EIO",
+		 nbe->uri, why, q->acked - q->flushed);
 	q->flushed = q->acked; /* reported from now on through loss_gen, not counted again */
 	pthread_mutex_lock(&nbe->lock);
 	nbe->loss_gen++;

@@ -26,7 +26,7 @@ void be_nbd_efd_signal(int fd)
 
 	/* EAGAIN only if the counter is saturated: the fd is readable anyway. */
 	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		vblk_warn("nbd: eventfd write: %s", strerror(errno));
+		log_warn("nbd: eventfd write: %s", strerror(errno));
 }
 
 /* Reset eventfd fd to not readable. */
@@ -35,7 +35,7 @@ void be_nbd_efd_drain(int fd)
 	uint64_t v;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		vblk_warn("nbd: eventfd read: %s", strerror(errno));
+		log_warn("nbd: eventfd read: %s", strerror(errno));
 }
 
 /*
@@ -131,7 +131,7 @@ void be_nbd_wait_events(struct nbd_queue *q, int timeout_ms)
 	}
 	if (poll(p, n, timeout_ms) < 0) {
 		if (errno != EINTR)
-			vblk_warn("nbd: poll: %s", strerror(errno));
+			log_warn("nbd: poll: %s", strerror(errno));
 		return;
 	}
 	if (p[0].revents)
@@ -169,7 +169,7 @@ void *be_nbd_io_thread(void *arg)
 			unsigned ms = VBLK_MIN(q->nbe->reconnect_ms, NBD_DOWN_ATTEMPT_MS);
 
 			if (be_nbd_conn_try(q, ms ? ms : 1) == 0) {
-				vblk_info("nbd: reconnected to %s", q->nbe->uri);
+				log_info("nbd: reconnected to %s", q->nbe->uri);
 			} else {
 				be_nbd_fail_all(q, -EIO);
 			}

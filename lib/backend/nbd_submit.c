@@ -75,8 +75,7 @@ int be_nbd_req_start(struct nbd_queue *q, struct nbd_req *r)
 				return -ENOMEM;
 			r->bounce.iov_len = io->len;
 			if (io->op == BE_OP_WRITE)
-				vblk_iov_to_buf(io->iov, io->iovcnt, 0, r->bounce.iov_base,
-						io->len);
+				iov_to_buf(io->iov, io->iovcnt, 0, r->bounce.iov_base, io->len);
 			r->iov = &r->bounce;
 			r->iovcnt = 1;
 		}
@@ -200,7 +199,7 @@ static void cmd_issue(struct nbd_queue *q, struct nbd_cmd *c)
 		q->lost = true;
 		return;
 	}
-	vblk_dbg("nbd: command refused: %s", nbd_get_error());
+	log_dbg("nbd: command refused: %s", nbd_get_error());
 	be_nbd_cmd_retire(q, c, -err);
 }
 

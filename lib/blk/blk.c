@@ -6,7 +6,7 @@
  * backend and writes the status byte before reporting the used length.
  *
  * Two error channels (§2.7 vs §5.2.6): a chain without a device-writable byte
- * has nowhere to put a status, so vblk_req_submit() returns false and the
+ * has nowhere to put a status, so blk_req_submit() returns false and the
  * transport breaks the queue; everything else completes with a status byte.
  *
  * Request types are a table of handlers: a new type is one function and one
@@ -14,7 +14,7 @@
  * handing the request down to the padding stage. Nothing on this path
  * allocates memory.
  *
- * Threading: a vblk_queue is used by one thread. The vblk_dev is shared; the
+ * Threading: a blk_queue is used by one thread. The blk_dev is shared; the
  * fields written after init are `writeback` (atomic), changed by the control
  * thread and read once per write request, and the range lock of the padding
  * stage (its own mutex; blk_align.c describes it and the cross-queue wake-up).
@@ -48,14 +48,14 @@
 #define REQ_ASYNC (-1)
 
 /*
- * DISCARD / WRITE_ZEROES / SECURE_ERASE carry up to VBLK_DWZ_MAX_SEG
+ * DISCARD / WRITE_ZEROES / SECURE_ERASE carry up to BLK_DWZ_MAX_SEG
  * segments (blk.h); they are copied out of the request once, validated all
  * together, then run one after another on the backend (no host API takes
  * several ranges in one call).
  */
 
 /* A request's payload once the header and the status byte are taken off. */
-struct vblk_req_parts {
+struct blk_req_parts {
 	struct iovec *out; /* device-readable bytes after the 16-byte header */
 	unsigned out_num;
 	size_t out_len;
@@ -64,8 +64,7 @@ struct vblk_req_parts {
 	size_t in_len;
 };
 
-typedef int vblk_req_handler_fn(struct vblk_queue *q, struct vblk_req *req,
-				struct vblk_req_parts *p);
+typedef int blk_req_handler_fn(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p);
 
 /* ---- device ------------------------------------------------------------ */
 
@@ -75,8 +74,8 @@ static bool is_pow2(uint64_t v)
 }
 
 /* sectorsize=L[/P]: 512 or 4096 each (what Linux and QEMU guests expect), P >= L. */
-static int dev_block_sizes(struct vblk_dev *d, const struct be_info *info,
-			   const struct vblk_dev_opts *opts)
+static int dev_block_sizes(struct blk_dev *d, const struct be_info *info,
+			   const struct blk_dev_opts *opts)
 {
 	uint32_t l = opts->logical_block_size, p = opts->physical_block_size;
 
@@ -113,8 +112,7 @@ static int dev_block_sizes(struct vblk_dev *d, const struct be_info *info,
  * block must lie inside the backend too, or an RMW would extend the file:
  * the default size stops at the last whole backend block.
  */
-static int dev_range(struct vblk_dev *d, const struct be_info *info,
-		     const struct vblk_dev_opts *opts)
+static int dev_range(struct blk_dev *d, const struct be_info *info, const struct blk_dev_opts *opts)
 {
 	uint64_t start = opts->range_start, size = opts->range_size, end_max = info->size;
 	uint64_t l = d->blk_size, a = d->be_align;
@@ -136,9 +134,9 @@ static int dev_range(struct vblk_dev *d, const struct be_info *info,
 	return 0;
 }
 
-int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts *opts)
+int blk_dev_init(struct blk_dev *d, struct be *be, const struct blk_dev_opts *opts)
 {
-	static const struct vblk_dev_opts defaults = {.num_queues = 1, .queue_size = 128};
+	static const struct blk_dev_opts defaults = {.num_queues = 1, .queue_size = 128};
 	const struct be_info *info;
 	uint32_t seg_max;
 	bool can_flush, mutate;
@@ -220,27 +218,27 @@ int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts 
 	d->writeback_default = opts->writeback && can_flush;
 	atomic_init(&d->writeback, d->writeback_default);
 	if (d->rmw) {
-		ret = vblk_range_lock_init(&d->rl);
+		ret = blk_range_lock_init(&d->rl);
 		if (ret < 0)
 			return ret;
 		ret = -pthread_mutex_init(&d->handover_mu, NULL);
 		if (ret < 0) {
-			vblk_range_lock_fini(&d->rl);
+			blk_range_lock_fini(&d->rl);
 			return ret;
 		}
 	}
 	return 0;
 }
 
-void vblk_dev_fini(struct vblk_dev *d)
+void blk_dev_fini(struct blk_dev *d)
 {
 	if (d && d->rmw) {
 		pthread_mutex_destroy(&d->handover_mu);
-		vblk_range_lock_fini(&d->rl);
+		blk_range_lock_fini(&d->rl);
 	}
 }
 
-void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated)
+void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated)
 {
 	d->negotiated = negotiated;
 	/*
@@ -259,7 +257,7 @@ void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated)
 		atomic_store(&d->writeback, false);
 }
 
-void vblk_dev_get_config(const struct vblk_dev *d, struct virtio_blk_config *cfg)
+void blk_dev_get_config(const struct blk_dev *d, struct virtio_blk_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = vblk_cpu_to_le64(d->capacity);
@@ -277,27 +275,27 @@ void vblk_dev_get_config(const struct vblk_dev *d, struct virtio_blk_config *cfg
 		cfg->topology.min_io_size = vblk_cpu_to_le16((uint16_t)VBLK_MIN(ratio, 65535u));
 		cfg->topology.opt_io_size = vblk_cpu_to_le32(d->opt_io_size);
 	}
-	cfg->writeback = atomic_load(&((struct vblk_dev *)d)->writeback) ? 1 : 0;
+	cfg->writeback = atomic_load(&((struct blk_dev *)d)->writeback) ? 1 : 0;
 	cfg->num_queues = vblk_cpu_to_le16((uint16_t)d->num_queues);
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD)) {
-		cfg->max_discard_sectors = vblk_cpu_to_le32(VBLK_DWZ_MAX_SECTORS);
-		cfg->max_discard_seg = vblk_cpu_to_le32(VBLK_DWZ_MAX_SEG);
+		cfg->max_discard_sectors = vblk_cpu_to_le32(BLK_DWZ_MAX_SECTORS);
+		cfg->max_discard_seg = vblk_cpu_to_le32(BLK_DWZ_MAX_SEG);
 		cfg->discard_sector_alignment = vblk_cpu_to_le32(d->discard_align);
 	}
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES)) {
-		cfg->max_write_zeroes_sectors = vblk_cpu_to_le32(VBLK_DWZ_MAX_SECTORS);
-		cfg->max_write_zeroes_seg = vblk_cpu_to_le32(VBLK_DWZ_MAX_SEG);
+		cfg->max_write_zeroes_sectors = vblk_cpu_to_le32(BLK_DWZ_MAX_SECTORS);
+		cfg->max_write_zeroes_seg = vblk_cpu_to_le32(BLK_DWZ_MAX_SEG);
 		/* The unmap flag is honoured (hole punching) when the backend can discard. */
 		cfg->write_zeroes_may_unmap = d->be->info.can_discard ? 1 : 0;
 	}
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_SECURE_ERASE)) {
-		cfg->max_secure_erase_sectors = vblk_cpu_to_le32(VBLK_DWZ_MAX_SECTORS);
-		cfg->max_secure_erase_seg = vblk_cpu_to_le32(VBLK_DWZ_MAX_SEG);
+		cfg->max_secure_erase_sectors = vblk_cpu_to_le32(BLK_DWZ_MAX_SECTORS);
+		cfg->max_secure_erase_seg = vblk_cpu_to_le32(BLK_DWZ_MAX_SEG);
 		cfg->secure_erase_sector_alignment = vblk_cpu_to_le32(d->discard_align);
 	}
 }
 
-int vblk_dev_set_config(struct vblk_dev *d, uint32_t off, const void *buf, uint32_t len)
+int blk_dev_set_config(struct blk_dev *d, uint32_t off, const void *buf, uint32_t len)
 {
 	uint8_t v;
 
@@ -315,13 +313,13 @@ int vblk_dev_set_config(struct vblk_dev *d, uint32_t off, const void *buf, uint3
 		return -EINVAL;
 	/* Rare, and an operator wants to know when durability semantics change. */
 	if (atomic_exchange(&d->writeback, v == 1) != (v == 1))
-		vblk_info("write cache: %s (set by the driver)", v ? "writeback" : "writethrough");
+		log_info("write cache: %s (set by the driver)", v ? "writeback" : "writethrough");
 	return 0;
 }
 
 /* ---- completion -------------------------------------------------------- */
 
-static void req_complete(struct vblk_queue *q, struct vblk_req *req, uint8_t status)
+static void req_complete(struct blk_queue *q, struct blk_req *req, uint8_t status)
 {
 	/* §2.7.13.3 used.len: bytes written; on failure only the status byte is. */
 	uint32_t used_len = status == VIRTIO_BLK_S_OK ? req->used_len : 1;
@@ -341,7 +339,7 @@ static const char *op_name(enum be_op op)
 }
 
 /* A failing disk fails every request: log one line a second, with a count. */
-static void req_log_error(struct vblk_queue *q, const struct be_io *io, int res)
+static void req_log_error(struct blk_queue *q, const struct be_io *io, int res)
 {
 	struct timespec now;
 
@@ -350,17 +348,17 @@ static void req_log_error(struct vblk_queue *q, const struct be_io *io, int res)
 		q->log_suppressed++;
 		return;
 	}
-	vblk_warn("virtio-blk: %s of %llu bytes at byte %llu failed: %s (%u similar suppressed)",
-		  op_name(io->op), (unsigned long long)io->len, (unsigned long long)io->offset,
-		  strerror(-res), q->log_suppressed);
+	log_warn("virtio-blk: %s of %llu bytes at byte %llu failed: %s (%u similar suppressed)",
+		 op_name(io->op), (unsigned long long)io->len, (unsigned long long)io->offset,
+		 strerror(-res), q->log_suppressed);
 	q->logged = true;
 	q->log_last = now;
 	q->log_suppressed = 0;
 }
 
-static void seg_next(struct vblk_queue *q, struct vblk_req *req);
+static void seg_next(struct blk_queue *q, struct blk_req *req);
 
-static struct blk_stage_req *stage_of(struct vblk_req *req)
+static struct blk_stage_req *stage_of(struct blk_req *req)
 {
 	return (struct blk_stage_req *)(void *)req->stage;
 }
@@ -368,8 +366,8 @@ static struct blk_stage_req *stage_of(struct vblk_req *req)
 /* The stage's done callback: the operation of a request is over. */
 static void req_stage_done(struct blk_stage_req *sr, const struct be_io *last, int res)
 {
-	struct vblk_req *req = container_of((unsigned char *)sr, struct vblk_req, stage[0]);
-	struct vblk_queue *q = req->q;
+	struct blk_req *req = container_of((unsigned char *)sr, struct blk_req, stage[0]);
+	struct blk_queue *q = req->q;
 
 	if (res < 0) {
 		/* §5.2.6: a failed request is VIRTIO_BLK_S_IOERR; the queue keeps going. */
@@ -389,7 +387,7 @@ static void req_stage_done(struct blk_stage_req *sr, const struct be_io *last, i
  * device's bytes [offset, offset+len) with req->data. The caller checked the
  * range against capacity, so adding range_start stays inside the export.
  */
-static int req_start_io(struct vblk_queue *q, struct vblk_req *req, enum be_op op, unsigned flags,
+static int req_start_io(struct blk_queue *q, struct blk_req *req, enum be_op op, unsigned flags,
 			uint64_t offset, uint64_t len)
 {
 	struct blk_stage_op o = {
@@ -406,13 +404,13 @@ static int req_start_io(struct vblk_queue *q, struct vblk_req *req, enum be_op o
 }
 
 /* Writes are FUA unless the cache is writeback; read the mode once per request. */
-static unsigned write_flags(const struct vblk_queue *q)
+static unsigned write_flags(const struct blk_queue *q)
 {
 	return atomic_load_explicit(&q->d->writeback, memory_order_relaxed) ? 0 : BE_IO_F_FUA;
 }
 
 /* §5.2.6.2: a request touching any sector at or past capacity fails. No shift before this. */
-static bool range_ok(const struct vblk_dev *d, uint64_t sector, uint64_t nsectors)
+static bool range_ok(const struct blk_dev *d, uint64_t sector, uint64_t nsectors)
 {
 	return !(sector > d->capacity || nsectors > d->capacity - sector);
 }
@@ -426,7 +424,7 @@ static bool range_ok(const struct vblk_dev *d, uint64_t sector, uint64_t nsector
  * logical_block_size → IOERR) a request not aligned to the logical block
  * fails: Linux sets its logical block size from blk_size and never sends one.
  */
-static bool lbs_aligned(const struct vblk_dev *d, uint64_t sector, uint64_t nsectors)
+static bool lbs_aligned(const struct blk_dev *d, uint64_t sector, uint64_t nsectors)
 {
 	uint64_t mask = (d->blk_size >> VIRTIO_BLK_SECTOR_SHIFT) - 1;
 
@@ -437,7 +435,7 @@ static bool lbs_aligned(const struct vblk_dev *d, uint64_t sector, uint64_t nsec
  * IN and OUT data: §5.2.6.1 a multiple of 512 bytes; empty is meaningless.
  * Bounded so that used.len (data + status, a le32) cannot wrap.
  */
-static int rw_check(const struct vblk_queue *q, const struct vblk_req *req, size_t len)
+static int rw_check(const struct blk_queue *q, const struct blk_req *req, size_t len)
 {
 	if (len == 0 || len % VIRTIO_BLK_SECTOR_SIZE || len > UINT32_MAX - 1)
 		return VIRTIO_BLK_S_IOERR;
@@ -448,7 +446,7 @@ static int rw_check(const struct vblk_queue *q, const struct vblk_req *req, size
 	return VIRTIO_BLK_S_OK;
 }
 
-static int handle_in(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_in(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	int st;
 
@@ -465,7 +463,7 @@ static int handle_in(struct vblk_queue *q, struct vblk_req *req, struct vblk_req
 			    p->in_len);
 }
 
-static int handle_out(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_out(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	int st;
 
@@ -484,7 +482,7 @@ static int handle_out(struct vblk_queue *q, struct vblk_req *req, struct vblk_re
 			    req->sector << VIRTIO_BLK_SECTOR_SHIFT, p->out_len);
 }
 
-static int handle_flush(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_flush(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	if (!(q->d->features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
 		return VIRTIO_BLK_S_UNSUPP;
@@ -498,7 +496,7 @@ static int handle_flush(struct vblk_queue *q, struct vblk_req *req, struct vblk_
 	return req_start_io(q, req, BE_OP_FLUSH, 0, 0, 0);
 }
 
-static int handle_get_id(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_get_id(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	/*
 	 * §5.2.6: the ID is 20 bytes, NUL-padded, with no terminator when it is
@@ -507,13 +505,13 @@ static int handle_get_id(struct vblk_queue *q, struct vblk_req *req, struct vblk
 	 */
 	if (p->in_len < VIRTIO_BLK_ID_BYTES)
 		return VIRTIO_BLK_S_IOERR;
-	vblk_iov_from_buf(p->in, p->in_num, 0, q->d->serial, VIRTIO_BLK_ID_BYTES);
+	iov_from_buf(p->in, p->in_num, 0, q->d->serial, VIRTIO_BLK_ID_BYTES);
 	req->used_len = VIRTIO_BLK_ID_BYTES + 1;
 	return VIRTIO_BLK_S_OK;
 }
 
 /* Start the next non-empty segment; all done: OK. */
-static void seg_next(struct vblk_queue *q, struct vblk_req *req)
+static void seg_next(struct blk_queue *q, struct blk_req *req)
 {
 	static const enum be_op ops[] = {
 	    [VIRTIO_BLK_T_DISCARD] = BE_OP_DISCARD,
@@ -523,7 +521,7 @@ static void seg_next(struct vblk_queue *q, struct vblk_req *req)
 	enum be_op op = ops[req->type];
 
 	while (req->cur_seg < req->nseg) {
-		const struct vblk_req_seg *sg = &req->seg[req->cur_seg++];
+		const struct blk_req_seg *sg = &req->seg[req->cur_seg++];
 		unsigned be_flags = 0;
 
 		if (sg->num_sectors == 0)
@@ -544,10 +542,10 @@ static void seg_next(struct vblk_queue *q, struct vblk_req *req)
  * max_*_seg segments of {le64 sector, le32 num_sectors, le32 flags}. Copied
  * once (no double fetch), every segment validated before any runs.
  */
-static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p,
+static int handle_dwz(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p,
 		      unsigned feature)
 {
-	struct virtio_blk_discard_write_zeroes raw[VBLK_DWZ_MAX_SEG];
+	struct virtio_blk_discard_write_zeroes raw[BLK_DWZ_MAX_SEG];
 	unsigned n;
 
 	/*
@@ -562,10 +560,10 @@ static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_re
 		return VIRTIO_BLK_S_IOERR;
 	/* §5.2.6.1: whole segments, at least one, at most max_*_seg of them. */
 	if (p->out_len == 0 || p->out_len % sizeof(raw[0]) ||
-	    p->out_len / sizeof(raw[0]) > VBLK_DWZ_MAX_SEG)
+	    p->out_len / sizeof(raw[0]) > BLK_DWZ_MAX_SEG)
 		return VIRTIO_BLK_S_IOERR;
 	n = (unsigned)(p->out_len / sizeof(raw[0]));
-	vblk_iov_to_buf(p->out, p->out_num, 0, raw, n * sizeof(raw[0]));
+	iov_to_buf(p->out, p->out_num, 0, raw, n * sizeof(raw[0]));
 	for (unsigned i = 0; i < n; i++) {
 		req->seg[i].sector = vblk_le64_to_cpu(raw[i].sector);
 		req->seg[i].num_sectors = vblk_le32_to_cpu(raw[i].num_sectors);
@@ -582,7 +580,7 @@ static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_re
 			return VIRTIO_BLK_S_UNSUPP;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		const struct vblk_req_seg *sg = &req->seg[i];
+		const struct blk_req_seg *sg = &req->seg[i];
 
 		/*
 		 * §5.2.6.2: more than max_*_sectors, or out of range (checked
@@ -590,7 +588,7 @@ static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_re
 		 * not aligned to the logical block (as for reads and writes).
 		 * discard_sector_alignment is only a hint (§5.2.4).
 		 */
-		if (sg->num_sectors > VBLK_DWZ_MAX_SECTORS ||
+		if (sg->num_sectors > BLK_DWZ_MAX_SECTORS ||
 		    !range_ok(q->d, sg->sector, sg->num_sectors) ||
 		    !lbs_aligned(q->d, sg->sector, sg->num_sectors))
 			return VIRTIO_BLK_S_IOERR;
@@ -603,31 +601,31 @@ static int handle_dwz(struct vblk_queue *q, struct vblk_req *req, struct vblk_re
 	return REQ_ASYNC;
 }
 
-static int handle_discard(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_discard(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	return handle_dwz(q, req, p, VIRTIO_BLK_F_DISCARD);
 }
 
-static int handle_write_zeroes(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_write_zeroes(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	return handle_dwz(q, req, p, VIRTIO_BLK_F_WRITE_ZEROES);
 }
 
-static int handle_secure_erase(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_secure_erase(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	return handle_dwz(q, req, p, VIRTIO_BLK_F_SECURE_ERASE);
 }
 
 /* §5.2.6: GET_LIFETIME needs VIRTIO_BLK_F_LIFETIME, which no backend can back. */
-static int handle_get_lifetime(struct vblk_queue *q, struct vblk_req *req, struct vblk_req_parts *p)
+static int handle_get_lifetime(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
 {
 	return VIRTIO_BLK_S_UNSUPP;
 }
 
 static const struct {
 	uint32_t type;
-	vblk_req_handler_fn *fn;
-} vblk_req_handlers[] = {
+	blk_req_handler_fn *fn;
+} blk_req_handlers[] = {
     {VIRTIO_BLK_T_IN, handle_in},
     {VIRTIO_BLK_T_OUT, handle_out},
     {VIRTIO_BLK_T_FLUSH, handle_flush},
@@ -640,10 +638,10 @@ static const struct {
 
 /* ---- requests ---------------------------------------------------------- */
 
-bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req)
+bool blk_req_submit(struct blk_queue *q, struct blk_req *req)
 {
 	struct virtio_blk_outhdr hdr;
-	struct vblk_req_parts p;
+	struct blk_req_parts p;
 	struct iovec *in = req->iov + req->out_num;
 	unsigned in_num = req->in_num;
 	int st = VIRTIO_BLK_S_UNSUPP;
@@ -666,11 +664,11 @@ bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req)
 		return false;
 	}
 	req->status = (uint8_t *)in[in_num - 1].iov_base + in[in_num - 1].iov_len - 1;
-	vblk_iov_discard_back(in, &in_num, 1);
+	iov_discard_back(in, &in_num, 1);
 	q->inflight++;
 
 	/* The header is the first 16 readable bytes; copy it once (no double fetch). */
-	if (vblk_iov_to_buf(req->iov, req->out_num, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
+	if (iov_to_buf(req->iov, req->out_num, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
 		req_complete(q, req, VIRTIO_BLK_S_IOERR);
 		return true;
 	}
@@ -679,16 +677,16 @@ bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req)
 
 	p.out = req->iov;
 	p.out_num = req->out_num;
-	vblk_iov_discard_front(&p.out, &p.out_num, sizeof(hdr));
-	p.out_len = vblk_iov_size(p.out, p.out_num);
+	iov_discard_front(&p.out, &p.out_num, sizeof(hdr));
+	p.out_len = iov_size(p.out, p.out_num);
 	p.in = in;
 	p.in_num = in_num;
-	p.in_len = vblk_iov_size(in, in_num);
+	p.in_len = iov_size(in, in_num);
 
 	/* §5.2.6.2: an unknown type completes with UNSUPP. */
-	for (unsigned i = 0; i < ARRAY_SIZE(vblk_req_handlers); i++) {
-		if (vblk_req_handlers[i].type == req->type) {
-			st = vblk_req_handlers[i].fn(q, req, &p);
+	for (unsigned i = 0; i < ARRAY_SIZE(blk_req_handlers); i++) {
+		if (blk_req_handlers[i].type == req->type) {
+			st = blk_req_handlers[i].fn(q, req, &p);
 			break;
 		}
 	}
@@ -707,7 +705,7 @@ static int epoll_add(int epfd, int fd)
 }
 
 /* The one pollable fd: note_fd, plus the backend's fd when it has one. */
-static int queue_fd_init(struct vblk_queue *q)
+static int queue_fd_init(struct blk_queue *q)
 {
 	int bfd = blk_stage_backend_fd(q->stq);
 	int ret;
@@ -721,10 +719,10 @@ static int queue_fd_init(struct vblk_queue *q)
 	return ret;
 }
 
-int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done, void *opaque,
-		      struct vblk_queue **out)
+int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, void *opaque,
+		     struct blk_queue **out)
 {
-	struct vblk_queue *q;
+	struct blk_queue *q;
 	int ret;
 
 	if (!d || !d->be || !done || !out)
@@ -751,11 +749,11 @@ int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done
 	return 0;
 
 err_destroy:
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	return ret;
 }
 
-void vblk_queue_destroy(struct vblk_queue *q)
+void blk_queue_destroy(struct blk_queue *q)
 {
 	if (!q)
 		return;
@@ -768,12 +766,12 @@ void vblk_queue_destroy(struct vblk_queue *q)
 	free(q);
 }
 
-int vblk_queue_fd(struct vblk_queue *q)
+int blk_queue_fd(struct blk_queue *q)
 {
 	return q->poll_fd;
 }
 
-static void note_signal(struct vblk_queue *q)
+static void note_signal(struct blk_queue *q)
 {
 	uint64_t one = 1;
 
@@ -782,7 +780,7 @@ static void note_signal(struct vblk_queue *q)
 		return;
 }
 
-void vblk_queue_kick(struct vblk_queue *q)
+void blk_queue_kick(struct blk_queue *q)
 {
 	blk_stage_kick(q->stq);
 	/* A synchronous backend's results wait for a reap that no backend fd announces. */
@@ -790,17 +788,17 @@ void vblk_queue_kick(struct vblk_queue *q)
 		note_signal(q);
 }
 
-void vblk_queue_process(struct vblk_queue *q)
+void blk_queue_process(struct blk_queue *q)
 {
 	uint64_t cnt;
 
 	/* Clear the note first: one written after this re-arms the fd. */
 	if (read(q->note_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		vblk_warn("virtio-blk: queue eventfd read: %s", strerror(errno));
+		log_warn("virtio-blk: queue eventfd read: %s", strerror(errno));
 	blk_stage_process(q->stq);
 }
 
-unsigned vblk_queue_inflight(const struct vblk_queue *q)
+unsigned blk_queue_inflight(const struct blk_queue *q)
 {
 	return q->inflight;
 }

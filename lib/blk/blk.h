@@ -28,10 +28,10 @@
  * max_*_seg) and sectors per segment (max_*_sectors, 1 GiB; the file backend
  * runs them off the queue thread, so a long one stalls no other request).
  */
-#define VBLK_DWZ_MAX_SEG     8u
-#define VBLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)
+#define BLK_DWZ_MAX_SEG	    8u
+#define BLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)
 
-struct vblk_dev_opts {
+struct blk_dev_opts {
 	bool ro;
 	bool writeback;	     /* initial cache mode; writethrough when false (the safe default) */
 	const char *serial;  /* GET_ID, at most 20 bytes used; NULL for "" */
@@ -55,7 +55,7 @@ struct vblk_dev_opts {
 };
 
 /* Device-wide state shared by all queues. */
-struct vblk_dev {
+struct blk_dev {
 	struct be *be;
 	uint64_t capacity; /* 512-byte sectors */
 	uint32_t blk_size; /* logical block size, bytes */
@@ -68,7 +68,7 @@ struct vblk_dev {
 	bool writeback_default; /* the mode after each feature negotiation (opts.writeback) */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;	  /* virtio feature bits this device offers */
-	uint64_t negotiated;	  /* set by vblk_dev_set_features */
+	uint64_t negotiated;	  /* set by blk_dev_set_features */
 	uint32_t phys_block_size; /* bytes, >= blk_size (TOPOLOGY) */
 	uint32_t opt_io_size;	  /* logical blocks, 0 = none (TOPOLOGY) */
 	uint32_t discard_align;	  /* 512-byte sectors (discard/secure erase alignment hint) */
@@ -80,7 +80,7 @@ struct vblk_dev {
 	 */
 	uint32_t be_align, be_mem_align;
 	bool pad, rmw;
-	struct vblk_range_lock rl;
+	struct blk_range_lock rl;
 	/*
 	 * Held from handing a granted request to its queue until that queue is
 	 * woken, and taken by queue teardown: no queue is freed mid-hand-over
@@ -90,77 +90,77 @@ struct vblk_dev {
 };
 
 /* Fill d from the backend's capabilities. Returns 0 or -EINVAL (bad option). */
-int vblk_dev_init(struct vblk_dev *d, struct be *be, const struct vblk_dev_opts *opts);
+int blk_dev_init(struct blk_dev *d, struct be *be, const struct blk_dev_opts *opts);
 
-/* Release what vblk_dev_init set up (the range lock). Accepts NULL and a zeroed device. */
-void vblk_dev_fini(struct vblk_dev *d);
+/* Release what blk_dev_init set up (the range lock). Accepts NULL and a zeroed device. */
+void blk_dev_fini(struct blk_dev *d);
 
 /* Record the features the driver accepted (e.g. whether CONFIG_WCE is in use). */
-void vblk_dev_set_features(struct vblk_dev *d, uint64_t negotiated);
+void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated);
 
 /* The current config space (virtio 1.3 §5.2.4), little-endian. */
-void vblk_dev_get_config(const struct vblk_dev *d, struct virtio_blk_config *cfg);
+void blk_dev_get_config(const struct blk_dev *d, struct virtio_blk_config *cfg);
 
 /*
  * A driver write to config space. Only the `writeback` byte (offset 32) is
  * writable, and only with VIRTIO_BLK_F_CONFIG_WCE. Returns 0, or -EINVAL for
  * any other offset/length (nothing changed).
  */
-int vblk_dev_set_config(struct vblk_dev *d, uint32_t off, const void *buf, uint32_t len);
+int blk_dev_set_config(struct blk_dev *d, uint32_t off, const void *buf, uint32_t len);
 
-struct vblk_queue;
-struct vblk_req;
+struct blk_queue;
+struct blk_req;
 
-/* Called once per submitted request, from vblk_req_submit()'s caller thread. */
-typedef void vblk_req_done_fn(struct vblk_req *req, uint32_t used_len, void *opaque);
+/* Called once per submitted request, from blk_req_submit()'s caller thread. */
+typedef void blk_req_done_fn(struct blk_req *req, uint32_t used_len, void *opaque);
 
 /* One DISCARD / WRITE_ZEROES / SECURE_ERASE segment, copied once from the driver. */
-struct vblk_req_seg {
+struct blk_req_seg {
 	uint64_t sector;
 	uint32_t num_sectors;
 	uint32_t flags;
 };
 
-/* Bytes of struct vblk_req reserved for the padding stage's private state (blk_align.c). */
-#define VBLK_REQ_STAGE_BYTES 320
+/* Bytes of struct blk_req reserved for the padding stage's private state (blk_align.c). */
+#define BLK_REQ_STAGE_BYTES 320
 
-struct vblk_req {
-	/* Set by the transport before vblk_req_submit(); the engine may rewrite the array. */
+struct blk_req {
+	/* Set by the transport before blk_req_submit(); the engine may rewrite the array. */
 	struct iovec *iov;
 	unsigned out_num; /* iov[0..out_num) device-readable */
 	unsigned in_num;  /* iov[out_num..out_num+in_num) device-writable */
 
 	/* Engine-private from here on. */
-	struct vblk_queue *q;
+	struct blk_queue *q;
 	uint8_t *status;
 	uint32_t type;
 	uint64_t sector;
 	uint32_t used_len;
 	struct iovec *data;
 	unsigned data_num;
-	struct vblk_req_seg seg[VBLK_DWZ_MAX_SEG];
+	struct blk_req_seg seg[BLK_DWZ_MAX_SEG];
 	unsigned nseg, cur_seg;
 	/* The padding stage's state for this request: opaque outside blk_align.c. */
-	alignas(max_align_t) unsigned char stage[VBLK_REQ_STAGE_BYTES];
+	alignas(max_align_t) unsigned char stage[BLK_REQ_STAGE_BYTES];
 };
 
 /*
  * Create the engine's state for one virtqueue: a backend queue of depth
  * requests and the completion callback. Returns 0 or -errno.
  */
-int vblk_queue_create(struct vblk_dev *d, unsigned depth, vblk_req_done_fn *done, void *opaque,
-		      struct vblk_queue **out);
+int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, void *opaque,
+		     struct blk_queue **out);
 
 /* Destroy; every submitted request must have completed. Accepts NULL. */
-void vblk_queue_destroy(struct vblk_queue *q);
+void blk_queue_destroy(struct blk_queue *q);
 
 /*
  * The queue's one pollable fd, always valid (>= 0) while the queue exists:
- * readable when vblk_queue_process has work (backend completions, requests
+ * readable when blk_queue_process has work (backend completions, requests
  * another queue's completion unblocked, or a synchronous backend's results
- * after vblk_queue_kick).
+ * after blk_queue_kick).
  */
-int vblk_queue_fd(struct vblk_queue *q);
+int blk_queue_fd(struct blk_queue *q);
 
 /*
  * Start one request. Never fails: a malformed request completes with
@@ -170,15 +170,15 @@ int vblk_queue_fd(struct vblk_queue *q);
  * chain is malformed framing, nothing was written, done is not called, and the
  * transport must treat the queue as broken.
  */
-bool vblk_req_submit(struct vblk_queue *q, struct vblk_req *req);
+bool blk_req_submit(struct blk_queue *q, struct blk_req *req);
 
 /* End of a batch of submits: hand them to the backend. */
-void vblk_queue_kick(struct vblk_queue *q);
+void blk_queue_kick(struct blk_queue *q);
 
 /* Reap backend completions, run done callbacks, dispatch waiting requests. */
-void vblk_queue_process(struct vblk_queue *q);
+void blk_queue_process(struct blk_queue *q);
 
 /* Requests submitted and not yet completed. */
-unsigned vblk_queue_inflight(const struct vblk_queue *q);
+unsigned blk_queue_inflight(const struct blk_queue *q);
 
 #endif

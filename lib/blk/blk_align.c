@@ -41,13 +41,13 @@
  * pushes it on that queue's lock-free wake stack and writes the queue's
  * note eventfd, both under the device's hand-over mutex, which queue
  * teardown takes too (handover() says why). The note eventfd is in the
- * queue's one pollable fd (vblk_queue_fd), so the queue's thread wakes and
+ * queue's one pollable fd (blk_queue_fd), so the queue's thread wakes and
  * blk_stage_process runs the woken requests before reaping.
  *
  * Layering: blk.c calls down (blk_stage.h), this file calls down into the
  * submit queue (blk_sq.h), and results go up only through the done callback
  * given at queue creation. A request's stage state lives in the opaque
- * `stage` bytes of struct vblk_req; the per-queue state is allocated here.
+ * `stage` bytes of struct blk_req; the per-queue state is allocated here.
  */
 #include "blk_stage.h"
 
@@ -73,7 +73,7 @@
 enum { PH_READ, PH_RHEAD, PH_RTAIL, PH_WRITE, PH_DIRECT };
 
 struct blk_stage_queue {
-	struct vblk_dev *d;
+	struct blk_dev *d;
 	struct blk_sq sq;
 	blk_stage_done_fn *done;
 	int note_fd;	     /* the owner's eventfd: written after a push to `wake` */
@@ -98,13 +98,13 @@ struct blk_stage_req {
 	uint64_t clo, chi, cn; /* current chunk: aligned [clo, chi), cn request bytes */
 	uint8_t *buf;
 	struct iovec biov;
-	struct vblk_rl_node rl;
+	struct blk_rl_node rl;
 	struct blk_stage_req *next_wait; /* bounce-buffer FIFO and cross-queue wake list */
 };
 
 /* blk.h sizes the opaque storage; it must hold the state and be aligned enough for it. */
-static_assert(sizeof(struct blk_stage_req) <= VBLK_REQ_STAGE_BYTES, "VBLK_REQ_STAGE_BYTES");
-static_assert(alignof(struct blk_stage_req) <= alignof(max_align_t), "vblk_req.stage alignment");
+static_assert(sizeof(struct blk_stage_req) <= BLK_REQ_STAGE_BYTES, "BLK_REQ_STAGE_BYTES");
+static_assert(alignof(struct blk_stage_req) <= alignof(max_align_t), "blk_req.stage alignment");
 
 static uint64_t align_down(uint64_t v, uint64_t a)
 {
@@ -131,7 +131,7 @@ static bool iov_aligned(const struct iovec *iov, unsigned cnt, uint32_t align)
 
 static int pool_init(struct blk_stage_queue *stq)
 {
-	struct vblk_dev *d = stq->d;
+	struct blk_dev *d = stq->d;
 	uint32_t balign = VBLK_MAX(VBLK_MAX(d->be_align, d->be_mem_align), 4096u);
 
 	stq->chunk = VBLK_MAX(VBLK_CHUNK, (uint64_t)d->be_align);
@@ -148,7 +148,7 @@ static int pool_init(struct blk_stage_queue *stq)
 	return 0;
 }
 
-int blk_stage_queue_create(struct vblk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
+int blk_stage_queue_create(struct blk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
 			   struct blk_stage_queue **out)
 {
 	struct blk_stage_queue *stq = calloc(1, sizeof(*stq));
@@ -237,12 +237,12 @@ static void note_signal(int fd)
  * queue has also done its wake-up. The mutex is only taken when a release
  * granted something, so uncontended writes never touch it.
  */
-static void handover(struct vblk_dev *d, struct vblk_rl_node *g)
+static void handover(struct blk_dev *d, struct blk_rl_node *g)
 {
 	pthread_mutex_lock(&d->handover_mu);
 	while (g) {
 		/* Read both before the push: from then on the request is its queue's. */
-		struct vblk_rl_node *next = g->next_granted;
+		struct blk_rl_node *next = g->next_granted;
 		struct blk_stage_req *sr = container_of(g, struct blk_stage_req, rl);
 		struct blk_stage_queue *stq = sr->stq;
 		struct blk_stage_req *old = atomic_load_explicit(&stq->wake, memory_order_relaxed);
@@ -335,7 +335,7 @@ static void bounce_put(struct blk_stage_queue *stq, uint8_t *buf)
 static void stage_end(struct blk_stage_queue *stq, struct blk_stage_req *sr, int res)
 {
 	if (sr->locked) {
-		struct vblk_rl_node *g = vblk_range_lock_release(&stq->d->rl, &sr->rl);
+		struct blk_rl_node *g = blk_range_lock_release(&stq->d->rl, &sr->rl);
 
 		sr->locked = false;
 		if (g)
@@ -375,7 +375,7 @@ static void write_chunk(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 {
 	uint64_t boff = sr->op.off + sr->pos;
 
-	vblk_iov_to_buf(sr->op.iov, sr->op.iovcnt, sr->pos, sr->buf + (boff - sr->clo), sr->cn);
+	iov_to_buf(sr->op.iov, sr->op.iovcnt, sr->pos, sr->buf + (boff - sr->clo), sr->cn);
 	sr->phase = PH_WRITE;
 	sub_io(stq, sr, BE_OP_WRITE, sr->op.flags, sr->clo, sr->chi - sr->clo, sr->buf);
 }
@@ -432,8 +432,8 @@ static void sub_done(struct be_io *io, int res)
 	}
 	switch (sr->phase) {
 	case PH_READ:
-		vblk_iov_from_buf(sr->op.iov, sr->op.iovcnt, sr->pos, sr->buf + (boff - sr->clo),
-				  sr->cn);
+		iov_from_buf(sr->op.iov, sr->op.iovcnt, sr->pos, sr->buf + (boff - sr->clo),
+			     sr->cn);
 		sr->pos += sr->cn;
 		chunk_step(stq, sr);
 		break;
@@ -504,7 +504,7 @@ static void stage_locked(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 void blk_stage_start(struct blk_stage_queue *stq, struct blk_stage_req *sr,
 		     const struct blk_stage_op *op)
 {
-	struct vblk_dev *d = stq->d;
+	struct blk_dev *d = stq->d;
 	uint64_t a = d->be_align;
 	bool partial;
 
@@ -526,7 +526,7 @@ void blk_stage_start(struct blk_stage_queue *stq, struct blk_stage_req *sr,
 		sr->rl.end = align_up(op->off + op->len, a);
 		sr->rl.excl = op->op == BE_OP_WRITE && partial;
 		sr->locked = true;
-		if (!vblk_range_lock_acquire(&d->rl, &sr->rl))
+		if (!blk_range_lock_acquire(&d->rl, &sr->rl))
 			return; /* a release pushes sr on our wake stack */
 	}
 	stage_locked(stq, sr);

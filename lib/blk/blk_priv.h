@@ -11,16 +11,16 @@
 #include "blk.h"
 #include "blk_stage.h"
 
-struct vblk_queue {
-	struct vblk_dev *d;
+struct blk_queue {
+	struct blk_dev *d;
 	struct blk_stage_queue *stq;
-	vblk_req_done_fn *done;
+	blk_req_done_fn *done;
 	void *opaque;
 	unsigned inflight;
 	/*
-	 * The queue's one pollable fd (vblk_queue_fd): an epoll set of note_fd
+	 * The queue's one pollable fd (blk_queue_fd): an epoll set of note_fd
 	 * and the backend's fd, if it has one. note_fd is written by the stage
-	 * (another queue's release handed us a request) and by vblk_queue_kick
+	 * (another queue's release handed us a request) and by blk_queue_kick
 	 * for a synchronous backend, whose results no fd announces.
 	 */
 	int poll_fd;

@@ -97,7 +97,7 @@ unsigned blk_sq_poll(struct blk_sq *sq)
 	int reaped = sq->be->ops->reap(sq->bq);
 
 	if (reaped < 0) {
-		vblk_warn("virtio-blk: backend reap failed: %s", strerror(-reaped));
+		log_warn("virtio-blk: backend reap failed: %s", strerror(-reaped));
 		reaped = 0;
 	}
 	return (unsigned)reaped + dispatch_pending(sq);

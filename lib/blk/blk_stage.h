@@ -6,7 +6,7 @@
  * (blk_sq.h) and the backend. Nothing here calls back into blk.c except
  * through that callback.
  *
- * A stage request is opaque storage inside struct vblk_req (its `stage`
+ * A stage request is opaque storage inside struct blk_req (its `stage`
  * bytes); the stage's per-queue state is its own allocation.
  */
 #ifndef VBLK_BLK_BLK_STAGE_H
@@ -44,7 +44,7 @@ typedef void blk_stage_done_fn(struct blk_stage_req *sr, const struct be_io *las
  * completion will announce; owned by the caller and open until
  * blk_stage_queue_destroy returns. Returns 0 or -errno.
  */
-int blk_stage_queue_create(struct vblk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
+int blk_stage_queue_create(struct blk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
 			   struct blk_stage_queue **out);
 
 /*

@@ -11,12 +11,12 @@
 #include <errno.h>
 #include <string.h>
 
-static int height(const struct vblk_rl_node *n)
+static int height(const struct blk_rl_node *n)
 {
 	return n ? n->height : 0;
 }
 
-static void update(struct vblk_rl_node *n)
+static void update(struct blk_rl_node *n)
 {
 	int hl = height(n->left), hr = height(n->right);
 	uint64_t m = n->end;
@@ -29,9 +29,9 @@ static void update(struct vblk_rl_node *n)
 	n->height = 1 + (hl > hr ? hl : hr);
 }
 
-static struct vblk_rl_node *rot_right(struct vblk_rl_node *y)
+static struct blk_rl_node *rot_right(struct blk_rl_node *y)
 {
-	struct vblk_rl_node *x = y->left;
+	struct blk_rl_node *x = y->left;
 
 	y->left = x->right;
 	x->right = y;
@@ -40,9 +40,9 @@ static struct vblk_rl_node *rot_right(struct vblk_rl_node *y)
 	return x;
 }
 
-static struct vblk_rl_node *rot_left(struct vblk_rl_node *x)
+static struct blk_rl_node *rot_left(struct blk_rl_node *x)
 {
-	struct vblk_rl_node *y = x->right;
+	struct blk_rl_node *y = x->right;
 
 	x->right = y->left;
 	y->left = x;
@@ -51,7 +51,7 @@ static struct vblk_rl_node *rot_left(struct vblk_rl_node *x)
 	return y;
 }
 
-static struct vblk_rl_node *rebalance(struct vblk_rl_node *n)
+static struct blk_rl_node *rebalance(struct blk_rl_node *n)
 {
 	int bf;
 
@@ -70,13 +70,13 @@ static struct vblk_rl_node *rebalance(struct vblk_rl_node *n)
 	return n;
 }
 
-static bool key_less(const struct vblk_rl_node *a, const struct vblk_rl_node *b)
+static bool key_less(const struct blk_rl_node *a, const struct blk_rl_node *b)
 {
 	return a->start < b->start || (a->start == b->start && a->seq < b->seq);
 }
 
-static struct vblk_rl_node *insert_at(struct vblk_rl_tree *t, struct vblk_rl_node *root,
-				      struct vblk_rl_node *n)
+static struct blk_rl_node *insert_at(struct blk_rl_tree *t, struct blk_rl_node *root,
+				     struct blk_rl_node *n)
 {
 	if (!root) {
 		n->left = n->right = NULL;
@@ -91,14 +91,14 @@ static struct vblk_rl_node *insert_at(struct vblk_rl_tree *t, struct vblk_rl_nod
 	return rebalance(root);
 }
 
-void vblk_rl_tree_insert(struct vblk_rl_tree *t, struct vblk_rl_node *n)
+void blk_rl_tree_insert(struct blk_rl_tree *t, struct blk_rl_node *n)
 {
 	t->root = insert_at(t, t->root, n);
 	t->count++;
 }
 
-static struct vblk_rl_node *remove_min(struct vblk_rl_tree *t, struct vblk_rl_node *root,
-				       struct vblk_rl_node **min)
+static struct blk_rl_node *remove_min(struct blk_rl_tree *t, struct blk_rl_node *root,
+				      struct blk_rl_node **min)
 {
 	t->visits++;
 	if (!root->left) {
@@ -109,10 +109,10 @@ static struct vblk_rl_node *remove_min(struct vblk_rl_tree *t, struct vblk_rl_no
 	return rebalance(root);
 }
 
-static struct vblk_rl_node *remove_at(struct vblk_rl_tree *t, struct vblk_rl_node *root,
-				      struct vblk_rl_node *n)
+static struct blk_rl_node *remove_at(struct blk_rl_tree *t, struct blk_rl_node *root,
+				     struct blk_rl_node *n)
 {
-	struct vblk_rl_node *m, *r;
+	struct blk_rl_node *m, *r;
 
 	if (!root)
 		return NULL; /* not in the tree: a caller bug, leave the tree as it is */
@@ -134,7 +134,7 @@ static struct vblk_rl_node *remove_at(struct vblk_rl_tree *t, struct vblk_rl_nod
 	return rebalance(root);
 }
 
-void vblk_rl_tree_remove(struct vblk_rl_tree *t, struct vblk_rl_node *n)
+void blk_rl_tree_remove(struct blk_rl_tree *t, struct blk_rl_node *n)
 {
 	t->root = remove_at(t, t->root, n);
 	t->count--;
@@ -142,16 +142,16 @@ void vblk_rl_tree_remove(struct vblk_rl_tree *t, struct vblk_rl_node *n)
 }
 
 struct ov_ctx {
-	struct vblk_rl_tree *t;
+	struct blk_rl_tree *t;
 	uint64_t start, end;
-	vblk_rl_visit_fn *fn;
+	blk_rl_visit_fn *fn;
 	void *arg;
 	size_t calls;
 };
 
 /* In-order walk pruned by max_end (nothing below ends after start) and start (nothing right starts
  * before end). */
-static bool ov_walk(struct ov_ctx *c, struct vblk_rl_node *n)
+static bool ov_walk(struct ov_ctx *c, struct blk_rl_node *n)
 {
 	if (!n)
 		return true;
@@ -170,8 +170,8 @@ static bool ov_walk(struct ov_ctx *c, struct vblk_rl_node *n)
 	return ov_walk(c, n->right);
 }
 
-size_t vblk_rl_tree_overlaps(struct vblk_rl_tree *t, uint64_t start, uint64_t end,
-			     vblk_rl_visit_fn *fn, void *arg)
+size_t blk_rl_tree_overlaps(struct blk_rl_tree *t, uint64_t start, uint64_t end,
+			    blk_rl_visit_fn *fn, void *arg)
 {
 	struct ov_ctx c = {t, start, end, fn, arg, 0};
 
@@ -180,40 +180,40 @@ size_t vblk_rl_tree_overlaps(struct vblk_rl_tree *t, uint64_t start, uint64_t en
 	return c.calls;
 }
 
-int vblk_rl_tree_height(const struct vblk_rl_tree *t)
+int blk_rl_tree_height(const struct blk_rl_tree *t)
 {
 	return height(t->root);
 }
 
 /* ---- the lock ------------------------------------------------------------ */
 
-int vblk_range_lock_init(struct vblk_range_lock *rl)
+int blk_range_lock_init(struct blk_range_lock *rl)
 {
 	memset(rl, 0, sizeof(*rl));
 	return -pthread_mutex_init(&rl->mu, NULL);
 }
 
-void vblk_range_lock_fini(struct vblk_range_lock *rl)
+void blk_range_lock_fini(struct blk_range_lock *rl)
 {
 	/* glibc's mutex owns no resources; destroying a zeroed one is harmless. */
 	pthread_mutex_destroy(&rl->mu);
 }
 
-static bool conflicts(const struct vblk_rl_node *a, const struct vblk_rl_node *b)
+static bool conflicts(const struct blk_rl_node *a, const struct blk_rl_node *b)
 {
 	return a->excl || b->excl;
 }
 
-static bool count_conflict(struct vblk_rl_node *m, void *arg)
+static bool count_conflict(struct blk_rl_node *m, void *arg)
 {
-	struct vblk_rl_node *n = arg;
+	struct blk_rl_node *n = arg;
 
 	if (conflicts(n, m))
 		n->blocked++;
 	return true;
 }
 
-bool vblk_range_lock_acquire(struct vblk_range_lock *rl, struct vblk_rl_node *n)
+bool blk_range_lock_acquire(struct blk_range_lock *rl, struct blk_rl_node *n)
 {
 	bool held;
 
@@ -222,22 +222,22 @@ bool vblk_range_lock_acquire(struct vblk_range_lock *rl, struct vblk_rl_node *n)
 	pthread_mutex_lock(&rl->mu);
 	n->seq = rl->next_seq++;
 	/* Every node now in the tree came earlier: each conflicting one is ahead of n. */
-	vblk_rl_tree_overlaps(&rl->tree, n->start, n->end, count_conflict, n);
-	vblk_rl_tree_insert(&rl->tree, n);
+	blk_rl_tree_overlaps(&rl->tree, n->start, n->end, count_conflict, n);
+	blk_rl_tree_insert(&rl->tree, n);
 	held = n->blocked == 0;
 	pthread_mutex_unlock(&rl->mu);
 	return held;
 }
 
 struct release_ctx {
-	struct vblk_rl_node *gone;
-	struct vblk_rl_node *granted;
+	struct blk_rl_node *gone;
+	struct blk_rl_node *granted;
 };
 
-static bool unblock(struct vblk_rl_node *m, void *arg)
+static bool unblock(struct blk_rl_node *m, void *arg)
 {
 	struct release_ctx *c = arg;
-	struct vblk_rl_node **pp;
+	struct blk_rl_node **pp;
 
 	/* Only later conflicting nodes counted `gone` when they arrived. */
 	if (m->seq < c->gone->seq || !conflicts(c->gone, m) || m->blocked == 0)
@@ -253,13 +253,13 @@ static bool unblock(struct vblk_rl_node *m, void *arg)
 	return true;
 }
 
-struct vblk_rl_node *vblk_range_lock_release(struct vblk_range_lock *rl, struct vblk_rl_node *n)
+struct blk_rl_node *blk_range_lock_release(struct blk_range_lock *rl, struct blk_rl_node *n)
 {
 	struct release_ctx c = {n, NULL};
 
 	pthread_mutex_lock(&rl->mu);
-	vblk_rl_tree_remove(&rl->tree, n);
-	vblk_rl_tree_overlaps(&rl->tree, n->start, n->end, unblock, &c);
+	blk_rl_tree_remove(&rl->tree, n);
+	blk_rl_tree_overlaps(&rl->tree, n->start, n->end, unblock, &c);
 	pthread_mutex_unlock(&rl->mu);
 	return c.granted;
 }

@@ -16,8 +16,8 @@
  * exclusive by a stream of shared ones). Releasing a node decrements the
  * counts of the later conflicting nodes and returns those that reached zero.
  *
- * Thread-safety: every vblk_range_lock_* call takes the lock's mutex for its
- * own O(log n + k) work only. vblk_rl_tree_* are the bare tree, unlocked.
+ * Thread-safety: every blk_range_lock_* call takes the lock's mutex for its
+ * own O(log n + k) work only. blk_rl_tree_* are the bare tree, unlocked.
  */
 #ifndef VBLK_BLK_RANGE_LOCK_H
 #define VBLK_BLK_RANGE_LOCK_H
@@ -27,65 +27,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vblk_rl_node {
+struct blk_rl_node {
 	uint64_t start, end; /* [start, end), end > start */
-	uint64_t seq;	     /* insertion order, set by vblk_range_lock_acquire */
+	uint64_t seq;	     /* insertion order, set by blk_range_lock_acquire */
 	bool excl;	     /* conflicts with every overlap (else only with exclusive ones) */
 	unsigned blocked;    /* earlier conflicting nodes still in the tree */
 	/* Tree links, private. */
-	struct vblk_rl_node *left, *right;
+	struct blk_rl_node *left, *right;
 	uint64_t max_end;
 	int height;
-	/* Grant list returned by vblk_range_lock_release, seq order. */
-	struct vblk_rl_node *next_granted;
+	/* Grant list returned by blk_range_lock_release, seq order. */
+	struct blk_rl_node *next_granted;
 };
 
-struct vblk_rl_tree {
-	struct vblk_rl_node *root;
+struct blk_rl_tree {
+	struct blk_rl_node *root;
 	size_t count;
 	uint64_t visits; /* nodes looked at by every operation so far (tests count these) */
 };
 
 /* Insert n (start, end, seq set; keys (start, seq) unique). O(log n). */
-void vblk_rl_tree_insert(struct vblk_rl_tree *t, struct vblk_rl_node *n);
+void blk_rl_tree_insert(struct blk_rl_tree *t, struct blk_rl_node *n);
 
 /* Remove n, which is in the tree. O(log n). */
-void vblk_rl_tree_remove(struct vblk_rl_tree *t, struct vblk_rl_node *n);
+void blk_rl_tree_remove(struct blk_rl_tree *t, struct blk_rl_node *n);
 
 /*
  * Call fn for every node overlapping [start, end), in key order; stop early
  * when fn returns false. Returns the number of calls.
  */
-typedef bool vblk_rl_visit_fn(struct vblk_rl_node *n, void *arg);
-size_t vblk_rl_tree_overlaps(struct vblk_rl_tree *t, uint64_t start, uint64_t end,
-			     vblk_rl_visit_fn *fn, void *arg);
+typedef bool blk_rl_visit_fn(struct blk_rl_node *n, void *arg);
+size_t blk_rl_tree_overlaps(struct blk_rl_tree *t, uint64_t start, uint64_t end,
+			    blk_rl_visit_fn *fn, void *arg);
 
 /* Tree height (tests: the AVL bound). */
-int vblk_rl_tree_height(const struct vblk_rl_tree *t);
+int blk_rl_tree_height(const struct blk_rl_tree *t);
 
-struct vblk_range_lock {
+struct blk_range_lock {
 	pthread_mutex_t mu;
-	struct vblk_rl_tree tree;
+	struct blk_rl_tree tree;
 	uint64_t next_seq;
 };
 
 /* Initialise (an empty lock). Returns 0 or -errno. */
-int vblk_range_lock_init(struct vblk_range_lock *rl);
+int blk_range_lock_init(struct blk_range_lock *rl);
 
 /* Every node must have been released. Accepts a never-initialised zeroed lock. */
-void vblk_range_lock_fini(struct vblk_range_lock *rl);
+void blk_range_lock_fini(struct blk_range_lock *rl);
 
 /*
  * Enter n ([start, end), excl set by the caller) into the lock. Returns true
  * if n holds its range now, false if it waits: it is then returned by the
- * vblk_range_lock_release() that clears its last conflict.
+ * blk_range_lock_release() that clears its last conflict.
  */
-bool vblk_range_lock_acquire(struct vblk_range_lock *rl, struct vblk_rl_node *n);
+bool blk_range_lock_acquire(struct blk_range_lock *rl, struct blk_rl_node *n);
 
 /*
  * Leave the lock (n held its range). Returns the nodes that hold their range
  * now, linked through next_granted in seq (arrival) order, or NULL.
  */
-struct vblk_rl_node *vblk_range_lock_release(struct vblk_range_lock *rl, struct vblk_rl_node *n);
+struct blk_rl_node *blk_range_lock_release(struct blk_range_lock *rl, struct blk_rl_node *n);
 
 #endif

@@ -9,17 +9,17 @@
 #define VBLK_INTERNAL_BARRIER_H
 
 /* Orders earlier loads before later loads. */
-static inline void vblk_rmb(void)
+static inline void smp_rmb(void)
 {
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 }
 /* Orders earlier stores before later stores. */
-static inline void vblk_wmb(void)
+static inline void smp_wmb(void)
 {
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 /* Orders earlier loads and stores before later loads and stores (store->load too). */
-static inline void vblk_mb(void)
+static inline void smp_mb(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }

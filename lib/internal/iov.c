@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-size_t vblk_iov_size(const struct iovec *iov, unsigned cnt)
+size_t iov_size(const struct iovec *iov, unsigned cnt)
 {
 	size_t total = 0;
 
@@ -55,23 +55,22 @@ static void op_memset(void *elem, size_t done, size_t n, void *arg)
 	memset(elem, *(const int *)arg, n);
 }
 
-size_t vblk_iov_to_buf(const struct iovec *iov, unsigned cnt, size_t off, void *buf, size_t len)
+size_t iov_to_buf(const struct iovec *iov, unsigned cnt, size_t off, void *buf, size_t len)
 {
 	return iov_walk(iov, cnt, off, len, op_to_buf, buf);
 }
 
-size_t vblk_iov_from_buf(const struct iovec *iov, unsigned cnt, size_t off, const void *buf,
-			 size_t len)
+size_t iov_from_buf(const struct iovec *iov, unsigned cnt, size_t off, const void *buf, size_t len)
 {
 	return iov_walk(iov, cnt, off, len, op_from_buf, (void *)buf);
 }
 
-size_t vblk_iov_memset(const struct iovec *iov, unsigned cnt, size_t off, int c, size_t len)
+size_t iov_memset(const struct iovec *iov, unsigned cnt, size_t off, int c, size_t len)
 {
 	return iov_walk(iov, cnt, off, len, op_memset, &c);
 }
 
-size_t vblk_iov_discard_front(struct iovec **iov, unsigned *cnt, size_t len)
+size_t iov_discard_front(struct iovec **iov, unsigned *cnt, size_t len)
 {
 	size_t done = 0;
 
@@ -92,7 +91,7 @@ size_t vblk_iov_discard_front(struct iovec **iov, unsigned *cnt, size_t len)
 	return done;
 }
 
-size_t vblk_iov_discard_back(struct iovec *iov, unsigned *cnt, size_t len)
+size_t iov_discard_back(struct iovec *iov, unsigned *cnt, size_t len)
 {
 	size_t done = 0;
 
@@ -111,8 +110,8 @@ size_t vblk_iov_discard_back(struct iovec *iov, unsigned *cnt, size_t len)
 	return done;
 }
 
-int vblk_iov_slice(const struct iovec *src, unsigned cnt, size_t off, size_t len, struct iovec *dst,
-		   unsigned dst_max)
+int iov_slice(const struct iovec *src, unsigned cnt, size_t off, size_t len, struct iovec *dst,
+	      unsigned dst_max)
 {
 	unsigned used = 0;
 

@@ -8,20 +8,20 @@
  * Set once at start-up by main(), before any thread exists; read-only after.
  * Logging configuration is the one process-wide setting we allow.
  */
-static enum vblk_log_level vblk_log_threshold = VBLK_LOG_INFO;
+static enum log_level log_threshold = LOGL_INFO;
 
-void vblk_log_set_level(enum vblk_log_level level)
+void log_set_level(enum log_level level)
 {
-	vblk_log_threshold = level;
+	log_threshold = level;
 }
 
-void vblk_log(enum vblk_log_level level, const char *fmt, ...)
+void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};
 	char line[1024];
 	va_list ap;
 
-	if (level > vblk_log_threshold)
+	if (level > log_threshold)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-blk device for vu_server: per virtqueue one vblk_queue and a
- * preallocated array of request slots, each a struct vblk_req with an inline
+ * virtio-blk device for vu_server: per virtqueue one blk_queue and a
+ * preallocated array of request slots, each a struct blk_req with an inline
  * iovec array, so the data path never allocates (the SPDK vhost model).
  *
  * Everything below the dev ops' queue_* callbacks runs on the queue's own
- * thread; the engine calls blk_done from the same thread (inside
- * vblk_req_submit or vblk_queue_process), so the free list needs no lock.
+ * thread; the engine calls vub_done from the same thread (inside
+ * blk_req_submit or blk_queue_process), so the free list needs no lock.
  */
 #include "vu_blk.h"
 
@@ -26,16 +26,16 @@
 #define VU_BLK_IOV_SLACK 16
 
 struct vu_blk_slot {
-	struct vblk_req req;
+	struct blk_req req;
 	struct vu_blk_slot *next_free;
 	uint16_t head;
 	struct iovec iov[]; /* iov_max entries */
 };
 
 struct vu_blk_queue {
-	struct vblk_dev *d;
+	struct blk_dev *d;
 	struct vu_queue *q;
-	struct vblk_queue *bq;
+	struct blk_queue *bq;
 	unsigned num;
 	unsigned iov_max;
 	size_t stride;
@@ -54,8 +54,8 @@ static void slot_put(struct vu_blk_queue *bq, struct vu_blk_slot *s)
 	bq->free = s;
 }
 
-/* vblk_req_done_fn: virtio 1.3 §2.7.8, used.len is what the engine says it wrote. */
-static void blk_done(struct vblk_req *req, uint32_t used_len, void *opaque)
+/* blk_req_done_fn: virtio 1.3 §2.7.8, used.len is what the engine says it wrote. */
+static void vub_done(struct blk_req *req, uint32_t used_len, void *opaque)
 {
 	struct vu_blk_queue *bq = opaque;
 	struct vu_blk_slot *s = container_of(req, struct vu_blk_slot, req);
@@ -69,7 +69,7 @@ static void blk_done(struct vblk_req *req, uint32_t used_len, void *opaque)
  * while we work and re-enabled at the end; buffers that arrive in between are
  * caught by the enable/re-check of virtio 1.3 §2.7.10.
  */
-static bool blk_queue_kick(void *qdev)
+static bool vub_queue_kick(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
 	unsigned budget = bq->num; /* vu_dev_ops.queue_kick: a bounded batch */
@@ -109,7 +109,7 @@ static bool blk_queue_kick(void *qdev)
 			s->req.iov = elem.iov;
 			s->req.out_num = elem.out_num;
 			s->req.in_num = elem.in_num;
-			if (!vblk_req_submit(bq->bq, &s->req)) {
+			if (!blk_req_submit(bq->bq, &s->req)) {
 				/* No status byte to report through: a framing error. */
 				slot_put(bq, s);
 				vu_queue_set_broken(bq->q, "request without a status byte");
@@ -118,45 +118,45 @@ static bool blk_queue_kick(void *qdev)
 		}
 	} while (vu_queue_enable_kicks(bq->q));
 out:
-	vblk_queue_kick(bq->bq);
+	blk_queue_kick(bq->bq);
 	return more;
 }
 
-static void blk_queue_fd_ready(void *qdev)
+static void vub_queue_fd_ready(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
 
-	vblk_queue_process(bq->bq);
+	blk_queue_process(bq->bq);
 }
 
-static int blk_queue_fd(void *qdev)
+static int vub_queue_fd(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
 
-	return vblk_queue_fd(bq->bq);
+	return blk_queue_fd(bq->bq);
 }
 
-static unsigned blk_queue_inflight(void *qdev)
+static unsigned vub_queue_inflight(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
 
-	return vblk_queue_inflight(bq->bq);
+	return blk_queue_inflight(bq->bq);
 }
 
-static void blk_queue_stop(void *qdev)
+static void vub_queue_stop(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
 
 	if (!bq)
 		return;
-	vblk_queue_destroy(bq->bq);
+	blk_queue_destroy(bq->bq);
 	free(bq->slots);
 	free(bq);
 }
 
-static int blk_queue_start(void *dev, struct vu_queue *q, unsigned num, void **qdev)
+static int vub_queue_start(void *dev, struct vu_queue *q, unsigned num, void **qdev)
 {
-	struct vblk_dev *d = dev;
+	struct blk_dev *d = dev;
 	struct vu_blk_queue *bq;
 	int ret;
 
@@ -179,7 +179,7 @@ static int blk_queue_start(void *dev, struct vu_queue *q, unsigned num, void **q
 	}
 	for (unsigned i = num; i-- > 0;)
 		slot_put(bq, slot_at(bq, i));
-	ret = vblk_queue_create(d, num, blk_done, bq, &bq->bq);
+	ret = blk_queue_create(d, num, vub_done, bq, &bq->bq);
 	if (ret)
 		goto err_free;
 	*qdev = bq;
@@ -191,38 +191,38 @@ err_free:
 	return ret;
 }
 
-static uint64_t blk_get_features(void *dev)
+static uint64_t vub_get_features(void *dev)
 {
-	struct vblk_dev *d = dev;
+	struct blk_dev *d = dev;
 
 	return d->features;
 }
 
-static void blk_set_features(void *dev, uint64_t features)
+static void vub_set_features(void *dev, uint64_t features)
 {
-	vblk_dev_set_features(dev, features);
+	blk_dev_set_features(dev, features);
 }
 
-static unsigned blk_num_queues(void *dev)
+static unsigned vub_num_queues(void *dev)
 {
-	struct vblk_dev *d = dev;
+	struct blk_dev *d = dev;
 
 	return d->num_queues;
 }
 
-static uint32_t blk_get_config(void *dev, uint8_t *buf)
+static uint32_t vub_get_config(void *dev, uint8_t *buf)
 {
 	struct virtio_blk_config cfg;
 
 	_Static_assert(sizeof(cfg) <= VHOST_USER_MAX_CONFIG_SIZE, "config fits a message");
-	vblk_dev_get_config(dev, &cfg);
+	blk_dev_get_config(dev, &cfg);
 	memcpy(buf, &cfg, sizeof(cfg));
 	return sizeof(cfg);
 }
 
-static int blk_set_config(void *dev, uint32_t off, const void *buf, uint32_t len)
+static int vub_set_config(void *dev, uint32_t off, const void *buf, uint32_t len)
 {
-	return vblk_dev_set_config(dev, off, buf, len);
+	return blk_dev_set_config(dev, off, buf, len);
 }
 
 struct flush_wait {
@@ -239,7 +239,7 @@ static void flush_done(struct be_io *io, int res)
 	w->res = res;
 }
 
-int vu_blk_flush(struct vblk_dev *d)
+int vu_blk_flush(struct blk_dev *d)
 {
 	struct be *be = d->be;
 	struct be_queue *q;
@@ -267,7 +267,7 @@ int vu_blk_flush(struct vblk_dev *d)
 		ret = be->ops->reap(q);
 		if (ret < 0) {
 			/* The flush is still owned by the backend: do not free its queue. */
-			vblk_err("flush: reap: %s", strerror(-ret));
+			log_err("flush: reap: %s", strerror(-ret));
 			return ret;
 		}
 		if (!w.done && fd < 0)
@@ -279,22 +279,22 @@ out_destroy:
 	return ret;
 }
 
-static int blk_flush(void *dev)
+static int vub_flush(void *dev)
 {
 	return vu_blk_flush(dev);
 }
 
 const struct vu_dev_ops vu_blk_ops = {
-    .get_features = blk_get_features,
-    .set_features = blk_set_features,
-    .num_queues = blk_num_queues,
-    .get_config = blk_get_config,
-    .set_config = blk_set_config,
-    .queue_start = blk_queue_start,
-    .queue_stop = blk_queue_stop,
-    .queue_fd = blk_queue_fd,
-    .queue_kick = blk_queue_kick,
-    .queue_fd_ready = blk_queue_fd_ready,
-    .queue_inflight = blk_queue_inflight,
-    .flush = blk_flush,
+    .get_features = vub_get_features,
+    .set_features = vub_set_features,
+    .num_queues = vub_num_queues,
+    .get_config = vub_get_config,
+    .set_config = vub_set_config,
+    .queue_start = vub_queue_start,
+    .queue_stop = vub_queue_stop,
+    .queue_fd = vub_queue_fd,
+    .queue_kick = vub_queue_kick,
+    .queue_fd_ready = vub_queue_fd_ready,
+    .queue_inflight = vub_queue_inflight,
+    .flush = vub_flush,
 };

@@ -25,8 +25,8 @@ int vu_fd_covers(int fd, uint64_t end, const char *what)
 	struct stat st;
 
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < end) {
-		vblk_warn("%s: the fd is not a file of at least %llu bytes", what,
-			  (unsigned long long)end);
+		log_warn("%s: the fd is not a file of at least %llu bytes", what,
+			 (unsigned long long)end);
 		return -EINVAL;
 	}
 	return 0;
@@ -96,7 +96,7 @@ int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, i
 		struct vq_mem_region vr;
 
 		if (r->memory_size == 0 || r->mmap_offset > SIZE_MAX - r->memory_size) {
-			vblk_warn("SET_MEM_TABLE: region %u: bad size/offset", i);
+			log_warn("SET_MEM_TABLE: region %u: bad size/offset", i);
 			ret = -EINVAL;
 			goto err_unmap;
 		}
@@ -106,7 +106,7 @@ int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, i
 		/* Like libvhost-user: map from offset 0 so mmap_offset needs no alignment. */
 		ret = map_guarded(srv, fds[i], (size_t)(r->mmap_offset + r->memory_size), &maps[i]);
 		if (ret) {
-			vblk_warn("SET_MEM_TABLE: region %u: mmap: %s", i, strerror(-ret));
+			log_warn("SET_MEM_TABLE: region %u: mmap: %s", i, strerror(-ret));
 			goto err_unmap;
 		}
 		vr.gpa = r->guest_phys_addr;
@@ -115,7 +115,7 @@ int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, i
 		vr.hva = (char *)maps[i].addr + r->mmap_offset;
 		ret = vq_mem_add(&mem, &vr);
 		if (ret) {
-			vblk_warn("SET_MEM_TABLE: region %u: overflows or overlaps another", i);
+			log_warn("SET_MEM_TABLE: region %u: overflows or overlaps another", i);
 			goto err_unmap;
 		}
 	}

@@ -124,7 +124,7 @@ static enum vu_verdict send_reply(struct vu_server *srv, uint32_t request, const
 	memcpy(&m.payload, payload, size);
 	ret = vu_conn_send(srv, &m, NULL, 0);
 	if (ret) {
-		vblk_warn("%s: cannot send reply: %s", vu_msg_name(request), strerror(-ret));
+		log_warn("%s: cannot send reply: %s", vu_msg_name(request), strerror(-ret));
 		return VU_DROP;
 	}
 	return VU_OK;
@@ -151,8 +151,8 @@ static bool shape_mem_table(uint32_t request, const union vhost_user_payload *p,
 	uint32_t n = p->memory.nregions;
 
 	if (n < 1 || n > VHOST_USER_MEMORY_BASELINE_NREGIONS) {
-		vblk_warn("SET_MEM_TABLE: %u regions (1..%u)", n,
-			  VHOST_USER_MEMORY_BASELINE_NREGIONS);
+		log_warn("SET_MEM_TABLE: %u regions (1..%u)", n,
+			 VHOST_USER_MEMORY_BASELINE_NREGIONS);
 		return false;
 	}
 	*size = (uint32_t)offsetof(struct vhost_user_memory, regions) +
@@ -173,8 +173,8 @@ static bool shape_config(uint32_t request, const union vhost_user_payload *p, ui
 	uint32_t n = p->config.size;
 
 	if (n > VHOST_USER_MAX_CONFIG_SIZE) {
-		vblk_warn("%s: config size %u (at most %u)", vu_msg_name(request), n,
-			  VHOST_USER_MAX_CONFIG_SIZE);
+		log_warn("%s: config size %u (at most %u)", vu_msg_name(request), n,
+			 VHOST_USER_MAX_CONFIG_SIZE);
 		return false;
 	}
 	*size = (uint32_t)VHOST_USER_CONFIG_HDR_SIZE + n;
@@ -189,7 +189,7 @@ static bool shape_vring_fd(uint32_t request, const union vhost_user_payload *p, 
 	uint64_t u = p->u64;
 
 	if (u & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) {
-		vblk_warn("%s: unknown bits in %#llx", vu_msg_name(request), (unsigned long long)u);
+		log_warn("%s: unknown bits in %#llx", vu_msg_name(request), (unsigned long long)u);
 		return false;
 	}
 	*size = sizeof(u);
@@ -210,8 +210,8 @@ static enum vu_verdict h_set_features(struct vu_server *srv, struct vu_req *r)
 	uint64_t f = r->p->u64;
 
 	if (f & ~vu_offered_features(srv)) {
-		vblk_warn("SET_FEATURES: bits %#llx were never offered",
-			  (unsigned long long)(f & ~vu_offered_features(srv)));
+		log_warn("SET_FEATURES: bits %#llx were never offered",
+			 (unsigned long long)(f & ~vu_offered_features(srv)));
 		return VU_DROP;
 	}
 	/* EVENT_IDX / INDIRECT_DESC and the enable rule change how rings run. */
@@ -231,8 +231,8 @@ static enum vu_verdict h_set_protocol_features(struct vu_server *srv, struct vu_
 	uint64_t f = r->p->u64;
 
 	if (f & ~(uint64_t)VU_PROTOCOL_FEATURES) {
-		vblk_warn("SET_PROTOCOL_FEATURES: bits %#llx were never offered",
-			  (unsigned long long)(f & ~(uint64_t)VU_PROTOCOL_FEATURES));
+		log_warn("SET_PROTOCOL_FEATURES: bits %#llx were never offered",
+			 (unsigned long long)(f & ~(uint64_t)VU_PROTOCOL_FEATURES));
 		return VU_DROP;
 	}
 	srv->protocol_features = f;
@@ -267,8 +267,8 @@ static enum vu_verdict h_set_vring_num(struct vu_server *srv, struct vu_req *r)
 
 	/* virtio 1.3 §2.7: a split ring's size is a power of two; §2.8: not so a packed one. */
 	if (s->num == 0 || s->num > VQ_DEV_MAX_SIZE || (!packed && (s->num & (s->num - 1)))) {
-		vblk_warn("SET_VRING_NUM: queue %u: size %u (1..%u%s)", s->index, s->num,
-			  VQ_DEV_MAX_SIZE, packed ? "" : ", a power of two");
+		log_warn("SET_VRING_NUM: queue %u: size %u (1..%u%s)", s->index, s->num,
+			 VQ_DEV_MAX_SIZE, packed ? "" : ", a power of two");
 		return nack(r, EINVAL);
 	}
 	vu_queue_stop(q);
@@ -311,7 +311,7 @@ static enum vu_verdict h_set_vring_base(struct vu_server *srv, struct vu_req *r)
 	 * ring's uses all 32 bits (checked against the ring when it starts).
 	 */
 	if (!vu_ring_packed(srv) && s->num > UINT16_MAX) {
-		vblk_warn("SET_VRING_BASE: queue %u: base %u", s->index, s->num);
+		log_warn("SET_VRING_BASE: queue %u: base %u", s->index, s->num);
 		return nack(r, EINVAL);
 	}
 	vu_queue_stop(r->q);
@@ -369,7 +369,7 @@ static enum vu_verdict h_set_vring_kick(struct vu_server *srv, struct vu_req *r)
 {
 	if (!r->nfds) {
 		/* Polling mode (no kick fd) is not implemented. */
-		vblk_warn("SET_VRING_KICK: queue %u: polling mode is not supported", r->q->index);
+		log_warn("SET_VRING_KICK: queue %u: polling mode is not supported", r->q->index);
 		return nack(r, ENOTSUP);
 	}
 	return set_vring_fd(r, &r->q->kick_fd);
@@ -395,7 +395,7 @@ static enum vu_verdict h_set_vring_enable(struct vu_server *srv, struct vu_req *
 	const struct vhost_vring_state *s = &r->p->state;
 
 	if (s->num > 1) {
-		vblk_warn("SET_VRING_ENABLE: queue %u: value %u", s->index, s->num);
+		log_warn("SET_VRING_ENABLE: queue %u: value %u", s->index, s->num);
 		return nack(r, EINVAL);
 	}
 	r->q->enabled = s->num;
@@ -414,8 +414,8 @@ static int config_range(struct vu_server *srv, const struct vu_req *r, uint8_t *
 	memset(space, 0, VHOST_USER_MAX_CONFIG_SIZE);
 	n = VBLK_MIN(srv->ops->get_config(srv->dev, space), (uint32_t)VHOST_USER_MAX_CONFIG_SIZE);
 	if (c->offset > n || c->size > n - c->offset) {
-		vblk_warn("%s: bytes %u+%u outside the %u-byte config space",
-			  vu_msg_name(r->msg->hdr.request), c->offset, c->size, n);
+		log_warn("%s: bytes %u+%u outside the %u-byte config space",
+			 vu_msg_name(r->msg->hdr.request), c->offset, c->size, n);
 		return -EINVAL;
 	}
 	return 0;
@@ -460,17 +460,17 @@ static enum vu_verdict inflight_check(struct vu_server *srv, struct vu_req *r, b
 	unsigned qs = in->queue_size;
 
 	if (!(srv->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))) {
-		vblk_warn("%s without VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD",
-			  vu_msg_name(r->msg->hdr.request));
+		log_warn("%s without VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD",
+			 vu_msg_name(r->msg->hdr.request));
 		return VU_DROP;
 	}
 	/* §2.7: a split ring's size is a power of two; §2.8 does not ask it of a packed one. */
 	if (in->num_queues < 1 || in->num_queues > srv->nqueues || qs == 0 ||
 	    qs > VQ_DEV_MAX_SIZE || (!packed && (qs & (qs - 1)))) {
-		vblk_warn("%s: %u queues of %u entries (we serve 1..%u queues of 1..%u, for a "
-			  "split ring a power of two)",
-			  vu_msg_name(r->msg->hdr.request), in->num_queues, qs, srv->nqueues,
-			  VQ_DEV_MAX_SIZE);
+		log_warn("%s: %u queues of %u entries (we serve 1..%u queues of 1..%u, for a "
+			 "split ring a power of two)",
+			 vu_msg_name(r->msg->hdr.request), in->num_queues, qs, srv->nqueues,
+			 VQ_DEV_MAX_SIZE);
 		return nack(r, EINVAL);
 	}
 	return VU_OK;
@@ -511,8 +511,8 @@ static enum vu_verdict h_get_inflight_fd(struct vu_server *srv, struct vu_req *r
 			ret = vu_inflight_install(srv, fd, 0, size, in->num_queues, in->queue_size,
 						  packed);
 		if (ret)
-			vblk_warn("GET_INFLIGHT_FD: cannot set up %llu bytes: %s",
-				  (unsigned long long)size, strerror(-ret));
+			log_warn("GET_INFLIGHT_FD: cannot set up %llu bytes: %s",
+				 (unsigned long long)size, strerror(-ret));
 	}
 	memset(&m, 0, sizeof(m));
 	m.hdr.request = r->msg->hdr.request;
@@ -526,7 +526,7 @@ static enum vu_verdict h_get_inflight_fd(struct vu_server *srv, struct vu_req *r
 	if (fd >= 0)
 		close(fd);
 	if (ret) {
-		vblk_warn("GET_INFLIGHT_FD: cannot send reply: %s", strerror(-ret));
+		log_warn("GET_INFLIGHT_FD: cannot send reply: %s", strerror(-ret));
 		return VU_DROP;
 	}
 	return VU_OK;
@@ -555,11 +555,11 @@ static enum vu_verdict h_set_inflight_fd(struct vu_server *srv, struct vu_req *r
 	want = (uint64_t)in->num_queues * vq_dev_inflight_size_ring(in->queue_size, packed);
 	split = (uint64_t)in->num_queues * vq_dev_inflight_size_ring(in->queue_size, false);
 	if (in->mmap_size != want || in->mmap_offset > SIZE_MAX - want || in->mmap_offset % 8) {
-		vblk_warn("SET_INFLIGHT_FD: %llu bytes at offset %llu; %u queues of %u need %llu "
-			  "(split layout) or %llu (packed) at an 8-byte aligned offset",
-			  (unsigned long long)in->mmap_size, (unsigned long long)in->mmap_offset,
-			  in->num_queues, in->queue_size, (unsigned long long)split,
-			  (unsigned long long)split * 2);
+		log_warn("SET_INFLIGHT_FD: %llu bytes at offset %llu; %u queues of %u need %llu "
+			 "(split layout) or %llu (packed) at an 8-byte aligned offset",
+			 (unsigned long long)in->mmap_size, (unsigned long long)in->mmap_offset,
+			 in->num_queues, in->queue_size, (unsigned long long)split,
+			 (unsigned long long)split * 2);
 		return nack(r, EINVAL);
 	}
 	ret = vu_fd_covers(r->fds[0], in->mmap_offset + want, "SET_INFLIGHT_FD");
@@ -567,7 +567,7 @@ static enum vu_verdict h_set_inflight_fd(struct vu_server *srv, struct vu_req *r
 		ret = vu_inflight_install(srv, r->fds[0], in->mmap_offset, want, in->num_queues,
 					  in->queue_size, packed);
 	if (ret)
-		vblk_warn("SET_INFLIGHT_FD: %s", strerror(-ret));
+		log_warn("SET_INFLIGHT_FD: %s", strerror(-ret));
 	return verdict_of(r, ret);
 }
 
@@ -659,16 +659,16 @@ static bool check_contract(struct vu_server *srv, const struct vu_contract *c,
 	/* The fixed part first: a shape function reads only that. */
 	if (msg->hdr.size < c->size || (c->shape && !c->shape(msg->hdr.request, p, &size, &want)) ||
 	    msg->hdr.size != size || size > sizeof(msg->payload)) {
-		vblk_warn("%s: payload of %u bytes does not match its request (%u)", name,
-			  msg->hdr.size, size);
+		log_warn("%s: payload of %u bytes does not match its request (%u)", name,
+			 msg->hdr.size, size);
 		return false;
 	}
 	if (nfds < want || (c->fds_exact && nfds != want)) {
-		vblk_warn("%s: %u fds, expected %u", name, nfds, want);
+		log_warn("%s: %u fds, expected %u", name, nfds, want);
 		return false;
 	}
 	if (nfds > want) {
-		vblk_warn("%s: closing %u surplus fds", name, nfds - want);
+		log_warn("%s: closing %u surplus fds", name, nfds - want);
 		vu_msg_close_fds(fds + want, nfds - want);
 	}
 	r->msg = msg;
@@ -681,7 +681,7 @@ static bool check_contract(struct vu_server *srv, const struct vu_contract *c,
 		uint32_t i = ring_index(p, c->ring);
 
 		if (i >= srv->nqueues) {
-			vblk_warn("%s: vring %u does not exist (%u queues)", name, i, srv->nqueues);
+			log_warn("%s: vring %u does not exist (%u queues)", name, i, srv->nqueues);
 			return false;
 		}
 		r->q = &srv->queues[i];
@@ -708,10 +708,9 @@ bool vu_dispatch(struct vu_server *srv, const struct vhost_user_msg *msg, int *f
 	memset(&p, 0, sizeof(p));
 	memcpy(&p, &msg->payload, VBLK_MIN((size_t)msg->hdr.size, sizeof(p)));
 
-	vblk_dbg("<- %s (%u bytes, %u fds)", vu_msg_name(req), msg->hdr.size, nfds);
+	log_dbg("<- %s (%u bytes, %u fds)", vu_msg_name(req), msg->hdr.size, nfds);
 	if (!c || !c->fn) {
-		vblk_warn("unsupported request %u (%s): dropping the client", req,
-			  vu_msg_name(req));
+		log_warn("unsupported request %u (%s): dropping the client", req, vu_msg_name(req));
 		vu_msg_close_fds(fds, nfds);
 		return false;
 	}
@@ -725,7 +724,7 @@ bool vu_dispatch(struct vu_server *srv, const struct vhost_user_msg *msg, int *f
 	if (v == VU_DROP)
 		return false;
 	if (v == VU_NACK)
-		vblk_warn("%s failed: %s", vu_msg_name(req), strerror(r.err));
+		log_warn("%s failed: %s", vu_msg_name(req), strerror(r.err));
 	/* vhost-user.rst "REPLY_ACK": only for requests without a reply of their own. */
 	if (!c->has_reply && (msg->hdr.flags & VHOST_USER_NEED_REPLY_MASK) &&
 	    (srv->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK)))

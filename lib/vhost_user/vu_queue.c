@@ -65,13 +65,12 @@ int vu_check_eventfd(int fd, const char *what)
 	    memcmp(link, "anon_inode:[eventfd]", (size_t)n)) {
 		if (n >= 0)
 			link[n] = '\0';
-		vblk_warn("%s: the fd is not an eventfd (%s)", what,
-			  n < 0 ? strerror(errno) : link);
+		log_warn("%s: the fd is not an eventfd (%s)", what, n < 0 ? strerror(errno) : link);
 		return -EINVAL;
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		vblk_warn("%s: cannot make the eventfd non-blocking: %s", what, strerror(errno));
+		log_warn("%s: cannot make the eventfd non-blocking: %s", what, strerror(errno));
 		return -EINVAL;
 	}
 	return 0;
@@ -122,8 +121,8 @@ static void queue_mark_broken(struct vu_queue *q)
 {
 	if (atomic_exchange(&q->broken, true))
 		return;
-	vblk_warn("queue %u: broken, it takes no more requests%s", q->index,
-		  q->err_fd >= 0 ? "; error eventfd signalled" : "");
+	log_warn("queue %u: broken, it takes no more requests%s", q->index,
+		 q->err_fd >= 0 ? "; error eventfd signalled" : "");
 	vu_queue_report_broken(q);
 }
 
@@ -226,7 +225,7 @@ static void *queue_thread(void *arg)
 		n = epoll_wait(q->epfd, ev, ARRAY_SIZE(ev), more && !stopping ? 0 : -1);
 		if (n < 0) {
 			if (errno != EINTR)
-				vblk_err("queue %u: epoll_wait: %s", q->index, strerror(errno));
+				log_err("queue %u: epoll_wait: %s", q->index, strerror(errno));
 			continue;
 		}
 		for (int i = 0; i < n; i++) {
@@ -325,15 +324,15 @@ int vu_queue_map(struct vu_queue *q, struct vq_dev_areas *areas)
 	int ret = queue_set_layout(q);
 
 	if (ret) {
-		vblk_warn("queue %u: size %u is not valid for a %s ring", q->index, num,
-			  vu_ring_packed(q->srv) ? "packed" : "split");
+		log_warn("queue %u: size %u is not valid for a %s ring", q->index, num,
+			 vu_ring_packed(q->srv) ? "packed" : "split");
 		return ret;
 	}
 	/* §2.7 / §2.8.10.1: each layout has its own area sizes and alignments. */
 	ret = vq_dev_map_areas(&q->vq, &q->srv->mem, q->desc_uva, q->avail_uva, q->used_uva, areas);
 	if (ret)
-		vblk_warn("queue %u: %s ring addresses are misaligned or not inside guest memory",
-			  q->index, q->vq.packed ? "packed" : "split");
+		log_warn("queue %u: %s ring addresses are misaligned or not inside guest memory",
+			 q->index, q->vq.packed ? "packed" : "split");
 	return ret;
 }
 
@@ -361,7 +360,7 @@ static int queue_attach_inflight(struct vu_queue *q)
 	else if (in->queue_size != q->num)
 		why = "the inflight region is for another queue size";
 	if (why) {
-		vblk_warn("queue %u: %s; its in-flight requests are not tracked", q->index, why);
+		log_warn("queue %u: %s; its in-flight requests are not tracked", q->index, why);
 		return vq_dev_set_inflight(&q->vq, NULL, 0);
 	}
 	return vq_dev_set_inflight(&q->vq, in->base + (size_t)q->index * in->stride, in->stride);
@@ -383,17 +382,17 @@ static int queue_start(struct vu_queue *q)
 		return ret;
 	ret = vq_dev_start_areas(&q->vq, &srv->mem, &areas, q->base);
 	if (ret) {
-		vblk_warn("queue %u: cannot start the %s ring at base %#x (bad base or inflight "
-			  "region?)",
-			  q->index, q->vq.packed ? "packed" : "split", q->base);
+		log_warn("queue %u: cannot start the %s ring at base %#x (bad base or inflight "
+			 "region?)",
+			 q->index, q->vq.packed ? "packed" : "split", q->base);
 		return ret;
 	}
 	if (vq_dev_resubmit_pending(&q->vq))
-		vblk_info("queue %u: resubmitting %u requests a previous back end left in flight",
-			  q->index, vq_dev_resubmit_pending(&q->vq));
+		log_info("queue %u: resubmitting %u requests a previous back end left in flight",
+			 q->index, vq_dev_resubmit_pending(&q->vq));
 	ret = srv->ops->queue_start(srv->dev, q, q->num, &q->qdev);
 	if (ret) {
-		vblk_err("queue %u: cannot start: %s", q->index, strerror(-ret));
+		log_err("queue %u: cannot start: %s", q->index, strerror(-ret));
 		return ret;
 	}
 	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -419,8 +418,8 @@ static int queue_start(struct vu_queue *q)
 	if (ret)
 		goto err_close_ep;
 	q->running = true;
-	vblk_info("queue %u: started: %s ring, size %u, base %#x", q->index,
-		  q->vq.packed ? "packed" : "split", q->num, q->base);
+	log_info("queue %u: started: %s ring, size %u, base %#x", q->index,
+		 q->vq.packed ? "packed" : "split", q->num, q->base);
 	return 0;
 
 err_close_ep:
@@ -430,7 +429,7 @@ err_close_stop:
 err_queue_stop:
 	srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;
-	vblk_err("queue %u: cannot start: %s", q->index, strerror(-ret));
+	log_err("queue %u: cannot start: %s", q->index, strerror(-ret));
 	return ret;
 }
 
@@ -448,7 +447,7 @@ void vu_queue_stop(struct vu_queue *q)
 	vu_close_fd(&q->epfd);
 	vu_close_fd(&q->stop_fd);
 	q->running = false;
-	vblk_dbg("queue %u: stopped at %#x", q->index, q->base);
+	log_dbg("queue %u: stopped at %#x", q->index, q->base);
 }
 
 /* Start or stop the queue to match its configuration. Returns 0 or the start error. */

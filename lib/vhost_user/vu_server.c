@@ -71,9 +71,9 @@ static void conn_drop(struct vu_server *srv, bool flush)
 	if (flush && srv->ops->flush) {
 		int ret = srv->ops->flush(srv->dev);
 		if (ret)
-			vblk_err("flush after disconnect failed: %s", strerror(-ret));
+			log_err("flush after disconnect failed: %s", strerror(-ret));
 	}
-	vblk_info("client disconnected; waiting for the next one");
+	log_info("client disconnected; waiting for the next one");
 }
 
 static void conn_ready(struct vu_server *srv)
@@ -89,10 +89,10 @@ static void conn_ready(struct vu_server *srv)
 		return; /* stopping: vu_server_run sees the stop fd next */
 	if (ret) {
 		if (ret == -ETIMEDOUT)
-			vblk_warn("dropping the client: a message did not arrive within %d ms",
-				  VU_MSG_DEADLINE_MS);
+			log_warn("dropping the client: a message did not arrive within %d ms",
+				 VU_MSG_DEADLINE_MS);
 		else if (ret != -ECONNRESET)
-			vblk_warn("dropping the client: bad message: %s", strerror(-ret));
+			log_warn("dropping the client: bad message: %s", strerror(-ret));
 		conn_drop(srv, true);
 		return;
 	}
@@ -111,7 +111,7 @@ static void conn_fault(struct vu_server *srv)
 	(void)eventfd_read(srv->fault_fd, &v);
 	if (!atomic_load(&srv->mem_fault) || srv->conn_fd < 0)
 		return;
-	vblk_err("the front end shrank memory it had shared with us: dropping it");
+	log_err("the front end shrank memory it had shared with us: dropping it");
 	for (unsigned i = 0; i < srv->nqueues; i++) {
 		vu_queue_stop(&srv->queues[i]);
 		if (srv->queues[i].num)
@@ -136,10 +136,10 @@ static int do_accept(struct vu_server *srv)
 		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EMFILE ||
 		    errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			if (errno != EAGAIN && errno != EINTR)
-				vblk_warn("accept: %s", strerror(errno));
+				log_warn("accept: %s", strerror(errno));
 			return 0;
 		}
-		vblk_err("accept: %s", strerror(errno));
+		log_err("accept: %s", strerror(errno));
 		return -errno;
 	}
 	/*
@@ -149,17 +149,17 @@ static int do_accept(struct vu_server *srv)
 	while (srv->conn_fd >= 0 && conn_hung_up(srv->conn_fd))
 		conn_ready(srv);
 	if (srv->conn_fd >= 0) {
-		vblk_warn("refusing a second client: one front end at a time");
+		log_warn("refusing a second client: one front end at a time");
 		close(fd);
 		return 0;
 	}
 	if (epoll_add(srv->epfd, fd, ((uint64_t)(unsigned)fd << 32) | EV_CONN)) {
-		vblk_err("epoll_ctl: %s", strerror(errno));
+		log_err("epoll_ctl: %s", strerror(errno));
 		close(fd);
 		return 0;
 	}
 	srv->conn_fd = fd;
-	vblk_info("client connected");
+	log_info("client connected");
 	return 0;
 }
 
@@ -278,7 +278,7 @@ int vu_server_shutdown(struct vu_server *srv)
 	if (srv->ops->flush) {
 		ret = srv->ops->flush(srv->dev);
 		if (ret)
-			vblk_err("flush: %s", strerror(-ret));
+			log_err("flush: %s", strerror(-ret));
 	}
 	return ret;
 }

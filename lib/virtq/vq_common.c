@@ -157,6 +157,6 @@ void vq_dev_broken(struct vq_dev *vq, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	vblk_warn_once(&vq->broken_logged, "%s %p broken: %s", vq_dev_ops(vq)->name, (void *)vq,
-		       why);
+	log_warn_once(&vq->broken_logged, "%s %p broken: %s", vq_dev_ops(vq)->name, (void *)vq,
+		      why);
 }

@@ -239,7 +239,7 @@ static int packed_pop(struct vq_dev *vq, struct vq_chain *c, uint16_t *idp)
 	 * wrote all of those before it set the first slot's AVAIL bit
 	 * (§2.8.21.1), so after seeing the bit we must not see them stale.
 	 */
-	vblk_rmb();
+	smp_rmb();
 
 	if (walk(vq, flags0, c, &id, &nslots))
 		return -EIO;
@@ -323,7 +323,7 @@ static void packed_push(struct vq_dev *vq, uint16_t id, uint32_t len)
 	 * between would leave a used element no successor knows of (resubmitted
 	 * and completed twice, and its used position written again).
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(d->flags, vblk_cpu_to_le16(flags));
 	if (vq->inflight_region)
 		vq_inflight_packed_retire_end(vq, id);
@@ -345,7 +345,7 @@ static bool packed_need_notify(struct vq_dev *vq)
 	 * the driver could enable notifications, see our slot still unused,
 	 * and sleep while we see notifications off and skip the interrupt.
 	 */
-	vblk_mb();
+	smp_mb();
 	e = vq_packed_event_read(vq->packed_ring.driver_event);
 
 	old = vq->signalled_used;
@@ -399,7 +399,7 @@ static bool packed_enable_kicks(struct vq_dev *vq)
 	 * in between could see kicks still off while we see no new buffer,
 	 * and both wait.
 	 */
-	vblk_mb();
+	smp_mb();
 	flags = vblk_le16_to_cpu(READ_ONCE(vq->packed_ring.desc[vq->last_avail_idx].flags));
 	return vq_packed_desc_is_avail(flags, vq->packed_ring.avail_wrap);
 }

@@ -164,7 +164,7 @@ static int split_pop(struct vq_dev *vq, struct vq_chain *c, uint16_t *headp)
 	 * avail->ring[] and of the descriptors below: the driver wrote those
 	 * before it published idx (§2.7.13.3), so we must not see them stale.
 	 */
-	vblk_rmb();
+	smp_rmb();
 
 	head = vblk_le16_to_cpu(READ_ONCE(s->avail->ring[vq->last_avail_idx & (vq->num - 1)]));
 	if (head >= vq->num) {
@@ -221,7 +221,7 @@ static void split_push(struct vq_dev *vq, uint16_t head, uint32_t len)
 	 * the new idx the element must be there (§2.7.8.2: len is set before
 	 * idx is updated).
 	 */
-	vblk_wmb();
+	smp_wmb();
 	vq->used_idx++;
 	WRITE_ONCE(s->used->idx, vblk_cpu_to_le16(vq->used_idx));
 	if (vq->inflight_region)
@@ -250,7 +250,7 @@ static bool split_need_notify(struct vq_dev *vq)
 	 * the store: the driver could set used_event, see the old used->idx,
 	 * and sleep while we see the old used_event and skip the interrupt.
 	 */
-	vblk_mb();
+	smp_mb();
 
 	if (!vq->event_idx) {
 		/* §2.7.7.2: without EVENT_IDX, flags == 1 asks for no notification. */
@@ -301,7 +301,7 @@ static bool split_enable_kicks(struct vq_dev *vq)
 	 * driver that published in between could see kicks still suppressed
 	 * while we see no new entry, and both wait.
 	 */
-	vblk_mb();
+	smp_mb();
 	avail_idx = vblk_le16_to_cpu(READ_ONCE(s->avail->idx));
 	return avail_idx != vq->last_avail_idx;
 }

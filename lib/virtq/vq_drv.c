@@ -162,7 +162,7 @@ bool vq_drv_enable_cb(struct vq_drv *vq)
 	 * either the device sees our request for a notification, or we see the
 	 * chain it completed meanwhile (§2.7.10, §2.8.10).
 	 */
-	vblk_mb();
+	smp_mb();
 	return !vq_drv_more_used(vq);
 }
 

@@ -113,7 +113,7 @@ static uint16_t packed_add(struct vq_drv *vq, const struct vq_drv_sg *sg, unsign
 	 * slot's flags store below, which makes the whole buffer available
 	 * at once (§2.8.21.1).
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(p->desc[head].flags, vblk_cpu_to_le16(head_flags));
 
 	if (vq->num_added < UINT32_MAX - VQ_DRV_PACKED_MAX_SIZE)
@@ -133,7 +133,7 @@ static bool packed_kick_prepare(struct vq_drv *vq)
 	 * sleep having not seen our buffers while we read a stale "don't
 	 * kick" (§2.8.21.2).
 	 */
-	vblk_mb();
+	smp_mb();
 	vq->num_added = 0;
 	e = vq_packed_event_read(p->device_event);
 	switch (e.flags & 3u) {
@@ -171,7 +171,7 @@ static int packed_peek_used(struct vq_drv *vq, uint32_t *id, uint32_t *len)
 	 * Orders the flags load above before the id/len loads below: the
 	 * device wrote those before it set the flags (§2.8.22).
 	 */
-	vblk_rmb();
+	smp_rmb();
 	*id = vblk_le16_to_cpu(READ_ONCE(p->desc[vq->last_used].id));
 	*len = vblk_le32_to_cpu(READ_ONCE(p->desc[vq->last_used].len));
 	/* §2.8.4: len is reserved (ignored) in a used element without WRITE. */

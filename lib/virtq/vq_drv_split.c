@@ -87,7 +87,7 @@ static uint16_t split_add(struct vq_drv *vq, const struct vq_drv_sg *sg, unsigne
 	 */
 	s->avail->ring[s->avail_idx & (vq->num - 1)] = vblk_cpu_to_le16(head);
 	/* Orders the descriptor and avail->ring[] stores before the avail->idx store. */
-	vblk_wmb();
+	smp_wmb();
 	s->avail_idx++;
 	WRITE_ONCE(s->avail->idx, vblk_cpu_to_le16(s->avail_idx));
 	vq->num_added++;
@@ -105,7 +105,7 @@ static bool split_kick_prepare(struct vq_drv *vq)
 	 * used->flags below: otherwise the device could go to sleep having not
 	 * seen our new entries while we read a stale "don't kick".
 	 */
-	vblk_mb();
+	smp_mb();
 	vq->num_added = 0;
 	if (vq->event_idx) {
 		uint16_t ev = vblk_le16_to_cpu(READ_ONCE(*virtq_avail_event(s->used, vq->num)));
@@ -147,7 +147,7 @@ static int split_peek_used(struct vq_drv *vq, uint32_t *id, uint32_t *len)
 		return -EIO;
 	}
 	/* Orders the used->idx load above before the used->ring[] loads below. */
-	vblk_rmb();
+	smp_rmb();
 	e = &s->used->ring[vq->last_used & (vq->num - 1)];
 	*id = vblk_le32_to_cpu(READ_ONCE(e->id));
 	*len = vblk_le32_to_cpu(READ_ONCE(e->len));

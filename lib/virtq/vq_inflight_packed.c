@@ -163,7 +163,7 @@ static void init(struct vq_dev *vq)
 	used_word_write(r, vq->used_idx, vq->packed_ring.used_wrap, vq->used_idx,
 			vq->packed_ring.used_wrap);
 	/* Orders the initialisation above before the version store: version 1 means valid. */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->version, VQ_PACKED_INFLIGHT_VERSION);
 	vq->inflight_counter = 0;
 }
@@ -184,8 +184,8 @@ static unsigned claim(struct vq_dev *vq, uint16_t h, uint64_t *max_counter)
 	uint16_t e = h, id;
 
 	if (n == 0 || n > vq->num) {
-		vblk_warn("inflight region: head entry %u holds %u descriptors (queue size %u)", h,
-			  n, vq->num);
+		log_warn("inflight region: head entry %u holds %u descriptors (queue size %u)", h,
+			 n, vq->num);
 		return 0;
 	}
 	for (unsigned k = 0; k < n; k++) {
@@ -193,9 +193,9 @@ static unsigned claim(struct vq_dev *vq, uint16_t h, uint64_t *max_counter)
 		struct vq_packed_desc_rec *c;
 
 		if (e >= vq->num || (vq->packed_ring.inf.scan[e] & SCAN_ENTRY)) {
-			vblk_warn("inflight region: the chain of head entry %u reaches entry %u, "
-				  "out of range or held twice",
-				  h, e);
+			log_warn("inflight region: the chain of head entry %u reaches entry %u, "
+				 "out of range or held twice",
+				 h, e);
 			return 0;
 		}
 		vq->packed_ring.inf.scan[e] |= SCAN_ENTRY;
@@ -211,8 +211,8 @@ static unsigned claim(struct vq_dev *vq, uint16_t h, uint64_t *max_counter)
 		 */
 		if (!(c->flags & VIRTQ_DESC_F_NEXT) != (k + 1 == n) ||
 		    ((c->flags & VIRTQ_DESC_F_INDIRECT) && n != 1)) {
-			vblk_warn("inflight region: entry %u of head entry %u has flags %#x", e, h,
-				  c->flags);
+			log_warn("inflight region: entry %u of head entry %u has flags %#x", e, h,
+				 c->flags);
 			return 0;
 		}
 		if (k + 1 < n) {
@@ -222,9 +222,9 @@ static unsigned claim(struct vq_dev *vq, uint16_t h, uint64_t *max_counter)
 	}
 	id = vq->packed_ring.inf.ent_copy[e].id;
 	if (e != last || id >= vq->num || (vq->packed_ring.inf.scan[id] & SCAN_ID)) {
-		vblk_warn("inflight region: head entry %u: last %u (chain ends at %u), buffer id "
-			  "%u out of range or in flight twice",
-			  h, last, e, id);
+		log_warn("inflight region: head entry %u: last %u (chain ends at %u), buffer id "
+			 "%u out of range or in flight twice",
+			 h, last, e, id);
 		return 0;
 	}
 	vq->packed_ring.inf.scan[id] |= SCAN_ID;
@@ -253,8 +253,8 @@ static int recover(struct vq_dev *vq)
 	w = used_word_read(r);
 	if (w.used_idx >= vq->num || w.old_used_idx >= vq->num || w.used_wrap > 1 ||
 	    w.old_used_wrap > 1) {
-		vblk_warn("inflight region: used %u/%u, old used %u/%u for queue size %u",
-			  w.used_idx, w.used_wrap, w.old_used_idx, w.old_used_wrap, vq->num);
+		log_warn("inflight region: used %u/%u, old used %u/%u for queue size %u",
+			 w.used_idx, w.used_wrap, w.old_used_idx, w.old_used_wrap, vq->num);
 		return -EINVAL;
 	}
 	in_progress = w.used_idx != w.old_used_idx || w.used_wrap != w.old_used_wrap;
@@ -277,7 +277,7 @@ static int recover(struct vq_dev *vq)
 
 		fh = READ_ONCE(r->free_head);
 		if (fh >= vq->num) {
-			vblk_warn("inflight region: push in progress with free_head %u", fh);
+			log_warn("inflight region: push in progress with free_head %u", fh);
 			return -EINVAL;
 		}
 		commit = !vq_packed_desc_is_avail(flags, w.old_used_wrap);
@@ -299,8 +299,8 @@ static int recover(struct vq_dev *vq)
 		slots += n;
 		if (n == 0 || slots > vq->num) {
 			if (n)
-				vblk_warn("inflight region: %u slots in flight, queue size %u",
-					  slots, vq->num);
+				log_warn("inflight region: %u slots in flight, queue size %u",
+					 slots, vq->num);
 			vq->resubmit_num = 0;
 			return -EINVAL;
 		}
@@ -312,13 +312,13 @@ static int recover(struct vq_dev *vq)
 		if (commit) {
 			WRITE_ONCE(r->desc[fh].inflight, 0);
 			/* Orders the inflight clear before the stores that commit the push. */
-			vblk_wmb();
+			smp_wmb();
 			WRITE_ONCE(r->old_free_head, fh);
-			vblk_wmb();
+			smp_wmb();
 		}
 		used_word_write(r, upos, uwrap, upos, uwrap);
 		/* Orders the decision before the free list rebuilt below. */
-		vblk_wmb();
+		smp_wmb();
 	}
 
 	/* The free list: every entry no buffer holds, in index order. */
@@ -332,9 +332,9 @@ static int recover(struct vq_dev *vq)
 	}
 	vq->packed_ring.inf.fl_head = head;
 	/* Orders the links before the head that makes them the free list. */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->free_head, head);
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->old_free_head, head);
 
 	apos = upos;
@@ -342,10 +342,10 @@ static int recover(struct vq_dev *vq)
 	vq_packed_advance(vq->num, &apos, &awrap, slots);
 	if (apos != vq->last_avail_idx || awrap != vq->packed_ring.avail_wrap ||
 	    upos != vq->used_idx || uwrap != vq->packed_ring.used_wrap)
-		vblk_dbg("inflight region: %u buffers to resubmit; avail %u/%u used %u/%u (the "
-			 "front end said %u/%u %u/%u)",
-			 vq->resubmit_num, apos, awrap, upos, uwrap, vq->last_avail_idx,
-			 vq->packed_ring.avail_wrap, vq->used_idx, vq->packed_ring.used_wrap);
+		log_dbg("inflight region: %u buffers to resubmit; avail %u/%u used %u/%u (the "
+			"front end said %u/%u %u/%u)",
+			vq->resubmit_num, apos, awrap, upos, uwrap, vq->last_avail_idx,
+			vq->packed_ring.avail_wrap, vq->used_idx, vq->packed_ring.used_wrap);
 	vq->last_avail_idx = apos;
 	vq->packed_ring.avail_wrap = awrap;
 	vq->used_idx = upos;
@@ -387,19 +387,19 @@ void vq_inflight_packed_record(struct vq_dev *vq, uint16_t id, uint16_t n)
 	 * Orders the copies, num, last and counter before the inflight flag:
 	 * a head a successor finds in flight must have a complete record.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->desc[head].inflight, 1);
 	/* Orders the flag (the commit point) before the free list stores. */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->free_head, e);
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->old_free_head, e);
 	/*
 	 * Orders every store above before those that dispatch the request (the
 	 * backend's submission after we return): a request that reached the
 	 * disk is always one a successor will find.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	vq->packed_ring.inf.fl_head = e;
 	vq->packed_ring.inf.id_head[id] = head;
 	vq->packed_ring.inf.id_last[id] = last;
@@ -457,7 +457,7 @@ void vq_inflight_packed_retire_begin(struct vq_dev *vq, uint16_t id, uint16_t ol
 	 * Orders free_head before the used word: when the word says "in
 	 * progress", free_head must already name this push's head.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	used_word_write(r, vq->used_idx, vq->packed_ring.used_wrap, old_idx, old_wrap);
 	f->fl_next[last] = f->fl_head;
 	f->fl_head = head;
@@ -473,17 +473,17 @@ void vq_inflight_packed_retire_end(struct vq_dev *vq, uint16_t id)
 	 * 0: cleared first, a death in between would lose a request the
 	 * driver never saw used.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->desc[head].inflight, 0);
 	/*
 	 * Orders inflight = 0 before the commit: committed first, the used
 	 * word would no longer point at this push, and a head the driver saw
 	 * used would be resubmitted.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->old_free_head, head);
 	/* Orders old_free_head before the used word that ends the push. */
-	vblk_wmb();
+	smp_wmb();
 	used_word_write(r, vq->used_idx, vq->packed_ring.used_wrap, vq->used_idx,
 			vq->packed_ring.used_wrap);
 }
@@ -502,8 +502,8 @@ int vq_inflight_packed_start(struct vq_dev *vq)
 		 */
 		if (vq->last_avail_idx != vq->used_idx ||
 		    vq->packed_ring.avail_wrap != vq->packed_ring.used_wrap) {
-			vblk_warn("inflight region: the ring has slots in flight that no region "
-				  "recorded; running untracked");
+			log_warn("inflight region: the ring has slots in flight that no region "
+				 "recorded; running untracked");
 			vq->inflight_region = NULL;
 			return 0;
 		}
@@ -512,10 +512,10 @@ int vq_inflight_packed_start(struct vq_dev *vq)
 	}
 	if (version != VQ_PACKED_INFLIGHT_VERSION || desc_num != vq->num ||
 	    features != VQ_INFLIGHT_F_PACKED_LAYOUT) {
-		vblk_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
-			  "packed-layout version %u region for %u",
-			  version, desc_num, (unsigned long long)features,
-			  VQ_PACKED_INFLIGHT_VERSION, vq->num);
+		log_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
+			 "packed-layout version %u region for %u",
+			 version, desc_num, (unsigned long long)features,
+			 VQ_PACKED_INFLIGHT_VERSION, vq->num);
 		return -EINVAL;
 	}
 	return recover(vq);

@@ -40,7 +40,7 @@ static void init(struct vq_dev *vq)
 	 * Orders the initialisation above before the version store: a region
 	 * that says version 1 must have valid entries.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->version, VQ_DEV_INFLIGHT_VERSION);
 	vq->inflight_counter = 0;
 }
@@ -60,8 +60,8 @@ static int recover(struct vq_dev *vq, uint16_t base)
 	unsigned n = 0;
 
 	if (last_batch_head >= vq->num) {
-		vblk_warn("inflight region: last_batch_head %u >= queue size %u", last_batch_head,
-			  vq->num);
+		log_warn("inflight region: last_batch_head %u >= queue size %u", last_batch_head,
+			 vq->num);
 		return -EINVAL;
 	}
 	vq->inflight_recovered = true;
@@ -75,7 +75,7 @@ static int recover(struct vq_dev *vq, uint16_t base)
 	if (saved_used_idx != vq->used_idx) {
 		WRITE_ONCE(r->desc[last_batch_head].inflight, 0);
 		/* Orders the inflight clear before the used_idx store that says it is done. */
-		vblk_wmb();
+		smp_wmb();
 		WRITE_ONCE(r->used_idx, vq->used_idx);
 	}
 
@@ -105,8 +105,8 @@ static int recover(struct vq_dev *vq, uint16_t base)
 	 */
 	vq->last_avail_idx = (uint16_t)(vq->used_idx + n);
 	if (vq->last_avail_idx != base)
-		vblk_dbg("inflight region: %u heads to resubmit; next avail %u (front end said %u)",
-			 n, vq->last_avail_idx, base);
+		log_dbg("inflight region: %u heads to resubmit; next avail %u (front end said %u)",
+			n, vq->last_avail_idx, base);
 	return 0;
 }
 
@@ -126,10 +126,10 @@ int vq_inflight_split_start(struct vq_dev *vq, uint16_t base)
 	 * carries VQ_INFLIGHT_F_PACKED_LAYOUT and is never read as split.
 	 */
 	if (version != VQ_DEV_INFLIGHT_VERSION || desc_num != vq->num || features != 0) {
-		vblk_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
-			  "split-layout version %u region for %u",
-			  version, desc_num, (unsigned long long)features, VQ_DEV_INFLIGHT_VERSION,
-			  vq->num);
+		log_warn("inflight region: version %u, %u descriptors, features %#llx; expected a "
+			 "split-layout version %u region for %u",
+			 version, desc_num, (unsigned long long)features, VQ_DEV_INFLIGHT_VERSION,
+			 vq->num);
 		return -EINVAL;
 	}
 	return recover(vq, base);
@@ -142,14 +142,14 @@ void vq_inflight_split_record(struct vq_dev *vq, uint16_t head)
 	/* "Inflight I/O tracking": counter = ++global counter, then inflight = 1. */
 	WRITE_ONCE(d->counter, ++vq->inflight_counter);
 	/* Orders the counter store before the inflight flag that makes it count. */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(d->inflight, 1);
 	/*
 	 * Orders the inflight flag before every store that dispatches the
 	 * request (the backend's submission after pop returns): a request that
 	 * reached the disk is always one a successor will find.
 	 */
-	vblk_wmb();
+	smp_wmb();
 }
 
 void vq_inflight_split_retire_begin(struct vq_dev *vq, uint16_t head)
@@ -172,7 +172,7 @@ void vq_inflight_split_retire_end(struct vq_dev *vq, uint16_t head)
 	 * first, a death in between would lose a request the driver never saw
 	 * used.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->desc[head].inflight, 0);
 	/*
 	 * Orders inflight = 0 before the region's used_idx: updated first, a
@@ -180,6 +180,6 @@ void vq_inflight_split_retire_end(struct vq_dev *vq, uint16_t head)
 	 * nothing telling the successor it was published, and it would be
 	 * completed twice.
 	 */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(r->used_idx, vq->used_idx);
 }

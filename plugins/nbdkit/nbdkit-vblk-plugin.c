@@ -74,7 +74,7 @@ static struct {
 } plugin_state = {.bind_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* libvblk never prints: its messages about the device go to nbdkit's log. */
-static void vblk_log(void *opaque, int level, const char *msg)
+static void log_msg(void *opaque, int level, const char *msg)
 {
 	if (level == VBLK_MSG_ERROR)
 		nbdkit_error("vblk: %s", msg);
@@ -170,7 +170,7 @@ static int vblk_after_fork(void)
 	    /* Each queue's buffer, plus room for libvblk's own bounce buffers. */
 	    .buffer_size = (size_t)plugin_state.queues * SLOT_BUF_BYTES + SLOT_BUF_BYTES,
 	    .flags = plugin_state.packed ? VBLK_OPEN_PACKED_RING : 0,
-	    .log_fn = vblk_log,
+	    .log_fn = log_msg,
 	};
 	int ret;
 

@@ -34,7 +34,7 @@
 static const unsigned odd_num[] = {3, 5, 6, 7};
 
 struct slot {
-	struct vblk_req req;
+	struct blk_req req;
 	struct iovec iov[MAX_IOV];
 	uint16_t head;
 };
@@ -44,7 +44,7 @@ struct fuzz_ctx {
 	unsigned completed;
 };
 
-static void fuzz_done(struct vblk_req *req, uint32_t used_len, void *opaque)
+static void fuzz_done(struct blk_req *req, uint32_t used_len, void *opaque)
 {
 	struct fuzz_ctx *ctx = opaque;
 	struct slot *s = (struct slot *)(void *)req;
@@ -62,14 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vq_mem mem = {0};
 	struct vq_dev vq = {0};
 	struct be *be = NULL;
-	struct vblk_dev dev;
-	struct vblk_queue *q = NULL;
+	struct blk_dev dev;
+	struct blk_queue *q = NULL;
 	struct be_opts bopts = {0};
 	struct fuzz_ctx ctx = {.vq = &vq};
 
 	if (size < 1)
 		return 0;
-	vblk_log_set_level(VBLK_LOG_ERR);
+	log_set_level(LOGL_ERR);
 	bool packed = data[0] & 64;
 	/* 1..8 entries, as many slots as we have; §2.8 allows any size for a packed ring. */
 	unsigned num = packed && (data[0] & 4) ? odd_num[data[0] & 3] : 1u << (data[0] & 3);
@@ -96,11 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bopts.ro = data[0] & 32;
 	if (be_open("memory:1M", &bopts, &be))
 		goto out;
-	struct vblk_dev_opts dopts = {
+	struct blk_dev_opts dopts = {
 	    .ro = bopts.ro, .serial = "fuzz", .num_queues = 1, .queue_size = num};
-	if (vblk_dev_init(&dev, be, &dopts))
+	if (blk_dev_init(&dev, be, &dopts))
 		goto out;
-	if (vblk_queue_create(&dev, num, fuzz_done, &ctx, &q))
+	if (blk_queue_create(&dev, num, fuzz_done, &ctx, &q))
 		goto out;
 
 	/* Bounded: at most 4 rounds of the ring; a broken queue stops early. */
@@ -117,18 +117,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s->req.iov = elem.iov;
 		s->req.out_num = elem.out_num;
 		s->req.in_num = elem.in_num;
-		if (!vblk_req_submit(q, &s->req)) {
+		if (!blk_req_submit(q, &s->req)) {
 			vq_dev_set_broken(&vq, "fuzz: no status byte");
 			break;
 		}
-		vblk_queue_kick(q);
-		vblk_queue_process(q);
+		blk_queue_kick(q);
+		blk_queue_process(q);
 		vq_dev_need_notify(&vq);
 	}
-	while (vblk_queue_inflight(q))
-		vblk_queue_process(q);
+	while (blk_queue_inflight(q))
+		blk_queue_process(q);
 out:
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	vq_dev_fini(&vq);
 	return 0;

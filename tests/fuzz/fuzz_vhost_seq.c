@@ -140,7 +140,7 @@ static void setup_once(void)
 	if (P.ready)
 		return;
 	P.verbose = getenv("FUZZ_VU_VERBOSE") != NULL;
-	vblk_log_set_level(P.verbose ? VBLK_LOG_DEBUG : VBLK_LOG_ERR);
+	log_set_level(P.verbose ? LOGL_DEBUG : LOGL_ERR);
 	fuzz_vu_env_init(&P.env, "fuzz-seq", GMEM_SIZE);
 	P.ready = true;
 }
@@ -865,7 +865,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vblk_dev_opts dopts = {
+	struct blk_dev_opts dopts = {
 	    .serial = "fuzz-seq", .num_queues = NUM_QUEUES, .queue_size = 256};
 	struct in in = {data, size};
 	struct run *r;

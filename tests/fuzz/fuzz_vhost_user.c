@@ -63,7 +63,7 @@ static void setup_once(void)
 	if (P.ready)
 		return;
 	/* FUZZ_VU_VERBOSE=1: log every message, to check what a seed does. */
-	vblk_log_set_level(getenv("FUZZ_VU_VERBOSE") ? VBLK_LOG_DEBUG : VBLK_LOG_ERR);
+	log_set_level(getenv("FUZZ_VU_VERBOSE") ? LOGL_DEBUG : LOGL_ERR);
 	fuzz_vu_env_init(&P.env, "fuzz-vu", GMEM_SIZE);
 	P.ready = true;
 }
@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vblk_dev_opts dopts = {.serial = "fuzz-vu", .num_queues = 2, .queue_size = 64};
+	struct blk_dev_opts dopts = {.serial = "fuzz-vu", .num_queues = 2, .queue_size = 64};
 	struct in in = {data, size};
 	struct run r;
 

@@ -65,7 +65,7 @@ static void *server_main(void *arg)
 }
 
 void fuzz_vu_start(struct fuzz_vu_conn *c, const struct fuzz_vu_env *env,
-		   const struct vblk_dev_opts *opts)
+		   const struct blk_dev_opts *opts)
 {
 	int lfd, ret;
 
@@ -73,8 +73,8 @@ void fuzz_vu_start(struct fuzz_vu_conn *c, const struct fuzz_vu_env *env,
 	c->dead = false;
 	c->nown = 0;
 	memset(env->gmem, 0, env->gmem_size);
-	if (vblk_dev_init(&c->dev, env->be, opts))
-		fuzz_vu_die("vblk_dev_init");
+	if (blk_dev_init(&c->dev, env->be, opts))
+		fuzz_vu_die("blk_dev_init");
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lfd < 0 || bind(lfd, (const struct sockaddr *)&env->addr, env->addr_len) ||
 	    listen(lfd, 4))
@@ -205,7 +205,7 @@ void fuzz_vu_finish(struct fuzz_vu_conn *c)
 	if (c->ret)
 		fuzz_vu_die("vu_server_run returned %d", c->ret);
 	vu_server_destroy(c->srv);
-	vblk_dev_fini(&c->dev);
+	blk_dev_fini(&c->dev);
 	for (unsigned i = 0; i < c->nown; i++)
 		if (c->own[i] >= 0)
 			close(c->own[i]);

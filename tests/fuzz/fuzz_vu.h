@@ -45,7 +45,7 @@ struct fuzz_vu_env {
 /* One server and our connection to it, per input. */
 struct fuzz_vu_conn {
 	const struct fuzz_vu_env *env;
-	struct vblk_dev dev;
+	struct blk_dev dev;
 	struct vu_server *srv;
 	pthread_t thread;
 	int ret; /* of vu_server_run */
@@ -66,7 +66,7 @@ void fuzz_vu_env_init(struct fuzz_vu_env *env, const char *name, size_t gmem_siz
 
 /* Zero guest memory, start a server for a device with opts, and connect to it. */
 void fuzz_vu_start(struct fuzz_vu_conn *c, const struct fuzz_vu_env *env,
-		   const struct vblk_dev_opts *opts);
+		   const struct blk_dev_opts *opts);
 
 /*
  * Send len bytes, the fds (up to 16) with the first byte. A full socket is

@@ -39,7 +39,7 @@ for opt in --socket --socket-path --fd --disk --print-capabilities --verbose \
 done
 
 "$vblkd" --print-capabilities >"$tmp/caps" || fail "--print-capabilities exited non-zero"
-tr -d ' \n' <"$tmp/caps" | grep -qx '{"type":"block","features":\[\]}' ||
+tr -d ' \n' <"$tmp/caps" | grep -qx '{"type":"block","features":\["blk-file","read-only"\]}' ||
 	fail "unexpected capabilities: $(cat "$tmp/caps")"
 if command -v python3 >/dev/null; then
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["type"]=="block"' \

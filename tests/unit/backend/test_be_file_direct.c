@@ -8,8 +8,8 @@
 int main(void)
 {
 	struct be_opts bo = {.size = 1 << 20, .direct = true};
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct t_req t;
 	char path[256];
@@ -36,7 +36,7 @@ int main(void)
 	CHECK_EQ(t.used, 8193);
 	free(w);
 	free(r);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	unlink(path);
 	return 0;

@@ -5,7 +5,7 @@
  */
 #include "be_test.h"
 
-static uint8_t dwz(struct vblk_queue *q, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
+static uint8_t dwz(struct blk_queue *q, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
 {
 	struct virtio_blk_discard_write_zeroes seg = {
 	    .sector = vblk_cpu_to_le64(sector),
@@ -21,8 +21,8 @@ int main(void)
 {
 	struct be_opts bo = {.size = 1 << 20};
 	static uint8_t w[16384], r[16384];
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct t_req t;
 	char path[256];
@@ -48,7 +48,7 @@ int main(void)
 		for (size_t i = 0; i < sizeof(r); i++)
 			CHECK_EQ(r[i], i >= 8 * 512 && i < 24 * 512 ? 0 : 0x77);
 	}
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	unlink(path);
 	return 0;

@@ -13,8 +13,8 @@ int main(void)
 	struct be_opts bo = {.size = 1 << 20};
 	static uint8_t w[256 << 10], r[4096];
 	char dir[] = "/tmp/vblk-enospc-XXXXXX", path[256];
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct t_req t;
 
@@ -32,7 +32,7 @@ int main(void)
 	/* Reads and flushes still work. */
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_IN, 0, NULL, 0, r, sizeof(r)), VIRTIO_BLK_S_OK);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_OK);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	unlink(path);
 	umount(dir);

@@ -9,8 +9,8 @@ int main(void)
 {
 	struct be_opts bo = {.size = 64 << 10};
 	static uint8_t w[1000], r[8192];
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct t_req t;
 	char path[256];
@@ -38,7 +38,7 @@ int main(void)
 	for (size_t i = 0; i < 4096; i++)
 		CHECK_EQ(r[i], 0);
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	unlink(path);
 	return 0;

@@ -16,10 +16,10 @@
 static void run(bool force4k)
 {
 	struct be_opts bo = {.size = FSIZE, .direct = true};
-	struct vblk_dev_opts o = {.num_queues = 1, .queue_size = 128, .logical_block_size = 512};
+	struct blk_dev_opts o = {.num_queues = 1, .queue_size = 128, .logical_block_size = 512};
 	static uint8_t model[FSIZE];
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct t_req t;
 	char path[256];
@@ -73,8 +73,8 @@ static void run(bool force4k)
 	close(fd);
 	free(w);
 	free(r);
-	vblk_queue_destroy(q);
-	vblk_dev_fini(&d);
+	blk_queue_destroy(q);
+	blk_dev_fini(&d);
 	be_close(be);
 	unlink(path);
 }

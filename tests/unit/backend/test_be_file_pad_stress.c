@@ -12,10 +12,9 @@
 int main(void)
 {
 	struct be_opts bo = {.size = PS_SECTORS * 512, .direct = true};
-	struct vblk_dev_opts o = {
-	    .num_queues = PS_NQ, .queue_size = 128, .logical_block_size = 512};
+	struct blk_dev_opts o = {.num_queues = PS_NQ, .queue_size = 128, .logical_block_size = 512};
 	static uint8_t buf[PS_SECTORS * 512];
-	struct vblk_dev d;
+	struct blk_dev d;
 	struct be *be;
 	char path[256];
 	int ret, fd;
@@ -30,16 +29,16 @@ int main(void)
 	/* Pretend a 4 KiB O_DIRECT granularity if the file system's is finer: still valid. */
 	if (be->info.align < 4096)
 		be->info.align = 4096;
-	CHECK_EQ(vblk_dev_init(&d, be, &o), 0);
+	CHECK_EQ(blk_dev_init(&d, be, &o), 0);
 	CHECK(d.rmw);
-	vblk_dev_set_features(&d, d.features);
+	blk_dev_set_features(&d, d.features);
 	ps_stress(&d);
 	fd = open(path, O_RDONLY);
 	CHECK(fd >= 0);
 	CHECK_EQ(pread(fd, buf, sizeof(buf), 0), sizeof(buf));
 	close(fd);
 	ps_verify(buf);
-	vblk_dev_fini(&d);
+	blk_dev_fini(&d);
 	be_close(be);
 	unlink(path);
 	return 0;

@@ -10,8 +10,8 @@ int main(void)
 	struct be_opts bo = {.size = 1 << 20};
 	static uint8_t w[32][4096], r[4096], f[4096];
 	static struct t_req reqs[32];
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct t_req t;
 	char path[256];
@@ -20,7 +20,7 @@ int main(void)
 	t_tmpfile(NULL, path, sizeof(path));
 	CHECK_EQ(be_open(path, &bo, &be), 0);
 	q = t_setup(&d, be, NULL);
-	CHECK(vblk_queue_fd(q) >= 0);
+	CHECK(blk_queue_fd(q) >= 0);
 	CHECK_EQ(d.capacity, 2048);
 
 	t_fill(w[0], sizeof(w[0]), 11);
@@ -47,7 +47,7 @@ int main(void)
 		x->req.iov = x->iov;
 		x->req.out_num = 2;
 		x->req.in_num = 1;
-		CHECK(vblk_req_submit(q, &x->req));
+		CHECK(blk_req_submit(q, &x->req));
 	}
 	t_run(q);
 	for (unsigned i = 0; i < 32; i++) {
@@ -56,7 +56,7 @@ int main(void)
 		CHECK(memcmp(f, w[i], 4096) == 0);
 	}
 	close(fd);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	unlink(path);
 	return 0;

@@ -13,8 +13,8 @@ static uint8_t wbuf[NIOV * 512], rbuf[NIOV * 512 + 1];
 static void run(unsigned depth)
 {
 	struct be_opts bo = {.size = 4 << 20};
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct be *be;
 	struct virtio_blk_outhdr hdr = {.type = vblk_cpu_to_le32(VIRTIO_BLK_T_OUT),
 					.sector = vblk_cpu_to_le64(3)};
@@ -24,9 +24,9 @@ static void run(unsigned depth)
 
 	t_tmpfile(NULL, path, sizeof(path));
 	CHECK_EQ(be_open(path, &bo, &be), 0);
-	CHECK_EQ(
-	    vblk_dev_init(&d, be, &(struct vblk_dev_opts){.num_queues = 1, .queue_size = 4096}), 0);
-	CHECK_EQ(vblk_queue_create(&d, depth, t_done, NULL, &q), 0);
+	CHECK_EQ(blk_dev_init(&d, be, &(struct blk_dev_opts){.num_queues = 1, .queue_size = 4096}),
+		 0);
+	CHECK_EQ(blk_queue_create(&d, depth, t_done, NULL, &q), 0);
 
 	/* Write: header, 2500 iovecs of 512 bytes, status. */
 	t_fill(wbuf, sizeof(wbuf), depth);
@@ -38,7 +38,7 @@ static void run(unsigned depth)
 	t.req.iov = wiov;
 	t.req.out_num = NIOV + 1;
 	t.req.in_num = 1;
-	CHECK(vblk_req_submit(q, &t.req));
+	CHECK(blk_req_submit(q, &t.req));
 	t_run(q);
 	CHECK_EQ(t.ndone, 1);
 	CHECK_EQ(status, VIRTIO_BLK_S_OK);
@@ -57,14 +57,14 @@ static void run(unsigned depth)
 	t.req.iov = riov;
 	t.req.out_num = 1;
 	t.req.in_num = NIOV;
-	CHECK(vblk_req_submit(q, &t.req));
+	CHECK(blk_req_submit(q, &t.req));
 	t_run(q);
 	CHECK_EQ(t.ndone, 1);
 	CHECK_EQ(rbuf[NIOV * 512], VIRTIO_BLK_S_OK);
 	CHECK_EQ(t.used, NIOV * 512 + 1);
 	CHECK(memcmp(rbuf, wbuf, sizeof(wbuf)) == 0);
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	unlink(path);
 }

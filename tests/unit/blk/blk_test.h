@@ -15,7 +15,7 @@
 #include "test.h"
 
 struct t_req {
-	struct vblk_req req;
+	struct blk_req req;
 	struct virtio_blk_outhdr hdr;
 	struct iovec iov[8];
 	uint8_t status;
@@ -23,7 +23,7 @@ struct t_req {
 	uint32_t used;
 };
 
-static inline void t_done(struct vblk_req *req, uint32_t used_len, void *opaque)
+static inline void t_done(struct blk_req *req, uint32_t used_len, void *opaque)
 {
 	struct t_req *t = container_of(req, struct t_req, req);
 	unsigned *order = opaque;
@@ -35,11 +35,11 @@ static inline void t_done(struct vblk_req *req, uint32_t used_len, void *opaque)
 }
 
 /* Kick and run the queue until nothing is in flight (fails after 10 s). */
-static inline void t_run(struct vblk_queue *q)
+static inline void t_run(struct blk_queue *q)
 {
-	vblk_queue_kick(q);
-	for (int i = 0; vblk_queue_inflight(q) > 0; i++) {
-		int fd = vblk_queue_fd(q);
+	blk_queue_kick(q);
+	for (int i = 0; blk_queue_inflight(q) > 0; i++) {
+		int fd = blk_queue_fd(q);
 
 		CHECK(i < 100000);
 		if (fd >= 0) {
@@ -47,7 +47,7 @@ static inline void t_run(struct vblk_queue *q)
 
 			CHECK(poll(&pfd, 1, 10000) == 1);
 		}
-		vblk_queue_process(q);
+		blk_queue_process(q);
 	}
 }
 
@@ -60,21 +60,21 @@ static inline void t_hdr(struct t_req *t, uint32_t type, uint64_t sector)
 }
 
 /* Submit the request described by t->iov[0..out+in) and run it to completion. */
-static inline bool t_submit(struct vblk_queue *q, struct t_req *t, unsigned out, unsigned in)
+static inline bool t_submit(struct blk_queue *q, struct t_req *t, unsigned out, unsigned in)
 {
 	bool ok;
 
 	t->req.iov = t->iov;
 	t->req.out_num = out;
 	t->req.in_num = in;
-	ok = vblk_req_submit(q, &t->req);
+	ok = blk_req_submit(q, &t->req);
 	if (ok)
 		t_run(q);
 	return ok;
 }
 
 /* Standard layout: [hdr][out data][in data][status]; returns the status byte. */
-static inline uint8_t t_io(struct vblk_queue *q, struct t_req *t, uint32_t type, uint64_t sector,
+static inline uint8_t t_io(struct blk_queue *q, struct t_req *t, uint32_t type, uint64_t sector,
 			   void *out, size_t out_len, void *in, size_t in_len)
 {
 	unsigned n = 0, nin = 0;
@@ -95,15 +95,15 @@ static inline uint8_t t_io(struct vblk_queue *q, struct t_req *t, uint32_t type,
 }
 
 /* A device over backend be with one queue of depth 64 and the given options. */
-static inline struct vblk_queue *t_setup(struct vblk_dev *d, struct be *be,
-					 const struct vblk_dev_opts *o)
+static inline struct blk_queue *t_setup(struct blk_dev *d, struct be *be,
+					const struct blk_dev_opts *o)
 {
-	struct vblk_dev_opts def = {.num_queues = 1, .queue_size = 128};
-	struct vblk_queue *q = NULL;
+	struct blk_dev_opts def = {.num_queues = 1, .queue_size = 128};
+	struct blk_queue *q = NULL;
 
-	CHECK_EQ(vblk_dev_init(d, be, o ? o : &def), 0);
-	vblk_dev_set_features(d, d->features);
-	CHECK_EQ(vblk_queue_create(d, 64, t_done, NULL, &q), 0);
+	CHECK_EQ(blk_dev_init(d, be, o ? o : &def), 0);
+	blk_dev_set_features(d, d->features);
+	CHECK_EQ(blk_queue_create(d, 64, t_done, NULL, &q), 0);
 	return q;
 }
 

@@ -22,7 +22,7 @@
 struct ps_thread {
 	pthread_t tid;
 	unsigned id;
-	struct vblk_queue *q;
+	struct blk_queue *q;
 	struct t_req t[PS_MINE];
 	uint8_t *buf; /* PS_MINE * 1024: 512 bytes at a misaligned offset per request */
 	int err;
@@ -53,18 +53,18 @@ static void *ps_run(void *arg)
 			t->req.iov = t->iov;
 			t->req.out_num = 2;
 			t->req.in_num = 1;
-			if (!vblk_req_submit(th->q, &t->req))
+			if (!blk_req_submit(th->q, &t->req))
 				th->err = 1;
 		}
-		vblk_queue_kick(th->q);
-		for (unsigned idle = 0; vblk_queue_inflight(th->q) > 0;) {
-			struct pollfd pfd = {.fd = vblk_queue_fd(th->q), .events = POLLIN};
+		blk_queue_kick(th->q);
+		for (unsigned idle = 0; blk_queue_inflight(th->q) > 0;) {
+			struct pollfd pfd = {.fd = blk_queue_fd(th->q), .events = POLLIN};
 
 			if (pfd.fd >= 0 && poll(&pfd, 1, 100) == 0 && ++idle > 100) {
 				th->err = 2; /* 10 s without progress: a lost wake-up */
 				return NULL;
 			}
-			vblk_queue_process(th->q);
+			blk_queue_process(th->q);
 		}
 		for (unsigned k = 0; k < PS_MINE; k++)
 			if (th->t[k].ndone != 1 || th->t[k].status != VIRTIO_BLK_S_OK)
@@ -74,7 +74,7 @@ static void *ps_run(void *arg)
 }
 
 /* Run the stress on d (set up by the caller with >= PS_NQ queues allowed). */
-static inline void ps_stress(struct vblk_dev *d)
+static inline void ps_stress(struct blk_dev *d)
 {
 	static struct ps_thread th[PS_NQ];
 
@@ -83,14 +83,14 @@ static inline void ps_stress(struct vblk_dev *d)
 		th[i].id = i;
 		th[i].buf = aligned_alloc(4096, PS_MINE * 1024);
 		CHECK(th[i].buf);
-		CHECK_EQ(vblk_queue_create(d, 64, t_done, NULL, &th[i].q), 0);
+		CHECK_EQ(blk_queue_create(d, 64, t_done, NULL, &th[i].q), 0);
 	}
 	for (unsigned i = 0; i < PS_NQ; i++)
 		CHECK_EQ(pthread_create(&th[i].tid, NULL, ps_run, &th[i]), 0);
 	for (unsigned i = 0; i < PS_NQ; i++) {
 		pthread_join(th[i].tid, NULL);
 		CHECK_EQ(th[i].err, 0);
-		vblk_queue_destroy(th[i].q);
+		blk_queue_destroy(th[i].q);
 		free(th[i].buf);
 	}
 }

@@ -7,8 +7,8 @@
 #include "test.h"
 
 /* Returns the subtree size; checks every invariant below n. */
-static size_t rl_check(const struct vblk_rl_node *n, const struct vblk_rl_node *lo,
-		       const struct vblk_rl_node *hi)
+static size_t rl_check(const struct blk_rl_node *n, const struct blk_rl_node *lo,
+		       const struct blk_rl_node *hi)
 {
 	size_t c;
 	int hl, hr;

@@ -103,9 +103,9 @@ static int sbe_reap(struct be_queue *bq)
 			atomic_fetch_add(&s->bad, 1);
 			res = -EINVAL;
 		} else if (io->op == BE_OP_READ) {
-			vblk_iov_from_buf(io->iov, io->iovcnt, 0, s->mem + io->offset, io->len);
+			iov_from_buf(io->iov, io->iovcnt, 0, s->mem + io->offset, io->len);
 		} else if (io->op == BE_OP_WRITE) {
-			vblk_iov_to_buf(io->iov, io->iovcnt, 0, s->mem + io->offset, io->len);
+			iov_to_buf(io->iov, io->iovcnt, 0, s->mem + io->offset, io->len);
 		} else if (io->op != BE_OP_FLUSH) {
 			memset(s->mem + io->offset, 0, io->len);
 		}

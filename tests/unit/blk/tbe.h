@@ -76,7 +76,7 @@ static int tbe_reap(struct be_queue *q)
 	t->nheld = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (held[i]->op == BE_OP_READ)
-			vblk_iov_memset(held[i]->iov, held[i]->iovcnt, 0, 0, held[i]->len);
+			iov_memset(held[i]->iov, held[i]->iovcnt, 0, 0, held[i]->len);
 		held[i]->done(held[i], t->res[held[i]->op]);
 	}
 	return (int)n;

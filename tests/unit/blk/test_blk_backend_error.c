@@ -7,8 +7,8 @@ int main(void)
 {
 	static struct tbe tb;
 	static uint8_t buf[1024];
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct t_req t;
 
 	tbe_init(&tb, 1 << 20, true);
@@ -23,7 +23,7 @@ int main(void)
 	tb.res[BE_OP_READ] = 0;
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_IN, 0, NULL, 0, buf, sizeof(buf)), VIRTIO_BLK_S_OK);
 	CHECK_EQ(t.used, sizeof(buf) + 1);
-	CHECK_EQ(vblk_queue_inflight(q), 0);
-	vblk_queue_destroy(q);
+	CHECK_EQ(blk_queue_inflight(q), 0);
+	blk_queue_destroy(q);
 	return 0;
 }

@@ -9,7 +9,7 @@
 
 static struct tbe tb;
 
-static unsigned write_flags(struct vblk_queue *q)
+static unsigned write_flags(struct blk_queue *q)
 {
 	static uint8_t w[512];
 	struct t_req t;
@@ -21,25 +21,25 @@ static unsigned write_flags(struct vblk_queue *q)
 
 int main(void)
 {
-	struct vblk_dev d;
-	struct vblk_dev_opts o = {.num_queues = 1, .queue_size = 128};
+	struct blk_dev d;
+	struct blk_dev_opts o = {.num_queues = 1, .queue_size = 128};
 	struct virtio_blk_config cfg;
-	struct vblk_queue *q;
+	struct blk_queue *q;
 	uint8_t one = 1, zero = 0;
 
 	tbe_init(&tb, 1 << 20, true);
 	q = t_setup(&d, &tb.base, &o);
 	CHECK(d.features & VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE));
-	vblk_dev_get_config(&d, &cfg);
+	blk_dev_get_config(&d, &cfg);
 	CHECK_EQ(cfg.writeback, 0);
 	CHECK(write_flags(q) & BE_IO_F_FUA);
 
 	/* The guest turns the cache on, then off again: per request. */
-	CHECK_EQ(vblk_dev_set_config(&d, 32, &one, 1), 0);
-	vblk_dev_get_config(&d, &cfg);
+	CHECK_EQ(blk_dev_set_config(&d, 32, &one, 1), 0);
+	blk_dev_get_config(&d, &cfg);
 	CHECK_EQ(cfg.writeback, 1);
 	CHECK(!(write_flags(q) & BE_IO_F_FUA));
-	CHECK_EQ(vblk_dev_set_config(&d, 32, &zero, 1), 0);
+	CHECK_EQ(blk_dev_set_config(&d, 32, &zero, 1), 0);
 	CHECK(write_flags(q) & BE_IO_F_FUA);
 
 	/* Write zeroes follows the same rule. */
@@ -54,25 +54,25 @@ int main(void)
 	}
 
 	/* A driver without FLUSH: writethrough, and it cannot switch to writeback. */
-	vblk_dev_set_features(&d, d.features & ~VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	blk_dev_set_features(&d, d.features & ~VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
 	CHECK(write_flags(q) & BE_IO_F_FUA);
-	CHECK_EQ(vblk_dev_set_config(&d, 32, &one, 1), -EINVAL);
+	CHECK_EQ(blk_dev_set_config(&d, 32, &one, 1), -EINVAL);
 	CHECK(write_flags(q) & BE_IO_F_FUA);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 
 	/* Configured writeback: no FUA; reset to it on each negotiation with FLUSH. */
 	o.writeback = true;
 	q = t_setup(&d, &tb.base, &o);
-	vblk_dev_get_config(&d, &cfg);
+	blk_dev_get_config(&d, &cfg);
 	CHECK_EQ(cfg.writeback, 1);
 	CHECK(!(write_flags(q) & BE_IO_F_FUA));
-	CHECK_EQ(vblk_dev_set_config(&d, 32, &zero, 1), 0);
+	CHECK_EQ(blk_dev_set_config(&d, 32, &zero, 1), 0);
 	CHECK(write_flags(q) & BE_IO_F_FUA);
-	vblk_dev_set_features(&d, d.features); /* a new driver after reset */
+	blk_dev_set_features(&d, d.features); /* a new driver after reset */
 	CHECK(!(write_flags(q) & BE_IO_F_FUA));
-	vblk_dev_set_features(&d, d.features & ~VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	blk_dev_set_features(&d, d.features & ~VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
 	CHECK(write_flags(q) & BE_IO_F_FUA);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 
 	/* A backend that cannot flush: no FLUSH, no CONFIG_WCE, always writethrough. */
 	tbe_init(&tb, 1 << 20, false);
@@ -80,6 +80,6 @@ int main(void)
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)));
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE)));
 	CHECK(write_flags(q) & BE_IO_F_FUA);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	return 0;
 }

@@ -5,7 +5,7 @@
  */
 #include "blk_test.h"
 
-static struct vblk_queue *q;
+static struct blk_queue *q;
 
 static uint8_t dwz(uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
 {
@@ -36,8 +36,8 @@ static void check_zero(uint64_t sector, unsigned n, bool want_zero)
 int main(void)
 {
 	struct be *be = t_open("memory:64K");
-	struct vblk_dev d;
-	static uint8_t w[8 * 512], segs[(VBLK_DWZ_MAX_SEG + 1) * 16];
+	struct blk_dev d;
+	static uint8_t w[8 * 512], segs[(BLK_DWZ_MAX_SEG + 1) * 16];
 	struct t_req t;
 
 	q = t_setup(&d, be, NULL);
@@ -71,7 +71,7 @@ int main(void)
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_DISCARD, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_WRITE_ZEROES, 0, segs, 16, w, 512), VIRTIO_BLK_S_IOERR);
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	return 0;
 }

@@ -7,7 +7,7 @@
  * "Long" is made certain rather than hoped for: the file system holding the
  * image (or the loop device's backing file) is frozen (FIFREEZE) before the
  * WRITE_ZEROES, so the zeroing cannot finish until the test thaws it. A
- * backend that zeroes synchronously blocks in vblk_req_submit(), unkillably:
+ * backend that zeroes synchronously blocks in blk_req_submit(), unkillably:
  * a watchdog thread thaws after 30 s and fails the test. A queue that waits
  * for the zeroing never completes the read.
  *
@@ -28,7 +28,7 @@
 #include "blk_test.h"
 
 #define MIB	   (UINT64_C(1) << 20)
-#define NSEG	   VBLK_DWZ_MAX_SEG
+#define NSEG	   BLK_DWZ_MAX_SEG
 #define SEG_OFF(i) ((8 + 7 * (uint64_t)(i)) * MIB)
 #define SEG_LEN	   (4 * MIB)
 #define DEV_SIZE   (64 * MIB)
@@ -54,7 +54,7 @@ static uint8_t byte_at(uint64_t off)
 }
 
 /* Submit [hdr][buf][status] at sector 0 (buf readable iff out_num == 2) without waiting. */
-static void start(struct vblk_queue *q, struct t_req *t, uint32_t type, void *buf, size_t len,
+static void start(struct blk_queue *q, struct t_req *t, uint32_t type, void *buf, size_t len,
 		  unsigned out_num)
 {
 	t_hdr(t, type, 0);
@@ -64,25 +64,25 @@ static void start(struct vblk_queue *q, struct t_req *t, uint32_t type, void *bu
 	t->req.iov = t->iov;
 	t->req.out_num = out_num;
 	t->req.in_num = 3 - out_num;
-	CHECK(vblk_req_submit(q, &t->req));
-	vblk_queue_kick(q);
+	CHECK(blk_req_submit(q, &t->req));
+	blk_queue_kick(q);
 }
 
 /* Wait on the queue's fd and process until t completes; false after `secs`. */
-static bool run_until(struct vblk_queue *q, struct t_req *t, int secs, unsigned *iters)
+static bool run_until(struct blk_queue *q, struct t_req *t, int secs, unsigned *iters)
 {
 	struct timespec t0, now;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (t->ndone == 0) {
-		struct pollfd pfd = {.fd = vblk_queue_fd(q), .events = POLLIN};
+		struct pollfd pfd = {.fd = blk_queue_fd(q), .events = POLLIN};
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec > secs)
 			return false;
 		if (pfd.fd >= 0)
 			poll(&pfd, 1, 100);
-		vblk_queue_process(q);
+		blk_queue_process(q);
 		(*iters)++;
 	}
 	return true;
@@ -92,10 +92,10 @@ int main(int argc, char **argv)
 {
 	static uint8_t buf[SEG_LEN], zero[SEG_LEN], rd[4096];
 	struct virtio_blk_discard_write_zeroes seg[NSEG];
-	struct vblk_dev_opts o = {.num_queues = 1, .queue_size = 128};
+	struct blk_dev_opts o = {.num_queues = 1, .queue_size = 128};
 	struct t_req tw, tr, t;
-	struct vblk_queue *q;
-	struct vblk_dev d;
+	struct blk_queue *q;
+	struct blk_dev d;
 	struct be *be;
 	struct timespec t0, t1;
 	unsigned iters = 0;
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(tr.status, VIRTIO_BLK_S_OK);
 	for (size_t i = 0; i < sizeof(rd); i++)
 		CHECK_EQ(rd[i], byte_at(i));
-	CHECK_EQ(vblk_queue_inflight(q), 0);
+	CHECK_EQ(blk_queue_inflight(q), 0);
 
 	/* Zeroes in each segment; the 4 KiB on either side keep their bytes. */
 	for (unsigned i = 0; i < NSEG; i++) {
@@ -187,8 +187,8 @@ int main(int argc, char **argv)
 		CHECK_EQ(rd[0], byte_at(hi));
 	}
 
-	vblk_queue_destroy(q);
-	vblk_dev_fini(&d);
+	blk_queue_destroy(q);
+	blk_dev_fini(&d);
 	be_close(be);
 	return 0;
 }

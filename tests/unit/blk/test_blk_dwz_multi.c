@@ -9,7 +9,7 @@
  */
 #include "tbe.h"
 
-#define MAXS VBLK_DWZ_MAX_SEG
+#define MAXS BLK_DWZ_MAX_SEG
 
 static struct virtio_blk_discard_write_zeroes seg[MAXS + 1];
 
@@ -20,7 +20,7 @@ static void set(unsigned i, uint64_t sector, uint32_t n, uint32_t flags)
 	seg[i].flags = vblk_cpu_to_le32(flags);
 }
 
-static uint8_t send(struct vblk_queue *q, uint32_t type, size_t bytes)
+static uint8_t send(struct blk_queue *q, uint32_t type, size_t bytes)
 {
 	struct t_req t;
 	uint8_t st = t_io(q, &t, type, 0, seg, bytes, NULL, 0);
@@ -32,8 +32,8 @@ static uint8_t send(struct vblk_queue *q, uint32_t type, size_t bytes)
 int main(void)
 {
 	static struct tbe tb;
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct virtio_blk_config cfg;
 	static uint8_t buf[64];
 	struct t_req t;
@@ -46,13 +46,13 @@ int main(void)
 	CHECK(d.features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES));
 	CHECK(d.features & VIRTIO_BIT(VIRTIO_BLK_F_SECURE_ERASE));
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_LIFETIME)));
-	vblk_dev_get_config(&d, &cfg);
+	blk_dev_get_config(&d, &cfg);
 	CHECK_EQ(vblk_le32_to_cpu(cfg.max_discard_seg), MAXS);
 	CHECK_EQ(vblk_le32_to_cpu(cfg.max_write_zeroes_seg), MAXS);
 	CHECK_EQ(vblk_le32_to_cpu(cfg.max_secure_erase_seg), MAXS);
-	CHECK_EQ(vblk_le32_to_cpu(cfg.max_discard_sectors), VBLK_DWZ_MAX_SECTORS);
-	CHECK_EQ(vblk_le32_to_cpu(cfg.max_write_zeroes_sectors), VBLK_DWZ_MAX_SECTORS);
-	CHECK_EQ(vblk_le32_to_cpu(cfg.max_secure_erase_sectors), VBLK_DWZ_MAX_SECTORS);
+	CHECK_EQ(vblk_le32_to_cpu(cfg.max_discard_sectors), BLK_DWZ_MAX_SECTORS);
+	CHECK_EQ(vblk_le32_to_cpu(cfg.max_write_zeroes_sectors), BLK_DWZ_MAX_SECTORS);
+	CHECK_EQ(vblk_le32_to_cpu(cfg.max_secure_erase_sectors), BLK_DWZ_MAX_SECTORS);
 	CHECK_EQ(vblk_le32_to_cpu(cfg.discard_sector_alignment), 1);
 	CHECK_EQ(vblk_le32_to_cpu(cfg.secure_erase_sector_alignment), 1);
 	CHECK_EQ(cfg.write_zeroes_may_unmap, 1);
@@ -108,7 +108,7 @@ int main(void)
 		CHECK_EQ(send(q, type, 3 * 16), VIRTIO_BLK_S_IOERR);
 		set(2, UINT64_MAX >> 9, 1, 0); /* sector << 9 would overflow */
 		CHECK_EQ(send(q, type, 3 * 16), VIRTIO_BLK_S_IOERR);
-		set(2, 0, VBLK_DWZ_MAX_SECTORS + 1, 0); /* more than max_*_sectors */
+		set(2, 0, BLK_DWZ_MAX_SECTORS + 1, 0); /* more than max_*_sectors */
 		CHECK_EQ(send(q, type, 3 * 16), VIRTIO_BLK_S_IOERR);
 	}
 	CHECK_EQ(tb.nrec, n0);
@@ -118,15 +118,15 @@ int main(void)
 	CHECK_EQ(t.used, 1);
 
 	/* Without backend support: not offered, UNSUPP. */
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	tb.base.info.can_secure_erase = false;
 	q = t_setup(&d, &tb.base, NULL);
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_SECURE_ERASE)));
-	vblk_dev_get_config(&d, &cfg);
+	blk_dev_get_config(&d, &cfg);
 	CHECK_EQ(vblk_le32_to_cpu(cfg.max_secure_erase_seg), 0);
 	set(0, 0, 8, 0);
 	CHECK_EQ(send(q, VIRTIO_BLK_T_SECURE_ERASE, 16), VIRTIO_BLK_S_UNSUPP);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 
 	/* Real zeroing on the memory backend: only the segments' sectors. */
 	{
@@ -146,7 +146,7 @@ int main(void)
 		memset(w + 50 * 512, 0, 512);
 		CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_IN, 0, NULL, 0, r, sizeof(r)), VIRTIO_BLK_S_OK);
 		CHECK(memcmp(r, w, sizeof(r)) == 0);
-		vblk_queue_destroy(q);
+		blk_queue_destroy(q);
 		be_close(be);
 	}
 	return 0;

@@ -25,29 +25,29 @@ static void prep_write(unsigned i, uint64_t sector)
 int main(void)
 {
 	static struct tbe tb;
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	unsigned order = 0;
 
 	tbe_init(&tb, 1 << 20, true);
 	tb.limit = 2;
 	CHECK_EQ(
-	    vblk_dev_init(&d, &tb.base, &(struct vblk_dev_opts){.num_queues = 1, .queue_size = 64}),
+	    blk_dev_init(&d, &tb.base, &(struct blk_dev_opts){.num_queues = 1, .queue_size = 64}),
 	    0);
-	CHECK_EQ(vblk_queue_create(&d, 2, t_done, &order, &q), 0);
+	CHECK_EQ(blk_queue_create(&d, 2, t_done, &order, &q), 0);
 
 	for (unsigned i = 0; i < N; i++) {
 		prep_write(i, i);
-		CHECK(vblk_req_submit(q, &t[i].req));
+		CHECK(blk_req_submit(q, &t[i].req));
 	}
 	CHECK_EQ(tb.nrec, 2);
-	CHECK_EQ(vblk_queue_inflight(q), N);
+	CHECK_EQ(blk_queue_inflight(q), N);
 
 	/* One completion round lets later ones in, but a new request may not jump the queue. */
-	vblk_queue_kick(q);
+	blk_queue_kick(q);
 	tb.limit = 4;
 	t_run(q);
-	CHECK_EQ(vblk_queue_inflight(q), 0);
+	CHECK_EQ(blk_queue_inflight(q), 0);
 	CHECK(tb.neagain > 0);
 	CHECK_EQ(tb.nrec, N);
 	for (unsigned i = 0; i < N; i++) {
@@ -64,12 +64,12 @@ int main(void)
 		prep_write(i, 20 + i);
 		if (i == 2)
 			tb.limit = 10;
-		CHECK(vblk_req_submit(q, &t[i].req));
+		CHECK(blk_req_submit(q, &t[i].req));
 	}
 	t_run(q);
 	CHECK_EQ(tb.nrec, 3);
 	for (unsigned i = 0; i < 3; i++)
 		CHECK_EQ(tb.rec[i].offset, (uint64_t)(20 + i) * 512);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	return 0;
 }

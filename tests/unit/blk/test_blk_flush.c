@@ -6,8 +6,8 @@
 int main(void)
 {
 	static struct tbe tb;
-	struct vblk_dev d;
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_queue *q;
 	struct t_req t;
 
 	tbe_init(&tb, 1 << 20, true);
@@ -21,12 +21,12 @@ int main(void)
 	/* A backend flush failure is IOERR. */
 	tb.res[BE_OP_FLUSH] = -EIO;
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_IOERR);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 
 	tbe_init(&tb, 1 << 20, false);
 	q = t_setup(&d, &tb.base, NULL);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0), VIRTIO_BLK_S_UNSUPP);
 	CHECK_EQ(tb.nrec, 0);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	return 0;
 }

@@ -8,9 +8,9 @@
 static void get_id(const char *serial, const char *want, size_t want_len)
 {
 	struct be *be = t_open("null:1M");
-	struct vblk_dev d;
-	struct vblk_dev_opts o = {.serial = serial, .num_queues = 1, .queue_size = 128};
-	struct vblk_queue *q = t_setup(&d, be, &o);
+	struct blk_dev d;
+	struct blk_dev_opts o = {.serial = serial, .num_queues = 1, .queue_size = 128};
+	struct blk_queue *q = t_setup(&d, be, &o);
 	uint8_t id[21];
 	struct t_req t;
 
@@ -24,7 +24,7 @@ static void get_id(const char *serial, const char *want, size_t want_len)
 
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, id, 19), VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(t.used, 1);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 }
 

@@ -46,7 +46,7 @@ ssize_t write(int fd, const void *buf, size_t len)
 }
 
 struct owner {
-	struct vblk_queue *q;
+	struct blk_queue *q;
 	int err;
 };
 
@@ -56,16 +56,16 @@ static void *owner_run(void *arg)
 	struct owner *o = arg;
 
 	sem_wait(&go);
-	for (int idle = 0; vblk_queue_inflight(o->q) > 0;) {
-		struct pollfd pfd = {.fd = vblk_queue_fd(o->q), .events = POLLIN};
+	for (int idle = 0; blk_queue_inflight(o->q) > 0;) {
+		struct pollfd pfd = {.fd = blk_queue_fd(o->q), .events = POLLIN};
 
 		if (pfd.fd >= 0 && poll(&pfd, 1, 100) == 0 && ++idle > 100) {
 			o->err = 1; /* 10 s: the request was never handed over */
 			break;
 		}
-		vblk_queue_process(o->q);
+		blk_queue_process(o->q);
 	}
-	vblk_queue_destroy(o->q);
+	blk_queue_destroy(o->q);
 	atomic_store(&destroyed, true);
 	sem_post(&destroyed_sem);
 	return NULL;
@@ -84,21 +84,21 @@ static void write_req(struct t_req *t, uint64_t sector, uint8_t *buf)
 
 int main(void)
 {
-	struct vblk_dev_opts o = {.num_queues = 2, .queue_size = 128, .logical_block_size = 512};
+	struct blk_dev_opts o = {.num_queues = 2, .queue_size = 128, .logical_block_size = 512};
 	static uint8_t a_buf[512], b_buf[512];
-	struct vblk_queue *qa = NULL;
+	struct blk_queue *qa = NULL;
 	struct owner ob = {0};
 	struct t_req ta, tb;
 	pthread_t tid;
 	struct sbe s;
-	struct vblk_dev d;
+	struct blk_dev d;
 
 	sbe_init(&s, 64 << 10, 4096, 512);
-	CHECK_EQ(vblk_dev_init(&d, &s.base, &o), 0);
+	CHECK_EQ(blk_dev_init(&d, &s.base, &o), 0);
 	CHECK(d.rmw);
-	vblk_dev_set_features(&d, d.features);
-	CHECK_EQ(vblk_queue_create(&d, 16, t_done, NULL, &qa), 0);
-	CHECK_EQ(vblk_queue_create(&d, 16, t_done, NULL, &ob.q), 0);
+	blk_dev_set_features(&d, d.features);
+	CHECK_EQ(blk_queue_create(&d, 16, t_done, NULL, &qa), 0);
+	CHECK_EQ(blk_queue_create(&d, 16, t_done, NULL, &ob.q), 0);
 	CHECK_EQ(sem_init(&go, 0, 0), 0);
 	CHECK_EQ(sem_init(&destroyed_sem, 0, 0), 0);
 
@@ -107,10 +107,10 @@ int main(void)
 	memset(b_buf, 0xbb, sizeof(b_buf));
 	write_req(&ta, 0, a_buf);
 	write_req(&tb, 1, b_buf);
-	CHECK(vblk_req_submit(qa, &ta.req));
-	CHECK(vblk_req_submit(ob.q, &tb.req));
-	vblk_queue_kick(ob.q);
-	CHECK_EQ(vblk_queue_inflight(ob.q), 1);
+	CHECK(blk_req_submit(qa, &ta.req));
+	CHECK(blk_req_submit(ob.q, &tb.req));
+	blk_queue_kick(ob.q);
+	CHECK_EQ(blk_queue_inflight(ob.q), 1);
 
 	releaser = pthread_self();
 	atomic_store(&target_fd, ob.q->note_fd);
@@ -135,8 +135,8 @@ int main(void)
 	CHECK(memcmp(s.mem + 512, b_buf, 512) == 0);
 	CHECK_EQ(atomic_load(&s.bad), 0);
 
-	vblk_queue_destroy(qa);
-	vblk_dev_fini(&d);
+	blk_queue_destroy(qa);
+	blk_dev_fini(&d);
 	free(s.mem);
 	return 0;
 }

@@ -9,8 +9,8 @@
 int main(void)
 {
 	struct be *be = t_open("memory:64K");
-	struct vblk_dev d;
-	struct vblk_queue *q = t_setup(&d, be, NULL);
+	struct blk_dev d;
+	struct blk_queue *q = t_setup(&d, be, NULL);
 	static uint8_t w[1024], r[1024 + 1], buf[16 + 1024];
 	struct t_req t;
 	uint8_t *h = (uint8_t *)&t.hdr;
@@ -61,7 +61,7 @@ int main(void)
 	CHECK_EQ(t.used, 1025);
 	CHECK(memcmp(r, w, 1024) == 0);
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	return 0;
 }

@@ -11,9 +11,9 @@ int main(void)
 {
 	static struct tbe tb;
 	static uint8_t buf[8192];
-	struct vblk_dev d;
-	struct vblk_dev_opts o = {.num_queues = 1, .queue_size = 128, .logical_block_size = 4096};
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_dev_opts o = {.num_queues = 1, .queue_size = 128, .logical_block_size = 4096};
+	struct blk_queue *q;
 	struct t_req t;
 	struct virtio_blk_discard_write_zeroes seg = {0};
 
@@ -46,6 +46,6 @@ int main(void)
 	CHECK_EQ(tb.nrec, 4);
 	CHECK_EQ(tb.rec[2].offset, 4096);
 	CHECK_EQ(tb.rec[2].len, 4096);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	return 0;
 }

@@ -6,20 +6,20 @@
  */
 #include "blk_test.h"
 
-static struct vblk_queue *q;
+static struct blk_queue *q;
 
 static void expect(struct t_req *t, uint8_t status)
 {
 	CHECK_EQ(t->ndone, 1);
 	CHECK_EQ(t->status, status);
 	CHECK_EQ(t->used, 1);
-	CHECK_EQ(vblk_queue_inflight(q), 0);
+	CHECK_EQ(blk_queue_inflight(q), 0);
 }
 
 int main(void)
 {
 	struct be *be = t_open("memory:64K"); /* capacity 128 sectors */
-	struct vblk_dev d;
+	struct blk_dev d;
 	static uint8_t buf[2048], data[2048];
 	struct t_req t;
 
@@ -36,7 +36,7 @@ int main(void)
 	CHECK(!t_submit(q, &t, 2, 1));
 	CHECK_EQ(t.ndone, 0);
 	CHECK_EQ(t.status, 0xff);
-	CHECK_EQ(vblk_queue_inflight(q), 0);
+	CHECK_EQ(blk_queue_inflight(q), 0);
 
 	/* Header shorter than 16 bytes (also: no readable part at all). */
 	t_hdr(&t, VIRTIO_BLK_T_IN, 0);
@@ -89,7 +89,7 @@ int main(void)
 	/* And the queue still works. */
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_OUT, 0, data, 512, NULL, 0), VIRTIO_BLK_S_OK);
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	return 0;
 }

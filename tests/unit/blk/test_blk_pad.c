@@ -16,7 +16,7 @@ static uint8_t model[DEV_SIZE];
 static uint8_t *wbuf, *rbuf;
 
 /* Submit [hdr][data split into pieces at odd places][status]. */
-static uint8_t rw(struct vblk_queue *q, uint32_t type, uint64_t sector, uint8_t *buf, size_t len,
+static uint8_t rw(struct blk_queue *q, uint32_t type, uint64_t sector, uint8_t *buf, size_t len,
 		  unsigned pieces)
 {
 	static struct iovec iov[16];
@@ -36,7 +36,7 @@ static uint8_t rw(struct vblk_queue *q, uint32_t type, uint64_t sector, uint8_t 
 	t.req.iov = iov;
 	t.req.out_num = type == VIRTIO_BLK_T_OUT ? n - 1 : 1;
 	t.req.in_num = type == VIRTIO_BLK_T_OUT ? 1 : n - 1;
-	CHECK(vblk_req_submit(q, &t.req));
+	CHECK(blk_req_submit(q, &t.req));
 	t_run(q);
 	CHECK_EQ(t.ndone, 1);
 	return t.status;
@@ -45,23 +45,23 @@ static uint8_t rw(struct vblk_queue *q, uint32_t type, uint64_t sector, uint8_t 
 static void run(uint64_t range_start, unsigned seed)
 {
 	struct sbe s;
-	struct vblk_dev d;
-	struct vblk_dev_opts o = {.num_queues = 1,
-				  .queue_size = 128,
-				  .logical_block_size = 512,
-				  .range_start = range_start};
-	struct vblk_queue *q;
+	struct blk_dev d;
+	struct blk_dev_opts o = {.num_queues = 1,
+				 .queue_size = 128,
+				 .logical_block_size = 512,
+				 .range_start = range_start};
+	struct blk_queue *q;
 	uint64_t cap;
 
 	srand(seed);
 	sbe_init(&s, DEV_SIZE + 8192, 4096, 512);
-	CHECK_EQ(vblk_dev_init(&d, &s.base, &o), 0);
+	CHECK_EQ(blk_dev_init(&d, &s.base, &o), 0);
 	CHECK(d.pad && d.rmw);
 	CHECK_EQ(d.blk_size, 512);
 	CHECK_EQ(d.phys_block_size, 4096); /* the backend's alignment, told to the guest */
-	vblk_dev_set_features(&d, d.features);
-	CHECK_EQ(vblk_queue_create(&d, 64, t_done, NULL, &q), 0);
-	CHECK(vblk_queue_fd(q) >= 0); /* the wake fd of the range lock */
+	blk_dev_set_features(&d, d.features);
+	CHECK_EQ(blk_queue_create(&d, 64, t_done, NULL, &q), 0);
+	CHECK(blk_queue_fd(q) >= 0); /* the wake fd of the range lock */
 	cap = d.capacity;
 	CHECK(cap * 512 <= DEV_SIZE + 8192 - range_start);
 	memset(model, 0, sizeof(model));
@@ -92,9 +92,9 @@ static void run(uint64_t range_start, unsigned seed)
 	for (uint64_t b = 0; b < range_start; b++)
 		CHECK_EQ(s.mem[b], 0);
 	CHECK_EQ(atomic_load(&s.bad), 0);
-	CHECK_EQ(vblk_queue_inflight(q), 0);
-	vblk_queue_destroy(q);
-	vblk_dev_fini(&d);
+	CHECK_EQ(blk_queue_inflight(q), 0);
+	blk_queue_destroy(q);
+	blk_dev_fini(&d);
 	free(s.mem);
 }
 

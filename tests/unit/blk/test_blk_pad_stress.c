@@ -11,18 +11,17 @@
 int main(void)
 {
 	struct sbe s;
-	struct vblk_dev d;
-	struct vblk_dev_opts o = {
-	    .num_queues = PS_NQ, .queue_size = 128, .logical_block_size = 512};
+	struct blk_dev d;
+	struct blk_dev_opts o = {.num_queues = PS_NQ, .queue_size = 128, .logical_block_size = 512};
 
 	sbe_init(&s, PS_SECTORS * 512, 4096, 4096);
-	CHECK_EQ(vblk_dev_init(&d, &s.base, &o), 0);
+	CHECK_EQ(blk_dev_init(&d, &s.base, &o), 0);
 	CHECK(d.rmw);
-	vblk_dev_set_features(&d, d.features);
+	blk_dev_set_features(&d, d.features);
 	ps_stress(&d);
 	ps_verify(s.mem);
 	CHECK_EQ(atomic_load(&s.bad), 0);
-	vblk_dev_fini(&d);
+	blk_dev_fini(&d);
 	free(s.mem);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #define START (64u << 10)
 #define SIZE  (128u << 10)
 
-static struct vblk_queue *qa, *qb; /* qa: the whole backend, qb: the range */
+static struct blk_queue *qa, *qb; /* qa: the whole backend, qb: the range */
 
 static uint8_t dwz(uint32_t type, uint64_t sector, uint32_t n)
 {
@@ -26,8 +26,8 @@ static uint8_t dwz(uint32_t type, uint64_t sector, uint32_t n)
 int main(void)
 {
 	struct be *be = t_open("memory:1M");
-	struct vblk_dev da, db;
-	struct vblk_dev_opts o = {.num_queues = 1, .queue_size = 128};
+	struct blk_dev da, db;
+	struct blk_dev_opts o = {.num_queues = 1, .queue_size = 128};
 	static uint8_t whole[1 << 20], w[4096], r[4096];
 	struct t_req t;
 
@@ -75,38 +75,38 @@ int main(void)
 			 VIRTIO_BLK_S_OK);
 		CHECK(memcmp(now, whole, sizeof(now)) == 0);
 	}
-	vblk_queue_destroy(qb);
+	blk_queue_destroy(qb);
 
 	/* Size 0: to the end. */
 	o.range_size = 0;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), 0);
+	CHECK_EQ(blk_dev_init(&db, be, &o), 0);
 	CHECK_EQ(db.capacity, ((1u << 20) - START) / 512);
 
 	/* Bad ranges. */
 	o.range_start = 100;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_start = START;
 	o.range_size = 1000;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_size = (1u << 20) - START + 512;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_start = 1u << 20;
 	o.range_size = 0;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_start = (2u << 20);
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_start = UINT64_MAX - 511;
 	o.range_size = 1024;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_start = 512; /* not a multiple of the logical block */
 	o.range_size = 4096;
 	o.logical_block_size = 4096;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), -EINVAL);
+	CHECK_EQ(blk_dev_init(&db, be, &o), -EINVAL);
 	o.range_start = 4096;
-	CHECK_EQ(vblk_dev_init(&db, be, &o), 0);
+	CHECK_EQ(blk_dev_init(&db, be, &o), 0);
 	CHECK_EQ(db.capacity, 8);
 
-	vblk_queue_destroy(qa);
+	blk_queue_destroy(qa);
 	be_close(be);
 	return 0;
 }

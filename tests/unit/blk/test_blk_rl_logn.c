@@ -13,16 +13,16 @@
 #define N     (1u << 17)
 #define LOG2N 17
 
-static struct vblk_rl_node node[N];
+static struct blk_rl_node node[N];
 
-static bool nop(struct vblk_rl_node *n, void *arg)
+static bool nop(struct blk_rl_node *n, void *arg)
 {
 	return true;
 }
 
 int main(void)
 {
-	struct vblk_rl_tree t = {0};
+	struct blk_rl_tree t = {0};
 	uint64_t v, worst = 0;
 
 	for (unsigned i = 0; i < N; i++) {
@@ -30,12 +30,12 @@ int main(void)
 		node[i].end = node[i].start + 4;
 		node[i].seq = i;
 		v = t.visits;
-		vblk_rl_tree_insert(&t, &node[i]);
+		blk_rl_tree_insert(&t, &node[i]);
 		worst = VBLK_MAX(worst, t.visits - v);
 	}
 	CHECK_EQ(rl_check(t.root, NULL, NULL), N);
 	/* AVL: height < 1.45 log2(n + 2). */
-	CHECK(vblk_rl_tree_height(&t) <= (LOG2N * 145) / 100 + 1);
+	CHECK(blk_rl_tree_height(&t) <= (LOG2N * 145) / 100 + 1);
 	CHECK(worst <= 2 * LOG2N);
 
 	srand(7);
@@ -45,12 +45,12 @@ int main(void)
 		size_t hits;
 
 		v = t.visits;
-		hits = vblk_rl_tree_overlaps(&t, node[i].start + 1, node[i].start + 2, nop, NULL);
+		hits = blk_rl_tree_overlaps(&t, node[i].start + 1, node[i].start + 2, nop, NULL);
 		CHECK_EQ(hits, 1);
 		worst = VBLK_MAX(worst, t.visits - v);
 		/* A range between two nodes overlaps none. */
 		v = t.visits;
-		CHECK_EQ(vblk_rl_tree_overlaps(&t, node[i].start + 5, node[i].start + 7, nop, NULL),
+		CHECK_EQ(blk_rl_tree_overlaps(&t, node[i].start + 5, node[i].start + 7, nop, NULL),
 			 0);
 		worst = VBLK_MAX(worst, t.visits - v);
 	}
@@ -60,7 +60,7 @@ int main(void)
 	worst = 0;
 	for (unsigned i = 0; i < N; i += 2) {
 		v = t.visits;
-		vblk_rl_tree_remove(&t, &node[i]);
+		blk_rl_tree_remove(&t, &node[i]);
 		worst = VBLK_MAX(worst, t.visits - v);
 	}
 	CHECK(worst <= 3 * LOG2N);

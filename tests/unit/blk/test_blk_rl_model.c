@@ -14,7 +14,7 @@
 #define OPS   20000
 #define SPACE 4096
 
-static struct vblk_rl_node node[NODES];
+static struct blk_rl_node node[NODES];
 static bool in[NODES], held[NODES];
 
 static bool conflict(unsigned a, unsigned b)
@@ -32,7 +32,7 @@ static bool model_held(unsigned i)
 	return true;
 }
 
-static bool count_cb(struct vblk_rl_node *n, void *arg)
+static bool count_cb(struct blk_rl_node *n, void *arg)
 {
 	bool *seen = arg;
 
@@ -42,11 +42,11 @@ static bool count_cb(struct vblk_rl_node *n, void *arg)
 
 int main(void)
 {
-	struct vblk_range_lock rl;
+	struct blk_range_lock rl;
 	unsigned ngrant = 0, nwait = 0;
 
 	srand(12345);
-	CHECK_EQ(vblk_range_lock_init(&rl), 0);
+	CHECK_EQ(blk_range_lock_init(&rl), 0);
 	for (unsigned op = 0; op < OPS; op++) {
 		unsigned i = (unsigned)rand() % NODES;
 
@@ -57,18 +57,18 @@ int main(void)
 			node[i].start = start;
 			node[i].end = start + len;
 			node[i].excl = rand() % 3 == 0;
-			held[i] = vblk_range_lock_acquire(&rl, &node[i]);
+			held[i] = blk_range_lock_acquire(&rl, &node[i]);
 			in[i] = true;
 			CHECK_EQ(held[i], model_held(i));
 			nwait += !held[i];
 		} else if (held[i]) {
 			bool was[NODES];
-			struct vblk_rl_node *g;
+			struct blk_rl_node *g;
 			uint64_t last = 0;
 			bool first = true;
 
 			memcpy(was, held, sizeof(was));
-			g = vblk_range_lock_release(&rl, &node[i]);
+			g = blk_range_lock_release(&rl, &node[i]);
 			in[i] = held[i] = false;
 			/* The grant list is exactly the waiters that hold now, in arrival order. */
 			for (; g; g = g->next_granted) {
@@ -91,7 +91,7 @@ int main(void)
 			bool seen[NODES] = {false};
 			uint64_t s = (uint64_t)(rand() % SPACE),
 				 e = s + (uint64_t)(rand() % 300) + 1;
-			size_t calls = vblk_rl_tree_overlaps(&rl.tree, s, e, count_cb, seen);
+			size_t calls = blk_rl_tree_overlaps(&rl.tree, s, e, count_cb, seen);
 			size_t want = 0;
 
 			for (unsigned j = 0; j < NODES; j++) {
@@ -109,8 +109,7 @@ int main(void)
 		any = false;
 		for (unsigned i = 0; i < NODES; i++) {
 			if (in[i] && held[i]) {
-				for (struct vblk_rl_node *g =
-					 vblk_range_lock_release(&rl, &node[i]);
+				for (struct blk_rl_node *g = blk_range_lock_release(&rl, &node[i]);
 				     g; g = g->next_granted)
 					held[g - node] = true;
 				in[i] = held[i] = false;
@@ -122,6 +121,6 @@ int main(void)
 		CHECK(!in[i]);
 	CHECK(rl.tree.root == NULL);
 	CHECK(nwait > 100 && ngrant > 100);
-	vblk_range_lock_fini(&rl);
+	blk_range_lock_fini(&rl);
 	return 0;
 }

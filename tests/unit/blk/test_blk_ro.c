@@ -5,9 +5,9 @@
 int main(void)
 {
 	struct be *be = t_open("memory:64K");
-	struct vblk_dev d;
-	struct vblk_dev_opts o = {.ro = true, .num_queues = 1, .queue_size = 64};
-	struct vblk_queue *q = t_setup(&d, be, &o);
+	struct blk_dev d;
+	struct blk_dev_opts o = {.ro = true, .num_queues = 1, .queue_size = 64};
+	struct blk_queue *q = t_setup(&d, be, &o);
 	static uint8_t w[512], r[512];
 	struct t_req t;
 
@@ -36,7 +36,7 @@ int main(void)
 	CHECK_EQ(t.used, 1);
 	memset(w, 0xab, sizeof(w));
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 
 	/* A backend opened read-only makes the device read-only too. */
@@ -45,7 +45,7 @@ int main(void)
 	q = t_setup(&d, be, NULL);
 	CHECK(d.ro);
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_OUT, 0, w, sizeof(w), NULL, 0), VIRTIO_BLK_S_IOERR);
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	return 0;
 }

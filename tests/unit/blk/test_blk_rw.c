@@ -5,8 +5,8 @@
 int main(void)
 {
 	struct be *be = t_open("memory:1M");
-	struct vblk_dev d;
-	struct vblk_queue *q = t_setup(&d, be, NULL);
+	struct blk_dev d;
+	struct blk_queue *q = t_setup(&d, be, NULL);
 	static uint8_t w[4096], r[4096];
 	struct t_req t;
 
@@ -24,9 +24,9 @@ int main(void)
 	CHECK_EQ(t_io(q, &t, VIRTIO_BLK_T_IN, 2047, NULL, 0, r, 512), VIRTIO_BLK_S_OK);
 	for (int i = 0; i < 512; i++)
 		CHECK_EQ(r[i], 0);
-	CHECK_EQ(vblk_queue_inflight(q), 0);
+	CHECK_EQ(blk_queue_inflight(q), 0);
 
-	vblk_queue_destroy(q);
+	blk_queue_destroy(q);
 	be_close(be);
 	return 0;
 }

@@ -8,21 +8,21 @@
 
 static struct tbe tb;
 
-static int init(struct vblk_dev *d, uint32_t l, uint32_t p)
+static int init(struct blk_dev *d, uint32_t l, uint32_t p)
 {
-	struct vblk_dev_opts o = {
+	struct blk_dev_opts o = {
 	    .num_queues = 1, .queue_size = 128, .logical_block_size = l, .physical_block_size = p};
 
-	return vblk_dev_init(d, &tb.base, &o);
+	return blk_dev_init(d, &tb.base, &o);
 }
 
 static void expect(uint32_t l, uint32_t p, uint32_t blk, unsigned exp, unsigned min_io)
 {
-	struct vblk_dev d;
+	struct blk_dev d;
 	struct virtio_blk_config cfg;
 
 	CHECK_EQ(init(&d, l, p), 0);
-	vblk_dev_get_config(&d, &cfg);
+	blk_dev_get_config(&d, &cfg);
 	CHECK(d.features & VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE));
 	CHECK(!(d.features & VIRTIO_BIT(VIRTIO_BLK_F_GEOMETRY)));
 	CHECK_EQ(vblk_le32_to_cpu(cfg.blk_size), blk);
@@ -34,12 +34,12 @@ static void expect(uint32_t l, uint32_t p, uint32_t blk, unsigned exp, unsigned 
 	/* Capacity is always in 512-byte sectors. */
 	CHECK_EQ(vblk_le64_to_cpu(cfg.capacity), 2048);
 	CHECK(!d.pad && !d.rmw);
-	vblk_dev_fini(&d);
+	blk_dev_fini(&d);
 }
 
 int main(void)
 {
-	struct vblk_dev d;
+	struct blk_dev d;
 	struct virtio_blk_config cfg;
 
 	tbe_init(&tb, 1 << 20, true);
@@ -59,7 +59,7 @@ int main(void)
 	tb.base.info.phys_block = 4096;
 	tb.base.info.opt_io = 65536;
 	CHECK_EQ(init(&d, 0, 0), 0);
-	vblk_dev_get_config(&d, &cfg);
+	blk_dev_get_config(&d, &cfg);
 	CHECK(d.features & VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY));
 	CHECK_EQ(cfg.topology.physical_block_exp, 3);
 	CHECK_EQ(vblk_le16_to_cpu(cfg.topology.min_io_size), 8);

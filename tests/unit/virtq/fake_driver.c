@@ -54,7 +54,7 @@ void fake_publish(struct fake_drv *d, uint16_t head)
 {
 	d->avail->ring[d->avail_idx % d->num] = vblk_cpu_to_le16(head);
 	/* §2.7.13.3: ring entry and descriptors before idx. */
-	vblk_wmb();
+	smp_wmb();
 	d->avail_idx++;
 	WRITE_ONCE(d->avail->idx, vblk_cpu_to_le16(d->avail_idx));
 }

@@ -55,7 +55,7 @@ void fakep_write(struct fakep *d, uint16_t pos, uint64_t addr, uint32_t len, uin
 	d->desc[pos].len = vblk_cpu_to_le32(len);
 	d->desc[pos].id = vblk_cpu_to_le16(id);
 	/* §2.8.21.1: the rest of the slot before its flags. */
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(d->desc[pos].flags, vblk_cpu_to_le16(flags));
 }
 
@@ -105,7 +105,7 @@ uint16_t fakep_add(struct fakep *d, const struct fake_seg *segs, unsigned n, uin
 			fakep_write(d, pos, segs[k].addr, segs[k].len, id, fl);
 		}
 	}
-	vblk_wmb();
+	smp_wmb();
 	WRITE_ONCE(d->desc[head].flags, vblk_cpu_to_le16(head_flags));
 	d->slots[id] = (uint16_t)n;
 	fakep_advance_avail(d, n);
@@ -135,7 +135,7 @@ int fakep_get_used(struct fakep *d, uint16_t *id, uint32_t *len, uint16_t *flags
 
 	if (a != u || u != d->used_wrap)
 		return 0;
-	vblk_rmb();
+	smp_rmb();
 	*id = vblk_le16_to_cpu(d->desc[d->last_used].id);
 	*len = vblk_le32_to_cpu(d->desc[d->last_used].len);
 	*flags = fl;

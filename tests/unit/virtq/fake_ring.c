@@ -252,7 +252,7 @@ int fr_get_used(struct fake_ring *r, uint16_t *id, uint32_t *len)
 	if (r->s.last_used == fake_used_idx(&r->s))
 		return 0;
 	/* §2.7.13.3 (driver side): used->idx before the element it covers. */
-	vblk_rmb();
+	smp_rmb();
 	fake_used_elem(&r->s, r->s.last_used, &id32, len);
 	CHECK(id32 < r->num && r->busy[id32]);
 	*id = (uint16_t)id32;
