@@ -45,7 +45,6 @@
 #include "blk/blk.h"
 #include "internal/log.h"
 #include "internal/size.h"
-#include "conn_bridge.h"
 #include "service.h"
 #include "vhost_user/vu_blk.h"
 #include "vhost_user/vu_server.h"
@@ -577,24 +576,6 @@ static void print_capabilities(void)
 	       "}\n");
 }
 
-/* *out: an fd readable when a or b is (an epoll set of both). */
-static int stop_on_either(int a, int b, int *out)
-{
-	struct epoll_event ev = {.events = EPOLLIN};
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep < 0)
-		return -errno;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) || epoll_ctl(ep, EPOLL_CTL_ADD, b, &ev)) {
-		int ret = -errno;
-
-		close(ep);
-		return ret;
-	}
-	*out = ep;
-	return 0;
-}
-
 /* Whether a signal is waiting on the signalfd (not consumed). */
 static bool signal_pending(int sfd)
 {
@@ -638,7 +619,7 @@ int main(int argc, char **argv)
 	char *disk = NULL;
 	int listen_fd = -1, inherited_fd = -1, inherited_kind = 1, stop_fd = -1, sfd, c, ret;
 	int status = 1;
-	struct conn_bridge *bridge = NULL;
+	bool one_conn = false;
 	const char *blk_file = NULL;
 	bool read_only = false;
 	struct blk_dev_opts vopts;
@@ -775,24 +756,15 @@ int main(int argc, char **argv)
 	stop_fd = sfd;
 	if (inherited_kind == 0) {
 		/* One front end, and vblkd ends with it (vhost-user.rst conventions). */
-		ret = conn_bridge_start(inherited_fd, &listen_fd, &bridge);
-		if (!ret) {
-			ret = stop_on_either(sfd, conn_bridge_done_fd(bridge), &stop_fd);
-			if (ret)
-				close(listen_fd);
-		}
-		if (ret) {
-			fprintf(stderr, "vblkd: cannot serve the connected fd %d: %s\n",
-				inherited_fd, strerror(-ret));
-			goto out_close_sfd;
-		}
+		ret = vu_server_create_conn(&vu_blk_ops, &dev, inherited_fd, &srv);
+		one_conn = true;
 	} else {
 		listen_fd =
 		    inherited_fd >= 0 ? inherited_fd : listen_at(&sock, sock_mode, sock_gid);
 		if (listen_fd < 0)
 			goto out_close_sfd;
+		ret = vu_server_create(&vu_blk_ops, &dev, listen_fd, &srv);
 	}
-	ret = vu_server_create(&vu_blk_ops, &dev, listen_fd, &srv);
 	if (ret) {
 		fprintf(stderr, "vblkd: cannot start the server: %s\n", strerror(-ret));
 		goto out_unlink;
@@ -808,7 +780,7 @@ int main(int argc, char **argv)
 	ret = vu_server_run(srv, stop_fd);
 	if (ret)
 		log_err("server: %s", strerror(-ret));
-	else if (bridge && !signal_pending(sfd))
+	else if (one_conn && !signal_pending(sfd))
 		log_info("the front end hung up: finishing in-flight requests");
 	else
 		log_info("signal received: finishing in-flight requests");
@@ -822,9 +794,6 @@ int main(int argc, char **argv)
 out_unlink:
 	remove_socket(&sock);
 out_close_sfd:
-	if (stop_fd != sfd && stop_fd >= 0)
-		close(stop_fd);
-	conn_bridge_stop(bridge);
 	close(sfd);
 out_close_be:
 	blk_dev_fini(&dev);

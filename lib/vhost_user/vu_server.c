@@ -209,7 +209,7 @@ int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd, str
 		q->kick_fd = q->call_fd = q->err_fd = -1;
 		q->stop_fd = q->epfd = -1;
 	}
-	ret = epoll_add(srv->epfd, listen_fd, EV_LISTEN);
+	ret = listen_fd >= 0 ? epoll_add(srv->epfd, listen_fd, EV_LISTEN) : 0;
 	if (!ret)
 		ret = epoll_add(srv->epfd, srv->fault_fd, EV_FAULT);
 	if (ret)
@@ -220,6 +220,35 @@ int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd, str
 err_destroy:
 	vu_server_destroy(srv);
 	return ret;
+}
+
+int vu_server_create_conn(const struct vu_dev_ops *ops, void *dev, int conn_fd,
+			  struct vu_server **out)
+{
+	struct vu_server *srv;
+	int fl, ret;
+
+	fl = fcntl(conn_fd, F_GETFL);
+	if (fl < 0 || fcntl(conn_fd, F_SETFL, fl | O_NONBLOCK)) {
+		ret = -errno;
+		close(conn_fd);
+		return ret;
+	}
+	ret = vu_server_create(ops, dev, -1, &srv);
+	if (ret) {
+		close(conn_fd);
+		return ret;
+	}
+	ret = epoll_add(srv->epfd, conn_fd, ((uint64_t)(unsigned)conn_fd << 32) | EV_CONN);
+	if (ret) {
+		close(conn_fd);
+		vu_server_destroy(srv);
+		return ret;
+	}
+	srv->conn_fd = conn_fd;
+	srv->one_conn = true;
+	*out = srv;
+	return 0;
 }
 
 int vu_server_run(struct vu_server *srv, int stop_fd)
@@ -258,6 +287,11 @@ int vu_server_run(struct vu_server *srv, int stop_fd)
 				 */
 				conn_ready(srv);
 			}
+		}
+		/* vu_server_create_conn: the one front end is gone, and so are we. */
+		if (srv->one_conn && srv->conn_fd < 0) {
+			ret = 0;
+			break;
 		}
 	}
 out:

@@ -75,10 +75,20 @@ struct vu_dev_ops {
 /*
  * Create a server for the device (ops, dev) on listen_fd, a listening unix
  * stream socket that the server owns from now on (closed by destroy, even on
- * error). Returns 0 and *out, or -errno.
+ * error), or -1 for none (vu_server_create_conn). Returns 0 and *out, or -errno.
  */
 int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd,
 		     struct vu_server **out);
+
+/*
+ * Create a server for exactly one front end, already connected on conn_fd
+ * (one end of a socketpair, as management layers spawn back ends:
+ * vhost-user.rst "Backend program conventions", --fd). The server owns
+ * conn_fd; vu_server_run() returns 0 once that front end is gone.
+ * Returns 0 and *out, or -errno (conn_fd closed).
+ */
+int vu_server_create_conn(const struct vu_dev_ops *ops, void *dev, int conn_fd,
+			  struct vu_server **out);
 
 /*
  * Serve clients, one at a time, until stop_fd (e.g. a signalfd; not owned,

@@ -112,6 +112,9 @@ struct vu_server {
 	 */
 	int fault_fd;
 	atomic_int mem_fault;
+
+	/* vu_server_create_conn: no listening socket; run ends with the connection. */
+	bool one_conn;
 };
 
 /* vu_queue.c */
