@@ -10,7 +10,8 @@
  * so it checks them from the outside.
  *
  * Every helper fails the calling test (exit 1, via CHECK) on anything
- * unexpected; conformance.c runs each case in its own process.
+ * unexpected; conformance.c runs each case in its own process, and
+ * tests/integration/vu_front.c each mode.
  */
 #ifndef VBLK_TESTS_RAW_FRONT_H
 #define VBLK_TESTS_RAW_FRONT_H
@@ -21,6 +22,8 @@
 #include <vblk/spec/vhost_user.h>
 #include <vblk/spec/virtio_blk.h>
 #include <vblk/spec/virtio_ring.h>
+
+#include "rf_send.h"
 
 #define RF_MEM_SIZE   (4u << 20)
 #define RF_QNUM	      16
@@ -98,7 +101,7 @@ int rf_connect_raw(void);
 /* Send a message; flags get VHOST_USER_VERSION added. CHECK-fails if the send fails. */
 void rf_send(struct rf *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
 	     const int *fds, unsigned nfds);
-/* Send raw bytes with any number of fds (up to 16), no framing checks. Returns 0 or -errno. */
+/* Send raw bytes with up to RF_SEND_MAX_FDS fds, no framing checks. Returns 0 or -errno. */
 int rf_send_bytes(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
 /* Receive a reply to req; returns its payload size, or -errno (-ECONNRESET: hung up). */
 int rf_recv(struct rf *f, uint32_t req, void *payload, uint32_t max);
@@ -206,11 +209,21 @@ void rf_hdr(struct rf *f, unsigned qi, uint32_t type, uint64_t sector);
 uint8_t rf_status(struct rf *f, unsigned qi);
 
 /*
- * A whole request on queue qi with descriptors 0..2 (packed: the next slots,
- * buffer ID 0): header, data (len bytes, device-writable when dev_writes;
- * omitted when len is 0), status.
- * Waits for it; returns the status byte and used.len in *used_len.
+ * Post (and kick) a whole request on queue qi with descriptors 0..2 (packed:
+ * the next slots, buffer ID 0): header, data (len bytes at RF_DATA(qi), copied
+ * from data unless device-writable, dev_writes; omitted when len is 0), status.
+ * One request per queue at a time.
  */
+void rf_post(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, const void *data,
+	     uint32_t len, bool dev_writes);
+/*
+ * Wait for the request rf_post made (buffer ID 0, or fail the test); copy a
+ * device-written data buffer to data; return the status byte and used.len in
+ * *used_len.
+ */
+uint8_t rf_finish(struct rf *f, unsigned qi, void *data, uint32_t len, bool dev_writes,
+		  uint32_t *used_len);
+/* rf_post + rf_finish. */
 uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *data, uint32_t len,
 	      bool dev_writes, uint32_t *used_len);
 /* Write a pattern at sector, read it back, compare; CHECK-fails otherwise. */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rf_send.h"
 #include "test.h"
 #include "vhost_user/vu_msg.h"
 
@@ -70,40 +71,14 @@ int rf_connect(uint64_t *features)
 
 int rf_send_bytes(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {(void *)buf, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	size_t done = 0;
 
-	CHECK(nfds <= 16);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
+	CHECK(nfds <= RF_SEND_MAX_FDS);
 	while (done < len) {
-		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		int ret = rf_send_part(sock, buf, len, &done, fds, nfds, 0);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-		iov.iov_base = (char *)buf + done;
-		iov.iov_len = len - done;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
+		if (ret && ret != -EINTR)
+			return ret;
 	}
 	return 0;
 }
@@ -568,11 +543,10 @@ uint8_t rf_status(struct rf *f, unsigned qi)
 	return *(uint8_t *)rf_ptr(f, RF_STATUS(qi));
 }
 
-uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *data, uint32_t len,
-	      bool dev_writes, uint32_t *used_len)
+void rf_post(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, const void *data,
+	     uint32_t len, bool dev_writes)
 {
 	struct rf_queue *q = &f->q[qi];
-	uint32_t id, ulen;
 	unsigned d = 0;
 
 	rf_hdr(f, qi, type, sector);
@@ -598,8 +572,15 @@ uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *d
 		rf_avail(q, 0);
 	}
 	rf_kick(q);
-	if (!rf_wait_used(q, RF_TIMEOUT_MS, &id, &ulen)) {
-		fprintf(stderr, "queue %u: request type %u timed out\n", qi, type);
+}
+
+uint8_t rf_finish(struct rf *f, unsigned qi, void *data, uint32_t len, bool dev_writes,
+		  uint32_t *used_len)
+{
+	uint32_t id, ulen;
+
+	if (!rf_wait_used(&f->q[qi], RF_TIMEOUT_MS, &id, &ulen)) {
+		fprintf(stderr, "queue %u: request timed out\n", qi);
 		exit(1);
 	}
 	CHECK_EQ(id, 0);
@@ -608,6 +589,13 @@ uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *d
 	if (used_len)
 		*used_len = ulen;
 	return rf_status(f, qi);
+}
+
+uint8_t rf_io(struct rf *f, unsigned qi, uint32_t type, uint64_t sector, void *data, uint32_t len,
+	      bool dev_writes, uint32_t *used_len)
+{
+	rf_post(f, qi, type, sector, data, len, dev_writes);
+	return rf_finish(f, qi, data, len, dev_writes, used_len);
 }
 
 void rf_rw_check(struct rf *f, unsigned qi, uint64_t sector, uint8_t seed)
