@@ -15,9 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rf_send.h"
 #include "vhost_user/vu_blk.h"
-
-#define MAX_FDS 16
 
 void fuzz_vu_die(const char *fmt, ...)
 {
@@ -92,52 +91,26 @@ void fuzz_vu_start(struct fuzz_vu_conn *c, const struct fuzz_vu_env *env,
 void fuzz_vu_send(struct fuzz_vu_conn *c, const void *buf, size_t len, const int *fds,
 		  unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {(void *)buf, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	size_t done = 0;
 	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (nfds > MAX_FDS)
+	if (nfds > RF_SEND_MAX_FDS)
 		fuzz_vu_die("%u fds in one message", nfds);
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
 	while (done < len && !c->dead) {
-		ssize_t n = sendmsg(c->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int ret = rf_send_part(c->sock, buf, len, &done, fds, nfds, MSG_DONTWAIT);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd p = {.fd = c->sock, .events = POLLIN | POLLOUT};
+		if (ret == 0 || ret == -EINTR)
+			continue;
+		if (ret == -EAGAIN) {
+			struct pollfd p = {.fd = c->sock, .events = POLLIN | POLLOUT};
 
-				/* The server may be waiting for us to read its replies. */
-				poll(&p, 1, 100);
-				fuzz_vu_wait(c, &t0, "read nothing of our message");
-				continue;
-			}
-			c->dead = true; /* EPIPE / ECONNRESET: the server dropped us */
-			break;
+			/* The server may be waiting for us to read its replies. */
+			poll(&p, 1, 100);
+			fuzz_vu_wait(c, &t0, "read nothing of our message");
+			continue;
 		}
-		done += (size_t)n;
-		iov.iov_base = (char *)buf + done;
-		iov.iov_len = len - done;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
+		c->dead = true; /* EPIPE / ECONNRESET: the server dropped us */
 	}
 	c->drain(c);
 }

@@ -69,7 +69,7 @@ void fuzz_vu_start(struct fuzz_vu_conn *c, const struct fuzz_vu_env *env,
 		   const struct blk_dev_opts *opts);
 
 /*
- * Send len bytes, the fds (up to 16) with the first byte. A full socket is
+ * Send len bytes, the fds (up to 16) with the first byte (rf_send). A full socket is
  * drained meanwhile; a server that hung up sets c->dead and ends the send,
  * one that reads nothing for FUZZ_VU_HANG_SEC is a hang.
  */
