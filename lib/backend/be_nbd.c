@@ -154,13 +154,13 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 	q->base.be = be;
 	q->done_efd = q->wake_efd = -1;
 	pthread_mutex_init(&q->lock, NULL);
-	req_list_init(&q->sub);
-	req_list_init(&q->done);
-	req_list_init(&q->staged);
-	req_list_init(&q->active);
-	req_list_init(&q->finished);
-	cmd_list_init(&q->completed);
-	cmd_list_init(&q->resubmit);
+	fifo_init(&q->sub);
+	fifo_init(&q->done);
+	fifo_init(&q->staged);
+	fifo_init(&q->active);
+	fifo_init(&q->finished);
+	fifo_init(&q->completed);
+	fifo_init(&q->resubmit);
 
 	q->reqs = calloc(depth, sizeof(*q->reqs));
 	/* Room for every request in flight plus their splits and FUA flushes. */
@@ -171,7 +171,7 @@ static int nbd_queue_create(struct be *be, unsigned depth, struct be_queue **out
 		goto err_destroy;
 	}
 	for (unsigned i = depth; i-- > 0;) {
-		q->reqs[i].next = q->free_reqs;
+		q->reqs[i].next_free = q->free_reqs;
 		q->free_reqs = &q->reqs[i];
 	}
 	for (unsigned i = q->ncmds; i-- > 0;) {
@@ -243,9 +243,9 @@ static int nbd_submit(struct be_queue *bq, struct be_io *io)
 
 	if (!r)
 		return -EAGAIN;
-	q->free_reqs = r->next;
+	q->free_reqs = r->next_free;
 	r->io = io;
-	req_list_add(&q->staged, r);
+	fifo_push(&q->staged, &r->link);
 	return 0;
 }
 
@@ -259,27 +259,25 @@ static void nbd_kick(struct be_queue *bq)
 static int nbd_reap(struct be_queue *bq)
 {
 	struct nbd_queue *q = container_of(bq, struct nbd_queue, base);
+	struct fifo done = {0};
 	struct nbd_req *r;
 	int n = 0;
 
 	/* Drain before taking the list: a later post re-arms the fd. */
 	be_nbd_efd_drain(q->done_efd);
 	pthread_mutex_lock(&q->lock);
-	r = q->done.head;
-	req_list_init(&q->done);
+	fifo_splice(&done, &q->done);
 	pthread_mutex_unlock(&q->lock);
 
-	while (r) {
-		struct nbd_req *next = r->next;
+	while ((r = fifo_pop_entry(&done, struct nbd_req, link))) {
 		struct be_io *io = r->io;
 
 		/* Free the slot first: done() may submit again. */
 		r->io = NULL;
-		r->next = q->free_reqs;
+		r->next_free = q->free_reqs;
 		q->free_reqs = r;
 		io->done(io, io->be_res);
 		n++;
-		r = next;
 	}
 	return n;
 }

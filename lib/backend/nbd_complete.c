@@ -21,7 +21,7 @@ int be_nbd_cmd_cb(void *opaque, int *error)
 	/* libnbd's handle lock is held here: record only, no nbd_* calls. */
 	c->err = *error;
 	c->state = CMD_COMPLETED;
-	cmd_list_add(&c->q->completed, c);
+	fifo_push(&c->q->completed, &c->link);
 	return 1; /* retire the command automatically */
 }
 
@@ -30,7 +30,7 @@ void be_nbd_cmd_free(struct nbd_queue *q, struct nbd_cmd *c)
 {
 	c->state = CMD_FREE;
 	c->req = NULL;
-	c->next = q->free_cmds;
+	c->next_free = q->free_cmds;
 	q->free_cmds = c;
 }
 
@@ -58,10 +58,10 @@ void be_nbd_process_completed(struct nbd_queue *q)
 {
 	struct nbd_cmd *c;
 
-	while ((c = cmd_list_pop(&q->completed))) {
+	while ((c = fifo_pop_entry(&q->completed, struct nbd_cmd, link))) {
 		if (c->err && is_conn_err(c->err)) {
 			c->state = CMD_RESUBMIT;
-			cmd_list_add(&q->resubmit, c);
+			fifo_push(&q->resubmit, &c->link);
 			q->lost = true;
 			continue;
 		}
@@ -83,7 +83,7 @@ void be_nbd_req_finish(struct nbd_queue *q, struct nbd_req *r)
 		free(r->bounce.iov_base);
 		r->bounce.iov_base = NULL;
 	}
-	req_list_add(&q->finished, r);
+	fifo_push(&q->finished, &r->link);
 }
 
 /* Give up on everything pending: the server is away. */
@@ -91,9 +91,10 @@ void be_nbd_fail_all(struct nbd_queue *q, int res)
 {
 	struct nbd_cmd *c;
 
-	while ((c = cmd_list_pop(&q->resubmit)))
+	while ((c = fifo_pop_entry(&q->resubmit, struct nbd_cmd, link)))
 		be_nbd_cmd_retire(q, c, res);
-	for (struct nbd_req *r = q->active.head; r; r = r->next)
+	for (struct nbd_req *r = fifo_peek_entry(&q->active, struct nbd_req, link); r;
+	     r = fifo_next_entry(r, struct nbd_req, link))
 		if (!r->io->be_res)
 			r->io->be_res = res;
 }

@@ -152,7 +152,7 @@ void be_nbd_recover(struct nbd_queue *q)
 
 		if (c->state == CMD_INFLIGHT) {
 			c->state = CMD_RESUBMIT;
-			cmd_list_add(&q->resubmit, c);
+			fifo_push(&q->resubmit, &c->link);
 		}
 	}
 	q->lost = false;
@@ -165,7 +165,8 @@ void be_nbd_recover(struct nbd_queue *q)
 	 * (Pieces still in flight are re-sent from q->resubmit as well: same
 	 * data at the same offset, harmless.)
 	 */
-	for (struct nbd_req *r = q->active.head; r; r = r->next) {
+	for (struct nbd_req *r = fifo_peek_entry(&q->active, struct nbd_req, link); r;
+	     r = fifo_next_entry(r, struct nbd_req, link)) {
 		if (r->flush_after && r->piece_acked && !r->io->be_res)
 			be_nbd_req_rewind(r);
 	}

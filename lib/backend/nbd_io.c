@@ -42,12 +42,12 @@ void be_nbd_efd_drain(int fd)
  * Move src to the end of dst (one of the lists q->lock protects) and make efd
  * readable for the thread on the other side; nothing if src is empty.
  */
-void be_nbd_hand_over(struct nbd_queue *q, struct req_list *dst, struct req_list *src, int efd)
+void be_nbd_hand_over(struct nbd_queue *q, struct fifo *dst, struct fifo *src, int efd)
 {
-	if (!src->head)
+	if (fifo_empty(src))
 		return;
 	pthread_mutex_lock(&q->lock);
-	req_list_splice(dst, src);
+	fifo_splice(dst, src);
 	pthread_mutex_unlock(&q->lock);
 	be_nbd_efd_signal(efd);
 }
@@ -61,27 +61,23 @@ static void publish(struct nbd_queue *q)
 /* Take new submissions; returns true if the queue is being destroyed. */
 static bool intake(struct nbd_queue *q)
 {
-	struct req_list batch;
+	struct fifo batch = {0};
+	struct nbd_req *r;
 	bool stop;
 
 	pthread_mutex_lock(&q->lock);
-	batch = q->sub;
-	if (!batch.head)
-		batch.tail = &batch.head;
-	req_list_init(&q->sub);
+	fifo_splice(&batch, &q->sub);
 	stop = q->stop;
 	pthread_mutex_unlock(&q->lock);
 
-	for (struct nbd_req *r = batch.head; r;) {
-		struct nbd_req *next = r->next;
+	while ((r = fifo_pop_entry(&batch, struct nbd_req, link))) {
 		int ret = be_nbd_req_start(q, r);
 
 		if (ret < 0) {
 			r->io->be_res = ret;
 			r->issued_all = true;
 		}
-		req_list_add(&q->active, r);
-		r = next;
+		fifo_push(&q->active, &r->link);
 	}
 	return stop;
 }
@@ -164,7 +160,7 @@ void *be_nbd_io_thread(void *arg)
 			break;
 		}
 		be_nbd_pf_service(q);
-		if (!q->h && q->active.head) {
+		if (!q->h && !fifo_empty(&q->active)) {
 			/* Down: one quick attempt per batch, fail fast if the server is away. */
 			unsigned ms = VBLK_MIN(q->nbe->reconnect_ms, NBD_DOWN_ATTEMPT_MS);
 

@@ -26,6 +26,7 @@
 #include <libnbd.h>
 
 #include "be_nbd.h"
+#include "internal/list.h"
 
 #define NBD_DEFAULT_MAX_BLOCK (32u << 20)
 /* Payload-free commands (TRIM, WRITE_ZEROES) are split here, as QEMU does. */
@@ -65,8 +66,9 @@ enum cmd_state { CMD_FREE, CMD_INFLIGHT, CMD_COMPLETED, CMD_RESUBMIT };
 
 struct nbd_req {
 	struct be_io *io;
-	struct nbd_req *next;
-	const struct iovec *iov; /* io->iov, or &bounce */
+	struct fifo_link link;	   /* in one of the queue's request lists */
+	struct nbd_req *next_free; /* q->free_reqs */
+	const struct iovec *iov;   /* io->iov, or &bounce */
 	unsigned iovcnt;
 	struct iovec bounce;
 	unsigned iov_idx; /* cursor: next element and byte in it */
@@ -83,7 +85,8 @@ struct nbd_req {
 struct nbd_cmd {
 	struct nbd_queue *q;
 	struct nbd_req *req;
-	struct nbd_cmd *next;
+	struct fifo_link link;	   /* in q->completed or q->resubmit */
+	struct nbd_cmd *next_free; /* q->free_cmds */
 	void *buf;
 	uint64_t off;
 	uint64_t len;
@@ -96,14 +99,6 @@ struct nbd_cmd {
 	uint64_t pf_gen;
 };
 
-struct req_list {
-	struct nbd_req *head, **tail;
-};
-
-struct cmd_list {
-	struct nbd_cmd *head, **tail;
-};
-
 struct nbd_queue {
 	struct be_queue base;
 	struct nbd_be *nbe;
@@ -114,14 +109,14 @@ struct nbd_queue {
 
 	pthread_mutex_t lock;
 	/* Protected by lock. */
-	struct req_list sub;
-	struct req_list done;
+	struct fifo sub; /* of nbd_req */
+	struct fifo done;
 	bool stop;
 
 	/* Engine thread only. */
 	struct nbd_req *reqs;
 	struct nbd_req *free_reqs;
-	struct req_list staged;
+	struct fifo staged;
 
 	/* I/O thread only (and queue_create / queue_destroy around it). */
 	struct nbd_handle *h;
@@ -129,11 +124,11 @@ struct nbd_queue {
 	struct nbd_cmd *cmds;
 	unsigned ncmds;
 	struct nbd_cmd *free_cmds;
-	struct cmd_list completed; /* filled by be_nbd_cmd_cb() */
-	struct cmd_list resubmit;
-	struct req_list active;
-	struct req_list finished; /* to publish on q->done */
-	bool lost;		  /* the connection broke: be_nbd_recover() before issuing more */
+	struct fifo completed; /* of nbd_cmd, filled by be_nbd_cmd_cb() */
+	struct fifo resubmit;
+	struct fifo active;
+	struct fifo finished; /* to publish on q->done */
+	bool lost;	      /* the connection broke: be_nbd_recover() before issuing more */
 	bool size_warned;
 	uint64_t acked;	  /* non-FUA writes acknowledged on any connection so far */
 	uint64_t flushed; /* the value of acked the last successful flush covered */
@@ -146,54 +141,6 @@ struct nbd_queue {
 	uint64_t pf_done;   /* latest flush generation answered */
 	uint64_t pf_failed; /* latest generation answered with a failed flush */
 };
-
-static inline void req_list_init(struct req_list *l)
-{
-	l->head = NULL;
-	l->tail = &l->head;
-}
-
-static inline void req_list_add(struct req_list *l, struct nbd_req *r)
-{
-	r->next = NULL;
-	*l->tail = r;
-	l->tail = &r->next;
-}
-
-/* Move all of src to the end of dst. */
-static inline void req_list_splice(struct req_list *dst, struct req_list *src)
-{
-	if (!src->head)
-		return;
-	*dst->tail = src->head;
-	dst->tail = src->tail;
-	req_list_init(src);
-}
-
-static inline void cmd_list_init(struct cmd_list *l)
-{
-	l->head = NULL;
-	l->tail = &l->head;
-}
-
-static inline void cmd_list_add(struct cmd_list *l, struct nbd_cmd *c)
-{
-	c->next = NULL;
-	*l->tail = c;
-	l->tail = &c->next;
-}
-
-static inline struct nbd_cmd *cmd_list_pop(struct cmd_list *l)
-{
-	struct nbd_cmd *c = l->head;
-
-	if (c) {
-		l->head = c->next;
-		if (!l->head)
-			l->tail = &l->head;
-	}
-	return c;
-}
 
 static inline uint64_t now_ms(void)
 {
@@ -222,7 +169,7 @@ static inline bool q_dirty(const struct nbd_queue *q)
 /* nbd_io.c */
 void be_nbd_efd_signal(int fd);
 void be_nbd_efd_drain(int fd);
-void be_nbd_hand_over(struct nbd_queue *q, struct req_list *dst, struct req_list *src, int efd);
+void be_nbd_hand_over(struct nbd_queue *q, struct fifo *dst, struct fifo *src, int efd);
 void *be_nbd_io_thread(void *arg);
 void be_nbd_wait_events(struct nbd_queue *q, int timeout_ms);
 bool be_nbd_sleep_or_stop(struct nbd_queue *q, unsigned ms);

@@ -195,7 +195,7 @@ static void cmd_issue(struct nbd_queue *q, struct nbd_cmd *c)
 	err = nbd_get_errno() > 0 ? nbd_get_errno() : EIO;
 	if (handle_gone(q->h) || is_conn_err(err)) {
 		c->state = CMD_RESUBMIT;
-		cmd_list_add(&q->resubmit, c);
+		fifo_push(&q->resubmit, &c->link);
 		q->lost = true;
 		return;
 	}
@@ -211,7 +211,7 @@ void be_nbd_flush_send(struct nbd_queue *q, struct nbd_req *req, uint64_t pf_gen
 {
 	struct nbd_cmd *c = q->free_cmds;
 
-	q->free_cmds = c->next;
+	q->free_cmds = c->next_free;
 	c->req = req;
 	c->kind = CMD_FLUSH;
 	c->buf = NULL;
@@ -227,22 +227,22 @@ void be_nbd_flush_send(struct nbd_queue *q, struct nbd_req *req, uint64_t pf_gen
  */
 void be_nbd_pump(struct nbd_queue *q)
 {
-	struct nbd_req **pp = &q->active.head;
+	struct fifo_link *prev = NULL; /* the last request kept in q->active */
 	struct nbd_req *r;
 
 	if (q->h && !q->lost) {
 		struct nbd_cmd *c;
 
-		while (!q->lost && (c = cmd_list_pop(&q->resubmit)))
+		while (!q->lost && (c = fifo_pop_entry(&q->resubmit, struct nbd_cmd, link)))
 			cmd_issue(q, c);
 	}
-	while ((r = *pp)) {
+	while ((r = fifo_entry(fifo_after(&q->active, prev), struct nbd_req, link))) {
 		struct be_io *io = r->io;
 
 		while (q->h && !q->lost && !r->issued_all && !io->be_res && q->free_cmds) {
 			struct nbd_cmd *c = q->free_cmds;
 
-			q->free_cmds = c->next;
+			q->free_cmds = c->next_free;
 			if (!req_next_piece(q, r, c)) {
 				be_nbd_cmd_free(q, c);
 				break;
@@ -251,7 +251,7 @@ void be_nbd_pump(struct nbd_queue *q)
 			cmd_issue(q, c);
 		}
 		if ((!r->issued_all && !io->be_res) || io->be_pending) {
-			pp = &r->next;
+			prev = &r->link;
 			continue;
 		}
 		if (r->flush_after && !r->flush_issued && !io->be_res) {
@@ -260,21 +260,19 @@ void be_nbd_pump(struct nbd_queue *q)
 				io->be_pending++;
 				be_nbd_flush_send(q, r, 0);
 			}
-			pp = &r->next;
+			prev = &r->link;
 			continue;
 		}
 		if (io->op == BE_OP_FLUSH && !io->be_res) {
 			int st = be_nbd_flush_verdict(q, r);
 
 			if (st > 0) {
-				pp = &r->next; /* another connection's flush is still out */
+				prev = &r->link; /* another connection's flush is still out */
 				continue;
 			}
 			io->be_res = st;
 		}
-		*pp = r->next;
-		if (!*pp)
-			q->active.tail = pp;
+		fifo_remove_after(&q->active, prev);
 		be_nbd_req_finish(q, r);
 	}
 }

@@ -63,6 +63,7 @@
 #include "blk_sq.h"
 #include "internal/compiler.h"
 #include "internal/iov.h"
+#include "internal/list.h"
 #include "internal/log.h"
 
 /* Bounce pool per queue: VBLK_POOL_BUFS buffers of VBLK_CHUNK bytes (at least one backend block).
@@ -81,7 +82,7 @@ struct blk_stage_queue {
 	uint8_t **pool_free; /* stack of free buffers */
 	unsigned pool_n, pool_nfree;
 	uint64_t chunk;
-	struct blk_stage_req *bwait_head, *bwait_tail; /* waiting for a bounce buffer, FIFO */
+	struct fifo bwait; /* waiting for a bounce buffer (blk_stage_req.bwait_link) */
 	/* Requests whose range another queue's completion granted (LIFO stack, any thread pushes).
 	 */
 	_Atomic(struct blk_stage_req *) wake;
@@ -99,7 +100,8 @@ struct blk_stage_req {
 	uint8_t *buf;
 	struct iovec biov;
 	struct blk_rl_node rl;
-	struct blk_stage_req *next_wait; /* bounce-buffer FIFO and cross-queue wake list */
+	struct fifo_link bwait_link;	 /* in stq->bwait */
+	struct blk_stage_req *next_wait; /* cross-queue wake list */
 };
 
 /* blk.h sizes the opaque storage; it must hold the state and be aligned enough for it. */
@@ -313,17 +315,13 @@ static void chunk_step(struct blk_stage_queue *stq, struct blk_stage_req *sr);
 
 static void bounce_put(struct blk_stage_queue *stq, uint8_t *buf)
 {
-	struct blk_stage_req *w = stq->bwait_head;
+	/* Hand it straight to the oldest waiter. */
+	struct blk_stage_req *w = fifo_pop_entry(&stq->bwait, struct blk_stage_req, bwait_link);
 
 	if (!w) {
 		stq->pool_free[stq->pool_nfree++] = buf;
 		return;
 	}
-	/* Hand it straight to the oldest waiter. */
-	stq->bwait_head = w->next_wait;
-	if (!stq->bwait_head)
-		stq->bwait_tail = NULL;
-	w->next_wait = NULL;
 	w->buf = buf;
 	w->pos = 0;
 	chunk_step(stq, w);
@@ -488,12 +486,7 @@ static void stage_locked(struct blk_stage_queue *stq, struct blk_stage_req *sr)
 	}
 	if (stq->pool_nfree == 0) {
 		/* Wait for a buffer (FIFO): never fail a valid request for lack of one. */
-		sr->next_wait = NULL;
-		if (stq->bwait_tail)
-			stq->bwait_tail->next_wait = sr;
-		else
-			stq->bwait_head = sr;
-		stq->bwait_tail = sr;
+		fifo_push(&stq->bwait, &sr->bwait_link);
 		return;
 	}
 	sr->buf = stq->pool_free[--stq->pool_nfree];

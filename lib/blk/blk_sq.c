@@ -37,28 +37,18 @@ int blk_sq_fd(const struct blk_sq *sq)
 	return sq->be->ops->queue_fd(sq->bq);
 }
 
-static void pend_push(struct blk_sq *sq, struct blk_sq_entry *e)
-{
-	e->next = NULL;
-	if (sq->pend_tail)
-		sq->pend_tail->next = e;
-	else
-		sq->pend_head = e;
-	sq->pend_tail = e;
-}
-
 void blk_sq_submit(struct blk_sq *sq, struct blk_sq_entry *e)
 {
 	int ret;
 
 	/* Behind earlier waiters: keep the order the driver submitted in. */
-	if (sq->pend_head) {
-		pend_push(sq, e);
+	if (!fifo_empty(&sq->pend)) {
+		fifo_push(&sq->pend, &e->link);
 		return;
 	}
 	ret = sq->be->ops->submit(sq->bq, &e->io);
 	if (ret == -EAGAIN)
-		pend_push(sq, e);
+		fifo_push(&sq->pend, &e->link);
 	else if (ret < 0)
 		e->io.done(&e->io, ret);
 }
@@ -73,16 +63,13 @@ static unsigned dispatch_pending(struct blk_sq *sq)
 {
 	unsigned n = 0;
 
-	while (sq->pend_head) {
-		struct blk_sq_entry *e = sq->pend_head;
+	while (!fifo_empty(&sq->pend)) {
+		struct blk_sq_entry *e = fifo_peek_entry(&sq->pend, struct blk_sq_entry, link);
 		int ret = sq->be->ops->submit(sq->bq, &e->io);
 
 		if (ret == -EAGAIN)
 			break;
-		sq->pend_head = e->next;
-		if (!sq->pend_head)
-			sq->pend_tail = NULL;
-		e->next = NULL;
+		fifo_pop(&sq->pend);
 		n++;
 		if (ret < 0)
 			e->io.done(&e->io, ret);

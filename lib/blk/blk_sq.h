@@ -13,17 +13,18 @@
 #include <stdbool.h>
 
 #include "backend/be.h"
+#include "internal/list.h"
 
 struct blk_sq_entry {
 	struct be_io io;
-	struct blk_sq_entry *next; /* FIFO of refused entries */
+	struct fifo_link link; /* in blk_sq.pend */
 };
 
 struct blk_sq {
 	struct be *be;
 	struct be_queue *bq;
-	bool sync; /* the backend has no fd: completions appear only when reaped */
-	struct blk_sq_entry *pend_head, *pend_tail;
+	bool sync;	  /* the backend has no fd: completions appear only when reaped */
+	struct fifo pend; /* refused entries (blk_sq_entry.link), oldest first */
 };
 
 /* Create the backend queue (depth requests in flight). Returns 0 or -errno. */
