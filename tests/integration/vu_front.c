@@ -274,6 +274,19 @@ static void mode_reconf(const char *image)
 	send_mem_table_2(&f);
 	rw_check(&f, 0, image, 5);
 
+	/*
+	 * A back end signals the call fd after it published the used element
+	 * we just saw. Let that interrupt arrive before the fd is replaced:
+	 * libvhost-user (qemu-storage-daemon 7.2) closes the old fd in its
+	 * control thread while its queue thread may still be about to write
+	 * it, and then panics ("Error writing eventfd: Bad file descriptor").
+	 * QEMU masks interrupts the same way, after the guest saw them.
+	 */
+	if (rf_wait_readable(q->call, 1000)) {
+		eventfd_t v;
+
+		(void)eventfd_read(q->call, &v);
+	}
 	close(q->call);
 	q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(q->call >= 0);

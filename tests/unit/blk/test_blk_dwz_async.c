@@ -13,7 +13,7 @@
  *
  * On a block device opened without O_DIRECT, Linux itself holds a buffered
  * read until the zeroing ends (see read_may_wait): there the test checks
- * that the queue thread keeps running meanwhile (be_file.c, bdev_zeroing).
+ * that the queue thread keeps running meanwhile (file_dwz.c / file_priv.h, bdev_zeroing).
  *
  *   test_blk_dwz_async BACKEND MOUNTPOINT [direct]   (dwz_async.sh sets it up)
  */
