@@ -124,7 +124,11 @@ static void usage(FILE *f)
 	    "                      print the back-end capabilities as JSON and exit, whatever\n"
 	    "                      the other arguments\n"
 	    "  --version           print the version and exit\n"
-	    "  -v, --verbose       log every vhost-user message\n"
+	    "  -v, --verbose       log every vhost-user message (--log-level debug)\n"
+	    "  -q, --quiet         log only warnings and errors (--log-level warning)\n"
+	    "  --log-level LEVEL   error, warning, info (default) or debug; lines go to\n"
+	    "                      stderr as 'vblkd: LEVEL: ...', with journal priority\n"
+	    "                      prefixes when stderr is systemd's journal (JOURNAL_STREAM)\n"
 	    "  -h, --help          show this help\n"
 	    "\n"
 	    "Environment: LISTEN_PID, LISTEN_FDS (socket activation: the socket is fd 3 when\n"
@@ -594,7 +598,8 @@ int main(int argc, char **argv)
 		OPT_DISK,
 		OPT_BLK_FILE,
 		OPT_READ_ONLY,
-		OPT_VERSION
+		OPT_VERSION,
+		OPT_LOG_LEVEL
 	};
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, OPT_SOCKET},
@@ -607,6 +612,8 @@ int main(int argc, char **argv)
 	    {"read-only", no_argument, NULL, OPT_READ_ONLY},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -633,9 +640,10 @@ int main(int argc, char **argv)
 		print_capabilities();
 		return 0;
 	}
+	log_init("vblkd");
 	/* Our own one-line messages instead of getopt's. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:
 			socket_path = optarg;
@@ -667,6 +675,18 @@ int main(int argc, char **argv)
 		case 'v':
 			log_set_level(LOGL_DEBUG);
 			break;
+		case 'q':
+			log_set_level(LOGL_WARN);
+			break;
+		case OPT_LOG_LEVEL: {
+			enum log_level l;
+
+			if (log_parse_level(optarg, &l))
+				usage_error("--log-level: error, warning, info or debug, not '%s'",
+					    optarg);
+			log_set_level(l);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -13,6 +13,14 @@
 enum log_level { LOGL_ERR = 0, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
 void log_set_level(enum log_level level);
+/*
+ * Name the program in every line ("vblkd: error: ...") and, when stderr is
+ * systemd's journal (JOURNAL_STREAM), add sd-daemon(3) priority prefixes.
+ * Call once from main() before any thread exists.
+ */
+void log_init(const char *prog);
+/* "error", "warning" (or "warn"), "info", "debug". Returns 0 or -EINVAL. */
+int log_parse_level(const char *s, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) VBLK_PRINTF(2, 3);
 
 #define log_err(...)  log_msg(LOGL_ERR, __VA_ARGS__)
