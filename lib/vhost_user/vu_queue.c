@@ -79,10 +79,10 @@ int vu_check_eventfd(int fd, const char *what)
 /*
  * Is the front end's eventfd ready for events right now? O_NONBLOCK lives
  * in the open file description we share with the front end, which can
- * clear it again; asking poll() first keeps a blocking read or write from
- * ever starting (a front end that clears the flag *and* races the
- * counter between our poll and our read/write can still stall its own
- * queue; nothing else).
+ * clear it again; asking poll() first keeps a write to a full call or err
+ * eventfd from blocking (a front end that clears the flag *and* fills the
+ * counter between our poll and our write can still stall its own queue).
+ * Kick fds are never read at all (queue_take_kick).
  */
 static bool fd_ready(int fd, short events)
 {
@@ -172,21 +172,20 @@ unsigned vu_queue_index(const struct vu_queue *q)
 }
 
 /*
- * Consume a kick. The fd is a non-blocking eventfd: EAGAIN means the front
- * end read it first (harmless: we look at the ring anyway). Any other
- * outcome cannot happen to an eventfd; should it, the fd leaves the epoll
- * set and the queue breaks, rather than spin on a level-triggered error.
- * Returns true if the ring should be looked at.
+ * A kick arrived. The kick eventfd is watched edge-triggered and never
+ * read: every write the front end makes to an eventfd wakes its waiters,
+ * so each kick is one event whatever the counter holds. Reading it would
+ * race with a front end that reads its own kick fd (and may have made it
+ * blocking again): a read that finds the counter drained would block the
+ * queue thread until the next kick, and a stop request with it. The
+ * counter cannot overflow in practice (2^64 - 2 kicks). An error or hang-up
+ * cannot happen to an eventfd; should it, the fd leaves the epoll set and
+ * the queue breaks. Returns true if the ring should be looked at.
  */
 static bool queue_take_kick(struct vu_queue *q, uint32_t events)
 {
-	eventfd_t v;
-
-	if (!(events & (EPOLLERR | EPOLLHUP))) {
-		if (!fd_ready(q->kick_fd, POLLIN) || eventfd_read(q->kick_fd, &v) == 0 ||
-		    errno == EAGAIN || errno == EINTR)
-			return true;
-	}
+	if (!(events & (EPOLLERR | EPOLLHUP)))
+		return true;
 	epoll_ctl(q->epfd, EPOLL_CTL_DEL, q->kick_fd, NULL);
 	vu_queue_set_broken(q, "the kick fd failed");
 	return false;
@@ -256,9 +255,9 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
-static int epoll_add(int epfd, int fd, uint64_t data)
+static int epoll_add(int epfd, int fd, uint32_t events, uint64_t data)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = data};
+	struct epoll_event ev = {.events = events, .data.u64 = data};
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
@@ -406,11 +405,11 @@ static int queue_start(struct vu_queue *q)
 		goto err_close_stop;
 	}
 	dev_fd = srv->ops->queue_fd(q->qdev);
-	ret = epoll_add(q->epfd, q->kick_fd, QEV_KICK);
+	ret = epoll_add(q->epfd, q->kick_fd, EPOLLIN | EPOLLET, QEV_KICK); /* queue_take_kick */
 	if (!ret)
-		ret = epoll_add(q->epfd, q->stop_fd, QEV_STOP);
+		ret = epoll_add(q->epfd, q->stop_fd, EPOLLIN, QEV_STOP);
 	if (!ret)
-		ret = dev_fd >= 0 ? epoll_add(q->epfd, dev_fd, QEV_DEV) : -EINVAL;
+		ret = dev_fd >= 0 ? epoll_add(q->epfd, dev_fd, EPOLLIN, QEV_DEV) : -EINVAL;
 	if (ret)
 		goto err_close_ep;
 	q->pushed = false;
