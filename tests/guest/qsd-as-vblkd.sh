@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# qsd-as-vblkd.sh - stand-in for vblkd built on qemu-storage-daemon.
-#
-# Accepts the vblkd command line used by run-guest.sh
+# qsd-as-vblkd.sh - stand-in for vblkd built on qemu-storage-daemon, so a
+# harness written for vblkd runs against the reference back end:
 #     qsd-as-vblkd.sh --socket SOCK --disk IMG[,OPTS]
-# (OPTS are appended to qsd's --export option) and execs qemu-storage-daemon,
-# so the "--backend vblkd" path of the harness can be exercised before vblkd
-# exists:  VBLK_GUEST_BACKEND=vblkd VBLKD=tests/guest/qsd-as-vblkd.sh \
-#              tests/guest/test_guest_basic.sh
+# vblkd disk options map to qsd's: queues=N -> num-queues=N, ro ->
+# writable=off, serial= is dropped (the export has none); any other OPTS
+# are appended to qsd's --export option (e.g. logical-block-size=4096).
+# Used by the guest harness (VBLK_GUEST_BACKEND=vblkd
+# VBLKD=tests/guest/qsd-as-vblkd.sh tests/guest/test_guest_basic.sh) and by
+# the conformance runner (build/tests/conformance/conformance
+# tests/guest/qsd-as-vblkd.sh control), to see which classes libvhost-user
+# fails too.
 set -euo pipefail
 sock="" disk=""
 while [ $# -gt 0 ]; do
@@ -18,9 +21,19 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$sock" ] && [ -n "$disk" ] || { echo "usage: $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
 img=${disk%%,*}
-opts=""
-[ "$img" != "$disk" ] && opts=,${disk#*,}
+writable=on opts=""
+if [ "$img" != "$disk" ]; then
+    IFS=, read -ra words <<<"${disk#*,}"
+    for o in "${words[@]}"; do
+        case "$o" in
+            queues=*) opts+=",num-queues=${o#queues=}" ;;
+            ro) writable=off ;;
+            serial=*) ;;
+            *) opts+=",$o" ;;
+        esac
+    done
+fi
 exec "${QSD:-qemu-storage-daemon}" \
     --blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off" \
     --blockdev "driver=raw,node-name=disk0,file=file0" \
-    --export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on$opts"
+    --export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=$writable$opts"
