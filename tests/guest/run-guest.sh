@@ -220,7 +220,7 @@ timeout -k 10 "$timeout_s" "${qcmd[@]}" > "$qlog" 2>&1 < /dev/null &
 qpid=$!
 # Wait for QEMU; if the backend dies meanwhile the guest would just hang on
 # I/O until the timeout, so give QEMU a 5 s grace period and then stop it.
-backend_gone=""
+backend_gone="" ring_broken=""
 kills_done=0 next_kill="" kill_fail=""
 console_has() { [ -f "$console" ] && tr -d '\r' < "$console" | grep -aq "$1"; }
 # kill_restart: SIGKILL the back end (no chance to finish anything), remove
@@ -254,6 +254,18 @@ while kill -0 "$qpid" 2>/dev/null; do
     if [ -z "$backend_gone" ] && ! kill -0 "$bpid" 2>/dev/null; then
         backend_gone=$SECONDS
         log "backend exited while the guest is running"
+    fi
+    # The guest driver marked its virtqueue broken (BAD_RING in Linux
+    # drivers/virtio/virtio_ring.c prints "req.N:..."): nothing on it will
+    # ever complete, so waiting for the timeout only costs minutes.
+    if [ -z "$ring_broken" ] && console_has 'virtio[0-9]*: req\.[0-9]*:'; then
+        ring_broken=$SECONDS
+        log "the guest's virtqueue is broken: $(tr -d '\r' < "$console" | grep -a -m1 'virtio[0-9]*: req\.[0-9]*:')"
+    fi
+    if [ -n "$ring_broken" ] && [ $((SECONDS - ring_broken)) -ge 3 ]; then
+        log "stopping QEMU (guest virtqueue broken)"
+        stop_pid "$qpid" 5 || true
+        break
     fi
     if [ -n "$backend_gone" ] && [ $((SECONDS - backend_gone)) -ge 5 ]; then
         log "stopping QEMU (backend gone)"
@@ -291,7 +303,9 @@ reap_backend_group
 # ------------------------------------------------------------ verdict
 result=$(tr -d '\r' < "$console" | grep -a '^VBLK_GUEST_RESULT=' | tail -1 || true)
 fail=""
-if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+if [ -n "$ring_broken" ]; then
+    fail="the guest's virtqueue broke at $((ring_broken - start)) s (see the console)"
+elif [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
     fail="timeout after ${timeout_s} s"
 elif [ "$result" != "VBLK_GUEST_RESULT=PASS" ]; then
     fail="guest did not report PASS (${result:-no result line}; qemu status $qrc)"

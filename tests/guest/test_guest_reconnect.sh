@@ -78,7 +78,19 @@ args=(--backend "$backend" --image "$img" --script reconnect --seed "$seed"
 [ -n "${VBLK_GUEST_DISK_OPTS:-}" ] && args+=(--disk-opts "$VBLK_GUEST_DISK_OPTS")
 
 t0=$SECONDS
-"$here/run-guest.sh" "${args[@]}" || fail "guest run failed (backend $backend, seed $seed)"
+if ! "$here/run-guest.sh" "${args[@]}"; then
+    # The reference back end has a known inflight-recovery race: killed
+    # between adding a used element and clearing its inflight entry, a
+    # restarted qemu-storage-daemon (libvhost-user) completes that request
+    # again and the guest driver breaks the ring ("id N is not a head!").
+    # vhost-user.rst "Inflight I/O tracking" (used_idx, last_batch_head) is
+    # the rule it misses; vblkd is held to it by the same test, so for qsd
+    # this outcome is reported as the reference's defect, not ours.
+    if [ "$backend" = qsd ] && grep -aq 'is not a head' "$tmp/console.log" 2>/dev/null; then
+        skip "qemu-storage-daemon completed a request twice after a restart (its inflight-recovery race, seed $seed)"
+    fi
+    fail "guest run failed (backend $backend, seed $seed)"
+fi
 echo "guest run: $((SECONDS - t0)) s"
 
 con=$(tr -d '\r' < "$tmp/console.log")
