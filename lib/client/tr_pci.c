@@ -31,8 +31,8 @@
 
 #include "client.h"
 #include "internal/barrier.h"
+#include "internal/pci_sysfs.h"
 
-#define PCI_SYSFS	     "/sys/bus/pci/devices/"
 #define PCI_CFG_SIZE	     256
 #define PCI_MAX_CAPS	     48 /* 192 bytes of capabilities / 4: bounds a looping list */
 #define PCI_GEN_RETRIES	     64 /* §2.5.1: config reads until the generation settles */
@@ -45,7 +45,7 @@ struct pci_region {
 };
 
 struct client_pci {
-	char dir[sizeof(PCI_SYSFS) + 16]; /* sysfs directory of the function */
+	char dir[sizeof(PCI_SYSFS_DEVICES) + 16]; /* sysfs directory of the function */
 	int cfg_fd;
 	void *bar[6];
 	size_t bar_len[6];
@@ -104,40 +104,6 @@ static void nap_us(long us)
 	struct timespec ts = {0, us * 1000};
 
 	nanosleep(&ts, NULL);
-}
-
-/* "pci:[DDDD:]BB:DD.F" -> "DDDD:BB:DD.F"; nothing else gets near a sysfs path. */
-static int parse_bdf(const char *target, char *out, size_t size)
-{
-	const char *s = target + strlen(CLIENT_PCI_PREFIX);
-	unsigned d = 0, b, dv, f;
-	char tail;
-
-	if (sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dv, &f, &tail) != 4 &&
-	    (d = 0, sscanf(s, "%2x:%2x.%1x%c", &b, &dv, &f, &tail) != 3))
-		return -EINVAL;
-	if (dv > 31 || f > 7 || strspn(s, "0123456789abcdefABCDEF:.") != strlen(s))
-		return -EINVAL;
-	snprintf(out, size, "%04x:%02x:%02x.%x", d, b, dv, f);
-	return 0;
-}
-
-/* The name of the kernel driver f is bound to, or "" when none. */
-static void bound_driver(const char *dir, char *name, size_t size)
-{
-	char link[PATH_MAX], path[PATH_MAX];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/driver", dir);
-	n = readlink(path, link, sizeof(link) - 1);
-	name[0] = '\0';
-	if (n > 0) {
-		const char *base;
-		link[n] = '\0';
-		base = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
-		if (strlen(base) < size)
-			memcpy(name, base, strlen(base) + 1);
-	}
 }
 
 /* Map BAR bar whole (once) and return [off, off+len) in it, or NULL. */
@@ -310,11 +276,11 @@ static int open_function(struct vblk *dev, const char *target, const struct vblk
 	uint16_t vendor, device, cmd;
 	ssize_t n;
 
-	if (parse_bdf(target, bdf, sizeof(bdf))) {
+	if (pci_parse_bdf(target + strlen(CLIENT_PCI_PREFIX), bdf, sizeof(bdf))) {
 		client_set_error(o, "%s: not a PCI address (pci:DDDD:BB:DD.F)", target);
 		return -EINVAL;
 	}
-	snprintf(pci->dir, sizeof(pci->dir), PCI_SYSFS "%s", bdf);
+	snprintf(pci->dir, sizeof(pci->dir), PCI_SYSFS_DEVICES "%s", bdf);
 	snprintf(path, sizeof(path), "%s/config", pci->dir);
 	pci->cfg_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (pci->cfg_fd < 0) {
@@ -339,7 +305,7 @@ static int open_function(struct vblk *dev, const char *target, const struct vblk
 		return -ENODEV;
 	}
 	/* A kernel driver owns the device: touching it would corrupt the kernel's state. */
-	bound_driver(pci->dir, drv, sizeof(drv));
+	pci_sysfs_driver(pci->dir, drv, sizeof(drv));
 	if (drv[0] && strcmp(drv, "uio_pci_generic")) {
 		client_set_error(o,
 				 "%s is bound to %s: bind it to uio_pci_generic first "

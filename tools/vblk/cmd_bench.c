@@ -79,6 +79,7 @@ struct bench {
 	uint64_t bs;
 	unsigned iodepth, queues;
 	double runtime;
+	uint64_t requests; /* per queue; 0 = until runtime */
 };
 
 /* One thread driving one queue: its results, and where its stream stands. */
@@ -202,6 +203,8 @@ static void reap(struct worker *w, const struct vblk_completion *comp, int n,
 		hist_add(&w->h, ns_between(&s->start, now));
 		w->ios++;
 		w->bytes += w->b->bs;
+		if (w->b->requests && w->ios + w->inflight + w->nbacklog >= w->b->requests)
+			w->stop = true;
 		if (!w->stop)
 			submit_slot(w, (unsigned)(s - w->slots));
 	}
@@ -235,8 +238,11 @@ static void *worker_main(void *arg)
 		memset(w->slots[i].buf, (int)(0xA5 ^ i), b->bs);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned i = 0; i < b->iodepth && !w->stop; i++)
+	for (unsigned i = 0; i < b->iodepth && !w->stop; i++) {
 		submit_slot(w, i);
+		if (b->requests && w->inflight + w->nbacklog >= b->requests)
+			w->stop = true;
+	}
 	while (w->inflight) {
 		int n = vblk_queue_wait(w->q, comp, 64, 1000);
 		if (n < 0) {
@@ -257,7 +263,7 @@ out:
 	return NULL;
 }
 
-enum { OPT_RW = OPT_OWN, OPT_BS, OPT_IODEPTH, OPT_QUEUES, OPT_RUNTIME, OPT_JSON };
+enum { OPT_RW = OPT_OWN, OPT_BS, OPT_IODEPTH, OPT_QUEUES, OPT_RUNTIME, OPT_JSON, OPT_REQUESTS };
 
 static const char *const modes[] = {"read", "write", "randread", "randwrite", "randrw"};
 
@@ -301,6 +307,9 @@ static void on_opt(void *ctx, int id, const char *val)
 	case OPT_JSON:
 		a->json = true;
 		break;
+	case OPT_REQUESTS:
+		b->requests = parse_size("requests", val);
+		break;
 	}
 }
 
@@ -313,6 +322,7 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 	    {"queues", required_argument, NULL, OPT_QUEUES},
 	    {"runtime", required_argument, NULL, OPT_RUNTIME},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"requests", required_argument, NULL, OPT_REQUESTS},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bench b = {
