@@ -89,6 +89,7 @@ struct worker {
 	pthread_t tid;
 	struct hist h;
 	uint64_t ios, bytes, errors;
+	uint64_t submitted; /* accepted by the library, for --requests */
 	int err;
 	/* The thread's own state while it runs. */
 	struct vblk_queue *q;
@@ -152,6 +153,10 @@ static void submit_slot(struct worker *w, unsigned s)
 		  (b->mode == RW_RANDRW && (xorshift(&w->rng) & 1));
 	int ret;
 
+	if (b->requests && w->submitted >= b->requests) {
+		w->stop = true;
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &sl->start);
 	ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
 		 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
@@ -162,6 +167,7 @@ static void submit_slot(struct worker *w, unsigned s)
 		w->stop = true;
 	} else {
 		w->inflight++;
+		w->submitted++;
 	}
 }
 
@@ -203,8 +209,6 @@ static void reap(struct worker *w, const struct vblk_completion *comp, int n,
 		hist_add(&w->h, ns_between(&s->start, now));
 		w->ios++;
 		w->bytes += w->b->bs;
-		if (w->b->requests && w->ios + w->inflight + w->nbacklog >= w->b->requests)
-			w->stop = true;
 		if (!w->stop)
 			submit_slot(w, (unsigned)(s - w->slots));
 	}
@@ -238,11 +242,8 @@ static void *worker_main(void *arg)
 		memset(w->slots[i].buf, (int)(0xA5 ^ i), b->bs);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned i = 0; i < b->iodepth && !w->stop; i++) {
+	for (unsigned i = 0; i < b->iodepth && !w->stop; i++)
 		submit_slot(w, i);
-		if (b->requests && w->inflight + w->nbacklog >= b->requests)
-			w->stop = true;
-	}
 	while (w->inflight) {
 		int n = vblk_queue_wait(w->q, comp, 64, 1000);
 		if (n < 0) {
