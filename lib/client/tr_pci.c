@@ -10,15 +10,21 @@
  *    addresses. The region is 2 MiB hugepages, locked (hugetlbfs pages are
  *    neither swapped nor moved while mapped), their physical addresses read
  *    from /proc/self/pagemap (needs CAP_SYS_ADMIN), as DPDK and SPDK do.
- *  - Completions by polling the used ring; vblk_queue_wait() spins, then
+ *  - Completions by polling the used ring: vblk_queue_wait() spins, then
  *    sleeps in short steps, re-reading the device status for a device that
  *    vanished (all ones) or asks for a reset (§2.1.2 DEVICE_NEEDS_RESET).
+ *    Or (VBLK_OPEN_INTERRUPTS) by INTx through /dev/uioN: no MSI-X vector,
+ *    so the device raises INTx and sets the ISR (§4.1.4.5); uio_pci_generic
+ *    masks INTx in its handler, we read the ISR (which deasserts the line)
+ *    and unmask INTx in the command register before re-checking the ring.
  *  - Reset on open, on close, on DEVICE_NEEDS_RESET and when a request
  *    never completes, so the device never writes memory we freed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +53,7 @@ struct pci_region {
 struct client_pci {
 	char dir[sizeof(PCI_SYSFS_DEVICES) + 16]; /* sysfs directory of the function */
 	int cfg_fd;
+	int uio_fd; /* /dev/uioN with VBLK_OPEN_INTERRUPTS, else -1 */
 	void *bar[6];
 	size_t bar_len[6];
 	struct pci_region common, notify, isr, device;
@@ -267,6 +274,35 @@ static void write_features(struct client_pci *pci, uint64_t f)
 	}
 }
 
+/* /dev/uioN of the function (its sysfs uio/ directory names N). */
+static int open_uio(struct client_pci *pci, const char *drv, const struct vblk_options *o)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (strcmp(drv, "uio_pci_generic")) {
+		client_set_error(o, "%s: interrupts need the device bound to uio_pci_generic",
+				 pci->dir);
+		return -ENOTSUP;
+	}
+	snprintf(path, sizeof(path), "%s/uio", pci->dir);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "uio", 3) && strlen(e->d_name) < 16) {
+			snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+			pci->uio_fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+			break;
+		}
+	if (d)
+		closedir(d);
+	if (pci->uio_fd < 0) {
+		client_set_error(o, "%s: no /dev/uioN to take interrupts from", pci->dir);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 /* Open the function's sysfs files, check it is a virtio-blk device we may take. */
 static int open_function(struct vblk *dev, const char *target, const struct vblk_options *o,
 			 uint8_t *cfg)
@@ -312,6 +348,11 @@ static int open_function(struct vblk *dev, const char *target, const struct vblk
 				 "(vblk pci-bind %s)",
 				 bdf, drv, bdf);
 		return -EBUSY;
+	}
+	if (o->flags & VBLK_OPEN_INTERRUPTS) {
+		int ret = open_uio(pci, drv, o);
+		if (ret)
+			return ret;
 	}
 	/* uio_pci_generic enables the device but not bus mastering: the device must DMA. */
 	memcpy(&cmd, cfg + PCI_CFG_COMMAND, 2);
@@ -360,6 +401,7 @@ static int pci_open(struct vblk *dev, const char *target, struct vblk_options *o
 	if (!pci)
 		return -ENOMEM;
 	pci->cfg_fd = -1;
+	pci->uio_fd = -1;
 	pci->timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_RESET_DEFAULT_MS;
 	dev->pci = pci;
 	dev->io_timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_IO_DEFAULT_MS;
@@ -565,9 +607,68 @@ static bool pci_gone(struct vblk *dev, bool probe)
 	return true;
 }
 
+/* Let INTx through again: uio_pci_generic set Interrupt Disable in its handler. */
+static void unmask_intx(struct client_pci *pci)
+{
+	uint16_t cmd;
+
+	if (pread(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2)
+		return;
+	cmd = vblk_le16_to_cpu(cmd);
+	if (!(cmd & PCI_CMD_INTX_DISABLE))
+		return;
+	cmd = vblk_cpu_to_le16((uint16_t)(cmd & ~PCI_CMD_INTX_DISABLE));
+	(void)!pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND);
+}
+
+/*
+ * Sleep on INTx. vblk_queue_poll() re-armed used-buffer notifications
+ * (used_event / flags) and saw nothing; the interrupt for a completion that
+ * raced with it is not lost: INTx is level-triggered and stays asserted
+ * until we read the ISR, so unmasking it wakes us at once. One queue's
+ * thread may take another's wake-up (one INTx line): sleeping in slices
+ * bounds what that costs.
+ */
+static int wait_intx(struct vblk_queue *q, int timeout_ms)
+{
+	struct client_pci *pci = q->dev->pci;
+	uint64_t start = now_ms();
+
+	for (;;) {
+		struct pollfd pfd = {.fd = pci->uio_fd, .events = POLLIN};
+		int slice = 100, n;
+		uint32_t count;
+
+		unmask_intx(pci);
+		if (vq_drv_more_used(&q->vq) || !fifo_empty(&q->done))
+			return 1;
+		if (pci_gone(q->dev, true))
+			return -ENOTCONN;
+		if (timeout_ms >= 0) {
+			uint64_t spent = now_ms() - start;
+			if (spent >= (uint64_t)timeout_ms)
+				return 0;
+			if ((uint64_t)slice > timeout_ms - spent)
+				slice = (int)(timeout_ms - spent);
+		}
+		n = poll(&pfd, 1, slice);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0) {
+			/* uio: a 4-byte interrupt count; then §4.1.4.5: reading the ISR deasserts.
+			 */
+			(void)!read(pci->uio_fd, &count, sizeof(count));
+			(void)rd8(pci->isr.p);
+		}
+	}
+}
+
 static int pci_wait(struct vblk_queue *q, int timeout_ms)
 {
 	uint64_t start = now_ms();
+
+	if (q->dev->pci->uio_fd >= 0)
+		return wait_intx(q, timeout_ms);
 
 	for (unsigned spin = 0;; spin++) {
 		if (vq_drv_more_used(&q->vq) || !fifo_empty(&q->done))
@@ -599,6 +700,8 @@ static void pci_close(struct vblk *dev)
 			munmap(pci->bar[b], pci->bar_len[b]);
 	if (pci->cfg_fd >= 0)
 		close(pci->cfg_fd);
+	if (pci->uio_fd >= 0)
+		close(pci->uio_fd);
 	free(pci);
 	dev->pci = NULL;
 }

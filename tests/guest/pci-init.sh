@@ -2,7 +2,7 @@
 # pci-init.sh - /init of the PCI-transport guest test (test_guest_pci.sh).
 #
 # No virtio_pci/virtio_blk in this guest: the virtio-blk functions stay
-# unbound. For each one listed in vblk_pci= (BDF[/packed],...) it binds the
+# unbound. For each one listed in vblk_pci= (BDF[/packed][/intx],...) it binds the
 # function to uio_pci_generic with `vblk pci-bind` and drives it with vblk
 # through libvblk's PCI transport (pci:BDF): seeded patterns written and read
 # back, an unaligned write (read-modify-write), flush, write-zeroes, discard,
@@ -72,7 +72,16 @@ for spec in $(echo "$devs" | tr , ' '); do
     vblk pci-bind "$bdf" || fail "pci-bind $bdf"
     vblk info "pci:$bdf" || fail "info pci:$bdf"
     run "pci:$bdf" ""
-    case "$spec" in */packed) run "pci:$bdf" --packed ;; esac
+    case "$spec" in */packed*) run "pci:$bdf" --packed ;; esac
+    case "$spec" in
+    */intx*) # completions by INTx through /dev/uioN instead of polling
+        vblk read --intx "pci:$bdf" 0 $((4 * M)) | cmp - /pat/p1 || fail "$bdf --intx: read p1"
+        vblk bench --intx "pci:$bdf" --rw=randread --bs=4k --iodepth=4 --requests=3000 --json \
+            > /tmp/b || fail "$bdf --intx: bench"
+        echo "VBLK_BENCH pci:$bdf intx: $(cat /tmp/b)"
+        grep -q uio /proc/interrupts || fail "no uio line in /proc/interrupts"
+        echo "VBLK_INTX $(grep uio /proc/interrupts | tr -s ' ')" ;;
+    esac
     vblk pci-bind --kernel "$bdf" 2>/tmp/err
     grep -q "virtio_pci" /tmp/err || fail "pci-bind --kernel $bdf: $(cat /tmp/err)"
 done

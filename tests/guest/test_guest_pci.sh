@@ -118,7 +118,7 @@ start=$SECONDS
 timeout -k 10 "$timeout_s" "$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max \
     -smp 2 -m 512M -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
     -kernel "$kernel" -initrd "$cache/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 quiet vblk_pci=0000:00:04.0/packed,0000:00:05.0/packed,0000:00:06.0" \
+    -append "console=ttyS0 panic=-1 quiet vblk_pci=0000:00:04.0/packed/intx,0000:00:05.0/packed/intx,0000:00:06.0" \
     -drive "file=$tmp/a.img,format=raw,if=none,id=da,discard=unmap,cache=writeback" \
     -device virtio-blk-pci,drive=da,addr=04.0,packed=on \
     -chardev "socket,id=cb,path=$tmp/b.sock" -device vhost-user-blk-pci,chardev=cb,addr=05.0,num-queues=1,packed=on \
@@ -126,7 +126,7 @@ timeout -k 10 "$timeout_s" "$qemu" -nodefaults -no-user-config -machine q35 -acc
     -display none -serial "file:$tmp/console.log" -monitor none -no-reboot \
     > "$tmp/qemu.log" 2>&1 && qrc=0 || qrc=$?
 log "guest ran $((SECONDS - start)) s (qemu status $qrc)"
-tr -d '\r' < "$tmp/console.log" | grep -a '^VBLK_BENCH' >&2 || true
+tr -d '\r' < "$tmp/console.log" | grep -a '^VBLK_BENCH\|^VBLK_INTX' >&2 || true
 result=$(tr -d '\r' < "$tmp/console.log" | grep -a '^VBLK_GUEST_RESULT=' | tail -1 || true)
 [ "$result" = VBLK_GUEST_RESULT=PASS ] || fail "guest: ${result:-no result line}"
 

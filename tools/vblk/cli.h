@@ -44,7 +44,7 @@ uint64_t parse_size(const char *what, const char *s);
 unsigned parse_count(const char *what, const char *s, unsigned max);
 
 /* getopt_long ids of the options every command takes; a command's own start at OPT_OWN. */
-enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_OWN = 0x200 };
+enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_INTX, OPT_OWN = 0x200 };
 #define OPT_OWN_MAX 16 /* most options of one command */
 
 /*

@@ -71,6 +71,7 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 	static const struct option common[] = {
 	    {"packed", no_argument, NULL, OPT_PACKED},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"intx", no_argument, NULL, OPT_INTX},
 	    {"help", no_argument, NULL, 'h'},
 	};
 	struct option all[ARRAY_SIZE(common) + OPT_OWN_MAX + 1];
@@ -92,6 +93,9 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 		switch (c) {
 		case OPT_PACKED:
 			cli->open_flags |= VBLK_OPEN_PACKED_RING;
+			break;
+		case OPT_INTX:
+			cli->open_flags |= VBLK_OPEN_INTERRUPTS;
 			break;
 		case OPT_TIMEOUT:
 			cli->timeout_ms = parse_count("--timeout (milliseconds)", optarg, INT_MAX);

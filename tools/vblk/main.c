@@ -38,6 +38,8 @@ static const char usage_text[] =
     "Every command accepts --packed: drive the device through a packed virtqueue\n"
     "(VIRTIO_F_RING_PACKED, virtio 1.3 section 2.8) instead of a split one; it fails\n"
     "when the back end does not offer it (qemu-storage-daemon does not).\n"
+    "Every command accepts --intx: on a pci: device, sleep on its INTx interrupt\n"
+    "(/dev/uioN) instead of polling for completions.\n"
     "Every command accepts --timeout=MS: how long to wait for each answer of the\n"
     "back end while connecting and disconnecting (default 5000).\n"
     "Options take their value as --name=VALUE or --name VALUE, before or after the\n"
