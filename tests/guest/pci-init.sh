@@ -5,7 +5,8 @@
 # unbound. For each one listed in vblk_pci= (BDF[/packed][/intx],...) it binds the
 # function to uio_pci_generic with `vblk pci-bind` and drives it with vblk
 # through libvblk's PCI transport (pci:BDF): seeded patterns written and read
-# back, an unaligned write (read-modify-write), flush, write-zeroes, discard,
+# back, multi-segment requests, an unaligned write (read-modify-write),
+# flush, write-zeroes, discard,
 # and a count-bounded bench whose 70000 requests wrap the 16-bit used index
 # while its iodepth keeps the ring full (the FIFO path). The host checks the
 # image files byte for byte afterwards. One result line:
@@ -47,6 +48,13 @@ vblk info pci:0000:00:00.0 2>/tmp/err && fail "vblk info accepted the host bridg
 M=1048576
 run() { # DEV PACKED-FLAG
     d=$1 p=$2
+    # Multi-segment: 16 sequential 64 KiB writes, each of 16 buffers, all 0xa5
+    # (one slot, iodepth 1); read back in 1 MiB, then overwritten below.
+    vblk bench $p "$d" --rw=write --bs=64k --segments=16 --iodepth=1 --requests=16 >/dev/null ||
+        fail "$d $p: multi-segment writes"
+    vblk read $p "$d" 0 $M | cmp - /pat/a5 || fail "$d $p: multi-segment data differs"
+    vblk bench $p "$d" --rw=read --bs=64k --segments=16 --iodepth=8 --requests=64 >/dev/null ||
+        fail "$d $p: multi-segment reads"
     vblk write $p "$d" 0 < /pat/p1 || fail "$d $p: write p1"
     vblk read $p "$d" 0 $((4 * M)) > /tmp/r || fail "$d $p: read p1"
     cmp /tmp/r /pat/p1 || fail "$d $p: p1 read back differs"

@@ -76,6 +76,7 @@ open(d + "/p1", "wb").write(r.randbytes(4 << 20))
 open(d + "/p2", "wb").write(r.randbytes(300000))
 open(d + "/zero1m", "wb").write(bytes(1 << 20))
 open(d + "/p3", "wb").write(r.randbytes(65536))
+open(d + "/a5", "wb").write(b"\xa5" * (1 << 20))
 PY
     cp "$here/pci-init.sh" "$root/init"
     chmod 755 "$root/init"

@@ -13,7 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/uio.h>
+
 #include "cli.h"
+
+#define BENCH_MAX_SEGMENTS 64 /* --segments: iovecs per request */
 
 /*
  * Latency histogram: 16 linear sub-buckets per power of two of nanoseconds
@@ -80,6 +84,7 @@ struct bench {
 	unsigned iodepth, queues;
 	double runtime;
 	uint64_t requests; /* per queue; 0 = until runtime */
+	unsigned segments; /* data buffers per request (iovecs), >= 1 */
 };
 
 /* One thread driving one queue: its results, and where its stream stands. */
@@ -158,8 +163,18 @@ static void submit_slot(struct worker *w, unsigned s)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &sl->start);
-	ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
-		 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
+	if (b->segments > 1) {
+		/* The slot's buffer cut into equal pieces: a multi-segment request. */
+		struct iovec iov[BENCH_MAX_SEGMENTS];
+		size_t seg = b->bs / b->segments;
+		for (unsigned i = 0; i < b->segments; i++)
+			iov[i] = (struct iovec){sl->buf + i * seg, seg};
+		ret = wr ? vblk_queue_writev(w->q, off, iov, (int)b->segments, sl)
+			 : vblk_queue_readv(w->q, off, iov, (int)b->segments, sl);
+	} else {
+		ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
+			 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
+	}
 	if (ret == -EAGAIN && w->inflight) {
 		w->backlog[w->nbacklog++] = s;
 	} else if (ret) {
@@ -264,7 +279,16 @@ out:
 	return NULL;
 }
 
-enum { OPT_RW = OPT_OWN, OPT_BS, OPT_IODEPTH, OPT_QUEUES, OPT_RUNTIME, OPT_JSON, OPT_REQUESTS };
+enum {
+	OPT_RW = OPT_OWN,
+	OPT_BS,
+	OPT_IODEPTH,
+	OPT_QUEUES,
+	OPT_RUNTIME,
+	OPT_JSON,
+	OPT_REQUESTS,
+	OPT_SEGMENTS
+};
 
 static const char *const modes[] = {"read", "write", "randread", "randwrite", "randrw"};
 
@@ -311,6 +335,9 @@ static void on_opt(void *ctx, int id, const char *val)
 	case OPT_REQUESTS:
 		b->requests = parse_size("requests", val);
 		break;
+	case OPT_SEGMENTS:
+		b->segments = parse_count("segments", val, BENCH_MAX_SEGMENTS);
+		break;
 	}
 }
 
@@ -324,10 +351,15 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 	    {"runtime", required_argument, NULL, OPT_RUNTIME},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"requests", required_argument, NULL, OPT_REQUESTS},
+	    {"segments", required_argument, NULL, OPT_SEGMENTS},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench b = {
-	    .mode = RW_RANDREAD, .bs = 4096, .iodepth = 32, .queues = 1, .runtime = 10};
+	struct bench b = {.mode = RW_RANDREAD,
+			  .bs = 4096,
+			  .iodepth = 32,
+			  .queues = 1,
+			  .runtime = 10,
+			  .segments = 1};
 	struct bench_args args = {.b = &b};
 	const char *sock;
 	bool json;
@@ -363,6 +395,8 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		    b.info.max_transfer);
 	if (b.bs > b.info.capacity)
 		die("--bs is larger than the device");
+	if (b.bs % b.segments)
+		die("--bs must be a multiple of --segments");
 	if (b.mode != RW_READ && b.mode != RW_RANDREAD && b.info.read_only)
 		die("%s: device is read-only", sock);
 
