@@ -291,7 +291,7 @@ static void on_opt(void *ctx, int id, const char *val)
 		b->iodepth = parse_count("iodepth", val, 65536);
 		break;
 	case OPT_QUEUES:
-		b->queues = parse_count("queues", val, 256);
+		b->queues = parse_count("queues", val, CLI_MAX_QUEUES);
 		break;
 	case OPT_RUNTIME:
 		b->runtime = strtod(val, &end);

@@ -123,6 +123,8 @@ void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struc
 	struct stat st;
 	int ret;
 
+	if (!strncmp(sock, VHOST_USER_PREFIX, strlen(VHOST_USER_PREFIX)))
+		sock += strlen(VHOST_USER_PREFIX);
 	if (stat(sock, &st) < 0)
 		die("%s: %s", sock, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
