@@ -2,7 +2,7 @@
 """Check members of a JSON document written by vblk (docs/json.md).
 
 usage: check_json.py FILE CHECK...   CHECK: PATH=VALUE, PATH>NUMBER or PATH<NUMBER,
-PATH dotted (jobs.0.read.iops); VALUE compared as a number when it is one.
+PATH dotted (jobs.0.read.iops); numbers compare as numbers, anything else as text.
 Parsed as strict UTF-8. Exit 0 when every check holds, 1 otherwise."""
 import json
 import re
@@ -15,11 +15,11 @@ for check in sys.argv[2:]:
     v = d
     for k in path.split("."):
         v = v[int(k)] if isinstance(v, list) else v[k]
-    try:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
         want = float(want)
         good = {"=": v == want, ">": v > want, "<": v < want}[op]
-    except ValueError:
-        good = op == "=" and v == want
+    else:
+        good = op == "=" and str(v) == want
     if not good:
         print(f"{sys.argv[1]}: {path} is {v!r}, expected {op} {want!r}")
         ok = False
