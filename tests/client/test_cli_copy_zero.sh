@@ -4,7 +4,7 @@
 # zero chunks go out as WRITE_ZEROES with unmap (the image gets holes where
 # it had data), the rest as writes, with several requests in flight; the
 # device then holds the file's bytes. With --destination-is-zero zero
-# chunks are skipped.
+# chunks are skipped. Then device -> file and device -> device.
 VBLK=$1
 CHECK=$(dirname "$0")/check_json.py
 . "$(dirname "$0")/backend.sh"
@@ -47,7 +47,19 @@ cmp -n "$size" "$TMP/src" "$IMG" || fail "device differs from the source"
 python3 "$CHECK" "$TMP/json" zero_bytes=33554432 zero_method=skip write_zeroes_requests=0 ||
 	fail "summary: $(cat "$TMP/json")"
 
-# Device -> device through a second back end is the same code; device -> file back:
+# Device -> file back.
 "$VBLK" copy "vhost-user:$SOCK" "$TMP/back" || fail "copy back"
 cmp -n "$size" "$TMP/back" "$TMP/src" || fail "round trip differs"
+
+# Device -> device (a second back end: vblkd, on an image full of data): both sides async.
+[ -n "${VBLKD:-}" ] || exit 0
+head -c 67108864 /dev/urandom >"$TMP/img2" || exit 1
+"$VBLKD" --socket "$TMP/s2.sock" --disk "$TMP/img2,queues=3" >"$TMP/s2.log" 2>&1 &
+track $!
+for _ in $(seq 100); do [ -S "$TMP/s2.sock" ] && break; sleep 0.05; done
+"$VBLK" copy "vhost-user:$SOCK" "vhost-user:$TMP/s2.sock" --json >"$TMP/json" 2>"$TMP/err" ||
+	fail "device to device: $(cat "$TMP/err")"
+cmp "$IMG" "$TMP/img2" || fail "device to device: images differ"
+python3 "$CHECK" "$TMP/json" bytes_copied=67108864 zero_method=write-zeroes queues=2 \
+	'zero_bytes>33554431' 'max_in_flight>16' || fail "summary: $(cat "$TMP/json")"
 exit 0
