@@ -490,7 +490,8 @@ static void plan(struct copy *c, const struct copy_args *a)
 		c->max_zero = ((size_t)c->dst.d.info.max_write_zeroes_sectors << 9) & ~(align - 1);
 	if (!c->max_zero)
 		c->max_zero = align;
-	c->requests = a->requests;
+	/* Without a device every request of a worker is synchronous: one at a time. */
+	c->requests = c->src.kind == EP_DEV || c->dst.kind == EP_DEV ? a->requests : 1;
 	c->bulk_end = c->total & ~(uint64_t)(align - 1);
 }
 
