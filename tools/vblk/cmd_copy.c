@@ -249,7 +249,10 @@ static void completed(struct worker *w, struct slot *s, int ret)
 	bool reading = s->state == S_READING;
 
 	atomic_fetch_sub(&c->inflight, 1);
-	if (ret)
+	if (ret == -ENOTCONN)
+		copy_fail(c, "%s: the back end closed the connection with I/O outstanding",
+			  reading ? c->src.name : c->dst.name);
+	else if (ret)
 		copy_fail(c, "%s: %s at %" PRIu64 ": %s", reading ? c->src.name : c->dst.name,
 			  reading ? "read" : "write", s->off, strerror(-ret));
 	if (--s->pending)
