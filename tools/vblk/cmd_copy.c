@@ -124,8 +124,8 @@ static void start_read(struct worker *w, struct slot *s)
 	int ret;
 
 	if (ep_is_hole(&c->src, s->off, s->n)) {
-		s->zero =
-		    true; /* nothing to read: rbuf is filled only if the zeroes must be written */
+		/* Nothing to read: start_write() fills wbuf only if the zeroes must be written. */
+		s->zero = true;
 		s->state = S_READ;
 		return;
 	}
