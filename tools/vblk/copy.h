@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vblk copy's two sides (copy_ep.c): a vhost-user device, an NBD export or a
- * file or block device, opened for the copy, with the synchronous
- * operations the workers use on files and NBD exports and that finish the
- * unaligned tail of any side. cmd_copy.c schedules the copy itself.
+ * vblk copy's parts: its two sides (copy_ep.c: a vhost-user device, an NBD
+ * export or a file or block device, with the synchronous operations the
+ * workers use on files and NBD exports and that finish the unaligned tail
+ * of any side), the state one copy shares, and its workers (copy_work.c).
+ * cmd_copy.c plans and reports.
  */
 #ifndef VBLK_TOOLS_COPY_H
 #define VBLK_TOOLS_COPY_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,5 +67,38 @@ const char *ep_strerror(const struct endpoint *e, int err);
 
 /* Make a destination durable (flush, fsync) and close; dies on failure. */
 void ep_close(struct endpoint *e, bool dst);
+
+/* ---- one copy (copy_work.c) ---- */
+
+/* What one copy shares between its workers and the main thread. */
+struct copy {
+	struct endpoint src, dst;
+	uint64_t total;	   /* bytes to copy: the source's size */
+	uint64_t bulk_end; /* the workers copy [0, bulk_end); the rest is the tail */
+	size_t req_size;
+	unsigned nworkers, requests;
+	size_t max_zero;       /* most bytes of one WRITE_ZEROES request on the destination */
+	_Atomic uint64_t next; /* next chunk to claim */
+	_Atomic uint64_t done_bytes, data_bytes, zero_bytes, wz_requests;
+	_Atomic unsigned inflight, max_inflight; /* vhost-user requests, every queue */
+	_Atomic unsigned running;		 /* workers not finished */
+	atomic_bool failed;
+	pthread_mutex_t err_lock;
+	char err[512]; /* the first failure */
+};
+
+/* Record the first failure (its sentence) and stop claiming chunks. Thread-safe. */
+void copy_fail(struct copy *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Are the n bytes at p all zero? */
+bool copy_is_zero(const uint8_t *p, size_t n);
+
+struct worker;
+/*
+ * Start c->nworkers workers on [0, c->bulk_end), with c planned and both
+ * sides open; c->running counts those still busy. Dies if it cannot.
+ */
+struct worker *copy_start(struct copy *c);
+/* Wait for every worker and free them; c->failed / c->err say how it went. */
+void copy_join(struct copy *c, struct worker *w);
 
 #endif
