@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,11 +110,23 @@ struct own {
 
 /* A failing CHECK exits: the case's daemon must not outlive it. */
 static pid_t own_pid;
+static char own_dir[64];
 
 static void own_kill(void)
 {
-	if (own_pid > 0)
-		kill(own_pid, SIGKILL);
+	/* SIGTERM first: a stand-in script (qsd-as-vblkd.sh) passes it on to its daemon. */
+	if (own_pid <= 0 || kill(own_pid, SIGTERM))
+		return;
+	for (int i = 0; i < 50 && waitpid(own_pid, NULL, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
+	kill(own_pid, SIGKILL);
+	if (own_dir[0]) {
+		char cmd[96];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", own_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", own_dir);
+	}
 }
 
 static void own_start(struct own *o)
@@ -130,6 +143,7 @@ static void own_start(struct own *o)
 	snprintf(o->d.dir, sizeof(o->d.dir), "%s", o->tmpl);
 	CHECK(daemon_start(&o->d));
 	own_pid = o->d.pid;
+	snprintf(own_dir, sizeof(own_dir), "%s", o->tmpl);
 	o->saved = rf_sock_path;
 	rf_sock_path = o->d.sock;
 }
@@ -140,6 +154,7 @@ static void own_stop(struct own *o)
 	bool ok = daemon_stop(&o->d, why, sizeof(why));
 
 	own_pid = 0;
+	own_dir[0] = '\0';
 
 	rf_sock_path = o->saved;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", o->tmpl);
