@@ -25,6 +25,13 @@ int vblkd_resize(struct blk_dev *d, struct vu_server *srv)
 	uint64_t before = atomic_load(&d->capacity), after;
 	int ret = blk_dev_resize(d, 0);
 
+	if (ret == -EOPNOTSUPP) {
+		/* NBD: each connection's handshake fixed the size its requests are checked against.
+		 */
+		log_warn("resize: this disk's size is fixed while vblkd runs (NBD, memory, null); "
+			 "restart vblkd to serve a new size");
+		return ret;
+	}
 	if (ret) {
 		log_err("resize: cannot learn the disk's size again: %s", strerror(-ret));
 		return ret;

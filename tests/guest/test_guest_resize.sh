@@ -27,14 +27,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 backend=${VBLK_GUEST_BACKEND:-vblkd}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
 old_size=$((64 << 20)) new_size=$((96 << 20))
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=guest-lib.sh
+. "$here/guest-lib.sh"
 
-command -v "${QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not installed"
-ls /boot/vmlinuz-* >/dev/null 2>&1 || [ -n "${VBLK_GUEST_KERNEL:-}" ] || skip "no kernel in /boot"
-for t in busybox cpio gcc mke2fs e2fsck; do
-    command -v "$t" >/dev/null || skip "$t not installed"
-done
+guest_prereqs
 case "$backend" in
     qsd)   command -v "${QSD:-qemu-storage-daemon}" >/dev/null || skip "qemu-storage-daemon not installed"
            command -v python3 >/dev/null || skip "python3 not installed (qmp.py drives qsd's monitor)"
@@ -50,16 +46,7 @@ case "$backend" in
     *)     fail "unknown VBLK_GUEST_BACKEND=$backend" ;;
 esac
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vblk-guest-rs.XXXXXX")
-cleanup() {
-    if [ "${VBLK_GUEST_KEEP:-0}" = 1 ]; then
-        echo "kept $tmp"
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-
+guest_tmpdir resize
 img=$tmp/disk.img
 truncate -s "$old_size" "$img"
 seed=${VBLK_GUEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
