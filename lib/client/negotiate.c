@@ -95,7 +95,7 @@ int client_choose_features(struct vblk *dev, const struct vblk_options *o, uint6
 	} else {
 		dev->info.max_queues = 1;
 	}
-	if (o->num_queues > dev->info.max_queues) {
+	if (o->num_queues > dev->info.max_queues && !(o->flags & VBLK_OPEN_QUEUES_UP_TO)) {
 		client_set_error(o, "%s offers %u queue(s), %u requested", dev->tr->name,
 				 dev->info.max_queues, o->num_queues);
 		return -EINVAL;

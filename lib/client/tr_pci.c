@@ -448,6 +448,9 @@ static int pci_open(struct vblk *dev, const char *target, struct vblk_options *o
 	}
 	dev->info.features = *acked;
 	client_parse_config(dev, &cfg, *acked);
+	/* VBLK_OPEN_QUEUES_UP_TO: only the queues the device has. */
+	if (o->num_queues > dev->info.max_queues)
+		o->num_queues = dev->info.max_queues;
 	return fit_queue_size(pci, o);
 }
 

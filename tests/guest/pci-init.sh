@@ -46,6 +46,11 @@ grep -q "not a virtio-blk device" /tmp/err || fail "pci-bind: wrong refusal: $(c
 vblk info pci:0000:00:00.0 2>/tmp/err && fail "vblk info accepted the host bridge"
 
 M=1048576
+# From bench --json (fio's layout): completed requests and IOPS, read + write.
+bench_sum() {
+    ios=$(grep -o '"total_ios": *[0-9]*' /tmp/b | awk '{s += $2} END {print s + 0}')
+    iops=$(grep -o '"iops": *[0-9.]*' /tmp/b | awk '{s += $2} END {printf "%.0f", s}')
+}
 run() { # DEV PACKED-FLAG
     d=$1 p=$2
     # Multi-segment: 16 sequential 64 KiB writes, each of 16 buffers, all 0xa5
@@ -71,9 +76,9 @@ run() { # DEV PACKED-FLAG
     # twice the ring, so half of them wait in the FIFO for a free slot.
     vblk bench $p "$d" --rw=randread --bs=4k --iodepth=512 --requests=70000 --json > /tmp/b ||
         fail "$d $p: bench"
-    ios=$(sed -n 's/.*"ios": \([0-9]*\).*/\1/p' /tmp/b)
+    bench_sum
     [ "${ios:-0}" -ge 70000 ] || fail "$d $p: bench completed ${ios:-no} requests"
-    echo "VBLK_BENCH $d ${p:-split}: $(cat /tmp/b)"
+    echo "VBLK_BENCH $d ${p:-split}: requests=$ios IOPS=$iops"
 }
 # /once: one session only. qemu-storage-daemon 7.2 behind vhost-user-blk-pci
 # does not survive QEMU's vhost stop/start that each device reset between two
@@ -103,7 +108,8 @@ for spec in $(echo "$devs" | tr , ' '); do
         vblk read --intx "pci:$bdf" 0 $((4 * M)) | cmp - /pat/p1 || fail "$bdf --intx: read p1"
         vblk bench --intx "pci:$bdf" --rw=randread --bs=4k --iodepth=4 --requests=3000 --json \
             > /tmp/b || fail "$bdf --intx: bench"
-        echo "VBLK_BENCH pci:$bdf intx: $(cat /tmp/b)"
+        bench_sum
+        echo "VBLK_BENCH pci:$bdf intx: requests=$ios IOPS=$iops"
         grep -q uio /proc/interrupts || fail "no uio line in /proc/interrupts"
         echo "VBLK_INTX $(grep uio /proc/interrupts | tr -s ' ')" ;;
     esac
