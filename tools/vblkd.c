@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ struct disk_opts {
 	bool nolock;
 	unsigned reconnect_ms;
 	bool format_raw;
+	struct blk_limits limits;
 };
 
 static void usage(FILE *f)
@@ -96,7 +98,7 @@ static void usage(FILE *f)
 	    "                      up)\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
 	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
-	    "             [,reconnect-ms=N][,format=raw]\n"
+	    "             [,reconnect-ms=N][,format=raw][,iops=N][,bps=BYTES]...\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
 	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
@@ -118,6 +120,11 @@ static void usage(FILE *f)
 	    "                                  VHDX, VDI, VHD or QED image (refused otherwise:\n"
 	    "                                  serve those through qemu-nbd --format=FMT and\n"
 	    "                                  nbd+unix://)\n"
+	    "                      iops=N, iops-rd=N, iops-wr=N  requests/s, total or per\n"
+	    "                                  direction (reads and writes only)\n"
+	    "                      bps=BYTES, bps-rd=BYTES, bps-wr=BYTES  bytes/s (K, M, G)\n"
+	    "                      iops-burst=N, bps-burst=BYTES  bucket sizes (default a\n"
+	    "                                  tenth of a second's worth)\n"
 	    "  --blk-file PATH     the same as --disk PATH (vhost-user.rst), with no options\n"
 	    "  --read-only         the same as the disk option ro (vhost-user.rst)\n"
 	    "  --print-capabilities\n"
@@ -198,6 +205,42 @@ static void parse_range(const char *s, struct disk_opts *o)
 		usage_error("--disk: bad range '%s' (START/SIZE in bytes)", s);
 }
 
+/*
+ * The I/O limits, named like QEMU's throttling options (iops-total ->
+ * iops). Returns true if tok was one of them.
+ */
+static bool parse_limit(const char *tok, struct blk_limits *l)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		bool bytes; /* K, M, G suffixes */
+	} keys[] = {
+	    {"iops=", offsetof(struct blk_limits, iops), false},
+	    {"iops-rd=", offsetof(struct blk_limits, iops_rd), false},
+	    {"iops-wr=", offsetof(struct blk_limits, iops_wr), false},
+	    {"iops-burst=", offsetof(struct blk_limits, iops_burst), false},
+	    {"bps=", offsetof(struct blk_limits, bps), true},
+	    {"bps-rd=", offsetof(struct blk_limits, bps_rd), true},
+	    {"bps-wr=", offsetof(struct blk_limits, bps_wr), true},
+	    {"bps-burst=", offsetof(struct blk_limits, bps_burst), true},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t n = strlen(keys[i].name);
+		uint64_t v;
+
+		if (strncmp(tok, keys[i].name, n))
+			continue;
+		if ((keys[i].bytes ? size_parse(tok + n, &v) : parse_u64(tok + n, &v)) || v == 0)
+			usage_error("--disk: %.*s must be a positive %s, not '%s'", (int)n - 1, tok,
+				    keys[i].bytes ? "number of bytes" : "number", tok + n);
+		memcpy((char *)l + keys[i].off, &v, sizeof(v));
+		return true;
+	}
+	return false;
+}
+
 /* "FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]..."; s is modified. */
 static void parse_disk(char *s, struct disk_opts *o)
 {
@@ -256,10 +299,19 @@ static void parse_disk(char *s, struct disk_opts *o)
 				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'",
 					    tok + 13);
 			o->reconnect_ms = (unsigned)ms;
+		} else if (parse_limit(tok, &o->limits)) {
+			continue;
 		} else {
 			usage_error("--disk: unknown option '%s'", tok);
 		}
 	}
+	if ((o->limits.iops && (o->limits.iops_rd || o->limits.iops_wr)) ||
+	    (o->limits.bps && (o->limits.bps_rd || o->limits.bps_wr)))
+		usage_error("--disk: iops (bps) limits both directions: give it or iops-rd/iops-wr "
+			    "(bps-rd/bps-wr), not both");
+	if ((o->limits.iops_burst && !(o->limits.iops || o->limits.iops_rd || o->limits.iops_wr)) ||
+	    (o->limits.bps_burst && !(o->limits.bps || o->limits.bps_rd || o->limits.bps_wr)))
+		usage_error("--disk: a burst needs a limit of the same kind");
 }
 
 /* An octal mode of at most 0777: who may connect to the socket. */
@@ -751,6 +803,7 @@ int main(int argc, char **argv)
 	vopts.physical_block_size = dopts.pbs;
 	vopts.range_start = dopts.range_start;
 	vopts.range_size = dopts.range_size;
+	vopts.limits = dopts.limits;
 	memset(&dev, 0, sizeof(dev));
 	ret = blk_dev_init(&dev, be, &vopts);
 	if (ret) {

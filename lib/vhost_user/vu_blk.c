@@ -182,6 +182,8 @@ static int vub_queue_start(void *dev, struct vu_queue *q, unsigned num, void **q
 	ret = blk_queue_create(d, num, vub_done, bq, &bq->bq);
 	if (ret)
 		goto err_free;
+	/* Statistics per virtqueue index (blk_dev_stats). */
+	blk_queue_set_index(bq->bq, vu_queue_index(q));
 	*qdev = bq;
 	return 0;
 
