@@ -38,22 +38,34 @@ void blk_tb_set(struct blk_tb *b, uint64_t rate, uint64_t burst)
 	b->burst_ns = units_ns(burst, rate);
 }
 
-uint64_t blk_tb_ready_at(const struct blk_tb *b)
+uint64_t blk_tb_ready_at(const struct blk_tb *b, uint64_t units)
 {
-	/* Admitted while the level (tat - now) is below the burst: now > tat - burst_ns. */
-	if (!b->rate || b->tat < b->burst_ns)
+	uint64_t need;
+
+	if (!b->rate)
 		return 0;
-	return b->tat - b->burst_ns + 1;
+	/*
+	 * The request fits once the level (tat - now) plus its cost is at most
+	 * the burst; one that is larger than the burst goes when the bucket is
+	 * empty, and its debt delays the next ones.
+	 */
+	need = units_ns(units, b->rate);
+	if (need > b->burst_ns)
+		need = b->burst_ns;
+	return b->tat + need > b->burst_ns ? b->tat + need - b->burst_ns : 0;
 }
 
 void blk_tb_charge(struct blk_tb *b, uint64_t now, uint64_t units)
 {
+	uint64_t ns;
+
 	if (!b->rate)
 		return;
 	/* An idle bucket drains to empty, not below: no credit beyond the burst. */
 	if (b->tat < now)
 		b->tat = now;
-	b->tat += units_ns(units, b->rate);
+	ns = units_ns(units, b->rate);
+	b->tat = b->tat > UINT64_MAX / 2 - ns ? UINT64_MAX / 2 : b->tat + ns;
 }
 
 int blk_limiter_init(struct blk_limiter *l)
@@ -122,7 +134,7 @@ bool blk_limiter_admit(struct blk_limiter *l, bool write, uint64_t bytes, uint64
 	b[2] = &l->bps[BLK_TB_TOTAL];
 	b[3] = &l->bps[dir];
 	for (unsigned i = 0; i < 4; i++) {
-		uint64_t r = blk_tb_ready_at(b[i]);
+		uint64_t r = blk_tb_ready_at(b[i], i < 2 ? 1 : bytes);
 
 		if (r > ready)
 			ready = r;

@@ -9,9 +9,10 @@
  * A bucket is kept as a "theoretical arrival time" (GCRA, the virtual
  * scheduling form of the leaky bucket): tat - now is the bucket's level
  * expressed in nanoseconds of drain at the configured rate. A request is
- * admitted while the level is below the burst, and then charged in full,
- * so a request larger than the burst still passes and the debt it leaves
- * delays the ones after it (QEMU's throttle groups do the same).
+ * admitted when its cost fits in what the bucket has left (burst requests
+ * back to back, then one per 1/rate), and a request larger than the whole
+ * burst when the bucket is empty: it is charged in full, and the debt it
+ * leaves delays the ones after it (QEMU's throttle groups also let it pass).
  */
 #ifndef VBLK_BLK_BLK_LIMIT_H
 #define VBLK_BLK_BLK_LIMIT_H
@@ -43,8 +44,8 @@ struct blk_tb {
 /* Configure b (rate 0: unlimited; burst in units, 0: rate/10, at least 1); empties it. */
 void blk_tb_set(struct blk_tb *b, uint64_t rate, uint64_t burst);
 
-/* The first time (ns) at which b admits a request; <= now: at once. */
-uint64_t blk_tb_ready_at(const struct blk_tb *b);
+/* The first time (ns) at which b admits a request of units; <= now: at once. */
+uint64_t blk_tb_ready_at(const struct blk_tb *b, uint64_t units);
 
 /* Charge units taken at time now. */
 void blk_tb_charge(struct blk_tb *b, uint64_t now, uint64_t units);
