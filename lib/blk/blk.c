@@ -496,7 +496,7 @@ static void req_start_rw(struct blk_queue *q, struct blk_req *req)
 static bool limit_admit(struct blk_queue *q, const struct blk_req *req, uint64_t now,
 			uint64_t *retry_at)
 {
-	if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed))
+	if (q->draining || !atomic_load_explicit(&q->d->lim.on, memory_order_relaxed))
 		return true;
 	return blk_limiter_admit(&q->d->lim, req->type == VIRTIO_BLK_T_OUT, req->bytes, now,
 				 retry_at);
@@ -526,7 +526,7 @@ static int req_limit(struct blk_queue *q, struct blk_req *req)
 	uint64_t now, retry_at = 0;
 
 	if (fifo_empty(&q->throttled)) {
-		if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed)) {
+		if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed) || q->draining) {
 			req_start_rw(q, req);
 			return REQ_ASYNC;
 		}
@@ -974,6 +974,12 @@ void blk_queue_process(struct blk_queue *q)
 	if (read(q->note_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_warn("virtio-blk: queue eventfd read: %s", strerror(errno));
 	blk_stage_process(q->stq);
+	limit_release(q);
+}
+
+void blk_queue_drain(struct blk_queue *q)
+{
+	q->draining = true;
 	limit_release(q);
 }
 

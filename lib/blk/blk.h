@@ -249,6 +249,14 @@ void blk_queue_kick(struct blk_queue *q);
 /* Reap backend completions, run done callbacks, dispatch waiting requests. */
 void blk_queue_process(struct blk_queue *q);
 
+/*
+ * The queue is stopping (vhost-user GET_VRING_BASE, shutdown): from now on
+ * its reads and writes ignore the export's limits, and those waiting go to
+ * the backend at once, as QEMU's throttle groups do on a drain, so a stop
+ * never waits for a slow budget. Queue thread.
+ */
+void blk_queue_drain(struct blk_queue *q);
+
 /* Requests submitted and not yet completed. */
 unsigned blk_queue_inflight(const struct blk_queue *q);
 

@@ -136,6 +136,13 @@ static int vub_queue_fd(void *qdev)
 	return blk_queue_fd(bq->bq);
 }
 
+static void vub_queue_drain(void *qdev)
+{
+	struct vu_blk_queue *bq = qdev;
+
+	blk_queue_drain(bq->bq);
+}
+
 static unsigned vub_queue_inflight(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
@@ -298,5 +305,6 @@ const struct vu_dev_ops vu_blk_ops = {
     .queue_kick = vub_queue_kick,
     .queue_fd_ready = vub_queue_fd_ready,
     .queue_inflight = vub_queue_inflight,
+    .queue_drain = vub_queue_drain,
     .flush = vub_flush,
 };

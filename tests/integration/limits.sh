@@ -9,7 +9,9 @@
 # or the first check proved nothing.
 #   limits.sh MODE DAEMON VBLK
 # MODE: iops (iops=200, 4 KiB random reads), bps-wr (bps-wr=2M, 64 KiB
-# random writes, reads unlimited). DAEMON: vblkd, or
+# random writes, reads unlimited), sigterm (iops=2 with 32 requests in
+# flight: SIGTERM must not wait ~16 s for the budget; the waiting requests
+# go to the backend at once, as QEMU does on a drain). DAEMON: vblkd, or
 # tests/guest/qsd-as-vblkd.sh for qemu-storage-daemon's throttle group.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -24,6 +26,7 @@ esac
 case "$mode" in
 iops) opt=iops=200 limit=200 bench=(--rw=randread --bs=4k) key=iops ;;
 bps-wr) opt=bps-wr=2M limit=2 bench=(--rw=randwrite --bs=64k) key=mib_s ;;
+sigterm) ;;
 *) echo "limits.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
 
@@ -51,6 +54,21 @@ rate() {
 	result=$(sed -n "s/.*\"$key\": \([0-9.]*\).*/\1/p" "$out")
 	[ -n "$result" ] || fail "no $key in the bench output: $(cat "$out")"
 }
+
+if [ "$mode" = sigterm ]; then
+	sock=$tmp/vhost.sock
+	start vblkd "$sock" --disk "$img,queues=2,iops=2,iops-burst=1"
+	"$vblk" bench "$sock" --rw=randwrite --bs=4k --iodepth=16 --queues=2 --runtime=30 \
+		>"$tmp/bench.log" 2>&1 &
+	pids+=("$!")
+	sleep 1.5
+	t0=$(date +%s%N)
+	stop "$pid"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "vblkd exited $ms ms after SIGTERM with about 30 requests held by iops=2"
+	[ "$ms" -lt 5000 ] || fail "vblkd took $ms ms to stop: it waited for the limit"
+	exit 0
+fi
 
 rate ",$opt"
 limited=$result

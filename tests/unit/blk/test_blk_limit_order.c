@@ -121,6 +121,24 @@ int main(void)
 	CHECK_EQ(tb.nrec, 6);
 	t_run(q);
 	CHECK_EQ(blk_dev_set_limits(&d, &(struct blk_limits){.iops = 1, .iops_rd = 1}), -EINVAL);
+
+	/* A stopping queue sends what waits at once, in order, and limits nothing after. */
+	CHECK_EQ(blk_dev_set_limits(&d, &(struct blk_limits){.iops = 1, .iops_burst = 1}), 0);
+	tb.nrec = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		prep(i, VIRTIO_BLK_T_OUT, 10 + i);
+		CHECK(blk_req_submit(q, &t[i].req));
+	}
+	blk_queue_kick(q);
+	CHECK_EQ(tb.nrec, 1); /* one a second: three wait */
+	blk_queue_drain(q);
+	CHECK_EQ(tb.nrec, 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(tb.rec[i].offset, (uint64_t)(10 + i) * 512);
+	prep(4, VIRTIO_BLK_T_OUT, 20);
+	CHECK(blk_req_submit(q, &t[4].req));
+	CHECK_EQ(tb.nrec, 5);
+	t_run(q);
 	blk_queue_destroy(q);
 	blk_dev_fini(&d);
 	return 0;
