@@ -513,6 +513,7 @@ static void timer_arm(struct blk_queue *q, uint64_t at, uint64_t now)
 	/* Absolute, on the clock the buckets use; cannot fail with a valid fd and value. */
 	if (timerfd_settime(q->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		log_warn("virtio-blk: limit timer: %s", strerror(errno));
+	q->timer_armed = true;
 }
 
 /*
@@ -548,8 +549,17 @@ static void limit_release(struct blk_queue *q)
 	uint64_t exp, now, retry_at = 0;
 	unsigned n = 0;
 
-	if (read(q->timer_fd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
-		log_warn("virtio-blk: limit timer read: %s", strerror(errno));
+	/*
+	 * Unlimited queues never arm it: no system call per wake-up for them.
+	 * Armed stays set until a read finds the expiry (EAGAIN: not yet), so
+	 * an expired timer is always read and cannot keep poll_fd readable.
+	 */
+	if (q->timer_armed) {
+		if (read(q->timer_fd, &exp, sizeof(exp)) == sizeof(exp))
+			q->timer_armed = false;
+		else if (errno != EAGAIN)
+			log_warn("virtio-blk: limit timer read: %s", strerror(errno));
+	}
 	if (fifo_empty(&q->throttled))
 		return;
 	now = now_ns();

@@ -59,7 +59,8 @@ struct blk_queue {
 	 */
 	struct fifo throttled;
 	int timer_fd;
-	bool draining; /* blk_queue_drain: limits no longer apply */
+	bool timer_armed; /* timer_fd set and not read since */
+	bool draining;	  /* blk_queue_drain: limits no longer apply */
 	/* Statistics: slot index, linked in blk_dev.queues under stats_mu. */
 	unsigned index;
 	struct blk_queue *next_in_dev;
