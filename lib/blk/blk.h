@@ -33,7 +33,11 @@
 #define BLK_DWZ_MAX_SEG	    8u
 #define BLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)
 
-/* Latency histogram: per class, bucket i counts latencies in [2^(i-1), 2^i) µs (0: < 1 µs). */
+/*
+ * Latency histogram, from submission to completion (a wait for the limits
+ * included): per class, bucket i counts latencies in [2^(i-1), 2^i) µs
+ * (0: < 1 µs).
+ */
 enum { BLK_LAT_READ, BLK_LAT_WRITE, BLK_LAT_OTHER, BLK_LAT_CLASSES };
 #define BLK_LAT_BUCKETS 28 /* the last one also takes everything above 2^26 µs (~67 s) */
 
