@@ -30,7 +30,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,46 +206,11 @@ static void parse_range(const char *s, struct disk_opts *o)
 		usage_error("--disk: bad range '%s' (START/SIZE in bytes)", s);
 }
 
-/*
- * The I/O limits, named like QEMU's throttling options (iops-total ->
- * iops). Returns true if tok was one of them.
- */
-static bool parse_limit(const char *tok, struct blk_limits *l)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-		bool bytes; /* K, M, G suffixes */
-	} keys[] = {
-	    {"iops=", offsetof(struct blk_limits, iops), false},
-	    {"iops-rd=", offsetof(struct blk_limits, iops_rd), false},
-	    {"iops-wr=", offsetof(struct blk_limits, iops_wr), false},
-	    {"iops-burst=", offsetof(struct blk_limits, iops_burst), false},
-	    {"bps=", offsetof(struct blk_limits, bps), true},
-	    {"bps-rd=", offsetof(struct blk_limits, bps_rd), true},
-	    {"bps-wr=", offsetof(struct blk_limits, bps_wr), true},
-	    {"bps-burst=", offsetof(struct blk_limits, bps_burst), true},
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		size_t n = strlen(keys[i].name);
-		uint64_t v;
-
-		if (strncmp(tok, keys[i].name, n))
-			continue;
-		if ((keys[i].bytes ? size_parse(tok + n, &v) : parse_u64(tok + n, &v)) || v == 0)
-			usage_error("--disk: %.*s must be a positive %s, not '%s'", (int)n - 1, tok,
-				    keys[i].bytes ? "number of bytes" : "number", tok + n);
-		memcpy((char *)l + keys[i].off, &v, sizeof(v));
-		return true;
-	}
-	return false;
-}
-
 /* "FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]..."; s is modified. */
 static void parse_disk(char *s, struct disk_opts *o)
 {
-	char *save = NULL, *tok;
+	char *save = NULL, *tok, msg[256];
+	int lim;
 
 	o->file = strtok_r(s, ",", &save);
 	if (!o->file || !*o->file)
@@ -301,19 +265,15 @@ static void parse_disk(char *s, struct disk_opts *o)
 				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'",
 					    tok + 13);
 			o->reconnect_ms = (unsigned)ms;
-		} else if (parse_limit(tok, &o->limits)) {
-			continue;
+		} else if ((lim = blk_limits_parse_opt(tok, &o->limits, msg, sizeof(msg)))) {
+			if (lim < 0)
+				usage_error("--disk: %s", msg);
 		} else {
 			usage_error("--disk: unknown option '%s'", tok);
 		}
 	}
-	if ((o->limits.iops && (o->limits.iops_rd || o->limits.iops_wr)) ||
-	    (o->limits.bps && (o->limits.bps_rd || o->limits.bps_wr)))
-		usage_error("--disk: iops (bps) limits both directions: give it or iops-rd/iops-wr "
-			    "(bps-rd/bps-wr), not both");
-	if ((o->limits.iops_burst && !(o->limits.iops || o->limits.iops_rd || o->limits.iops_wr)) ||
-	    (o->limits.bps_burst && !(o->limits.bps || o->limits.bps_rd || o->limits.bps_wr)))
-		usage_error("--disk: a burst needs a limit of the same kind");
+	if (blk_limits_check(&o->limits, msg, sizeof(msg)))
+		usage_error("--disk: %s", msg);
 }
 
 /* An octal mode of at most 0777: who may connect to the socket. */
