@@ -519,8 +519,9 @@ static void timer_arm(struct blk_queue *q, uint64_t at, uint64_t now)
 /*
  * Reads and writes pass the export's limits here. One that must wait, and
  * any that arrives while others wait, goes to the back of q->throttled: a
- * queue's requests leave in the order they came (§5.2.6 does not order
- * them, but a guest's elevator expects a FIFO device).
+ * queue's requests leave in the order they came. The spec would allow any
+ * order, but with a byte limit, small requests overtaking a large one that
+ * waits for the bucket would starve it.
  */
 static int req_limit(struct blk_queue *q, struct blk_req *req)
 {
