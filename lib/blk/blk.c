@@ -558,8 +558,16 @@ static void req_start_rw(struct blk_queue *q, struct blk_req *req)
 static bool limit_admit(struct blk_queue *q, const struct blk_req *req, uint64_t now,
 			uint64_t *retry_at)
 {
-	if (q->draining || !atomic_load_explicit(&q->d->lim.on, memory_order_relaxed))
+	if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed))
 		return true;
+	if (q->draining) {
+		/*
+		 * Goes now, but pays: a guest that resets its device to get
+		 * its waiting requests out still finds the bucket in debt.
+		 */
+		blk_limiter_charge(&q->d->lim, req->type == VIRTIO_BLK_T_OUT, req->bytes, now);
+		return true;
+	}
 	return blk_limiter_admit(&q->d->lim, req->type == VIRTIO_BLK_T_OUT, req->bytes, now,
 				 retry_at);
 }
@@ -590,7 +598,7 @@ static int req_limit(struct blk_queue *q, struct blk_req *req)
 	uint64_t now, retry_at = 0;
 
 	if (fifo_empty(&q->throttled)) {
-		if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed) || q->draining) {
+		if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed)) {
 			req_start_rw(q, req);
 			return REQ_ASYNC;
 		}

@@ -172,6 +172,18 @@ void blk_limiter_get(struct blk_limiter *l, struct blk_limits *out)
 	pthread_mutex_unlock(&l->mu);
 }
 
+void blk_limiter_charge(struct blk_limiter *l, bool write, uint64_t bytes, uint64_t now)
+{
+	unsigned dir = write ? BLK_TB_WRITE : BLK_TB_READ;
+
+	pthread_mutex_lock(&l->mu);
+	blk_tb_charge(&l->iops[BLK_TB_TOTAL], now, 1);
+	blk_tb_charge(&l->iops[dir], now, 1);
+	blk_tb_charge(&l->bps[BLK_TB_TOTAL], now, bytes);
+	blk_tb_charge(&l->bps[dir], now, bytes);
+	pthread_mutex_unlock(&l->mu);
+}
+
 bool blk_limiter_admit(struct blk_limiter *l, bool write, uint64_t bytes, uint64_t now,
 		       uint64_t *retry_at)
 {

@@ -91,6 +91,12 @@ int blk_limiter_set(struct blk_limiter *l, const struct blk_limits *lim);
 void blk_limiter_get(struct blk_limiter *l, struct blk_limits *out);
 
 /*
+ * Charge a read or write that goes whatever the buckets hold (a stopping
+ * queue's drain): its debt still delays what comes after. Any thread.
+ */
+void blk_limiter_charge(struct blk_limiter *l, bool write, uint64_t bytes, uint64_t now);
+
+/*
  * A read (write false) or write of bytes at time now: true if admitted (and
  * charged to every bucket it belongs to); false with *retry_at set to the
  * first time at which it may be admitted. Any thread.
