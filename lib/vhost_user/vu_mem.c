@@ -216,6 +216,9 @@ int vu_mem_add_region(struct vu_server *srv, const struct vhost_user_memory_regi
 	srv->mem = *mem;
 	srv->have_mem = true;
 	free(mem);
+	log_info("memory region added: guest %#llx+%#llx (%u regions)",
+		 (unsigned long long)r->guest_phys_addr, (unsigned long long)r->memory_size,
+		 srv->mem.nregions);
 	if (rings_restart(srv))
 		log_warn("ADD_MEM_REG: a ring still lies outside guest memory");
 	return 0;
@@ -268,6 +271,8 @@ int vu_mem_rem_region(struct vu_server *srv, const struct vhost_user_memory_regi
 	srv->have_mem = mem->nregions > 0;
 	free(mem);
 	map_drop(map_of(srv, gone.hva));
+	log_info("memory region removed: guest %#llx+%#llx (%u regions)",
+		 (unsigned long long)gone.gpa, (unsigned long long)gone.size, srv->mem.nregions);
 	if (rings_restart(srv))
 		log_warn("REM_MEM_REG: a ring lay in the region; it waits for guest memory");
 	return 0;

@@ -278,9 +278,10 @@ static enum vu_verdict h_add_mem_reg(struct vu_server *srv, struct vu_req *r)
 }
 
 /*
- * vhost-user.rst "VHOST_USER_REM_MEM_REG": QEMU 7.2 sends the region's fd
- * along, which the spec lets us accept and must close unused (the contract
- * allows it as a surplus fd, closed by dispatch).
+ * vhost-user.rst "VHOST_USER_REM_MEM_REG": no fd should come along, but
+ * for front ends that send the region's fd anyway the spec lets us accept
+ * one and close it unused (the contract takes it as a surplus fd, closed by
+ * dispatch).
  */
 static enum vu_verdict h_rem_mem_reg(struct vu_server *srv, struct vu_req *r)
 {

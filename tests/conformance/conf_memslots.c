@@ -367,8 +367,8 @@ static void ms_rem_missing(void)
 }
 
 /*
- * REM_MEM_REG with an fd (QEMU 7.2 sends one; vhost-user.rst lets the back
- * end accept it and says to close it): accepted, and the daemon's copy is
+ * REM_MEM_REG with an fd (some front ends send one; vhost-user.rst lets the
+ * back end accept it and says to close it): accepted, and the daemon's copy is
  * closed, seen as EOF on a pipe whose write end it was.
  */
 static void ms_rem_with_fd_closed(void)

@@ -274,9 +274,9 @@ def vhost_user_seeds():
         "bad-vring-index": vu_negotiate(base) + vu_msg(SET_VRING_NUM, state(7, 8)),
         "second-client": vu_negotiate(base) + bytes([7]) + vu_msg(GET_FEATURES),
         "surplus-fds": vu_msg(GET_FEATURES, b"", 0, 3, FD_PIPE) + vu_negotiate(base),
-        # Memory hotplug (CONFIGURE_MEM_SLOTS, bit 15): a region added at 4 GiB over the second
-        # half of guest memory, I/O, the region removed (with the fd QEMU 7.2 sends), removed
-        # again (missing), and added overlapping the base region.
+        # Memory hotplug (CONFIGURE_MEM_SLOTS, bit 15): a region added at 4 GiB over the
+        # second half of guest memory, I/O, the region removed (with an fd, as some front
+        # ends send), removed again (missing), and added overlapping the base region.
         "hotplug": vu_negotiate(full, 0x1 | 0x8 | 0x200 | (1 << 15)) +
         vu_msg(GET_MAX_MEM_SLOTS) + vu_msg(ADD_MEM_REG, hot, NEED_REPLY, 1, FD_MEM) +
         vu_queue(0) + io + vu_msg(REM_MEM_REG, hot, NEED_REPLY, 1, FD_MEM) +
@@ -436,8 +436,9 @@ def vhost_seq_seeds():
         io + bytes([C_SHRINK, 0]) + io1 + sq_queue(1) + sq_kick(0) + bytes([C_BARRIER]) +
         sq_state(GET_VRING_BASE, 0),
         # Memory hotplug as QEMU 7.2 does it with CONFIGURE_MEM_SLOTS: regions added with
-        # ADD_MEM_REG, a DIMM added at 4 GiB while a queue runs, I/O, the DIMM removed (fd
-        # along, as 7.2 sends it), then hostile variants: missing, overlapping, past the fd.
+        # ADD_MEM_REG, a DIMM added at 4 GiB while a queue runs, I/O, the DIMM removed (once
+        # with an fd along, which the spec tolerates), then hostile variants: missing,
+        # overlapping, past the end of the fd.
         "hotplug": sq_negotiate(split, proto=("MQ", "REPLY_ACK", "CONFIG", "CONFIGURE_MEM_SLOTS"),
                                 inflight=False) +
         sq(GET_MAX_MEM_SLOTS) +
