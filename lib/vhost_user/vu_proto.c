@@ -45,13 +45,16 @@
 /*
  * Protocol features we implement. INFLIGHT_SHMFD (vhost-user.rst "Inflight
  * I/O tracking") lets QEMU reconnect to a restarted vblkd without losing or
- * failing the requests the dead one had popped. CONFIGURE_MEM_SLOTS lifts
- * the 8-region limit of SET_MEM_TABLE: memory hotplug.
+ * failing the requests the dead one had popped. BACKEND_REQ gives us the
+ * channel that tells the front end of a resize (vu_backend.c).
+ * CONFIGURE_MEM_SLOTS lifts the 8-region limit of SET_MEM_TABLE: memory
+ * hotplug.
  */
 #define VU_PROTOCOL_FEATURES                                                                       \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |      \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |                                                \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                        \
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                           \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
 /* What a handler decided. */
@@ -600,6 +603,25 @@ static enum vu_verdict h_set_inflight_fd(struct vu_server *srv, struct vu_req *r
 	return verdict_of(r, ret);
 }
 
+/*
+ * vhost-user.rst "VHOST_USER_SET_BACKEND_REQ_FD": only with
+ * VHOST_USER_PROTOCOL_F_BACKEND_REQ negotiated; the fd's kind is checked
+ * (vu_backend_set_fd) and a refused one leaves the older channel in place.
+ */
+static enum vu_verdict h_set_backend_req_fd(struct vu_server *srv, struct vu_req *r)
+{
+	int ret;
+
+	if (!(srv->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ))) {
+		log_warn("SET_BACKEND_REQ_FD without VHOST_USER_PROTOCOL_F_BACKEND_REQ");
+		return VU_DROP;
+	}
+	ret = vu_backend_set_fd(srv, r->fds[0]);
+	if (!ret)
+		r->fds[0] = -1;
+	return verdict_of(r, ret);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The contract table and dispatch                                          */
 
@@ -655,6 +677,10 @@ static const struct vu_contract vu_contracts[VHOST_USER_MAX] = {
     [VHOST_USER_SET_INFLIGHT_FD] = {.fn = h_set_inflight_fd,
 				    .size = sizeof(struct vhost_user_inflight),
 				    .fds = 1},
+    [VHOST_USER_SET_BACKEND_REQ_FD] = {.fn = h_set_backend_req_fd,
+				       .size = 0,
+				       .fds = 1,
+				       .fds_exact = true},
     [VHOST_USER_GET_MAX_MEM_SLOTS] = {.fn = h_get_max_mem_slots, .size = 0, .has_reply = true},
     [VHOST_USER_ADD_MEM_REG] = {.fn = h_add_mem_reg,
 				.size = sizeof(struct vhost_user_mem_reg),
