@@ -258,6 +258,13 @@ echo "LOAD_END='$(loadavg)'" >>"$META"
 # The matrix, so the report lists a row for a run that failed every round too.
 echo "$MATRIX" >"$TMP/matrix.txt"
 
-python3 "$HERE/bench_report.py" --results "$RESULTS" --meta "$META" --commands "$CMDS" \
-	--matrix "$TMP/matrix.txt" --storage "$STORAGE" --report "$REPORT" || exit 1
+# The raw runs stay next to the plots: bench_report.py can redo the report
+# from them (python3 scripts/bench_report.py --results docs/bench/runs.tsv ...).
+RAW=$(dirname "$REPORT")/bench
+mkdir -p "$RAW" || exit 1
+cp "$RESULTS" "$RAW/runs.tsv" && cp "$META" "$RAW/meta.env" && cp "$CMDS" "$RAW/commands.txt" &&
+	cp "$TMP/matrix.txt" "$RAW/matrix.txt" || exit 1
+python3 "$HERE/bench_report.py" --results "$RAW/runs.tsv" --meta "$RAW/meta.env" \
+	--commands "$RAW/commands.txt" --matrix "$RAW/matrix.txt" --storage "$STORAGE" \
+	--report "$REPORT" || exit 1
 echo "bench: wrote $REPORT" >&2

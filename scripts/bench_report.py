@@ -252,6 +252,18 @@ class Report:
                 if qbl and vl and vl > qbl:
                     lost.append(f"- {STORAGE_TEXT[st]}, {wl_name(wl[0], wl[1])} qd{wl[2]}, {wl[3]} queue(s): "
                                 f"p50 latency {vl:.1f} µs against {LABEL[qb[0]]}'s {qbl:.1f} µs.")
+        above = []
+        for st in self.storage:
+            for wl in self.matrix:
+                r = ratio(self.m(st, "vblkd", wl), self.m(st, "fio", wl))
+                if r is not None and r > 1.1:
+                    above.append(f"{st} {wl_name(wl[0], wl[1])} qd{wl[2]} q{wl[3]} ({r:.2f}×)")
+        if above:
+            lost.append("- Host fio is not a ceiling in every row: vblkd was above it in " + ", ".join(above)
+                        + ". Either that fio run was disturbed (see the spread and the load average) or fio's "
+                        "io_uring path is slow for that workload on this kernel (buffered I/O it hands to its "
+                        "worker threads); either way the fio ratio of those rows is a weak baseline, not vblkd "
+                        "beating the host.")
         if lost:
             self.w("Every row below is computed from the table; \"likely cause\" is the explanation the kind of "
                    "workload points to, not a measurement.")
