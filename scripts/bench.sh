@@ -139,7 +139,7 @@ start() { # backend storage img
 		set -- "$VBLKD" --socket "$TMP/sock" --disk "$3,queues=2,writeback$vdirect"
 		;;
 	qsd | qsd-iothread)
-		iot= iotobj=
+		iot='' iotobj=''
 		if [ "$1" = qsd-iothread ]; then
 			iot=,iothread=io0 iotobj="--object iothread,id=io0"
 		fi
@@ -233,7 +233,7 @@ for st in $STORAGE; do
 	while [ "$round" -le "$ROUNDS" ]; do
 		# Rotate the order every round so no back end always runs first
 		# (cold cache) or last (after the others warmed or fragmented it).
-		order=$(echo $BACKENDS | tr ' ' '\n' | awk -v r="$round" '
+		order=$(echo "$BACKENDS" | tr ' ' '\n' | grep -v '^$' | awk -v r="$round" '
 			{ a[NR] = $0 } END { for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1] }')
 		for be in $order; do
 			start "$be" "$st" "$CUR_IMG" || continue
