@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON-RPC 2.0 over json-c for the control socket (rpc.h): the request's
+ * shape is checked once here, in one place - an object, "jsonrpc": "2.0",
+ * a string method, an id that is a string, a number or null, params by
+ * name with each key's type - so that a method only ever sees parameters of
+ * the types it asked for.
+ */
+#include "rpc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "internal/compiler.h"
+#include "internal/log.h"
+
+/* Nesting a request may have: ours are two deep; deeper is an attack on the parser. */
+#define RPC_MAX_DEPTH 8
+
+/* One named parameter of a method: its key and type, and what the request gave. */
+struct param {
+	const char *key;
+	json_type type;
+	bool required;
+	json_object *val; /* NULL when absent */
+};
+
+/* What a method returns: a result (owned), or an error code and message. */
+struct outcome {
+	json_object *result;
+	int code;
+	char msg[ERRMSG_LEN];
+};
+
+static void fail(struct outcome *o, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct outcome *o, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	o->code = code;
+	va_start(ap, fmt);
+	vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
+	va_end(ap);
+}
+
+static const char *type_name(json_type t)
+{
+	switch (t) {
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_int:
+		return "an integer";
+	case json_type_string:
+		return "a string";
+	case json_type_object:
+		return "an object";
+	default:
+		return "something else";
+	}
+}
+
+/*
+ * Match params (an object, or NULL when the request had none) against
+ * want[0..n): every key known, of its type, the required ones there. Returns
+ * true, or false with the error in o.
+ */
+static bool get_params(json_object *params, struct param *want, size_t n, struct outcome *o)
+{
+	if (params && !json_object_is_type(params, json_type_object)) {
+		fail(o, RPC_INVALID_PARAMS, "params must be an object (parameters by name)");
+		return false;
+	}
+	if (params) {
+		json_object_object_foreach(params, key, val)
+		{
+			size_t i;
+
+			for (i = 0; i < n && strcmp(want[i].key, key); i++)
+				;
+			if (i == n) {
+				fail(o, RPC_INVALID_PARAMS, "unknown parameter '%.64s'", key);
+				return false;
+			}
+			if (!json_object_is_type(val, want[i].type)) {
+				fail(o, RPC_INVALID_PARAMS, "parameter '%s' must be %s", key,
+				     type_name(want[i].type));
+				return false;
+			}
+			want[i].val = val;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (want[i].required && !want[i].val) {
+			fail(o, RPC_INVALID_PARAMS, "missing parameter '%s'", want[i].key);
+			return false;
+		}
+	}
+	return true;
+}
+
+static struct export *find_export(struct rpc_ctx *ctx, const char *name, struct export ***link)
+{
+	for (struct export **pp = ctx->exports; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->name, name)) {
+			if (link)
+				*link = pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+/* The export named by the required string parameter p, or NULL with the error in o. */
+static struct export *named_export(struct rpc_ctx *ctx, const struct param *p, struct outcome *o,
+				   struct export ***link)
+{
+	const char *name = json_object_get_string(p->val);
+	struct export *e = find_export(ctx, name, link);
+
+	if (!e)
+		fail(o, RPC_NO_SUCH_EXPORT, "no export named '%.64s'", name);
+	return e;
+}
+
+static void add_u64(json_object *obj, const char *key, uint64_t v)
+{
+	json_object_object_add(obj, key, json_object_new_uint64(v));
+}
+
+/* One export as export_list shows it. */
+static json_object *describe(const struct export *e)
+{
+	json_object *obj = json_object_new_object();
+	struct export_status st;
+
+	if (!obj)
+		return NULL;
+	export_status(e, &st);
+	json_object_object_add(obj, "name", json_object_new_string(e->name));
+	json_object_object_add(obj, "socket", json_object_new_string(e->socket));
+	json_object_object_add(obj, "disk", json_object_new_string(e->disk));
+	add_u64(obj, "size", st.size);
+	json_object_object_add(obj, "read_only", json_object_new_boolean(st.ro));
+	json_object_object_add(obj, "writeback", json_object_new_boolean(st.writeback));
+	json_object_object_add(obj, "connected", json_object_new_boolean(st.vu.connected));
+	add_u64(obj, "features", st.vu.features);
+	add_u64(obj, "queues", st.vu.queues);
+	/* The ring type exists once a front end has negotiated features. */
+	json_object_object_add(
+	    obj, "ring",
+	    st.vu.features ? json_object_new_string(st.vu.packed ? "packed" : "split") : NULL);
+	return obj;
+}
+
+static void m_export_list(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+{
+	json_object *arr;
+
+	if (!get_params(params, NULL, 0, o))
+		return;
+	arr = json_object_new_array();
+	for (struct export *e = *ctx->exports; arr && e; e = e->next)
+		json_object_array_add(arr, describe(e));
+	o->result = arr;
+}
+
+static void m_export_add(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+{
+	struct param p[] = {
+	    {"name", json_type_string, true, NULL},
+	    {"socket", json_type_string, true, NULL},
+	    {"disk", json_type_string, true, NULL},
+	};
+	struct export_cfg cfg = {.fd = -1, .done_fd = -1, .perm = ctx->perm};
+	struct export *e, **tail;
+	char err[ERRMSG_LEN];
+	int ret;
+
+	if (!get_params(params, p, ARRAY_SIZE(p), o))
+		return;
+	cfg.name = json_object_get_string(p[0].val);
+	cfg.socket_path = json_object_get_string(p[1].val);
+	cfg.disk = json_object_get_string(p[2].val);
+	if (find_export(ctx, cfg.name, NULL)) {
+		fail(o, RPC_EXISTS, "an export named '%s' exists", cfg.name);
+		return;
+	}
+	if (!*cfg.socket_path) {
+		fail(o, RPC_INVALID_PARAMS, "parameter 'socket' is empty");
+		return;
+	}
+	ret = export_start(&cfg, &e, err);
+	if (ret) {
+		if (err[0])
+			fail(o, RPC_FAILED, "%s", err);
+		else
+			fail(o, RPC_FAILED,
+			     "cannot open disk '%.128s': %s (the daemon's log says more)", cfg.disk,
+			     strerror(-ret));
+		return;
+	}
+	for (tail = ctx->exports; *tail; tail = &(*tail)->next)
+		;
+	*tail = e;
+	log_info("%s: added through the control socket", e->name);
+	o->result = describe(e);
+}
+
+static void m_export_remove(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+{
+	struct param p[] = {{"name", json_type_string, true, NULL}};
+	struct export *e, **link;
+	char name[EXPORT_NAME_MAX + 1];
+	int ret;
+
+	if (!get_params(params, p, ARRAY_SIZE(p), o))
+		return;
+	e = named_export(ctx, &p[0], o, &link);
+	if (!e)
+		return;
+	*link = e->next;
+	strcpy(name, e->name);
+	/* Drains: every queue's in-flight requests complete before the disk closes. */
+	ret = export_stop(e);
+	if (ret) {
+		fail(o, RPC_FAILED, "%s removed, but its final flush failed: %s", name,
+		     strerror(-ret));
+		return;
+	}
+	o->result = json_object_new_object();
+	if (o->result)
+		json_object_object_add(o->result, "name", json_object_new_string(name));
+}
+
+/*
+ * Methods whose machinery this build lacks: the parameters are checked (so a
+ * client learns of its own mistakes first), then a clear refusal.
+ */
+static void m_export_resize(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+{
+	struct param p[] = {
+	    {"name", json_type_string, true, NULL},
+	    {"size", json_type_int, false, NULL},
+	};
+
+	if (!get_params(params, p, ARRAY_SIZE(p), o) || !named_export(ctx, &p[0], o, NULL))
+		return;
+	if (p[1].val && json_object_get_int64(p[1].val) <= 0) {
+		fail(o, RPC_INVALID_PARAMS, "parameter 'size' must be a positive number of bytes");
+		return;
+	}
+	fail(o, RPC_UNSUPPORTED,
+	     "export_resize is not in this build: it needs blk_dev_resize() and "
+	     "vu_server_config_changed() (online resize, issue 12 item 3)");
+}
+
+static void m_export_stats(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+{
+	struct param p[] = {{"name", json_type_string, true, NULL}};
+
+	if (!get_params(params, p, ARRAY_SIZE(p), o) || !named_export(ctx, &p[0], o, NULL))
+		return;
+	fail(o, RPC_UNSUPPORTED,
+	     "export_stats is not in this build: it needs per-queue statistics in lib/blk "
+	     "(issue 12 item 5)");
+}
+
+static void m_export_set(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+{
+	struct param p[] = {
+	    {"name", json_type_string, true, NULL},
+	    {"writeback", json_type_boolean, false, NULL},
+	    {"limits", json_type_object, false, NULL},
+	};
+
+	if (!get_params(params, p, ARRAY_SIZE(p), o) || !named_export(ctx, &p[0], o, NULL))
+		return;
+	fail(o, RPC_UNSUPPORTED,
+	     "export_set is not in this build: it needs a cache-mode switch and token-bucket "
+	     "limits in lib/blk (issue 12 item 5)");
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct rpc_ctx *ctx, json_object *params, struct outcome *o);
+} methods[] = {
+    {"export_list", m_export_list},	{"export_add", m_export_add},
+    {"export_remove", m_export_remove}, {"export_resize", m_export_resize},
+    {"export_stats", m_export_stats},	{"export_set", m_export_set},
+};
+
+/* The reply object: id (a new reference, NULL for null) and a result or an error. */
+static char *reply(json_object *id, struct outcome *o)
+{
+	json_object *r = json_object_new_object();
+	char *s = NULL;
+
+	if (!r) {
+		json_object_put(o->result);
+		return NULL;
+	}
+	json_object_object_add(r, "jsonrpc", json_object_new_string("2.0"));
+	if (o->code) {
+		json_object *err = json_object_new_object();
+
+		json_object_put(o->result);
+		if (err) {
+			json_object_object_add(err, "code", json_object_new_int(o->code));
+			json_object_object_add(err, "message", json_object_new_string(o->msg));
+		}
+		json_object_object_add(r, "error", err);
+	} else {
+		/* A method that ran out of memory building its result answers null. */
+		json_object_object_add(r, "result", o->result);
+	}
+	json_object_object_add(r, "id", json_object_get(id));
+	s = strdup(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
+	json_object_put(r);
+	return s;
+}
+
+char *rpc_error_reply(int code, const char *message)
+{
+	struct outcome o = {.code = code};
+
+	snprintf(o.msg, sizeof(o.msg), "%s", message);
+	return reply(NULL, &o);
+}
+
+/* Parse one line as exactly one JSON value. NULL with the error in o. */
+static json_object *parse_line(const char *line, size_t len, struct outcome *o)
+{
+	json_tokener *tok;
+	json_object *obj;
+	enum json_tokener_error jerr;
+
+	/* json-c would stop at a NUL; a request has none (RFC 8259 strings escape it). */
+	if (memchr(line, '\0', len)) {
+		fail(o, RPC_PARSE_ERROR, "parse error: a NUL byte in the request");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(RPC_MAX_DEPTH);
+	if (!tok) {
+		fail(o, RPC_INTERNAL_ERROR, "out of memory");
+		return NULL;
+	}
+	/* Strict: no trailing bytes, no comments or single quotes; valid UTF-8 only. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* The length with the NUL ending the line: a number at the end is complete. */
+	obj = json_tokener_parse_ex(tok, line, (int)len + 1);
+	jerr = json_tokener_get_error(tok);
+	if (jerr != json_tokener_success || json_tokener_get_parse_end(tok) < len) {
+		json_object_put(obj);
+		obj = NULL;
+		fail(o, RPC_PARSE_ERROR, "parse error: %s",
+		     jerr != json_tokener_success ? json_tokener_error_desc(jerr)
+						  : "bytes after the request");
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+char *rpc_handle(struct rpc_ctx *ctx, const char *line, size_t len)
+{
+	struct outcome o = {0};
+	json_object *req, *id = NULL, *v, *method, *params = NULL;
+	bool notification = false;
+	char *out;
+	size_t i;
+
+	req = parse_line(line, len, &o);
+	if (!req)
+		return reply(NULL, &o);
+	if (!json_object_is_type(req, json_type_object)) {
+		fail(&o, RPC_INVALID_REQUEST, "invalid request: %s",
+		     json_object_is_type(req, json_type_array)
+			 ? "batches are not supported: one request per line"
+			 : "not an object");
+		goto out_reply;
+	}
+	/* "id": a string, a number or null; without one, a notification (no reply). */
+	if (json_object_object_get_ex(req, "id", &id)) {
+		if (id && !json_object_is_type(id, json_type_string) &&
+		    !json_object_is_type(id, json_type_int) &&
+		    !json_object_is_type(id, json_type_double)) {
+			id = NULL;
+			fail(&o, RPC_INVALID_REQUEST,
+			     "invalid request: id must be a string, a "
+			     "number or null");
+			goto out_reply;
+		}
+	} else {
+		notification = true;
+	}
+	if (!json_object_object_get_ex(req, "jsonrpc", &v) ||
+	    !json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "2.0")) {
+		fail(&o, RPC_INVALID_REQUEST, "invalid request: \"jsonrpc\" must be \"2.0\"");
+		goto out_reply;
+	}
+	if (!json_object_object_get_ex(req, "method", &method) ||
+	    !json_object_is_type(method, json_type_string)) {
+		fail(&o, RPC_INVALID_REQUEST, "invalid request: \"method\" must be a string");
+		goto out_reply;
+	}
+	json_object_object_foreach(req, key, val)
+	{
+		(void)val;
+		if (strcmp(key, "jsonrpc") && strcmp(key, "id") && strcmp(key, "method") &&
+		    strcmp(key, "params")) {
+			fail(&o, RPC_INVALID_REQUEST, "invalid request: unknown member '%.64s'",
+			     key);
+			goto out_reply;
+		}
+	}
+	json_object_object_get_ex(req, "params", &params);
+	for (i = 0; i < ARRAY_SIZE(methods); i++) {
+		if (!strcmp(methods[i].name, json_object_get_string(method))) {
+			methods[i].fn(ctx, params, &o);
+			break;
+		}
+	}
+	if (i == ARRAY_SIZE(methods))
+		fail(&o, RPC_METHOD_NOT_FOUND, "no method '%.64s'", json_object_get_string(method));
+out_reply:
+	out = notification && o.code != RPC_INVALID_REQUEST ? NULL : reply(id, &o);
+	if (notification && !out)
+		json_object_put(o.result);
+	json_object_put(req);
+	return out;
+}
