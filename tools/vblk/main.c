@@ -27,6 +27,11 @@ static const char usage_text[] =
     "  vblk bench SOCKET --rw=read|write|randread|randwrite|randrw --bs=SIZE\n"
     "             --iodepth=N --queues=N --runtime=SECONDS [--json] [--packed]\n"
     "      IOPS, MiB/s and latency (mean, p50, p99, p99.9); one thread per queue\n"
+    "  vblk ctl CONTROL_SOCKET METHOD [KEY=VALUE...] [--json]\n"
+    "      one request to vblkd's control socket (vblkd --control): export_list,\n"
+    "      export_add name=N socket=PATH disk=DISK, export_remove name=N, ...;\n"
+    "      a VALUE that is JSON (number, true, \"string\") is sent as such, else as a\n"
+    "      string; --timeout=MS bounds the wait for the answer (default 60000)\n"
     "\n"
     "vblk --version prints the versions of vblk and of the libvblk it runs with.\n"
     "Every command accepts --packed: drive the device through a packed virtqueue\n"
@@ -54,7 +59,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 	    {"info", cmd_info},	  {"read", cmd_read},	    {"write", cmd_write},
 	    {"flush", cmd_flush}, {"discard", cmd_discard}, {"copy", cmd_copy},
-	    {"bench", cmd_bench},
+	    {"bench", cmd_bench}, {"ctl", cmd_ctl},
 	};
 	struct cli cli = {0};
 	const char *cmd;
