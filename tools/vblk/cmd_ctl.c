@@ -144,10 +144,10 @@ static void print_exports(json_object *arr)
 	       "SOCKET", "DISK");
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i), *v;
-		bool conn = json_object_object_get_ex(e, "connected", &v) &&
-			    json_object_get_boolean(v);
-		uint64_t size = json_object_object_get_ex(e, "size", &v) ? json_object_get_uint64(v)
-									 : 0;
+		bool conn =
+		    json_object_object_get_ex(e, "connected", &v) && json_object_get_boolean(v);
+		uint64_t size =
+		    json_object_object_get_ex(e, "size", &v) ? json_object_get_uint64(v) : 0;
 		char sz[32];
 
 		if (size >= (1ull << 30) && !(size % (1ull << 30)))
@@ -207,8 +207,8 @@ int cmd_ctl(struct cli *cli, int argc, char **argv)
 	json_object_put(req);
 
 	fd = ctl_connect(sock);
-	answer = exchange(fd, sock, line,
-			  cli->timeout_ms ? cli->timeout_ms : CTL_DEFAULT_TIMEOUT_MS);
+	answer =
+	    exchange(fd, sock, line, cli->timeout_ms ? cli->timeout_ms : CTL_DEFAULT_TIMEOUT_MS);
 	close(fd);
 	free(line);
 	reply = json_tokener_parse(answer);

@@ -32,12 +32,14 @@ static void *export_thread(void *arg)
 {
 	struct export *e = arg;
 
+	/* The server's messages (connect, disconnect, queues) name their export. */
+	log_set_thread_tag(e->name);
 	e->run_ret = vu_server_run(e->srv, e->stop_fd);
 	if (e->run_ret)
-		log_err("%s: server: %s", e->name, strerror(-e->run_ret));
+		log_err("server: %s", strerror(-e->run_ret));
 	atomic_store(&e->ended, true);
-	/* The one who waits on done_fd stops every export before it asks them to. */
-	if (e->done_fd >= 0)
+	/* Ended by itself, not by export_signal_stop: tell whoever waits on done_fd. */
+	if (e->done_fd >= 0 && !atomic_load(&e->stopping))
 		eventfd_write(e->done_fd, 1);
 	return NULL;
 }
@@ -207,6 +209,7 @@ err_free:
 
 void export_signal_stop(struct export *e)
 {
+	atomic_store(&e->stopping, true);
 	eventfd_write(e->stop_fd, 1);
 }
 

@@ -59,10 +59,11 @@ struct export
 
 	pthread_t thread;
 	bool thread_running;
-	int stop_fd; /* eventfd: the server's stop fd */
-	int done_fd; /* export_cfg.done_fd */
-	int run_ret; /* vu_server_run's result, once the thread ended */
-	atomic_bool ended;
+	int stop_fd;	      /* eventfd: the server's stop fd */
+	int done_fd;	      /* export_cfg.done_fd */
+	int run_ret;	      /* vu_server_run's result, once the thread ended */
+	atomic_bool ended;    /* the thread has left vu_server_run */
+	atomic_bool stopping; /* export_signal_stop was called */
 
 	struct export *next; /* the daemon's list of exports */
 };
