@@ -17,7 +17,8 @@
  * socket another daemon listens on is never taken over. The image is locked
  * as QEMU locks it (lib/backend/be_lock.h). SIGTERM/SIGINT finish the
  * in-flight requests, flush the disk, remove the socket (if the path still
- * names ours) and exit 0.
+ * names ours) and exit 0. SIGHUP learns the disks' sizes again and tells the
+ * front ends (tools/vblkd/resize.h).
  *
  * One vblkd serves one or several exports (tools/vblkd/export.h), each with
  * its own socket, server and threads; --control opens a JSON-RPC socket that
@@ -402,7 +403,7 @@ int main(int argc, char **argv)
 	char err[ERRMSG_LEN];
 	int sfd, done_fd, c, ret;
 	int status = 1;
-	sigset_t sigs;
+	sigset_t sigs, hup;
 
 	if (wants_capabilities(argc, argv)) {
 		print_capabilities();
@@ -501,6 +502,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -523,12 +527,12 @@ int main(int argc, char **argv)
 		}
 		tail = &(*tail)->next;
 	}
-	if (control_path) {
-		ret = ctl_start(control_path, &perm, &exports, &ctl, err);
-		if (ret) {
-			fprintf(stderr, "vblkd: --control: %s\n", err);
-			goto out_stop;
-		}
+	/* The control thread: SIGHUP, and the control socket if asked for. */
+	ret = ctl_start(control_path, &perm, &exports,
+			signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK), &ctl, err);
+	if (ret) {
+		fprintf(stderr, "vblkd: --control: %s\n", err);
+		goto out_stop;
 	}
 	/* sd_notify(3): the service manager may now start what needs the disks. */
 	ret = service_notify("READY=1");

@@ -13,11 +13,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal/compiler.h"
 #include "internal/log.h"
+#include "resize.h"
 #include "rpc.h"
 
 struct client {
@@ -34,7 +36,8 @@ struct client {
 struct ctl {
 	struct rpc_ctx rpc;
 	struct sock_file sock;
-	int listen_fd;
+	int listen_fd; /* -1: no control socket */
+	int hup_fd;    /* signalfd for SIGHUP, or -1 */
 	int stop_fd;
 	int epfd;
 	pthread_t thread;
@@ -223,6 +226,21 @@ static void do_accept(struct ctl *c)
 	c->nclients++;
 }
 
+/* SIGHUP: every export learns its disk's size again (several signals, one pass). */
+static void resize_all(struct ctl *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->hup_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	for (struct export *e = *c->rpc.exports; e; e = e->next) {
+		/* The resize's lines name the export, as its own thread's do. */
+		log_set_thread_tag(e->name);
+		vblkd_resize(&e->dev, e->srv, 0, NULL, NULL);
+	}
+	log_set_thread_tag(NULL);
+}
+
 static void *ctl_thread(void *arg)
 {
 	struct ctl *c = arg;
@@ -238,6 +256,10 @@ static void *ctl_thread(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &c->stop_fd)
 				return NULL;
+			if (ev[i].data.ptr == &c->hup_fd) {
+				resize_all(c);
+				continue;
+			}
 			if (ev[i].data.ptr == &c->listen_fd) {
 				do_accept(c);
 				continue;
@@ -249,15 +271,19 @@ static void *ctl_thread(void *arg)
 	}
 }
 
-int ctl_start(const char *path, const struct sock_perm *perm, struct export **exports,
+int ctl_start(const char *path, const struct sock_perm *perm, struct export **exports, int hup_fd,
 	      struct ctl **out, char err[ERRMSG_LEN])
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct ctl *c = calloc(1, sizeof(*c));
 	int ret;
 
-	if (!c)
+	if (!c) {
+		if (hup_fd >= 0)
+			close(hup_fd);
 		return errmsg(err, "out of memory"), -ENOMEM;
+	}
+	c->hup_fd = hup_fd;
 	c->rpc.exports = exports;
 	c->rpc.perm = *perm;
 	c->sock.dirfd = -1;
@@ -275,23 +301,32 @@ int ctl_start(const char *path, const struct sock_perm *perm, struct export **ex
 		errmsg(err, "epoll: %s", strerror(errno));
 		goto err_free;
 	}
-	c->listen_fd = sock_listen_at(&c->sock, path, perm, err);
-	if (c->listen_fd < 0) {
-		ret = -EINVAL;
-		goto err_free;
-	}
-	ev.data.ptr = &c->listen_fd;
-	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->listen_fd, &ev)) {
+	ev.data.ptr = &c->hup_fd;
+	if (hup_fd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, hup_fd, &ev)) {
 		ret = -errno;
 		errmsg(err, "epoll: %s", strerror(errno));
 		goto err_free;
+	}
+	if (path) {
+		c->listen_fd = sock_listen_at(&c->sock, path, perm, err);
+		if (c->listen_fd < 0) {
+			ret = -EINVAL;
+			goto err_free;
+		}
+		ev.data.ptr = &c->listen_fd;
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->listen_fd, &ev)) {
+			ret = -errno;
+			errmsg(err, "epoll: %s", strerror(errno));
+			goto err_free;
+		}
 	}
 	ret = -pthread_create(&c->thread, NULL, ctl_thread, c);
 	if (ret) {
 		errmsg(err, "cannot start a thread: %s", strerror(-ret));
 		goto err_free;
 	}
-	log_info("control socket on %s", path);
+	if (path)
+		log_info("control socket on %s", path);
 	*out = c;
 	return 0;
 
@@ -299,6 +334,8 @@ err_free:
 	sock_remove(&c->sock);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
+	if (c->hup_fd >= 0)
+		close(c->hup_fd);
 	if (c->epfd >= 0)
 		close(c->epfd);
 	if (c->stop_fd >= 0)
@@ -316,7 +353,10 @@ void ctl_stop(struct ctl *c)
 	sock_remove(&c->sock);
 	while (c->clients)
 		client_close(c, c->clients);
-	close(c->listen_fd);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	if (c->hup_fd >= 0)
+		close(c->hup_fd);
 	close(c->epfd);
 	close(c->stop_fd);
 	free(c);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vblkd's control socket (--control PATH): a unix socket with the same
+ * vblkd's control thread: it owns the list of exports while the daemon
+ * runs, resizes them on SIGHUP, and serves the control socket.
+ *
+ * The control socket (--control PATH): a unix socket with the same
  * permission rules as the vhost-user sockets, speaking JSON-RPC 2.0, one
  * JSON object per line each way (rpc.h has the methods).
  *
@@ -24,11 +27,13 @@
 struct ctl;
 
 /*
- * Listen at path (perm, as sock_listen_at) and serve on a new thread, which
- * owns *exports (the daemon's list) until ctl_stop. Returns 0 and *out, or
+ * Start the control thread, which owns *exports (the daemon's list) until
+ * ctl_stop. It resizes every export on each SIGHUP read from hup_fd (a
+ * signalfd, owned from now on; -1: none) and, with a path, listens there
+ * (perm, as sock_listen_at) for control clients. Returns 0 and *out, or
  * -errno with the reason in err.
  */
-int ctl_start(const char *path, const struct sock_perm *perm, struct export **exports,
+int ctl_start(const char *path, const struct sock_perm *perm, struct export **exports, int hup_fd,
 	      struct ctl **out, char err[ERRMSG_LEN]);
 
 /* Stop the thread, drop the clients, remove the socket; *exports is the caller's again.

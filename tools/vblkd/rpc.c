@@ -18,6 +18,7 @@
 
 #include "internal/compiler.h"
 #include "internal/log.h"
+#include "resize.h"
 
 /* Nesting a request may have: ours are two deep; deeper is an attack on the parser. */
 #define RPC_MAX_DEPTH 8
@@ -242,22 +243,51 @@ static void m_export_remove(struct rpc_ctx *ctx, json_object *params, struct out
  * Methods whose machinery this build lacks: the parameters are checked (so a
  * client learns of its own mistakes first), then a clear refusal.
  */
+/* export_resize {name, size?}: size in bytes, or none to learn the backend's size again. */
 static void m_export_resize(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
 {
 	struct param p[] = {
 	    {"name", json_type_string, true, NULL},
 	    {"size", json_type_int, false, NULL},
 	};
+	uint64_t size = 0, before, after;
+	struct export *e;
+	int ret;
 
-	if (!get_params(params, p, ARRAY_SIZE(p), o) || !named_export(ctx, &p[0], o, NULL))
+	if (!get_params(params, p, ARRAY_SIZE(p), o))
 		return;
-	if (p[1].val && json_object_get_int64(p[1].val) <= 0) {
-		fail(o, RPC_INVALID_PARAMS, "parameter 'size' must be a positive number of bytes");
+	e = named_export(ctx, &p[0], o, NULL);
+	if (!e)
+		return;
+	if (p[1].val) {
+		int64_t v = json_object_get_int64(p[1].val);
+
+		if (v <= 0) {
+			fail(o, RPC_INVALID_PARAMS,
+			     "parameter 'size' must be a positive number of bytes");
+			return;
+		}
+		size = (uint64_t)v;
+	}
+	log_set_thread_tag(e->name);
+	ret = vblkd_resize(&e->dev, e->srv, size, &before, &after);
+	log_set_thread_tag(NULL);
+	/* A failed notification is logged; the export has its new size all the same. */
+	if (ret && after == before) {
+		fail(o, RPC_FAILED, "%s: cannot resize: %s", e->name,
+		     ret == -EOPNOTSUPP ? "this disk's size is fixed while vblkd runs (NBD, "
+					  "memory, null)"
+		     : ret == -EINVAL	? "not a multiple of the logical block size, smaller than "
+					  "now, or past what the backend holds"
+					: strerror(-ret));
 		return;
 	}
-	fail(o, RPC_UNSUPPORTED,
-	     "export_resize is not in this build: it needs blk_dev_resize() and "
-	     "vu_server_config_changed() (online resize, issue 12 item 3)");
+	o->result = json_object_new_object();
+	if (!o->result)
+		return;
+	json_object_object_add(o->result, "name", json_object_new_string(e->name));
+	add_u64(o->result, "size", after);
+	add_u64(o->result, "previous_size", before);
 }
 
 static void m_export_stats(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
