@@ -36,6 +36,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,9 @@ static void usage(FILE *f)
 	    "                      up)\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
 	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
-	    "             [,reconnect-ms=N][,format=raw]\n"
+	    "             [,reconnect-ms=N][,format=raw][,iops=N][,iops-rd=N][,iops-wr=N]\n"
+	    "             "
+	    "[,bps=BYTES][,bps-rd=BYTES][,bps-wr=BYTES][,iops-burst=N][,bps-burst=BYTES]\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
 	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
@@ -112,6 +115,11 @@ static void usage(FILE *f)
 	    "                                  VHDX, VDI, VHD or QED image (refused otherwise:\n"
 	    "                                  serve those through qemu-nbd --format=FMT and\n"
 	    "                                  nbd+unix://)\n"
+	    "                      iops=N, iops-rd=N, iops-wr=N  requests/s, total or per\n"
+	    "                                  direction (reads and writes only)\n"
+	    "                      bps=BYTES, bps-rd=BYTES, bps-wr=BYTES  bytes/s (K, M, G)\n"
+	    "                      iops-burst=N, bps-burst=BYTES  bucket sizes (default a\n"
+	    "                                  tenth of a second's worth)\n"
 	    "  --blk-file PATH     the same as --disk PATH (vhost-user.rst), with no options\n"
 	    "  --read-only         the same as the disk option ro (vhost-user.rst)\n"
 	    "  --print-capabilities\n"

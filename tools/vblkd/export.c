@@ -67,6 +67,7 @@ static int open_disk(struct export *e, char *err)
 	    .physical_block_size = o->pbs,
 	    .range_start = o->range_start,
 	    .range_size = o->range_size,
+	    .limits = o->limits,
 	};
 	int ret;
 
