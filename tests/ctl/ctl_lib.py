@@ -139,6 +139,23 @@ class Ctl:
                    (" ".join(args), p.returncode, p.stderr.decode(errors="replace")))
         return p.stdout
 
+    def bench(self, sock, rw, iodepth, queues, runtime, extra=(), stderr=subprocess.DEVNULL):
+        """vblk bench in the background (killed at exit)."""
+        p = subprocess.Popen([VBLK, "bench", sock, "--rw=" + rw, "--bs=4k",
+                              "--iodepth=%d" % iodepth, "--queues=%d" % queues,
+                              "--runtime=%d" % runtime] + list(extra),
+                             stdout=subprocess.DEVNULL, stderr=stderr)
+        self.children.append(p)
+        return p
+
+    def wait_for(self, pred, what, seconds=10):
+        """Poll pred() until true, or fail saying what did not happen."""
+        for _ in range(int(seconds * 20)):
+            if pred():
+                return
+            time.sleep(0.05)
+        self.fail("%s: not within %d s" % (what, seconds))
+
     def stop(self):
         """SIGTERM: vblkd must exit 0 within 20 s."""
         self.daemon.terminate()

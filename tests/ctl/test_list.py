@@ -2,9 +2,6 @@
 """export_list shows every export of a daemon started with several, with
 what each serves, and whether a front end is connected and what it
 negotiated (split or packed ring)."""
-import subprocess
-import time
-
 import ctl_lib
 
 
@@ -35,18 +32,11 @@ def main(c):
         c.check("%d bytes" % size in out, "vblk info %s: %s" % (sock, out))
 
     # A front end that stays connected: split on one export, packed on another.
-    benches = []
-    for sock, extra in (("a.sock", []), ("c.sock", ["--packed"])):
-        p = subprocess.Popen([ctl_lib.VBLK, "bench", c.path(sock), "--rw=randread", "--bs=4k",
-                              "--iodepth=4", "--queues=1", "--runtime=3"] + extra,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        c.children.append(p)
-        benches.append(p)
-    for _ in range(100):
-        ex = c.exports()
-        if ex["disk0"]["connected"] and ex["disk2"]["connected"] and ex["disk2"]["features"]:
-            break
-        time.sleep(0.05)
+    benches = [c.bench(c.path("a.sock"), "randread", 4, 1, 3),
+               c.bench(c.path("c.sock"), "randread", 4, 1, 3, ["--packed"])]
+    c.wait_for(lambda: all(c.exports()[n]["features"] for n in ("disk0", "disk2")),
+               "both front ends negotiated")
+    ex = c.exports()
     a, f = ex["disk0"], ex["disk2"]
     c.check(a["connected"] and a["ring"] == "split" and a["features"] & (1 << 32),
             "disk0 during I/O: %r" % a)
@@ -55,11 +45,8 @@ def main(c):
     c.check(not ex["nul"]["connected"], "nul connected: %r" % ex["nul"])
     for p in benches:
         c.check(p.wait(timeout=30) == 0, "vblk bench failed")
-    for _ in range(100):
-        if not c.exports()["disk0"]["connected"]:
-            break
-        time.sleep(0.05)
-    c.check(not c.exports()["disk0"]["connected"], "disk0 still connected after the client left")
+    c.wait_for(lambda: not c.exports()["disk0"]["connected"],
+               "disk0 disconnected after its client left")
     c.stop()
 
 

@@ -17,15 +17,8 @@ def main(c):
     sock = c.path("gone.sock")
     c.ok("export_add", {"name": "gone", "socket": sock, "disk": img + ",size=64M"})
     # 32 writes in flight on 2 queues until the export goes away.
-    bench = subprocess.Popen([ctl_lib.VBLK, "bench", sock, "--rw=randwrite", "--bs=4k",
-                              "--iodepth=32", "--queues=2", "--runtime=60"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    c.children.append(bench)
-    for _ in range(200):
-        if c.exports()["gone"]["connected"]:
-            break
-        time.sleep(0.05)
-    c.check(c.exports()["gone"]["connected"], "bench never connected")
+    bench = c.bench(sock, "randwrite", 32, 2, 60, stderr=subprocess.PIPE)
+    c.wait_for(lambda: c.exports()["gone"]["connected"], "bench connected")
     time.sleep(0.5)  # let the queues fill
     c.check(bench.poll() is None, "bench ended before the remove")
 

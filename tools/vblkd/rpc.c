@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "internal/compiler.h"
+#include "disk_opts.h"
 #include "internal/log.h"
 #include "resize.h"
 
@@ -129,9 +130,40 @@ static struct export *named_export(struct rpc_ctx *ctx, const struct param *p, s
 	return e;
 }
 
+/*
+ * The parameters of a method about one export (p[0] is its "name"), checked,
+ * and that export; NULL with the error in o.
+ */
+static struct export *export_params(struct rpc_ctx *ctx, json_object *params, struct param *p,
+				    size_t n, struct outcome *o, struct export ***link)
+{
+	if (!get_params(params, p, n, o))
+		return NULL;
+	return named_export(ctx, &p[0], o, link);
+}
+
 static void add_u64(json_object *obj, const char *key, uint64_t v)
 {
 	json_object_object_add(obj, key, json_object_new_uint64(v));
+}
+
+/* The export's I/O limits that are set (per second; bursts in requests or bytes). */
+static json_object *limits_json(const struct export *e)
+{
+	static const char *const keys[] = {"iops", "iops-rd", "iops-wr", "iops-burst",
+					   "bps",  "bps-rd",  "bps-wr",	 "bps-burst"};
+	json_object *obj = json_object_new_object();
+	struct blk_limits lim;
+
+	blk_dev_get_limits((struct blk_dev *)&e->dev, &lim);
+	for (size_t i = 0; obj && i < ARRAY_SIZE(keys); i++) {
+		bool bytes;
+		uint64_t *v = disk_limit_field(&lim, keys[i], strlen(keys[i]), &bytes);
+
+		if (v && *v)
+			add_u64(obj, keys[i], *v);
+	}
+	return obj;
 }
 
 /* One export as export_list shows it. */
@@ -152,6 +184,7 @@ static json_object *describe(const struct export *e)
 	json_object_object_add(obj, "connected", json_object_new_boolean(st.vu.connected));
 	add_u64(obj, "features", st.vu.features);
 	add_u64(obj, "queues", st.vu.queues);
+	json_object_object_add(obj, "limits", limits_json(e));
 	/* The ring type exists once a front end has negotiated features. */
 	json_object_object_add(
 	    obj, "ring",
@@ -220,9 +253,7 @@ static void m_export_remove(struct rpc_ctx *ctx, json_object *params, struct out
 	char name[EXPORT_NAME_MAX + 1];
 	int ret;
 
-	if (!get_params(params, p, ARRAY_SIZE(p), o))
-		return;
-	e = named_export(ctx, &p[0], o, &link);
+	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, &link);
 	if (!e)
 		return;
 	*link = e->next;
@@ -254,9 +285,7 @@ static void m_export_resize(struct rpc_ctx *ctx, json_object *params, struct out
 	struct export *e;
 	int ret;
 
-	if (!get_params(params, p, ARRAY_SIZE(p), o))
-		return;
-	e = named_export(ctx, &p[0], o, NULL);
+	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, NULL);
 	if (!e)
 		return;
 	if (p[1].val) {
@@ -290,17 +319,151 @@ static void m_export_resize(struct rpc_ctx *ctx, json_object *params, struct out
 	add_u64(o->result, "previous_size", before);
 }
 
+/* One blk_stats as JSON: the counters, and the latency histograms without their trailing 0s. */
+static json_object *stats_json(const struct blk_stats *st)
+{
+	static const char *const classes[BLK_LAT_CLASSES] = {"read", "write", "other"};
+	json_object *obj = json_object_new_object(), *lat;
+
+	if (!obj)
+		return NULL;
+	add_u64(obj, "reads", st->reads);
+	add_u64(obj, "writes", st->writes);
+	add_u64(obj, "flushes", st->flushes);
+	add_u64(obj, "discards", st->discards);
+	add_u64(obj, "write_zeroes", st->write_zeroes);
+	add_u64(obj, "secure_erases", st->secure_erases);
+	add_u64(obj, "others", st->others);
+	add_u64(obj, "bytes_read", st->bytes_read);
+	add_u64(obj, "bytes_written", st->bytes_written);
+	add_u64(obj, "errors", st->errors);
+	add_u64(obj, "in_flight", st->in_flight);
+	add_u64(obj, "throttled", st->throttled);
+	/* Bucket i: latencies in [2^(i-1), 2^i) microseconds (bucket 0: below 1). */
+	lat = json_object_new_object();
+	for (unsigned c = 0; lat && c < BLK_LAT_CLASSES; c++) {
+		json_object *arr = json_object_new_array();
+		unsigned n = BLK_LAT_BUCKETS;
+
+		while (n && !st->lat_us[c][n - 1])
+			n--;
+		for (unsigned b = 0; arr && b < n; b++)
+			json_object_array_add(arr, json_object_new_uint64(st->lat_us[c][b]));
+		json_object_object_add(lat, classes[c], arr);
+	}
+	json_object_object_add(obj, "latency_us_log2", lat);
+	return obj;
+}
+
+static bool stats_zero(const struct blk_stats *st)
+{
+	static const struct blk_stats zero;
+
+	return !memcmp(st, &zero, sizeof(zero));
+}
+
+/* export_stats {name}: the export's totals, and each queue that has counted anything. */
 static void m_export_stats(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
 {
 	struct param p[] = {{"name", json_type_string, true, NULL}};
+	struct blk_stats total, *per_queue;
+	json_object *queues;
+	struct export *e;
+	unsigned nq;
+	int running;
 
-	if (!get_params(params, p, ARRAY_SIZE(p), o) || !named_export(ctx, &p[0], o, NULL))
+	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, NULL);
+	if (!e)
 		return;
-	fail(o, RPC_UNSUPPORTED,
-	     "export_stats is not in this build: it needs per-queue statistics in lib/blk "
-	     "(issue 12 item 5)");
+	nq = e->dev.num_queues;
+	per_queue = calloc(nq, sizeof(*per_queue));
+	if (!per_queue) {
+		fail(o, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	running = blk_dev_stats(&e->dev, &total, per_queue, nq);
+	if (running < 0) {
+		free(per_queue);
+		fail(o, RPC_FAILED, "%s: no statistics: %s", e->name, strerror(-running));
+		return;
+	}
+	o->result = json_object_new_object();
+	queues = json_object_new_array();
+	if (o->result && queues) {
+		json_object_object_add(o->result, "name", json_object_new_string(e->name));
+		add_u64(o->result, "running_queues", (uint64_t)running);
+		json_object_object_add(o->result, "total", stats_json(&total));
+		for (unsigned i = 0; i < nq; i++) {
+			json_object *q;
+
+			if (stats_zero(&per_queue[i]))
+				continue;
+			q = stats_json(&per_queue[i]);
+			if (q)
+				add_u64(q, "queue", i);
+			json_object_array_add(queues, q);
+		}
+		json_object_object_add(o->result, "queues", queues);
+		queues = NULL;
+	}
+	json_object_put(queues);
+	free(per_queue);
 }
 
+/* The limits an export_set gives, over the current ones: 0 lifts one. false: error in o. */
+static bool apply_limits(json_object *obj, struct blk_limits *lim, struct outcome *o)
+{
+	char err[ERRMSG_LEN];
+
+	json_object_object_foreach(obj, key, val)
+	{
+		bool bytes;
+		uint64_t *field = disk_limit_field(lim, key, strlen(key), &bytes);
+
+		if (!field) {
+			fail(o, RPC_INVALID_PARAMS,
+			     "unknown limit '%.64s' (iops, iops-rd, iops-wr, iops-burst, bps, "
+			     "bps-rd, bps-wr, bps-burst)",
+			     key);
+			return false;
+		}
+		if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0) {
+			fail(o, RPC_INVALID_PARAMS,
+			     "limit '%s' must be a number of %s per second, or 0 for none", key,
+			     bytes ? "bytes" : "requests");
+			return false;
+		}
+		*field = (uint64_t)json_object_get_int64(val);
+	}
+	if (disk_limits_check(lim, err)) {
+		/* The message is --disk's: say it as a parameter. */
+		fail(o, RPC_INVALID_PARAMS, "limits: %s", err + strlen("--disk: "));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Whether the cache mode can become writeback for the front end there is
+ * now (virtio 1.3 §5.2.5): one that negotiated FLUSH without CONFIG_WCE
+ * treats the cache as volatile and flushes anyway; one that negotiated
+ * CONFIG_WCE read the writeback byte once and would not learn it (Linux
+ * does not re-read it on a config change); one without FLUSH cannot flush.
+ */
+static const char *writeback_refused(const struct vu_server_status *st)
+{
+	if (!st->features)
+		return NULL; /* none yet: the next negotiation applies it */
+	if (!(st->features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
+		return "the connected driver cannot flush (no VIRTIO_BLK_F_FLUSH)";
+	if (st->features & VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE))
+		return "the connected driver read the cache mode once (VIRTIO_BLK_F_CONFIG_WCE) "
+		       "and "
+		       "would not flush; set it while no front end is connected";
+	return NULL;
+}
+
+/* export_set {name, writeback?, limits?}: change an export's cache mode and I/O limits. */
 static void m_export_set(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
 {
 	struct param p[] = {
@@ -308,12 +471,47 @@ static void m_export_set(struct rpc_ctx *ctx, json_object *params, struct outcom
 	    {"writeback", json_type_boolean, false, NULL},
 	    {"limits", json_type_object, false, NULL},
 	};
+	struct vu_server_status st;
+	struct blk_limits lim;
+	const char *why;
+	struct export *e;
+	bool wb = false;
+	int ret;
 
-	if (!get_params(params, p, ARRAY_SIZE(p), o) || !named_export(ctx, &p[0], o, NULL))
+	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, NULL);
+	if (!e)
 		return;
-	fail(o, RPC_UNSUPPORTED,
-	     "export_set is not in this build: it needs a cache-mode switch and token-bucket "
-	     "limits in lib/blk (issue 12 item 5)");
+	/* Everything is checked before anything changes. */
+	blk_dev_get_limits(&e->dev, &lim);
+	if (p[2].val && !apply_limits(p[2].val, &lim, o))
+		return;
+	if (p[1].val) {
+		wb = json_object_get_boolean(p[1].val);
+		vu_server_status(e->srv, &st);
+		why = wb ? writeback_refused(&st) : NULL;
+		if (wb && !(e->dev.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
+			why = "the disk cannot flush";
+		if (why) {
+			fail(o, RPC_FAILED, "%s: cannot switch to writeback: %s", e->name, why);
+			return;
+		}
+	}
+	if (p[2].val) {
+		ret = blk_dev_set_limits(&e->dev, &lim);
+		if (ret) {
+			fail(o, RPC_FAILED, "%s: cannot set the limits: %s", e->name,
+			     strerror(-ret));
+			return;
+		}
+		log_info("%s: I/O limits changed through the control socket", e->name);
+	}
+	/* Writethrough applies at once, always safe; writeback as writeback_refused allows. */
+	if (p[1].val && blk_dev_set_writeback(&e->dev, wb, true)) {
+		fail(o, RPC_FAILED, "%s: cannot switch to writeback: the disk cannot flush",
+		     e->name);
+		return;
+	}
+	o->result = describe(e);
 }
 
 static const struct {
