@@ -162,20 +162,45 @@ static void print_exports(json_object *arr)
 	}
 }
 
-/* Any other result for a person: KEY: VALUE per member, nested ones as JSON. */
+/* Members of obj as "PREFIXKEY: VALUE" lines, nested objects as PREFIXKEY.SUBKEY. */
+static void print_members(json_object *obj, const char *prefix)
+{
+	json_object_object_foreach(obj, key, val)
+	{
+		char name[256];
+
+		snprintf(name, sizeof(name), "%s%s", prefix, key);
+		if (val && json_object_is_type(val, json_type_object)) {
+			strncat(name, ".", sizeof(name) - strlen(name) - 1);
+			print_members(val, name);
+		} else if (val && json_object_is_type(val, json_type_array) &&
+			   json_object_array_length(val) &&
+			   json_object_is_type(json_object_array_get_idx(val, 0),
+					       json_type_object)) {
+			/* export_stats' queues: one block per element, named by its index. */
+			for (size_t k = 0; k < json_object_array_length(val); k++) {
+				char sub[300];
+
+				snprintf(sub, sizeof(sub), "%s[%zu].", name, k);
+				print_members(json_object_array_get_idx(val, k), sub);
+			}
+		} else {
+			printf("%s: %s\n", name,
+			       val && json_object_is_type(val, json_type_string)
+				   ? json_object_get_string(val)
+				   : json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+		}
+	}
+}
+
+/* Any other result for a person: KEY: VALUE per member, nested ones by dotted names. */
 static void print_result(json_object *res)
 {
 	if (!json_object_is_type(res, json_type_object)) {
 		puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
 		return;
 	}
-	json_object_object_foreach(res, key, val)
-	{
-		printf("%s: %s\n", key,
-		       val && json_object_is_type(val, json_type_string)
-			   ? json_object_get_string(val)
-			   : json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
-	}
+	print_members(res, "");
 }
 
 int cmd_ctl(struct cli *cli, int argc, char **argv)
