@@ -246,6 +246,8 @@ void vu_backend_ready(struct vu_server *srv)
 	if (v)
 		log_warn("CONFIG_CHANGE_MSG: the front end reports failure (%llu)",
 			 (unsigned long long)v);
+	else
+		log_info("the front end acknowledged the config change");
 	ack_settled(srv);
 }
 

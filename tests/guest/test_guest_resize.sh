@@ -10,7 +10,8 @@
 # raises a config change interrupt (virtio 1.3 §5.2.4 capacity). Passes when
 #   1. the guest saw /sys/block/vda/size become 96 MiB without a reboot,
 #      with no I/O error meanwhile, and wrote and read back the new space,
-#   2. the back end says it told the front end (vblkd only: its log line),
+#   2. the back end says it told the front end and QEMU acked it in time
+#      (vblkd only: its log lines),
 #   3. the host finds the guest's data in the new space of the image.
 # VBLK_GUEST_BACKEND=qsd runs the same test against qemu-storage-daemon
 # through qsd-as-vblkd.sh, which turns SIGHUP into QMP block_resize. A qsd
@@ -72,6 +73,13 @@ if [ "$backend" = vblkd ]; then
     grep -a 'resize: the disk now has' "$tmp/backend.log" | sed 's/^/host: /'
     grep -q 'told the front end that the config space changed' "$tmp/backend.log" ||
         fail "vblkd did not send CONFIG_CHANGE_MSG"
+    # QEMU acks only after our GET_CONFIG reply: an ack wait that blocked
+    # the control thread would deadlock with it until the 5 s timeout.
+    grep -q 'the front end acknowledged the config change' "$tmp/backend.log" ||
+        fail "QEMU did not ack CONFIG_CHANGE_MSG"
+    ! grep -aE 'warning: (CONFIG_CHANGE_MSG|back-end request channel)|has no back-end request' \
+        "$tmp/backend.log" ||
+        fail "the back-end channel did not work cleanly with QEMU"
 fi
 echo "host: verifying the guest's data in the new space"
 "$cache/guest_io.host" verify "$img" "$off" "$len" "$dseed" ||
