@@ -14,7 +14,10 @@
 #include "blk_limit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "internal/size.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -68,6 +71,62 @@ void blk_tb_charge(struct blk_tb *b, uint64_t now, uint64_t units)
 	b->tat = b->tat > UINT64_MAX / 2 - ns ? UINT64_MAX / 2 : b->tat + ns;
 }
 
+int blk_limits_parse_opt(const char *tok, struct blk_limits *l, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		bool bytes; /* K, M, G, T suffixes */
+	} keys[] = {
+	    {"iops=", offsetof(struct blk_limits, iops), false},
+	    {"iops-rd=", offsetof(struct blk_limits, iops_rd), false},
+	    {"iops-wr=", offsetof(struct blk_limits, iops_wr), false},
+	    {"iops-burst=", offsetof(struct blk_limits, iops_burst), false},
+	    {"bps=", offsetof(struct blk_limits, bps), true},
+	    {"bps-rd=", offsetof(struct blk_limits, bps_rd), true},
+	    {"bps-wr=", offsetof(struct blk_limits, bps_wr), true},
+	    {"bps-burst=", offsetof(struct blk_limits, bps_burst), true},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t n = strlen(keys[i].name);
+		const char *v = tok + n;
+		uint64_t x;
+
+		if (strncmp(tok, keys[i].name, n))
+			continue;
+		/* Counts take no suffix: "1K" requests a second reads as a typo. */
+		if ((!keys[i].bytes && strspn(v, "0123456789") != strlen(v)) || size_parse(v, &x) ||
+		    x == 0) {
+			snprintf(err, errlen, "%.*s must be a positive %s, not '%s'", (int)n - 1,
+				 tok, keys[i].bytes ? "number of bytes" : "number", v);
+			return -EINVAL;
+		}
+		memcpy((char *)l + keys[i].off, &x, sizeof(x));
+		return 1;
+	}
+	return 0;
+}
+
+int blk_limits_check(const struct blk_limits *l, char *err, size_t errlen)
+{
+	const char *why = NULL;
+
+	if (l->iops && (l->iops_rd || l->iops_wr))
+		why = "iops limits both directions: give it or iops-rd/iops-wr, not both";
+	else if (l->bps && (l->bps_rd || l->bps_wr))
+		why = "bps limits both directions: give it or bps-rd/bps-wr, not both";
+	else if (l->iops_burst && !(l->iops || l->iops_rd || l->iops_wr))
+		why = "iops-burst needs an iops limit";
+	else if (l->bps_burst && !(l->bps || l->bps_rd || l->bps_wr))
+		why = "bps-burst needs a bps limit";
+	if (!why)
+		return 0;
+	if (err)
+		snprintf(err, errlen, "%s", why);
+	return -EINVAL;
+}
+
 int blk_limiter_init(struct blk_limiter *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -91,15 +150,7 @@ int blk_limiter_set(struct blk_limiter *l, const struct blk_limits *lim)
 
 	if (!lim)
 		lim = &none;
-	/*
-	 * Like QEMU (throttle_is_valid): a total limit excludes the per-direction
-	 * ones of the same kind, and a burst needs a rate to be the size of.
-	 */
-	if ((lim->iops && (lim->iops_rd || lim->iops_wr)) ||
-	    (lim->bps && (lim->bps_rd || lim->bps_wr)))
-		return -EINVAL;
-	if ((lim->iops_burst && !(lim->iops || lim->iops_rd || lim->iops_wr)) ||
-	    (lim->bps_burst && !(lim->bps || lim->bps_rd || lim->bps_wr)))
+	if (blk_limits_check(lim, NULL, 0))
 		return -EINVAL;
 	pthread_mutex_lock(&l->mu);
 	l->cfg = *lim;
@@ -118,6 +169,18 @@ void blk_limiter_get(struct blk_limiter *l, struct blk_limits *out)
 {
 	pthread_mutex_lock(&l->mu);
 	*out = l->cfg;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void blk_limiter_charge(struct blk_limiter *l, bool write, uint64_t bytes, uint64_t now)
+{
+	unsigned dir = write ? BLK_TB_WRITE : BLK_TB_READ;
+
+	pthread_mutex_lock(&l->mu);
+	blk_tb_charge(&l->iops[BLK_TB_TOTAL], now, 1);
+	blk_tb_charge(&l->iops[dir], now, 1);
+	blk_tb_charge(&l->bps[BLK_TB_TOTAL], now, bytes);
+	blk_tb_charge(&l->bps[dir], now, bytes);
 	pthread_mutex_unlock(&l->mu);
 }
 

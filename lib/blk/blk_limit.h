@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -34,6 +35,24 @@ struct blk_limits {
 	uint64_t iops_burst;		 /* bucket size in requests; 0 = a tenth of the rate */
 	uint64_t bps_burst;		 /* bucket size in bytes; 0 = a tenth of the rate */
 };
+
+/*
+ * One limit option of the --disk syntax, named like QEMU's throttling
+ * options without "-total": iops=, iops-rd=, iops-wr=, iops-burst= (counts)
+ * and bps=, bps-rd=, bps-wr=, bps-burst= (bytes, K/M/G/T suffixes), each
+ * a positive number. Returns 1 (a limit option, stored in *l), 0 (not a
+ * limit option, nothing changed) or -EINVAL with the reason in err (errlen
+ * bytes, no "--disk:" prefix). Thread-safe.
+ */
+int blk_limits_parse_opt(const char *tok, struct blk_limits *l, char *err, size_t errlen);
+
+/*
+ * The rules a set of limits must follow, as QEMU's throttle_is_valid: a
+ * total limit excludes the per-direction ones of its kind, and a burst
+ * needs a rate of its kind. Returns 0, or -EINVAL with the reason in err
+ * (may be NULL).
+ */
+int blk_limits_check(const struct blk_limits *l, char *err, size_t errlen);
 
 struct blk_tb {
 	uint64_t rate;	   /* units per second; 0 = no limit */
@@ -70,6 +89,12 @@ void blk_limiter_fini(struct blk_limiter *l);
 int blk_limiter_set(struct blk_limiter *l, const struct blk_limits *lim);
 
 void blk_limiter_get(struct blk_limiter *l, struct blk_limits *out);
+
+/*
+ * Charge a read or write that goes whatever the buckets hold (a stopping
+ * queue's drain): its debt still delays what comes after. Any thread.
+ */
+void blk_limiter_charge(struct blk_limiter *l, bool write, uint64_t bytes, uint64_t now);
 
 /*
  * A read (write false) or write of bytes at time now: true if admitted (and

@@ -52,7 +52,7 @@ fi
 for b in "${burst[@]}"; do
     kind=${b%%-burst=*} v=$(numfmt --from=iec "${b#*=}")
     for l in total read write; do
-        [[ $tg == *",x-$kind-$l="* ]] && tg+=",x-$kind-$l-max=$v"
+        if [[ $tg == *",x-$kind-$l="* ]]; then tg+=",x-$kind-$l-max=$v"; fi
     done
 done
 node=disk0 throttle=()

@@ -51,7 +51,13 @@ rate() {
 		fail "vblk bench failed: $(cat "$out")"
 	kill -TERM "$pid"
 	wait "$pid"
-	result=$(sed -n "s/.*\"$key\": \([0-9.]*\).*/\1/p" "$out")
+	# fio's layout (docs/json.md): reads and writes apart, bandwidth in bytes/s.
+	result=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+r, w = j["read"], j["write"]
+print(r["iops"] + w["iops"] if sys.argv[2] == "iops" else (r["bw_bytes"] + w["bw_bytes"]) / 1048576)
+' "$out" "$key" 2>/dev/null)
 	[ -n "$result" ] || fail "no $key in the bench output: $(cat "$out")"
 }
 

@@ -3,7 +3,6 @@
 #include "disk_opts.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,60 +64,6 @@ static int parse_range(const char *s, struct disk_opts *o, char *err)
 	return 0;
 }
 
-uint64_t *disk_limit_field(struct blk_limits *l, const char *key, size_t keylen, bool *bytes)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-		bool bytes; /* K, M, G suffixes */
-	} keys[] = {
-	    {"iops", offsetof(struct blk_limits, iops), false},
-	    {"iops-rd", offsetof(struct blk_limits, iops_rd), false},
-	    {"iops-wr", offsetof(struct blk_limits, iops_wr), false},
-	    {"iops-burst", offsetof(struct blk_limits, iops_burst), false},
-	    {"bps", offsetof(struct blk_limits, bps), true},
-	    {"bps-rd", offsetof(struct blk_limits, bps_rd), true},
-	    {"bps-wr", offsetof(struct blk_limits, bps_wr), true},
-	    {"bps-burst", offsetof(struct blk_limits, bps_burst), true},
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (strlen(keys[i].name) == keylen && !strncmp(key, keys[i].name, keylen)) {
-			*bytes = keys[i].bytes;
-			return (uint64_t *)((char *)l + keys[i].off);
-		}
-	}
-	return NULL;
-}
-
-int disk_limits_check(const struct blk_limits *l, char err[ERRMSG_LEN])
-{
-	if ((l->iops && (l->iops_rd || l->iops_wr)) || (l->bps && (l->bps_rd || l->bps_wr)))
-		return errmsg(err, "--disk: iops (bps) limits both directions: give it or "
-				   "iops-rd/iops-wr (bps-rd/bps-wr), not both");
-	if ((l->iops_burst && !(l->iops || l->iops_rd || l->iops_wr)) ||
-	    (l->bps_burst && !(l->bps || l->bps_rd || l->bps_wr)))
-		return errmsg(err, "--disk: a burst needs a limit of the same kind");
-	return 0;
-}
-
-/* KEY=VALUE of an I/O limit: 1 if tok was one (and valid), 0 if not a limit, -EINVAL. */
-static int parse_limit(const char *tok, struct blk_limits *l, char *err)
-{
-	const char *eq = strchr(tok, '=');
-	uint64_t *field, v;
-	bool bytes;
-
-	field = eq ? disk_limit_field(l, tok, (size_t)(eq - tok), &bytes) : NULL;
-	if (!field)
-		return 0;
-	if ((bytes ? size_parse(eq + 1, &v) : parse_u64(eq + 1, &v)) || v == 0)
-		return errmsg(err, "--disk: %.*s must be a positive %s, not '%s'", (int)(eq - tok),
-			      tok, bytes ? "number of bytes" : "number", eq + 1);
-	*field = v;
-	return 1;
-}
-
 /* One OPTION of --disk FILE,OPTION,... */
 static int parse_option(char *tok, struct disk_opts *o, char *err)
 {
@@ -170,11 +115,13 @@ static int parse_option(char *tok, struct disk_opts *o, char *err)
 				      tok + 13);
 		o->reconnect_ms = (unsigned)ms;
 	} else {
-		int ret = parse_limit(tok, &o->limits, err);
+		char why[ERRMSG_LEN - 16];
+		int ret = blk_limits_parse_opt(tok, &o->limits, why, sizeof(why));
 
 		if (ret == 0)
 			return errmsg(err, "--disk: unknown option '%s'", tok);
-		return ret < 0 ? ret : 0;
+		if (ret < 0)
+			return errmsg(err, "--disk: %s", why);
 	}
 	return 0;
 }
@@ -193,7 +140,13 @@ int disk_opts_parse(char *s, struct disk_opts *o, char err[ERRMSG_LEN])
 		if (ret)
 			return ret;
 	}
-	return disk_limits_check(&o->limits, err);
+	if (blk_limits_check(&o->limits, NULL, 0)) {
+		char why[ERRMSG_LEN - 16];
+
+		blk_limits_check(&o->limits, why, sizeof(why));
+		return errmsg(err, "--disk: %s", why);
+	}
+	return 0;
 }
 
 void disk_opts_file(char *path, struct disk_opts *o)

@@ -43,17 +43,6 @@ struct disk_opts {
  */
 int disk_opts_parse(char *s, struct disk_opts *o, char err[ERRMSG_LEN]);
 
-/*
- * The I/O limit named key (keylen bytes: "iops", "iops-rd", "iops-wr",
- * "iops-burst", "bps", "bps-rd", "bps-wr", "bps-burst", named like QEMU's
- * throttling options) in l, or NULL; *bytes tells whether it counts bytes.
- * Shared by --disk KEY=VALUE and export_set's limits.
- */
-uint64_t *disk_limit_field(struct blk_limits *l, const char *key, size_t keylen, bool *bytes);
-
-/* Limits that make sense together, or -EINVAL with the reason in err. */
-int disk_limits_check(const struct blk_limits *l, char err[ERRMSG_LEN]);
-
 /* --blk-file PATH (vhost-user.rst): a path, commas and all, with no options. */
 void disk_opts_file(char *path, struct disk_opts *o);
 

@@ -9,6 +9,7 @@
 #include "rpc.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include <json-c/json.h>
 
 #include "internal/compiler.h"
-#include "disk_opts.h"
 #include "internal/log.h"
 #include "resize.h"
 
@@ -147,22 +147,29 @@ static void add_u64(json_object *obj, const char *key, uint64_t v)
 	json_object_object_add(obj, key, json_object_new_uint64(v));
 }
 
-/* The export's I/O limits that are set (per second; bursts in requests or bytes). */
+/* The export's I/O limits that are set, by their --disk names. */
 static json_object *limits_json(const struct export *e)
 {
-	static const char *const keys[] = {"iops", "iops-rd", "iops-wr", "iops-burst",
-					   "bps",  "bps-rd",  "bps-wr",	 "bps-burst"};
 	json_object *obj = json_object_new_object();
-	struct blk_limits lim;
+	struct blk_limits l;
 
-	blk_dev_get_limits((struct blk_dev *)&e->dev, &lim);
-	for (size_t i = 0; obj && i < ARRAY_SIZE(keys); i++) {
-		bool bytes;
-		uint64_t *v = disk_limit_field(&lim, keys[i], strlen(keys[i]), &bytes);
-
-		if (v && *v)
-			add_u64(obj, keys[i], *v);
-	}
+	if (!obj)
+		return NULL;
+	blk_dev_get_limits((struct blk_dev *)&e->dev, &l);
+	const struct {
+		const char *key;
+		uint64_t v;
+	} f[] = {{"iops", l.iops},
+		 {"iops-rd", l.iops_rd},
+		 {"iops-wr", l.iops_wr},
+		 {"bps", l.bps},
+		 {"bps-rd", l.bps_rd},
+		 {"bps-wr", l.bps_wr},
+		 {"iops-burst", l.iops_burst},
+		 {"bps-burst", l.bps_burst}};
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		if (f[i].v)
+			add_u64(obj, f[i].key, f[i].v);
 	return obj;
 }
 
@@ -410,34 +417,41 @@ static void m_export_stats(struct rpc_ctx *ctx, json_object *params, struct outc
 	free(per_queue);
 }
 
-/* The limits an export_set gives, over the current ones: 0 lifts one. false: error in o. */
-static bool apply_limits(json_object *obj, struct blk_limits *lim, struct outcome *o)
+/*
+ * export_set's limits: the whole new set, by the --disk names with positive
+ * integers ({} lifts every limit), read with --disk's own parser. false:
+ * the error is in o.
+ */
+static bool parse_limits(json_object *obj, struct blk_limits *lim, struct outcome *o)
 {
-	char err[ERRMSG_LEN];
+	char why[ERRMSG_LEN - 64];
 
+	memset(lim, 0, sizeof(*lim));
 	json_object_object_foreach(obj, key, val)
 	{
-		bool bytes;
-		uint64_t *field = disk_limit_field(lim, key, strlen(key), &bytes);
+		char tok[96];
+		int ret;
 
-		if (!field) {
+		if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) <= 0) {
 			fail(o, RPC_INVALID_PARAMS,
-			     "unknown limit '%.64s' (iops, iops-rd, iops-wr, iops-burst, bps, "
-			     "bps-rd, bps-wr, bps-burst)",
+			     "limit '%.64s' must be a positive integer (leave it out for none)",
 			     key);
 			return false;
 		}
-		if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0) {
-			fail(o, RPC_INVALID_PARAMS,
-			     "limit '%s' must be a number of %s per second, or 0 for none", key,
-			     bytes ? "bytes" : "requests");
+		snprintf(tok, sizeof(tok), "%.64s=%" PRId64, key, json_object_get_int64(val));
+		ret = blk_limits_parse_opt(tok, lim, why, sizeof(why));
+		if (ret <= 0) {
+			fail(
+			    o, RPC_INVALID_PARAMS, "%s",
+			    ret < 0
+				? why
+				: "unknown limit (iops, iops-rd, iops-wr, iops-burst, bps, bps-rd, "
+				  "bps-wr, bps-burst)");
 			return false;
 		}
-		*field = (uint64_t)json_object_get_int64(val);
 	}
-	if (disk_limits_check(lim, err)) {
-		/* The message is --disk's: say it as a parameter. */
-		fail(o, RPC_INVALID_PARAMS, "limits: %s", err + strlen("--disk: "));
+	if (blk_limits_check(lim, why, sizeof(why))) {
+		fail(o, RPC_INVALID_PARAMS, "limits: %s", why);
 		return false;
 	}
 	return true;
@@ -482,8 +496,7 @@ static void m_export_set(struct rpc_ctx *ctx, json_object *params, struct outcom
 	if (!e)
 		return;
 	/* Everything is checked before anything changes. */
-	blk_dev_get_limits(&e->dev, &lim);
-	if (p[2].val && !apply_limits(p[2].val, &lim, o))
+	if (p[2].val && !parse_limits(p[2].val, &lim, o))
 		return;
 	if (p[1].val) {
 		wb = json_object_get_boolean(p[1].val);

@@ -3,7 +3,8 @@
  * Token-bucket arithmetic of the export limits (blk_limit.c), with the clock
  * passed in: burst at once then exactly the rate, debt after a request larger
  * than the burst, no credit saved while idle, directions and kinds charged to
- * their own buckets, and the option rules of blk_limiter_set.
+ * their own buckets, the option rules of blk_limiter_set and the parser
+ * of the --disk limit options.
  */
 #include <errno.h>
 
@@ -135,5 +136,36 @@ int main(void)
 	for (int i = 0; i < 1000; i++)
 		CHECK(blk_limiter_admit(&l, true, 1 << 30, T0, &retry));
 	blk_limiter_fini(&l);
+
+	/* The --disk options: counts plain, bytes with suffixes, 0 and junk refused. */
+	struct blk_limits lim = {0};
+	char err[128];
+
+	CHECK_EQ(blk_limits_parse_opt("iops=500", &lim, err, sizeof(err)), 1);
+	CHECK_EQ(blk_limits_parse_opt("iops-rd=7", &lim, err, sizeof(err)), 1);
+	CHECK_EQ(blk_limits_parse_opt("bps-wr=2M", &lim, err, sizeof(err)), 1);
+	CHECK_EQ(blk_limits_parse_opt("bps-burst=64K", &lim, err, sizeof(err)), 1);
+	CHECK_EQ(lim.iops, 500);
+	CHECK_EQ(lim.iops_rd, 7);
+	CHECK_EQ(lim.bps_wr, 2 << 20);
+	CHECK_EQ(lim.bps_burst, 64 << 10);
+	CHECK_EQ(blk_limits_parse_opt("iops", &lim, err, sizeof(err)), 0);
+	CHECK_EQ(blk_limits_parse_opt("iopsx=1", &lim, err, sizeof(err)), 0);
+	CHECK_EQ(blk_limits_parse_opt("iops=0", &lim, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "iops must be a positive number"));
+	CHECK_EQ(blk_limits_parse_opt("iops=1K", &lim, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(blk_limits_parse_opt("iops=", &lim, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(blk_limits_parse_opt("bps=1Q", &lim, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(blk_limits_parse_opt("bps=-1", &lim, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(lim.iops, 500); /* untouched by the failures */
+	CHECK_EQ(blk_limits_check(&lim, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "iops-rd/iops-wr"));
+	lim.iops_rd = 0;
+	CHECK_EQ(blk_limits_check(&lim, err, sizeof(err)), 0);
+	lim.bps_wr = 0;
+	CHECK_EQ(blk_limits_check(&lim, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bps-burst"));
+	lim.bps_burst = 0;
+	CHECK_EQ(blk_limits_check(&lim, err, sizeof(err)), 0);
 	return 0;
 }

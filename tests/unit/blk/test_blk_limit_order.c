@@ -139,6 +139,20 @@ int main(void)
 	CHECK(blk_req_submit(q, &t[4].req));
 	CHECK_EQ(tb.nrec, 5);
 	t_run(q);
+	/*
+	 * What the drain let go was charged: five writes at one a second leave
+	 * over 4 s of debt (uncharged, only the first write's second would be).
+	 */
+	CHECK(d.lim.iops[BLK_TB_TOTAL].tat > (uint64_t)(now_s() * 1e9) + 3500000000u);
+	blk_queue_destroy(q);
+	CHECK_EQ(blk_queue_create(&d, 64, t_done, &order, &q), 0);
+	prep(0, VIRTIO_BLK_T_OUT, 30);
+	CHECK(blk_req_submit(q, &t[0].req));
+	blk_queue_kick(q);
+	CHECK_EQ(tb.nrec, 5);
+	CHECK_EQ(blk_dev_set_limits(&d, NULL), 0);
+	t_run(q);
+	CHECK_EQ(tb.nrec, 6);
 	blk_queue_destroy(q);
 	blk_dev_fini(&d);
 	return 0;
