@@ -71,6 +71,7 @@ struct disk_opts {
 	bool nolock;
 	unsigned reconnect_ms;
 	bool format_raw;
+	unsigned rbd_timeout_ms;
 };
 
 static void usage(FILE *f)
@@ -96,9 +97,12 @@ static void usage(FILE *f)
 	    "                      up)\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
 	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
-	    "             [,reconnect-ms=N][,format=raw]\n"
+	    "             [,reconnect-ms=N][,format=raw][,rbd-timeout-ms=N]\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
-	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
+	    "                      nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH or\n"
+	    "                      rbd:POOL/[NAMESPACE/]IMAGE[@SNAP][:conf=PATH][:id=USER]\n"
+	    "                      [:keyring=PATH][:OPTION=VALUE] (a Ceph RBD image, QEMU's\n"
+	    "                      syntax; a snapshot is read-only)\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
 	    "                      writethru   every write is durable on completion (default)\n"
 	    "                      writeback   volatile write cache; the guest flushes\n"
@@ -114,6 +118,9 @@ static void usage(FILE *f)
 	    "                                  with ro, exclusive otherwise; NBD is never locked)\n"
 	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default "
 	    "5000)\n"
+	    "                      rbd-timeout-ms=N  RBD: fail requests with an I/O error\n"
+	    "                                  when the cluster stays unreachable N ms\n"
+	    "                                  (whole seconds, default 30000)\n"
 	    "                      format=raw  serve FILE even if it starts like a qcow2, VMDK,\n"
 	    "                                  VHDX, VDI, VHD or QED image (refused otherwise:\n"
 	    "                                  serve those through qemu-nbd --format=FMT and\n"
@@ -256,6 +263,13 @@ static void parse_disk(char *s, struct disk_opts *o)
 				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'",
 					    tok + 13);
 			o->reconnect_ms = (unsigned)ms;
+		} else if (!strncmp(tok, "rbd-timeout-ms=", 15)) {
+			uint64_t ms;
+
+			if (parse_u64(tok + 15, &ms) || ms == 0 || ms > 3600000)
+				usage_error("--disk: rbd-timeout-ms must be 1..3600000, not '%s'",
+					    tok + 15);
+			o->rbd_timeout_ms = (unsigned)ms;
 		} else {
 			usage_error("--disk: unknown option '%s'", tok);
 		}
@@ -737,6 +751,7 @@ int main(int argc, char **argv)
 	bopts.nolock = dopts.nolock;
 	bopts.reconnect_ms = dopts.reconnect_ms;
 	bopts.format_raw = dopts.format_raw;
+	bopts.timeout_ms = dopts.rbd_timeout_ms;
 	/* be_open logs the one line that says why. */
 	if (be_open(dopts.file, &bopts, &be))
 		return 1;
