@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Every request type through vblkd to an RBD image (rbd_ops: multi-segment,
+# unaligned buffers, write-zeroes, discard, flush, two queues), then the
+# image as Ceph sees it (rbd export) equals what was written; vblk write /
+# read on top; a snapshot is served read-only with its bytes.
+# Arguments: VBLKD VBLK CEPH_CLUSTER_SH RBD_OPS
+. "$(dirname "$0")/lib.sh"
+OPS=$1
+start_cluster
+make_image disk 20M
+start_vblkd "$TMP/s" "rbd:rbd/disk:conf=$CEPH_CONF,queues=2"
+VBLK_SOCK=$TMP/s "$OPS" "$TMP/model" || fail "rbd_ops"
+export_image disk "$TMP/export"
+cmp "$TMP/model" "$TMP/export" || fail "rbd export differs from what vblkd acknowledged"
+
+# vblk: an unaligned write (read-modify-write in vblk) read back, then in Ceph.
+head -c 300001 /dev/urandom >"$TMP/pat"
+"$VBLK" write "$TMP/s" 1000 <"$TMP/pat" || fail "vblk write"
+"$VBLK" read "$TMP/s" 1000 300001 | cmp - "$TMP/pat" || fail "vblk read differs"
+"$VBLK" flush "$TMP/s" || fail "vblk flush"
+export_image disk "$TMP/export"
+dd if="$TMP/export" bs=1000 skip=1 count=301 status=none | head -c 300001 | cmp - "$TMP/pat" ||
+	fail "rbd export differs from the vblk write"
+"$VBLK" info "$TMP/s" >"$TMP/info" || fail "vblk info"
+grep -q VIRTIO_BLK_F_TOPOLOGY "$TMP/info" || fail "no topology (object size) offered"
+grep -q VIRTIO_BLK_F_DISCARD "$TMP/info" || fail "no discard offered"
+stop_pid "$VBLKD_PID"
+
+# A snapshot: read-only, and it keeps the bytes of the moment it was taken.
+timeout 60 rbd snap create rbd/disk@s1 >/dev/null 2>&1 || fail "rbd snap create"
+start_vblkd "$TMP/snap" "rbd:rbd/disk@s1:conf=$CEPH_CONF"
+start_vblkd "$TMP/s2" "rbd:rbd/disk:conf=$CEPH_CONF"
+printf 'changed' | "$VBLK" write "$TMP/s2" 1000 || fail "write after the snapshot"
+"$VBLK" info "$TMP/snap" | grep -q "read-only: *yes" || fail "snapshot not read-only"
+printf 'x' | "$VBLK" write "$TMP/snap" 0 2>/dev/null && fail "write to a snapshot accepted"
+"$VBLK" read "$TMP/snap" 1000 300001 | cmp - "$TMP/pat" || fail "snapshot bytes changed"
+echo "rbd: every request type, rbd export and a read-only snapshot agree"
+exit 0
