@@ -752,6 +752,15 @@ int main(int argc, char **argv)
 	bopts.reconnect_ms = dopts.reconnect_ms;
 	bopts.format_raw = dopts.format_raw;
 	bopts.timeout_ms = dopts.rbd_timeout_ms;
+	/*
+	 * Blocked before any thread exists (librados starts its own in
+	 * be_open), so only the signalfd sees them: a SIGTERM taken by another
+	 * thread would end vblkd without closing the disk.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	/* be_open logs the one line that says why. */
 	if (be_open(dopts.file, &bopts, &be))
 		return 1;
@@ -774,11 +783,6 @@ int main(int argc, char **argv)
 		goto out_close_be;
 	}
 
-	/* Blocked before any thread exists, so only the signalfd sees them. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {

@@ -29,10 +29,18 @@ skip() {
 	exit 77
 }
 
+# Is $1 still running (a zombie waiting to be reaped is not)?
+alive() {
+	case $(ps -o stat= -p "$1" 2>/dev/null) in
+	'' | Z*) return 1 ;;
+	esac
+	return 0
+}
+
 stop_pid() {
 	kill "$1" 2>/dev/null || return 0
 	for _ in $(seq 50); do
-		kill -0 "$1" 2>/dev/null || break
+		alive "$1" || break
 		sleep 0.1
 	done
 	kill -KILL "$1" 2>/dev/null
@@ -74,7 +82,7 @@ start_vblkd() {
 	PIDS="$PIDS $VBLKD_PID"
 	for _ in $(seq 300); do
 		[ -S "$1" ] && return 0
-		kill -0 "$VBLKD_PID" 2>/dev/null || break
+		alive "$VBLKD_PID" || break
 		sleep 0.1
 	done
 	grep -q "no RBD support" "$1.log" && skip "vblkd was built without librbd"

@@ -26,6 +26,8 @@ dd if="$TMP/export" bs=1000 skip=1 count=301 status=none | head -c 300001 | cmp 
 grep -q VIRTIO_BLK_F_TOPOLOGY "$TMP/info" || fail "no topology (object size) offered"
 grep -q VIRTIO_BLK_F_DISCARD "$TMP/info" || fail "no discard offered"
 stop_pid "$VBLKD_PID"
+# SIGTERM closes the image: no watch is left for the next client to wait out.
+timeout 30 rbd status rbd/disk | grep -q "Watchers: none" || fail "vblkd left its watch on SIGTERM"
 
 # A snapshot: read-only, and it keeps the bytes of the moment it was taken.
 timeout 60 rbd snap create rbd/disk@s1 >/dev/null 2>&1 || fail "rbd snap create"
