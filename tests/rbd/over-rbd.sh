@@ -45,6 +45,7 @@ qsd)
     echo "over-rbd: RBD_SERVER must be vblkd or qsd" >&2; exit 2 ;;
 esac
 srv=$!
+echo "over-rbd: rbd/guest served by ${RBD_SERVER:-vblkd} (pid $srv)" >&2
 finish() {
     kill -TERM $srv 2>/dev/null
     wait $srv

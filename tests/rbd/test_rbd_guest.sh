@@ -11,7 +11,8 @@ guest_test=$2
 over=$3
 if [ "$server" = qsd ]; then
 	command -v qemu-storage-daemon >/dev/null 2>&1 || skip "qemu-storage-daemon not installed"
-	qemu-storage-daemon --blockdev help 2>/dev/null | grep -qw rbd ||
+	timeout 20 qemu-storage-daemon --blockdev driver=rbd,node-name=x,pool=p,image=i,conf=/dev/null \
+		2>&1 | grep -q "does not accept value 'rbd'" &&
 		skip "qemu-storage-daemon has no rbd driver (apt-get install qemu-block-extra)"
 fi
 start_cluster
