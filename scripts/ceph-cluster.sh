@@ -86,7 +86,6 @@ mon initial members = a
 keyring = $dir/keyring
 run dir = $dir/run
 pid file = $dir/run/\$name.pid
-admin socket = $dir/run/\$name.asok
 log file = $dir/log/\$name.log
 auth cluster required = cephx
 auth service required = cephx
@@ -119,7 +118,11 @@ osd memory target = 939524096
 bdev aio poll ms = 50
 osd data = $dir/\$name
 mon data = $dir/\$name
+# Daemons only: clients (rbd, vblkd) run many at once and would fight over one.
+[mon]
+admin socket = $dir/run/\$name.asok
 [osd]
+admin socket = $dir/run/\$name.asok
 keyring = $dir/\$name/keyring
 EOF
 }

@@ -37,5 +37,23 @@ printf 'changed' | "$VBLK" write "$TMP/s2" 1000 || fail "write after the snapsho
 "$VBLK" info "$TMP/snap" | grep -q "read-only: *yes" || fail "snapshot not read-only"
 printf 'x' | "$VBLK" write "$TMP/snap" 0 2>/dev/null && fail "write to a snapshot accepted"
 "$VBLK" read "$TMP/snap" 1000 300001 | cmp - "$TMP/pat" || fail "snapshot bytes changed"
-echo "rbd: every request type, rbd export and a read-only snapshot agree"
+
+# vblk copy with rbd: on either side (vblkd's backend layer inside vblk):
+# a file into an image, the image out to a vhost-user device (vblkd on
+# another image) and back into a file; rbd export sees the same bytes.
+head -c 3000000 /dev/urandom >"$TMP/src"
+truncate -s 4M "$TMP/src"
+make_image copy 4M
+make_image copy2 4M
+"$VBLK" copy "$TMP/src" "rbd:rbd/copy:conf=$CEPH_CONF" || fail "vblk copy FILE rbd:"
+export_image copy "$TMP/export"
+cmp "$TMP/src" "$TMP/export" || fail "rbd export differs after vblk copy into rbd:"
+start_vblkd "$TMP/c2" "rbd:rbd/copy2:conf=$CEPH_CONF"
+"$VBLK" copy "rbd:rbd/copy:conf=$CEPH_CONF" "vhost-user:$TMP/c2" || fail "vblk copy rbd: vhost-user:"
+"$VBLK" copy "vhost-user:$TMP/c2" "$TMP/back" || fail "vblk copy vhost-user: FILE"
+cmp "$TMP/src" "$TMP/back" || fail "bytes differ after rbd: -> vhost-user -> file"
+"$VBLK" copy "rbd:rbd/copy@nosnap:conf=$CEPH_CONF" "$TMP/x" 2>"$TMP/cerr" &&
+	fail "vblk copy from a missing snapshot succeeded"
+grep -q "nosnap" "$TMP/cerr" || fail "vblk copy did not name the missing snapshot: $(cat "$TMP/cerr")"
+echo "rbd: every request type, rbd export, a read-only snapshot and vblk copy agree"
 exit 0

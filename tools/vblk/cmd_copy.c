@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vblk copy: whole-image copy between any two of a vhost-user device, an NBD
- * export (with libnbd) and a file or block device, flushing the destination.
+ * export (with libnbd), an RBD image (rbd:..., through vblkd's backend
+ * layer, with librbd) and a file or block device, flushing the destination.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +22,20 @@
 #include <libnbd.h>
 #endif
 
+#include "backend/be.h"
+#include "backend/be_rbd.h"
 #include "cli.h"
+#include "internal/compiler.h"
+#include "internal/log.h"
 #include "internal/nbd_uri.h"
 
 /* One side of a copy: a vhost-user device, an NBD export or a file. */
 struct endpoint {
 	const char *name;
-	enum { EP_FILE, EP_DEV, EP_NBD } kind;
+	enum { EP_FILE, EP_DEV, EP_NBD, EP_BE } kind;
 	struct dev d;
+	struct be *be; /* EP_BE: a vblkd backend (rbd:), one queue */
+	struct be_queue *bq;
 	int fd;
 #ifdef VBLK_HAVE_NBD
 	struct nbd_handle *nbd;
@@ -54,6 +62,64 @@ static void ep_open_nbd(struct endpoint *e, const char *uri, bool dst)
 }
 #endif
 
+/* One request on a backend queue, waited for: 0 or -errno. */
+struct ep_be_wait {
+	struct be_io io;
+	bool done;
+	int res;
+};
+
+static void ep_be_done(struct be_io *io, int res)
+{
+	struct ep_be_wait *w = container_of(io, struct ep_be_wait, io);
+
+	w->done = true;
+	w->res = res;
+}
+
+static int ep_be_io(struct endpoint *e, enum be_op op, void *buf, size_t n, uint64_t off)
+{
+	const struct be_ops *ops = e->be->ops;
+	struct iovec iov = {buf, n};
+	struct ep_be_wait w = {.io = {.op = op,
+				      .offset = off,
+				      .len = n,
+				      .iov = n ? &iov : NULL,
+				      .iovcnt = n ? 1 : 0,
+				      .done = ep_be_done}};
+	int fd = ops->queue_fd(e->bq), ret = ops->submit(e->bq, &w.io);
+
+	if (ret)
+		return ret;
+	ops->kick(e->bq);
+	while (!w.done) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (fd >= 0 && poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		ret = ops->reap(e->bq);
+		if (ret < 0)
+			return ret;
+	}
+	return w.res;
+}
+
+static void ep_open_be(struct endpoint *e, const char *spec, bool dst)
+{
+	struct be_opts o = {.path = spec, .ro = !dst};
+	int ret;
+
+	e->kind = EP_BE;
+	/* The backend's "opened ..." line is for vblkd's log, not for a copy. */
+	log_set_level(LOGL_WARN);
+	if (be_open(spec, &o, &e->be))
+		exit(1); /* be_open said why */
+	ret = e->be->ops->queue_create(e->be, 1, &e->bq);
+	if (ret)
+		die("%s: %s", spec, strerror(-ret));
+	e->size = e->be->info.size;
+}
+
 static void ep_open(const struct cli *cli, struct endpoint *e, const char *spec, bool dst)
 {
 	memset(e, 0, sizeof(*e));
@@ -64,6 +130,10 @@ static void ep_open(const struct cli *cli, struct endpoint *e, const char *spec,
 		if (dst && e->d.info.read_only)
 			die("%s: device is read-only", spec + 11);
 		e->size = e->d.info.capacity;
+		return;
+	}
+	if (be_is_rbd_spec(spec)) {
+		ep_open_be(e, spec, dst);
 		return;
 	}
 	if (is_nbd_uri(spec)) {
@@ -108,6 +178,11 @@ static void ep_read(struct endpoint *e, void *buf, size_t n, uint64_t off)
 			die("%s: read at %" PRIu64 ": %s", e->name, off, nbd_get_error());
 #endif
 		return;
+	case EP_BE:
+		ret = ep_be_io(e, BE_OP_READ, buf, n, off);
+		if (ret)
+			die("%s: read at %" PRIu64 ": %s", e->name, off, strerror(-ret));
+		return;
 	case EP_FILE: {
 		ssize_t r = pread(e->fd, buf, n, (off_t)off);
 		if (r < 0)
@@ -135,6 +210,11 @@ static void ep_write(struct endpoint *e, const void *buf, size_t n, uint64_t off
 		if (nbd_pwrite(e->nbd, buf, n, off, 0))
 			die("%s: write at %" PRIu64 ": %s", e->name, off, nbd_get_error());
 #endif
+		return;
+	case EP_BE:
+		ret = ep_be_io(e, BE_OP_WRITE, (void *)buf, n, off);
+		if (ret)
+			die("%s: write at %" PRIu64 ": %s", e->name, off, strerror(-ret));
 		return;
 	case EP_FILE:
 		for (size_t w = 0; w < n;) {
@@ -166,6 +246,12 @@ static void ep_close(struct endpoint *e, bool dst)
 		nbd_shutdown(e->nbd, 0);
 		nbd_close(e->nbd);
 #endif
+		return;
+	case EP_BE:
+		if (dst && (ret = ep_be_io(e, BE_OP_FLUSH, NULL, 0, 0)))
+			die("%s: flush: %s", e->name, strerror(-ret));
+		e->be->ops->queue_destroy(e->bq);
+		be_close(e->be);
 		return;
 	case EP_FILE:
 		if (dst && fsync(e->fd) < 0 && errno != EINVAL)
