@@ -106,7 +106,8 @@ static int rbd_spec_parse(const char *spec, struct rbd_spec *s)
 		s->ns = s->image;
 		s->image = slash + 1;
 	}
-	if (!*s->pool || !*s->image || strchr(s->image, '/') || (s->snap && !*s->snap))
+	if (!*s->pool || !*s->image || (s->ns && !*s->ns) || strchr(s->image, '/') ||
+	    (s->snap && !*s->snap))
 		goto err;
 	return 0;
 err:
