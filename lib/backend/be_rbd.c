@@ -364,10 +364,14 @@ static void rbd_finish(struct rbd_req *r, int res)
 	pthread_mutex_lock(&q->lock);
 	/* Never full: it has a place for every slot, and a slot finishes once. */
 	q->done[(q->done_head + q->done_cnt++) % q->depth] = (unsigned)(r - q->reqs);
-	pthread_mutex_unlock(&q->lock);
+	/*
+	 * Under the lock: once reap() has seen the slot, the queue may be
+	 * destroyed, and a write after that would hit a closed (or reused) fd.
+	 */
 	if (write(q->efd, &one, sizeof(one)) < 0) {
 		/* The counter cannot overflow at depth wakes; nothing else can fail. */
 	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 static void rbd_complete_cb(rbd_completion_t c, void *arg)
