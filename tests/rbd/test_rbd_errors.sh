@@ -6,7 +6,9 @@
 # - the OSD killed with SIGKILL in the middle of writes and restarted 4 s
 #   later: the writes stall and then complete without an error, bytes intact;
 # - the OSD gone for longer than rbd-timeout-ms: the waiting request fails
-#   (I/O error) and vblkd keeps serving once the OSD is back.
+#   (I/O error) and vblkd keeps serving once the OSD is back;
+# - the image deleted under vblkd (its RADOS objects removed: rbd rm refuses
+#   an image with a watcher): a write fails with an I/O error, vblkd lives on.
 # Arguments: VBLKD VBLK CEPH_CLUSTER_SH
 . "$(dirname "$0")/lib.sh"
 start_cluster
@@ -66,5 +68,22 @@ for _ in $(seq 30); do
 	sleep 1
 done
 [ "$("$VBLK" read "$TMP/t" 0 4)" = back ] || fail "vblkd does not serve after the OSD came back"
-echo "rbd: bad pool, image, key refused; OSD restart survived; OSD loss times out with EIO"
+stop_pid "$VBLKD_PID"
+
+make_image gone 8M
+id=$(timeout 30 rbd info rbd/gone | sed -n 's/^[[:space:]]*id: //p')
+[ -n "$id" ] || fail "no id for rbd/gone"
+start_vblkd "$TMP/g" "rbd:rbd/gone:conf=$CEPH_CONF,rbd-timeout-ms=5000"
+printf 'hello' | "$VBLK" write "$TMP/g" 0 || fail "write before the deletion"
+for o in $(timeout 30 rados -p rbd ls | grep -F "$id"); do
+	timeout 30 rados -p rbd rm "$o" || fail "rados rm $o"
+done
+timeout 30 rados -p rbd rmomapkey rbd_directory name_gone || fail "rados rmomapkey"
+printf 'world' | timeout 60 "$VBLK" write "$TMP/g" 4M 2>"$TMP/werr" &&
+	fail "a write to a deleted image succeeded"
+grep -q "Input/output error" "$TMP/werr" || fail "not an I/O error: $(cat "$TMP/werr")"
+alive "$VBLKD_PID" || fail "vblkd died when its image was deleted"
+"$VBLK" info "$TMP/g" >/dev/null || fail "vblkd does not answer after its image was deleted"
+echo "rbd: bad pool, image, key refused; OSD restart survived; OSD loss times out with EIO;"
+echo "     a deleted image fails writes with EIO"
 exit 0
