@@ -172,8 +172,10 @@ SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
 SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
 GET_CONFIG, SET_CONFIG = 24, 25
+SET_BACKEND_REQ_FD = 21
 NEED_REPLY = 0x8
-FD_EVENT, FD_MEM, FD_PIPE = 0x00, 0x20, 0x40
+FD_EVENT, FD_MEM, FD_PIPE, FD_SOCKET = 0x00, 0x20, 0x40, 0x50
+PF_BACKEND_REQ = 0x20
 UVA = 0x7F0000000000
 GMEM = 256 << 10
 
@@ -272,6 +274,15 @@ def vhost_user_seeds():
         "bad-vring-index": vu_negotiate(base) + vu_msg(SET_VRING_NUM, state(7, 8)),
         "second-client": vu_negotiate(base) + bytes([7]) + vu_msg(GET_FEATURES),
         "surplus-fds": vu_msg(GET_FEATURES, b"", 0, 3, FD_PIPE) + vu_negotiate(base),
+        # The back-end request channel: hostile fds, a replaced channel, config changes.
+        "backend-channel": vu_negotiate(full, 0x1 | 0x8 | 0x200 | PF_BACKEND_REQ) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_PIPE) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_EVENT) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET) + bytes([5, 0xff]) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET) + bytes([5, 0xff, 5, 0xff]) +
+        vu_msg(GET_CONFIG, cfg + bytes(96)) + vu_queue(0) + io,
+        "backend-channel-unnegotiated": vu_negotiate(base) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET),
     }
 
 # ------------------------------------------------------------------ vhost_seq
