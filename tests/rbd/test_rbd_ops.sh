@@ -45,7 +45,10 @@ head -c 3000000 /dev/urandom >"$TMP/src"
 truncate -s 4M "$TMP/src"
 make_image copy 4M
 make_image copy2 4M
-"$VBLK" copy "$TMP/src" "rbd:rbd/copy:conf=$CEPH_CONF" || fail "vblk copy FILE rbd:"
+"$VBLK" copy "$TMP/src" "rbd:rbd/copy:conf=$CEPH_CONF" --json >"$TMP/json" ||
+	fail "vblk copy FILE rbd:"
+# The file's hole reached the image as write-zeroes, not as data.
+grep -q '"zero_method": "rbd-write-zeroes"' "$TMP/json" || fail "zeroes not zeroed: $(cat "$TMP/json")"
 export_image copy "$TMP/export"
 cmp "$TMP/src" "$TMP/export" || fail "rbd export differs after vblk copy into rbd:"
 start_vblkd "$TMP/c2" "rbd:rbd/copy2:conf=$CEPH_CONF"
