@@ -485,6 +485,33 @@ static int rbd_reap(struct be_queue *bq)
 	return n;
 }
 
+/*
+ * size 0: the image's size now (librbd re-reads the header once another
+ * client, `rbd resize`, changed it); otherwise grow the image to size.
+ * Nothing shrinks: a guest's data would go with it.
+ */
+static int rbd_be_resize(struct be *be, uint64_t size, uint64_t *out)
+{
+	struct rbd_be *rbe = container_of(be, struct rbd_be, base);
+	uint64_t cur;
+	int ret = rbd_get_size(rbe->image, &cur);
+
+	if (ret < 0)
+		return ret;
+	if (size > cur) {
+		if (be->info.ro)
+			return -EROFS;
+		ret = rbd_resize(rbe->image, size);
+		if (ret < 0)
+			return ret;
+		ret = rbd_get_size(rbe->image, &cur);
+		if (ret < 0)
+			return ret;
+	}
+	*out = cur;
+	return 0;
+}
+
 const struct be_ops be_rbd_ops = {
     .name = "rbd",
     .open = rbd_be_open,
@@ -495,4 +522,5 @@ const struct be_ops be_rbd_ops = {
     .submit = rbd_submit,
     .kick = rbd_kick,
     .reap = rbd_reap,
+    .resize = rbd_be_resize,
 };

@@ -58,5 +58,21 @@ cmp "$TMP/src" "$TMP/back" || fail "bytes differ after rbd: -> vhost-user -> fil
 "$VBLK" copy "rbd:rbd/copy@nosnap:conf=$CEPH_CONF" "$TMP/x" 2>"$TMP/cerr" &&
 	fail "vblk copy from a missing snapshot succeeded"
 grep -q "nosnap" "$TMP/cerr" || fail "vblk copy did not name the missing snapshot: $(cat "$TMP/cerr")"
-echo "rbd: every request type, rbd export, a read-only snapshot and vblk copy agree"
+
+# Online resize: rbd resize by another client, then SIGHUP (vblkd's resize
+# trigger): the device has the new capacity and its last bytes are usable.
+make_image grow 8M
+start_vblkd "$TMP/g" "rbd:rbd/grow:conf=$CEPH_CONF"
+"$VBLK" info "$TMP/g" | grep -q "capacity: *8388608 " || fail "not 8 MiB before the resize"
+timeout 60 rbd resize --size 24M rbd/grow >/dev/null 2>&1 || fail "rbd resize"
+kill -HUP "$VBLKD_PID"
+for _ in $(seq 50); do
+	"$VBLK" info "$TMP/g" | grep -q "capacity: *25165824 " && break
+	sleep 0.2
+done
+"$VBLK" info "$TMP/g" | grep -q "capacity: *25165824 " || fail "the resize did not reach the device"
+printf 'end' | "$VBLK" write "$TMP/g" 25165821 || fail "write at the new end"
+export_image grow "$TMP/export"
+[ "$(tail -c 3 "$TMP/export")" = end ] || fail "the new end's bytes are not in the image"
+echo "rbd: every request type, rbd export, a read-only snapshot, vblk copy and resize agree"
 exit 0
