@@ -18,7 +18,9 @@
  * Write durability: with librbd's cache on (rbd_cache, the default) a write
  * completes once cached; a write with BE_IO_F_FUA is followed by
  * rbd_aio_flush before it is reported, so writethrough means every write is
- * in RADOS on completion. With the cache off the flush is a no-op.
+ * in RADOS on completion. With the cache off (rbd_cache=false in the
+ * configuration or the spec) librbd completes a write only once RADOS has
+ * it, and no flush is added.
  */
 #include "be_rbd.h"
 
