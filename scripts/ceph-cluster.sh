@@ -20,6 +20,11 @@ set -u
 
 die() {
 	echo "ceph-cluster: $*" >&2
+	# A start that fails leaves no daemon behind.
+	if [ "${cmd:-}" = start ] && [ -f "${conf:-}" ]; then
+		kill_daemon osd.0 KILL
+		kill_daemon mon.a KILL
+	fi
 	exit 1
 }
 
@@ -72,8 +77,20 @@ kill_daemon() { # NAME SIGNAL
 	rm -f "$dir/run/$1.pid" "$dir/run/$1.asok"
 }
 
+# Seconds left before the start's deadline (at least 1); 20 outside start.
+left() {
+	if [ -n "${deadline:-}" ]; then
+		l=$((deadline - $(date +%s)))
+		[ "$l" -ge 1 ] || l=1
+		echo "$l"
+	else
+		echo 20
+	fi
+}
+
 ceph_() {
-	timeout 20 ceph -c "$conf" --connect-timeout 10 "$@"
+	t=$(left)
+	timeout "$t" ceph -c "$conf" --connect-timeout "$t" "$@"
 }
 
 write_conf() { # PORT
@@ -139,6 +156,7 @@ start_mon() {
 		ceph-mon -c "$conf" -i a >>"$dir/log/setup.log" 2>&1 &&
 			ceph_ mon stat >/dev/null 2>&1 && return 0
 		kill_daemon mon.a KILL
+		[ "$(date +%s)" -lt "$deadline" ] || break
 	done
 	die "the monitor did not start (see $dir/log/mon.a.log)"
 }
@@ -174,7 +192,7 @@ start() {
 	ceph_ osd pool application enable rbd rbd >/dev/null 2>&1 || die "cannot tag the pool"
 	# Ready when an object write goes through: the OSD is up and its PGs active.
 	while :; do
-		echo ready | timeout 5 rados -c "$conf" -p rbd put ready - >/dev/null 2>&1 && break
+		echo ready | timeout "$(left)" rados -c "$conf" -p rbd put ready - >/dev/null 2>&1 && break
 		[ "$(date +%s)" -lt "$deadline" ] ||
 			die "the pool takes no I/O after ${START_TIMEOUT}s (see $dir/log/)"
 		sleep 0.5
