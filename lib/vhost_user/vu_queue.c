@@ -237,6 +237,8 @@ static void *queue_thread(void *arg)
 			case QEV_STOP:
 				(void)eventfd_read(q->stop_fd, &v);
 				stopping = true;
+				if (ops->queue_drain)
+					ops->queue_drain(q->qdev);
 				break;
 			case QEV_DEV:
 				ops->queue_fd_ready(q->qdev);
