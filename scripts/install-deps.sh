@@ -17,6 +17,8 @@ test | bench)
 		e2fsprogs xz-utils zstd clang libclang-rt-14-dev llvm binutils util-linux
 		nbdkit nbdkit-plugin-dev libnbd-bin fio procps psmisc python3 groff-base
 		gnuplot-nox)
+	# The RBD backend and its private test cluster (scripts/ceph-cluster.sh).
+	pkgs+=(librbd-dev librados-dev ceph-mon ceph-osd ceph-common uuid-runtime qemu-block-extra)
 	;;
 *)
 	echo "install-deps: unknown profile '$profile' (run|test|bench)" >&2

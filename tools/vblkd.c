@@ -93,8 +93,12 @@ static void usage(FILE *f)
 	    "             [,reconnect-ms=N][,format=raw][,iops=N][,iops-rd=N][,iops-wr=N]\n"
 	    "             "
 	    "[,bps=BYTES][,bps-rd=BYTES][,bps-wr=BYTES][,iops-burst=N][,bps-burst=BYTES]\n"
+	    "             [,rbd-timeout-ms=N]\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
-	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
+	    "                      nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH or\n"
+	    "                      rbd:POOL/[NAMESPACE/]IMAGE[@SNAP][:conf=PATH][:id=USER]\n"
+	    "                      [:keyring=PATH][:OPTION=VALUE] (a Ceph RBD image, QEMU's\n"
+	    "                      syntax; a snapshot is read-only)\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
 	    "                      writethru   every write is durable on completion (default)\n"
 	    "                      writeback   volatile write cache; the guest flushes\n"
@@ -110,6 +114,9 @@ static void usage(FILE *f)
 	    "                                  with ro, exclusive otherwise; NBD is never locked)\n"
 	    "                      reconnect-ms=N  NBD: retry a lost server for N ms (default "
 	    "5000)\n"
+	    "                      rbd-timeout-ms=N  RBD: fail requests with an I/O error\n"
+	    "                                  when the cluster stays unreachable N ms\n"
+	    "                                  (whole seconds, default 30000)\n"
 	    "                      format=raw  serve FILE even if it starts like a qcow2, VMDK,\n"
 	    "                                  VHDX, VDI, VHD or QED image (refused otherwise:\n"
 	    "                                  serve those through qemu-nbd --format=FMT and\n"
@@ -504,7 +511,11 @@ int main(int argc, char **argv)
 		free(copy);
 	}
 
-	/* Blocked before any thread exists, so only the signalfd sees them. */
+	/*
+	 * Blocked before any thread exists (librados starts its own when an RBD
+	 * disk opens), so only the signalfd sees them: a SIGTERM taken by
+	 * another thread would end vblkd without closing the disk.
+	 */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

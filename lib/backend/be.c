@@ -16,6 +16,7 @@
 
 #include "be_nbd.h"
 #include "be_priv.h"
+#include "be_rbd.h"
 #include "internal/compiler.h"
 #include "internal/log.h"
 #include "internal/nbd_uri.h"
@@ -128,6 +129,14 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 		return be_nbd_ops.open(&o, out);
 #else
 		log_err("backend: %s: this build has no NBD support (libnbd)", spec);
+		return -ENOTSUP;
+#endif
+	}
+	if (be_is_rbd_spec(spec)) {
+#ifdef VBLK_HAVE_RBD
+		return be_rbd_ops.open(&o, out);
+#else
+		log_err("backend: %s: this build has no RBD support (librbd)", spec);
 		return -ENOTSUP;
 #endif
 	}

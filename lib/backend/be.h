@@ -71,6 +71,8 @@ struct be_opts {
 	 * first bytes are not checked for another format's signature.
 	 */
 	bool format_raw;
+	/* RBD: how long a request waits for an unreachable cluster (ms); 0 = default (30 s). */
+	unsigned timeout_ms;
 };
 
 struct be;
@@ -118,8 +120,9 @@ extern const struct be_ops be_null_ops;
 /*
  * Open a backend by spec: "null:SIZE", "memory:SIZE", an NBD URI
  * (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH; needs libnbd at
- * build time) or a file / block device path (file backend). Returns 0 or -errno (message logged).
- * A file or block device whose first bytes carry the signature of an image
+ * build time), an RBD image (rbd:POOL/IMAGE[@SNAP][:conf=PATH]..., see
+ * be_rbd.h; needs librbd at build time) or a file / block device path (file backend). Returns 0 or
+ * -errno (message logged). A file or block device whose first bytes carry the signature of an image
  * format (qcow2, VMDK, VHDX, VDI, VHD, QED) is refused with -EMEDIUMTYPE
  * unless opts->format_raw: served raw, the guest would see the format's
  * metadata instead of its disk.

@@ -206,7 +206,9 @@ static const char *zero_method(const struct copy *c)
 	if (c->dst.known_zero)
 		return "skip";
 	if (c->dst.can_zero)
-		return c->dst.kind == EP_DEV ? "write-zeroes" : "nbd-zero";
+		return c->dst.kind == EP_DEV  ? "write-zeroes"
+		       : c->dst.kind == EP_BE ? "rbd-write-zeroes"
+					      : "nbd-zero";
 	if (c->dst.kind == EP_FILE)
 		return "zero-range";
 	return "write";

@@ -18,14 +18,23 @@
 #include "cli.h"
 
 struct nbd_handle;
+struct be;
+struct be_queue;
 
 struct endpoint {
 	const char *name; /* as given on the command line */
-	enum { EP_FILE, EP_DEV, EP_NBD } kind;
+	enum { EP_FILE, EP_DEV, EP_NBD, EP_BE } kind;
 	struct dev d;		/* EP_DEV */
 	int fd;			/* EP_FILE */
 	bool regular;		/* EP_FILE: a regular file, which may have holes */
 	struct nbd_handle *nbd; /* EP_NBD */
+	/*
+	 * EP_BE: a vblkd backend (an rbd: image), one queue used by one thread
+	 * at a time (be_lock), since workers share the synchronous calls.
+	 */
+	struct be *be;
+	struct be_queue *bq;
+	pthread_mutex_t be_lock;
 	uint64_t size;
 	unsigned align; /* requests are multiples of it: the logical block size, or 1 */
 	/* Destination only: what a run of zeroes costs there. */
@@ -42,7 +51,7 @@ struct ep_dev_opts {
 };
 
 /*
- * Open spec ("vhost-user:SOCKET", an NBD URI or a path), as the destination
+ * Open spec ("vhost-user:SOCKET", an NBD URI, an rbd: image or a path), as the destination
  * if dst (a regular file is created or truncated to size, so it reads as
  * zeroes; a unix socket path without "vhost-user:" is an error that says
  * so). Dies with one line on failure.

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vblk copy's endpoints (copy.h): opening a vhost-user device, an NBD export
- * (with libnbd) or a file or block device for a copy, their synchronous
- * reads, writes and zeroing, and the flush that ends a copy.
+ * (with libnbd), an RBD image (through vblkd's backend layer, with librbd) or
+ * a file or block device for a copy, their synchronous reads, writes and
+ * zeroing, and the flush that ends a copy.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -20,7 +23,11 @@
 #include <libnbd.h>
 #endif
 
+#include "backend/be.h"
+#include "backend/be_rbd.h"
 #include "copy.h"
+#include "internal/compiler.h"
+#include "internal/log.h"
 #include "internal/nbd_uri.h"
 
 static void ep_open_dev(const struct cli *cli, struct endpoint *e, const char *sock, bool dst,
@@ -61,6 +68,71 @@ static void ep_open_nbd(struct endpoint *e, const char *uri, bool dst)
 	e->can_zero = dst && nbd_can_zero(e->nbd) == 1;
 }
 #endif
+
+/* One request on a backend queue, waited for. */
+struct ep_be_wait {
+	struct be_io io;
+	bool done;
+	int res;
+};
+
+static void ep_be_done(struct be_io *io, int res)
+{
+	struct ep_be_wait *w = container_of(io, struct ep_be_wait, io);
+
+	w->done = true;
+	w->res = res;
+}
+
+/* op on n bytes at off of a backend side, waited for; 0 or -errno. Any thread. */
+static int ep_be_io(struct endpoint *e, enum be_op op, void *buf, size_t n, uint64_t off)
+{
+	const struct be_ops *ops = e->be->ops;
+	struct iovec iov = {buf, n};
+	struct ep_be_wait w = {.io = {.op = op,
+				      .offset = off,
+				      .len = n,
+				      .iov = buf ? &iov : NULL,
+				      .iovcnt = buf ? 1 : 0,
+				      .done = ep_be_done}};
+	int fd, ret;
+
+	pthread_mutex_lock(&e->be_lock);
+	fd = ops->queue_fd(e->bq);
+	ret = ops->submit(e->bq, &w.io);
+	if (!ret)
+		ops->kick(e->bq);
+	while (!ret && !w.done) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (fd >= 0 && poll(&p, 1, -1) < 0 && errno != EINTR) {
+			ret = -errno; /* cannot happen with a valid fd; the io stays pending */
+			break;
+		}
+		ret = ops->reap(e->bq);
+		ret = ret < 0 ? ret : 0;
+	}
+	pthread_mutex_unlock(&e->be_lock);
+	return ret ? ret : w.res;
+}
+
+static void ep_open_be(struct endpoint *e, const char *spec, bool dst)
+{
+	struct be_opts o = {.path = spec, .ro = !dst};
+	int ret;
+
+	e->kind = EP_BE;
+	/* The backend's "opened ..." line is for vblkd's log, not for a copy. */
+	log_set_level(LOGL_WARN);
+	if (be_open(spec, &o, &e->be))
+		exit(1); /* be_open said why */
+	ret = e->be->ops->queue_create(e->be, 1, &e->bq);
+	if (ret)
+		die("%s: %s", spec, strerror(-ret));
+	pthread_mutex_init(&e->be_lock, NULL);
+	e->size = e->be->info.size;
+	e->can_zero = dst && e->be->info.can_write_zeroes;
+}
 
 static void ep_open_file(struct endpoint *e, const char *path, bool dst, uint64_t size)
 {
@@ -104,6 +176,10 @@ void ep_open(const struct cli *cli, struct endpoint *e, const char *spec, bool d
 	e->align = 1;
 	if (!strncmp(spec, VHOST_USER_PREFIX, strlen(VHOST_USER_PREFIX))) {
 		ep_open_dev(cli, e, spec + strlen(VHOST_USER_PREFIX), dst, o);
+		return;
+	}
+	if (be_is_rbd_spec(spec)) {
+		ep_open_be(e, spec, dst);
 		return;
 	}
 	if (is_nbd_uri(spec)) {
@@ -153,6 +229,8 @@ int ep_read(struct endpoint *e, void *buf, size_t n, uint64_t off)
 		return nbd_pread(e->nbd, buf, n, off, 0) ? nbd_err() : 0;
 #endif
 		return -ENOTSUP;
+	case EP_BE:
+		return ep_be_io(e, BE_OP_READ, buf, n, off);
 	case EP_FILE:
 		return file_io(e->fd, false, buf, n, off);
 	}
@@ -169,6 +247,8 @@ int ep_write(struct endpoint *e, const void *buf, size_t n, uint64_t off)
 		return nbd_pwrite(e->nbd, buf, n, off, 0) ? nbd_err() : 0;
 #endif
 		return -ENOTSUP;
+	case EP_BE:
+		return ep_be_io(e, BE_OP_WRITE, (void *)buf, n, off);
 	case EP_FILE:
 		return file_io(e->fd, true, (void *)buf, n, off);
 	}
@@ -188,6 +268,10 @@ int ep_zero(struct endpoint *e, const void *buf, size_t n, uint64_t off)
 		if (e->can_zero)
 			return nbd_zero(e->nbd, n, off, 0) ? nbd_err() : 0;
 #endif
+		break;
+	case EP_BE:
+		if (e->can_zero)
+			return ep_be_io(e, BE_OP_WRITE_ZEROES, NULL, n, off);
 		break;
 	case EP_FILE:
 		/* A block device or a file we did not truncate: zero without writing if we can. */
@@ -240,6 +324,13 @@ void ep_close(struct endpoint *e, bool dst)
 		nbd_shutdown(e->nbd, 0);
 		nbd_close(e->nbd);
 #endif
+		return;
+	case EP_BE:
+		if (dst && (ret = ep_be_io(e, BE_OP_FLUSH, NULL, 0, 0)))
+			die("%s: flush: %s", e->name, strerror(-ret));
+		e->be->ops->queue_destroy(e->bq);
+		be_close(e->be);
+		pthread_mutex_destroy(&e->be_lock);
 		return;
 	case EP_FILE:
 		if (dst && fsync(e->fd) < 0 && errno != EINVAL)

@@ -114,6 +114,13 @@ static int parse_option(char *tok, struct disk_opts *o, char *err)
 			return errmsg(err, "--disk: reconnect-ms must be 1..3600000, not '%s'",
 				      tok + 13);
 		o->reconnect_ms = (unsigned)ms;
+	} else if (!strncmp(tok, "rbd-timeout-ms=", 15)) {
+		uint64_t ms;
+
+		if (parse_u64(tok + 15, &ms) || ms == 0 || ms > 3600000)
+			return errmsg(err, "--disk: rbd-timeout-ms must be 1..3600000, not '%s'",
+				      tok + 15);
+		o->rbd_timeout_ms = (unsigned)ms;
 	} else {
 		char why[ERRMSG_LEN - 16];
 		int ret = blk_limits_parse_opt(tok, &o->limits, why, sizeof(why));

@@ -34,6 +34,7 @@ struct disk_opts {
 	unsigned reconnect_ms;
 	bool format_raw;
 	struct blk_limits limits;
+	unsigned rbd_timeout_ms; /* 0 = the backend's default */
 };
 
 /*

@@ -56,6 +56,7 @@ static int open_disk(struct export *e, char *err)
 	    .nolock = o->nolock,
 	    .reconnect_ms = o->reconnect_ms,
 	    .format_raw = o->format_raw,
+	    .timeout_ms = o->rbd_timeout_ms,
 	};
 	struct blk_dev_opts vopts = {
 	    .ro = o->ro,

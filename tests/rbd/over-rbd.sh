@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# over-rbd.sh - a vblkd stand-in for the guest harness (tests/guest) that
+# serves the disk from the RBD image of a running test cluster:
+#     over-rbd.sh --socket SOCK --disk IMG[,OPTS]
+# imports IMG into the image rbd/guest, serves rbd:rbd/guest[,OPTS] with
+# RBD_SERVER=vblkd ($VBLKD_REAL) or RBD_SERVER=qsd (qemu-storage-daemon,
+# --blockdev driver=rbd), and on SIGTERM stops the server, then writes the
+# image back over IMG with `rbd export`: the host-side checks of the guest
+# test read the bytes as Ceph holds them. Needs CEPH_CONF.
+set -euo pipefail
+sock="" disk=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --socket) sock=$2; shift 2 ;;
+        --disk)   disk=$2; shift 2 ;;
+        *) echo "over-rbd: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[ -n "$sock" ] && [ -n "$disk" ] && [ -n "${CEPH_CONF:-}" ] ||
+    { echo "usage: CEPH_CONF=... $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
+img=${disk%%,*}
+opts=""
+[ "$img" != "$disk" ] && opts=,${disk#*,}
+timeout 120 rbd import --no-progress --image-feature layering "$img" rbd/guest >&2 ||
+    { echo "over-rbd: rbd import failed" >&2; exit 1; }
+case "${RBD_SERVER:-vblkd}" in
+vblkd)
+    "$VBLKD_REAL" --socket "$sock" --disk "rbd:rbd/guest:conf=$CEPH_CONF$opts" &
+    ;;
+qsd)
+    queues=1 writable=on
+    IFS=, read -ra words <<<"${opts#,}"
+    for o in "${words[@]}"; do
+        case "$o" in
+            queues=*) queues=${o#queues=} ;;
+            ro) writable=off ;;
+        esac
+    done
+    "${QSD:-qemu-storage-daemon}" \
+        --blockdev "driver=rbd,node-name=disk0,pool=rbd,image=guest,conf=$CEPH_CONF,cache.direct=on" \
+        --export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=$writable,num-queues=$queues" &
+    ;;
+*)
+    echo "over-rbd: RBD_SERVER must be vblkd or qsd" >&2; exit 2 ;;
+esac
+srv=$!
+echo "over-rbd: rbd/guest served by ${RBD_SERVER:-vblkd} (pid $srv)" >&2
+finish() {
+    kill -TERM $srv 2>/dev/null
+    wait $srv
+    rc=$?
+    rm -f "$img.rbd"
+    timeout 120 rbd export rbd/guest "$img.rbd" >/dev/null 2>&1 && mv "$img.rbd" "$img" || rc=1
+    timeout 60 rbd rm rbd/guest >/dev/null 2>&1 || true
+    exit $rc
+}
+trap finish TERM INT
+wait $srv
+finish
