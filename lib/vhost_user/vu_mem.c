@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The server's mappings of front-end memory: the guest memory table
- * (SET_MEM_TABLE) and the inflight region (GET/SET_INFLIGHT_FD). Every
+ * (SET_MEM_TABLE) and the inflight region (GET/SET_INFLIGHT_FD); the dirty
+ * log (vu_log.c) is mapped with the same helpers. Every
  * mapping is checked against its fd before it is made and guarded against
  * the fd shrinking afterwards (vu_guard.h).
  */
@@ -33,7 +34,7 @@ int vu_fd_covers(int fd, uint64_t end, const char *what)
 }
 
 /* Map [0, len) of fd shared and guard it. Returns 0 or -errno. */
-static int map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map *m)
+int vu_map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map *m)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 
@@ -49,7 +50,7 @@ static int map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map 
 	return 0;
 }
 
-static void map_drop(struct vu_map *m)
+void vu_map_drop(struct vu_map *m)
 {
 	if (m->addr) {
 		vu_guard_del(m->guard);
@@ -63,7 +64,7 @@ static void map_drop(struct vu_map *m)
 static void maps_unmap(struct vu_map *maps)
 {
 	for (unsigned i = 0; i < VQ_MEM_MAX_REGIONS; i++)
-		map_drop(&maps[i]);
+		vu_map_drop(&maps[i]);
 }
 
 void vu_mem_drop(struct vu_server *srv)
@@ -104,7 +105,8 @@ int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, i
 		if (ret)
 			goto err_unmap;
 		/* Like libvhost-user: map from offset 0 so mmap_offset needs no alignment. */
-		ret = map_guarded(srv, fds[i], (size_t)(r->mmap_offset + r->memory_size), &maps[i]);
+		ret = vu_map_guarded(srv, fds[i], (size_t)(r->mmap_offset + r->memory_size),
+				     &maps[i]);
 		if (ret) {
 			log_warn("SET_MEM_TABLE: region %u: mmap: %s", i, strerror(-ret));
 			goto err_unmap;
@@ -147,7 +149,7 @@ err_unmap:
 /* Forget the inflight region; the caller has stopped every queue that used it. */
 void vu_inflight_drop(struct vu_server *srv)
 {
-	map_drop(&srv->inflight.map);
+	vu_map_drop(&srv->inflight.map);
 	memset(&srv->inflight, 0, sizeof(srv->inflight));
 	srv->inflight.map.guard = -1;
 }
@@ -161,7 +163,7 @@ int vu_inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t
 			uint16_t num_queues, uint16_t queue_size, bool packed)
 {
 	struct vu_map map;
-	int ret = map_guarded(srv, fd, (size_t)(offset + size), &map);
+	int ret = vu_map_guarded(srv, fd, (size_t)(offset + size), &map);
 
 	if (ret)
 		return ret;

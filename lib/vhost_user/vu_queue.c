@@ -144,6 +144,8 @@ int vu_queue_pop(struct vu_queue *q, struct vq_dev_elem *elem, struct iovec *iov
 void vu_queue_push(struct vu_queue *q, uint16_t head, uint32_t used_len)
 {
 	vq_dev_push(&q->vq, head, used_len);
+	/* vhost-user.rst "Dirty page logging": the used ring, once written. */
+	vu_log_ring(q);
 	q->pushed = true;
 }
 
@@ -278,8 +280,10 @@ static bool queue_should_run(const struct vu_queue *q)
 {
 	const struct vu_server *srv = q->srv;
 
+	/* With VHOST_F_LOG_ALL, only once there is a log to mark (vu_log.c). */
 	return srv->conn_fd >= 0 && srv->have_mem && q->num && q->addr_set && q->kick_fd >= 0 &&
-	       !atomic_load(&q->broken) && (q->enabled || !protocol_features_acked(srv));
+	       !atomic_load(&q->broken) && (q->enabled || !protocol_features_acked(srv)) &&
+	       (!vu_log_all(srv) || srv->log.base);
 }
 
 bool vu_ring_packed(const struct vu_server *srv)
@@ -386,6 +390,7 @@ static int queue_start(struct vu_queue *q)
 			 q->index, q->vq.packed ? "packed" : "split", q->base);
 		return ret;
 	}
+	vu_log_queue_start(q, &areas);
 	if (vq_dev_resubmit_pending(&q->vq))
 		log_info("queue %u: resubmitting %u requests a previous back end left in flight",
 			 q->index, vq_dev_resubmit_pending(&q->vq));
@@ -426,6 +431,7 @@ err_close_ep:
 err_close_stop:
 	vu_close_fd(&q->stop_fd);
 err_queue_stop:
+	memset(&q->log, 0, sizeof(q->log));
 	srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;
 	log_err("queue %u: cannot start: %s", q->index, strerror(-ret));
@@ -439,6 +445,7 @@ void vu_queue_stop(struct vu_queue *q)
 		return;
 	signal_fd(q->stop_fd);
 	pthread_join(q->thread, NULL);
+	vu_log_queue_stop(q);
 	q->srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;
 	/* The next start continues where this one stopped. */

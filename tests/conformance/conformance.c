@@ -1396,8 +1396,8 @@ static void vu_unimplemented_request(void)
 	uint64_t v = 0;
 
 	vu_open();
-	/* SET_LOG_BASE: logging (VHOST_F_LOG_ALL) is never offered. */
-	send_bad(VHOST_USER_SET_LOG_BASE, &v, sizeof(v), NULL, 0);
+	/* POSTCOPY_ADVISE: VHOST_USER_PROTOCOL_F_PAGEFAULT is never offered. */
+	send_bad(VHOST_USER_POSTCOPY_ADVISE, &v, sizeof(v), NULL, 0);
 }
 
 static void vu_bad_version(void)
