@@ -342,8 +342,10 @@ static enum vu_verdict h_set_vring_base(struct vu_server *srv, struct vu_req *r)
 /*
  * vhost-user.rst "VHOST_USER_GET_VRING_BASE": stop the ring and report the
  * next avail index. We let the in-flight requests finish first, so the index
- * is exact: everything before it has been completed and pushed. The ring
- * then stays stopped until a new SET_VRING_KICK.
+ * is exact: everything before it has been completed and pushed (and, while
+ * migrating, marked in the dirty log, which QEMU reads for the last time
+ * after this reply: vhost-user.rst "Migration"). The ring then stays
+ * stopped until a new SET_VRING_KICK.
  */
 static enum vu_verdict h_get_vring_base(struct vu_server *srv, struct vu_req *r)
 {

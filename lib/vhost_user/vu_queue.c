@@ -238,6 +238,9 @@ static void *queue_thread(void *arg)
 				break;
 			case QEV_STOP:
 				(void)eventfd_read(q->stop_fd, &v);
+				/* Read by the control thread after the join. */
+				if (!stopping)
+					q->stop_inflight = inflight;
 				stopping = true;
 				break;
 			case QEV_DEV:
@@ -418,6 +421,7 @@ static int queue_start(struct vu_queue *q)
 	if (ret)
 		goto err_close_ep;
 	q->pushed = false;
+	q->stop_inflight = 0;
 	ret = -pthread_create(&q->thread, NULL, queue_thread, q);
 	if (ret)
 		goto err_close_ep;
@@ -445,6 +449,10 @@ void vu_queue_stop(struct vu_queue *q)
 		return;
 	signal_fd(q->stop_fd);
 	pthread_join(q->thread, NULL);
+	/* The stop a migration makes (vhost-user.rst "Migration") drains like any other. */
+	if (q->stop_inflight)
+		log_info("queue %u: stopped after completing the %u requests in flight", q->index,
+			 q->stop_inflight);
 	vu_log_queue_stop(q);
 	q->srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;

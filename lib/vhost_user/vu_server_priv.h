@@ -111,7 +111,8 @@ struct vu_queue {
 	int stop_fd;
 	int epfd;
 	void *qdev;
-	bool pushed; /* queue thread: pushes since the last notify decision */
+	bool pushed;		/* queue thread: pushes since the last notify decision */
+	unsigned stop_inflight; /* queue thread: in flight when told to stop; read after join */
 	struct vu_queue_log log;
 };
 
