@@ -169,21 +169,22 @@ static void ring0_log_on(void)
 }
 
 /*
- * A write marks only the status page and the used ring; a read marks its
- * payload pages as well. The descriptor table and the avail ring (only
- * read by the device) stay clean. Logging switched on for a running ring
- * (SET_LOG_BASE, then SET_VRING_ADDR with VHOST_VRING_F_LOG, QEMU's order
- * at migration start) keeps the ring's position: requests before and after
- * complete in order.
+ * A write marks only the status page and the used ring (split: at
+ * log_guest_addr; packed: the device area there and the descriptor ring);
+ * a read marks its payload pages as well. What the device only reads (the
+ * avail ring or driver area; a split ring's descriptor table) stays clean.
+ * Logging switched on for a running ring (SET_LOG_BASE, then SET_VRING_ADDR
+ * with VHOST_VRING_F_LOG, QEMU's order at migration start) keeps the ring's
+ * position: requests before and after complete in order.
  */
-static void log_marks_written_pages(void)
+static void marks_written_pages(uint64_t want)
 {
 	static uint8_t buf[8192];
 	uint8_t *log;
 	uint32_t len;
 	int fd = memfd_of(LOG_SIZE + 100);
 
-	rf_open(&F, 1, log_features);
+	rf_open(&F, 1, want);
 	CHECK(F.features & VIRTIO_BIT(VHOST_F_LOG_ALL));
 	log = mmap(NULL, LOG_SIZE + 100, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(log != MAP_FAILED);
@@ -209,11 +210,24 @@ static void log_marks_written_pages(void)
 	CHECK(!page_marked(log, RF_DATA(0) + 8192));
 	CHECK(page_marked(log, RF_STATUS(0)));
 	CHECK(page_marked(log, RF_RING(0) + 0x2000));
-	CHECK(!page_marked(log, RF_RING(0)));
+	/* Split: the device only reads the descriptor table; packed: it writes used elements there.
+	 */
+	CHECK(page_marked(log, RF_RING(0)) == !!(want & VIRTIO_BIT(VIRTIO_F_RING_PACKED)));
 	CHECK(!page_marked(log, RF_RING(0) + 0x1000));
 	rf_rw_check(&F, 0, 64, 9);
 	rf_close(&F);
 	close(fd);
+}
+
+static void log_marks_written_pages(void)
+{
+	marks_written_pages(log_features);
+}
+
+/* §2.8: the same on a packed ring, whose used elements go to the descriptor ring. */
+static void log_marks_written_pages_packed(void)
+{
+	marks_written_pages(log_features | VIRTIO_BIT(VIRTIO_F_RING_PACKED));
 }
 
 /*
@@ -257,6 +271,7 @@ static const struct conf_case cases[] = {
     CL("log-fd-memfd", log_fd_not_eventfd),
     CL("log-fd-eventfd", log_fd_eventfd_taken),
     CL("log-marks-written-pages", log_marks_written_pages),
+    CL("log-marks-written-pages-packed", log_marks_written_pages_packed),
     CL("log-all-waits-for-log", log_all_waits_for_log),
 };
 
