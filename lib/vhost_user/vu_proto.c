@@ -596,8 +596,10 @@ static enum vu_verdict h_set_inflight_fd(struct vu_server *srv, struct vu_req *r
 /*
  * vhost-user.rst "VHOST_USER_SET_LOG_BASE", with LOG_SHMFD: the log is size
  * bytes at offset of the fd (vu_log_install checks and maps it). The front
- * end always waits for a reply (QEMU reads one whatever REPLY_ACK says): a
- * u64, 0 or the errno of a log we could not take. Without LOG_SHMFD the
+ * end always waits for a reply (QEMU reads one whatever REPLY_ACK says and
+ * ignores its payload, which the spec leaves undefined: libvhost-user echoes
+ * the size, DPDK sends none). Ours is a u64, 0 or the errno of a log we
+ * could not take. Without LOG_SHMFD the
  * request belongs to the kernel's vhost and is a protocol violation here.
  */
 static enum vu_verdict h_set_log_base(struct vu_server *srv, struct vu_req *r)
