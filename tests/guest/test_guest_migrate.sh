@@ -53,7 +53,7 @@ backend=${VBLK_GUEST_BACKEND:-vblkd}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
 hops=${VBLK_MIGRATE_HOPS:-3}
 delay=${VBLK_MIGRATE_DELAY:-}
-secs=${VBLK_GUEST_STRESS_SECS:-$((10 + hops * 8))}
+secs=${VBLK_GUEST_STRESS_SECS:-$((10 + hops * 10))}
 qemu=${QEMU:-qemu-system-x86_64}
 jobs=8
 skip() { echo "SKIP: $*"; exit 77; }
