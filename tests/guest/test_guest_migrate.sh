@@ -43,6 +43,7 @@
 #
 # Environment: VBLK_GUEST_BACKEND (vblkd | qsd), VBLKD, VBLK_GUEST_SEED,
 # VBLK_MIGRATE_HOPS (default 3), VBLK_MIGRATE_DELAY (ms, default none),
+# VBLK_GUEST_PACKED=1 (packed rings, vblkd only),
 # VBLK_GUEST_STRESS_SECS (default: long enough for the hops), VBLK_GUEST_CACHE,
 # VBLK_GUEST_KERNEL, QEMU, QSD, VBLK_GUEST_KEEP=1.
 # Exit: 0 pass, 1 fail, 77 skip.
@@ -84,6 +85,9 @@ case "$backend" in
            bin=$VBLKD ;;
     *)     echo "FAIL: unknown VBLK_GUEST_BACKEND=$backend"; exit 1 ;;
 esac
+# VBLK_GUEST_PACKED=1: packed virtqueues (virtio 1.3 §2.8), vblkd only.
+packed=${VBLK_GUEST_PACKED:-}
+[ -z "$packed" ] || [ "$backend" = vblkd ] || skip "packed ring: only vblkd implements it"
 [ -z "$delay" ] || command -v nbdkit >/dev/null || skip "nbdkit not installed (VBLK_MIGRATE_DELAY)"
 
 "$here/mkinitramfs.sh" "$cache" >/dev/null
@@ -126,7 +130,7 @@ dump() {
 img=$tmp/disk.img
 truncate -s 64M "$img"
 seed=${VBLK_GUEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
-say "backend=$backend seed=$seed hops=$hops stress=${secs}s delay=${delay:-none}"
+say "backend=$backend seed=$seed hops=$hops stress=${secs}s delay=${delay:-none}${packed:+ packed}"
 
 disk=$img
 if [ -n "$delay" ]; then
@@ -158,7 +162,8 @@ start_pair() {
              -smp 1,maxcpus=2 -m 524280K
              -object memory-backend-memfd,id=mem,size=524280K,share=on -numa node,memdev=mem
              -kernel "$kernel" -initrd "$initrd" -append "$append"
-             -chardev "socket,id=c0,path=$sock" -device vhost-user-blk-pci,chardev=c0,num-queues=1
+             -chardev "socket,id=c0,path=$sock"
+             -device "vhost-user-blk-pci,chardev=c0,num-queues=1${packed:+,packed=on}"
              -display none -serial "file:$tmp/console.$i" -monitor none -no-reboot
              -qmp "unix:$tmp/qmp.$i,server=on,wait=off")
     [ "$i" -gt 0 ] && q+=(-incoming defer)
