@@ -61,8 +61,23 @@ stop() {
 	PID=
 }
 
-field() { # json key -> value (flat numbers only, no jq needed)
-	sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1"
+# One report row's numbers from vblk bench --json (docs/json.md: fio's
+# layout; read and write added up, latency of both): IOPS MiB/s mean p50 p99 p99.9 (µs).
+row() {
+	python3 - "$1" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+r, w = job["read"], job["write"]
+n = r["total_ios"] + w["total_ios"]
+secs = max(r["runtime"], w["runtime"]) / 1000
+def lat(key):
+    # the busier direction's latency (randrw: both are about equal)
+    side = r if r["total_ios"] >= w["total_ios"] else w
+    c = side["clat_ns"]
+    return (c["mean"] if key == "mean" else c["percentile"][key]) / 1000
+print("%.0f %.1f %.1f %.1f %.1f %.1f" % (n / secs, (r["io_bytes"] + w["io_bytes"]) / secs / 1048576,
+      lat("mean"), lat("50.000000"), lat("99.000000"), lat("99.900000")))
+PY
 }
 
 {
@@ -88,13 +103,9 @@ for be in qsd ${VBLKD:+vblkd}; do
 			echo "| $be | $rw | $bs | $qd | $nq | failed: $(head -1 "$TMP/err") | | | | | |" >>"$REPORT"
 			continue
 		fi
-		lat=$(sed 's/.*"lat_us": //' "$out")
+		# shellcheck disable=SC2046 # six numbers, split on purpose
 		printf '| %s | %s | %s | %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n' \
-			"$be" "$rw" "$bs" "$qd" "$nq" "$(field "$out" iops)" "$(field "$out" mib_s)" \
-			"$(echo "$lat" | sed -n 's/.*"mean": \([0-9.]*\).*/\1/p')" \
-			"$(echo "$lat" | sed -n 's/.*"p50": \([0-9.]*\).*/\1/p')" \
-			"$(echo "$lat" | sed -n 's/.*"p99": \([0-9.]*\).*/\1/p')" \
-			"$(echo "$lat" | sed -n 's/.*"p99.9": \([0-9.]*\).*/\1/p')" >>"$REPORT"
+			"$be" "$rw" "$bs" "$qd" "$nq" $(row "$out") >>"$REPORT"
 		echo "bench: $be $rw bs=$bs iodepth=$qd queues=$nq done" >&2
 	done
 	stop

@@ -17,7 +17,8 @@
  * socket another daemon listens on is never taken over. The image is locked
  * as QEMU locks it (lib/backend/be_lock.h). SIGTERM/SIGINT finish the
  * in-flight requests, flush the disk, remove the socket (if the path still
- * names ours) and exit 0.
+ * names ours) and exit 0. SIGHUP learns the disk's size again and tells the
+ * front end (vblkd_resize.h).
  *
  * Exit status: 0 clean shutdown, 1 runtime error, 2 usage error.
  */
@@ -48,6 +49,7 @@
 #include "service.h"
 #include "vhost_user/vu_blk.h"
 #include "vhost_user/vu_server.h"
+#include "vblkd_resize.h"
 
 #define EXIT_USAGE 2
 
@@ -634,7 +636,8 @@ int main(int argc, char **argv)
 	struct blk_dev dev;
 	struct vu_server *srv;
 	struct be *be;
-	sigset_t sigs;
+	sigset_t sigs, hup;
+	struct resize_watch rw = {.hup_fd = -1, .quit_fd = -1};
 
 	if (wants_capabilities(argc, argv)) {
 		print_capabilities();
@@ -764,6 +767,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
@@ -789,6 +795,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vblkd: cannot start the server: %s\n", strerror(-ret));
 		goto out_unlink;
 	}
+	ret = resize_watch_start(&rw, &dev, srv, signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK));
+	if (ret)
+		log_warn("SIGHUP will not resize: %s", strerror(-ret));
 	log_info("serving %s (%" PRIu64 " bytes%s, %u queue%s) on %s", dopts.file, be->info.size,
 		 dopts.ro ? ", read-only" : "", dopts.queues, dopts.queues > 1 ? "s" : "",
 		 socket_path ? socket_path : "the inherited fd");
@@ -798,6 +807,7 @@ int main(int argc, char **argv)
 		log_warn("cannot notify the service manager (NOTIFY_SOCKET): %s", strerror(-ret));
 
 	ret = vu_server_run(srv, stop_fd);
+	resize_watch_stop(&rw);
 	if (ret)
 		log_err("server: %s", strerror(-ret));
 	else if (one_conn && !signal_pending(sfd))

@@ -151,13 +151,21 @@ struct vblk_options {
 #define VBLK_OPEN_PACKED_RING 1u
 
 /*
+ * num_queues is an upper bound, not a demand: set up as many queues as the
+ * back end offers, at most num_queues, instead of failing with -EINVAL when
+ * it offers fewer. vblk_info.num_queues says how many there are.
+ */
+#define VBLK_OPEN_QUEUES_UP_TO 2u
+
+/*
  * Connect to the vhost-user-blk back end listening on socket_path and set up
  * opts->num_queues queues. opts may be NULL for the defaults.
  * On success *out owns the connection; release it with vblk_close().
  * Errors: -ENOENT / -ECONNREFUSED (no back end at that path), -ENOTSUP (the
  * back end lacks a required feature: VIRTIO_F_VERSION_1, config access, or
  * VIRTIO_F_RING_PACKED when VBLK_OPEN_PACKED_RING asks for it),
- * -EINVAL (bad option, or more queues than the back end offers), -EPROTO
+ * -EINVAL (bad option, or more queues than the back end offers without
+ * VBLK_OPEN_QUEUES_UP_TO), -EPROTO
  * (malformed reply), -ETIMEDOUT (the back end did not answer a request
  * within opts->timeout_ms), -ECONNRESET (it closed the connection), -EIO (it
  * refused a request), -ENOMEM, other -errno from the socket. Every failure

@@ -44,7 +44,7 @@ struct be_io {
 };
 
 struct be_info {
-	uint64_t size;	     /* bytes */
+	uint64_t size;	     /* bytes, at open (ops->resize reports the current size) */
 	uint32_t align;	     /* buffer/offset/length alignment I/O needs (1 if none, 512/4096 with
 				O_DIRECT) */
 	uint32_t phys_block; /* physical block size hint in bytes (0 if unknown) */
@@ -93,6 +93,13 @@ struct be_ops {
 	void (*kick)(struct be_queue *q);
 	/* Call done() for every finished io; returns how many, or -errno. */
 	int (*reap)(struct be_queue *q);
+	/*
+	 * Optional (NULL: the size is fixed for the backend's life, -EOPNOTSUPP).
+	 * size 0: learn the backend's current size again; otherwise make it at
+	 * least size bytes (a file grows; nothing ever shrinks). *out is then the
+	 * current size. Any thread, while queues run. Returns 0 or -errno.
+	 */
+	int (*resize)(struct be *be, uint64_t size, uint64_t *out);
 };
 
 struct be {

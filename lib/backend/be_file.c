@@ -274,6 +274,40 @@ err_free:
 	return ret;
 }
 
+/*
+ * A block device's size is whatever BLKGETSIZE64 says now (it may have
+ * been grown underneath, e.g. lvextend); a regular file's is its st_size,
+ * extended with ftruncate when asked for more. A file is never shortened:
+ * that would throw away the guest's data, and no request needs it.
+ */
+static int file_resize(struct be *be, uint64_t size, uint64_t *out)
+{
+	struct file_be *f = to_file(be);
+	struct stat st;
+	uint64_t cur;
+
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(f->fd, BLKGETSIZE64, &cur) < 0)
+			return -errno;
+		if (size > cur)
+			return -ENOSPC; /* a block device cannot be grown from here */
+		*out = cur;
+		return 0;
+	}
+	cur = (uint64_t)st.st_size;
+	if (size > cur) {
+		if (be->info.ro)
+			return -EROFS;
+		if (size > (uint64_t)INT64_MAX || ftruncate(f->fd, (off_t)size) < 0)
+			return size > (uint64_t)INT64_MAX ? -EFBIG : -errno;
+		cur = size;
+	}
+	*out = cur;
+	return 0;
+}
+
 static void file_close(struct be *be)
 {
 	struct file_be *f;
@@ -366,4 +400,5 @@ const struct be_ops be_file_ops = {
     .submit = be_file_submit,
     .kick = be_file_kick,
     .reap = be_file_reap,
+    .resize = file_resize,
 };

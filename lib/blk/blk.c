@@ -16,7 +16,8 @@
  *
  * Threading: a blk_queue is used by one thread. The blk_dev is shared; the
  * fields written after init are `writeback` (atomic), changed by the control
- * thread and read once per write request, and the range lock of the padding
+ * thread and read once per write request, `capacity` (atomic, blk_dev_resize
+ * from any thread, read once per range check), and the range lock of the padding
  * stage (its own mutex; blk_align.c describes it and the cross-queue wake-up).
  *
  * The layers, one way down: the handlers here -> the padding stage
@@ -108,30 +109,88 @@ static int dev_block_sizes(struct blk_dev *d, const struct be_info *info,
 }
 
 /*
- * range=START/SIZE. With O_DIRECT padding the aligned superset of the last
- * block must lie inside the backend too, or an RMW would extend the file:
- * the default size stops at the last whole backend block.
+ * The export's size in bytes over a backend of be_size bytes, for
+ * range=START/SIZE (size 0: to the end). With O_DIRECT padding the aligned
+ * superset of the last block must lie inside the backend too, or an RMW
+ * would extend the file: the default size stops at the last whole backend
+ * block. 0 and *out, or -EINVAL.
  */
-static int dev_range(struct blk_dev *d, const struct be_info *info, const struct blk_dev_opts *opts)
+static int range_bytes(const struct blk_dev *d, uint64_t be_size, uint64_t start, uint64_t size,
+		       uint64_t *out)
 {
-	uint64_t start = opts->range_start, size = opts->range_size, end_max = info->size;
-	uint64_t l = d->blk_size, a = d->be_align;
+	uint64_t end_max = be_size, l = d->blk_size, a = d->be_align;
 
-	if (start % l || size % l || start > info->size)
+	if (start % l || size % l || start > be_size)
 		return -EINVAL;
 	if (d->pad)
 		end_max = end_max / a * a;
 	if (size == 0) {
 		size = end_max > start ? (end_max - start) / l * l : 0;
-		if (size == 0 && (opts->range_start || opts->range_size))
+		if (size == 0 && start)
 			return -EINVAL;
-	} else if (size > info->size - start ||
-		   (d->pad && (start + size + a - 1) / a * a > info->size)) {
+	} else if (size > be_size - start || (d->pad && (start + size + a - 1) / a * a > be_size)) {
 		return -EINVAL;
 	}
-	d->range_start = start;
-	d->capacity = size >> VIRTIO_BLK_SECTOR_SHIFT;
+	*out = size;
 	return 0;
+}
+
+static int dev_range(struct blk_dev *d, const struct be_info *info, const struct blk_dev_opts *opts)
+{
+	uint64_t size;
+	int ret = range_bytes(d, info->size, opts->range_start, opts->range_size, &size);
+
+	if (ret)
+		return ret;
+	d->range_start = opts->range_start;
+	d->range_size = opts->range_size;
+	atomic_init(&d->capacity, size >> VIRTIO_BLK_SECTOR_SHIFT);
+	return 0;
+}
+
+/*
+ * Growing only ever widens what range_ok accepts; a backend that shrank
+ * underneath narrows it, and a request checked just before fails on the
+ * backend instead (I/O error), as it would have anyway.
+ */
+int blk_dev_resize(struct blk_dev *d, uint64_t new_size)
+{
+	uint64_t cur, range, want = 0, be_size, bytes;
+	int ret = 0;
+
+	if (!d->be->ops->resize)
+		return -EOPNOTSUPP;
+	if (new_size && d->ro)
+		return -EROFS;
+	if (atomic_exchange(&d->resizing, true))
+		return -EBUSY;
+	cur = atomic_load(&d->capacity) << VIRTIO_BLK_SECTOR_SHIFT;
+	range = d->range_size;
+	if (new_size) {
+		if (new_size % d->blk_size || new_size < cur ||
+		    new_size > UINT64_MAX - d->range_start - d->be_align) {
+			ret = -EINVAL;
+			goto out;
+		}
+		/* Room for the padded last block as well (range_bytes). */
+		want = d->range_start + new_size;
+		if (d->pad)
+			want = (want + d->be_align - 1) / d->be_align * d->be_align;
+		if (range)
+			range = new_size;
+	}
+	ret = d->be->ops->resize(d->be, want, &be_size);
+	if (!ret)
+		ret = range_bytes(d, be_size, d->range_start, range, &bytes);
+	if (!ret && new_size && bytes < new_size)
+		ret = -EINVAL;
+	if (!ret) {
+		d->range_size = range;
+		atomic_store(&d->capacity, bytes >> VIRTIO_BLK_SECTOR_SHIFT);
+	}
+out:
+	atomic_store(&d->resizing, false);
+	return ret;
 }
 
 int blk_dev_init(struct blk_dev *d, struct be *be, const struct blk_dev_opts *opts)
@@ -260,7 +319,7 @@ void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated)
 void blk_dev_get_config(const struct blk_dev *d, struct virtio_blk_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = vblk_cpu_to_le64(d->capacity);
+	cfg->capacity = vblk_cpu_to_le64(atomic_load(&((struct blk_dev *)d)->capacity));
 	if (d->features & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX))
 		cfg->size_max = vblk_cpu_to_le32(d->size_max);
 	cfg->seg_max = vblk_cpu_to_le32(d->seg_max);
@@ -412,7 +471,10 @@ static unsigned write_flags(const struct blk_queue *q)
 /* §5.2.6.2: a request touching any sector at or past capacity fails. No shift before this. */
 static bool range_ok(const struct blk_dev *d, uint64_t sector, uint64_t nsectors)
 {
-	return !(sector > d->capacity || nsectors > d->capacity - sector);
+	/* One load: blk_dev_resize may change it meanwhile (acquire pairs with its store). */
+	uint64_t cap = atomic_load_explicit(&((struct blk_dev *)d)->capacity, memory_order_acquire);
+
+	return !(sector > cap || nsectors > cap - sector);
 }
 
 /* ---- handlers ---------------------------------------------------------- */

@@ -57,7 +57,11 @@ struct blk_dev_opts {
 /* Device-wide state shared by all queues. */
 struct blk_dev {
 	struct be *be;
-	uint64_t capacity; /* 512-byte sectors */
+	/*
+	 * 512-byte sectors. Changed by blk_dev_resize while queues run: every
+	 * request is checked against one atomic load of it.
+	 */
+	_Atomic uint64_t capacity;
 	uint32_t blk_size; /* logical block size, bytes */
 	uint32_t seg_max;
 	uint32_t size_max;
@@ -73,6 +77,8 @@ struct blk_dev {
 	uint32_t opt_io_size;	  /* logical blocks, 0 = none (TOPOLOGY) */
 	uint32_t discard_align;	  /* 512-byte sectors (discard/secure erase alignment hint) */
 	uint64_t range_start;	  /* backend byte offset of sector 0 */
+	uint64_t range_size;	  /* range=START/SIZE's SIZE; 0: up to the end of the backend */
+	_Atomic bool resizing;	  /* a blk_dev_resize is running */
 	/*
 	 * Padding stage (blk_align.c): the backend's offset/length and memory
 	 * alignment; pad when either is > 1; rmw when a valid request can cover
@@ -91,6 +97,24 @@ struct blk_dev {
 
 /* Fill d from the backend's capabilities. Returns 0 or -EINVAL (bad option). */
 int blk_dev_init(struct blk_dev *d, struct be *be, const struct blk_dev_opts *opts);
+
+/*
+ * Change the capacity while the device is in use (online resize).
+ * new_size 0: the backend's size is learned again (a block device's
+ * BLKGETSIZE64, a file's st_size) and the export follows it, unless it is a
+ * fixed range=START/SIZE, which keeps its size (and must still fit). A
+ * backend that shrank shrinks the export: its data is gone already.
+ * new_size > 0: the export becomes new_size bytes (a multiple of the logical
+ * block size, never smaller than now: shrinking would destroy guest data);
+ * a regular file is extended to hold it, a fixed range grows to it.
+ * The new capacity is what blk_dev_get_config reports from then on; the
+ * caller tells the driver (a config change notification, virtio 1.3
+ * §5.2.4 capacity). Thread-safe against the queues; a concurrent second
+ * resize gets -EBUSY. Returns 0, -EINVAL (bad size, or the backend no
+ * longer covers a fixed range), -EROFS, -EOPNOTSUPP (the backend's size is
+ * fixed, e.g. NBD or memory), -EBUSY or the backend's -errno.
+ */
+int blk_dev_resize(struct blk_dev *d, uint64_t new_size);
 
 /* Release what blk_dev_init set up (the range lock). Accepts NULL and a zeroed device. */
 void blk_dev_fini(struct blk_dev *d);

@@ -143,7 +143,7 @@ int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 	} else {
 		dev->info.max_queues = 1;
 	}
-	if (o->num_queues > dev->info.max_queues) {
+	if (o->num_queues > dev->info.max_queues && !(o->flags & VBLK_OPEN_QUEUES_UP_TO)) {
 		client_set_error(o, "back end offers %u queue(s), %u requested",
 				 dev->info.max_queues, o->num_queues);
 		return -EINVAL;

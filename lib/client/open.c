@@ -176,7 +176,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	if (o.queue_size > VIRTQ_SPLIT_MAX_SIZE ||
 	    (!(o.flags & VBLK_OPEN_PACKED_RING) && (o.queue_size & (o.queue_size - 1))) ||
 	    o.num_queues > VHOST_USER_VRING_IDX_MASK + 1 || o.buffer_size > (1ull << 40) ||
-	    (o.flags & ~VBLK_OPEN_PACKED_RING) || !reserved_zero(&o)) {
+	    (o.flags & ~(VBLK_OPEN_PACKED_RING | VBLK_OPEN_QUEUES_UP_TO)) || !reserved_zero(&o)) {
 		client_set_error(
 		    &o, "invalid options (queue size must be <= 32768, and a power of two for "
 			"a split ring; unknown flags and reserved words must be zero)");
@@ -204,6 +204,9 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	ret = client_negotiate(dev, &o, &acked);
 	if (ret)
 		goto err;
+	/* client_negotiate() let a larger count through only with VBLK_OPEN_QUEUES_UP_TO. */
+	if (o.num_queues > dev->info.max_queues)
+		o.num_queues = dev->opts.num_queues = dev->info.max_queues;
 	event_idx = acked & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
 	indirect = acked & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
 	dev->packed = acked & VIRTIO_BIT(VIRTIO_F_RING_PACKED);

@@ -47,12 +47,15 @@
  * I/O tracking") lets QEMU reconnect to a restarted vblkd without losing or
  * failing the requests the dead one had popped. LOG_SHMFD ("Migration")
  * lets it migrate the guest: it shares its dirty log by fd (vu_log.c).
+ * BACKEND_REQ gives us the channel that tells the front end of a resize
+ * (vu_backend.c).
  */
 #define VU_PROTOCOL_FEATURES                                                                       \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |      \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |                                                \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                        \
-	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD))
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD) |                                             \
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 
 /* What a handler decided. */
 enum vu_verdict {
@@ -633,6 +636,25 @@ static enum vu_verdict h_set_log_fd(struct vu_server *srv, struct vu_req *r)
 	return VU_OK;
 }
 
+/*
+ * vhost-user.rst "VHOST_USER_SET_BACKEND_REQ_FD": only with
+ * VHOST_USER_PROTOCOL_F_BACKEND_REQ negotiated; the fd's kind is checked
+ * (vu_backend_set_fd) and a refused one leaves the older channel in place.
+ */
+static enum vu_verdict h_set_backend_req_fd(struct vu_server *srv, struct vu_req *r)
+{
+	int ret;
+
+	if (!(srv->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ))) {
+		log_warn("SET_BACKEND_REQ_FD without VHOST_USER_PROTOCOL_F_BACKEND_REQ");
+		return VU_DROP;
+	}
+	ret = vu_backend_set_fd(srv, r->fds[0]);
+	if (!ret)
+		r->fds[0] = -1;
+	return verdict_of(r, ret);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The contract table and dispatch                                          */
 
@@ -693,6 +715,10 @@ static const struct vu_contract vu_contracts[VHOST_USER_MAX] = {
 				 .fds = 1,
 				 .has_reply = true},
     [VHOST_USER_SET_LOG_FD] = {.fn = h_set_log_fd, .size = 0, .fds = 1},
+    [VHOST_USER_SET_BACKEND_REQ_FD] = {.fn = h_set_backend_req_fd,
+				       .size = 0,
+				       .fds = 1,
+				       .fds_exact = true},
 };
 
 /* The vring index a request names (its contract says where). */

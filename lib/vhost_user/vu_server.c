@@ -29,8 +29,6 @@
 #include "vu_msg.h"
 #include "vu_server_priv.h"
 
-enum { EV_LISTEN = 1, EV_CONN, EV_STOP, EV_FAULT };
-
 static int epoll_add(int epfd, int fd, uint64_t data)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = data};
@@ -66,6 +64,7 @@ static void conn_drop(struct vu_server *srv, bool flush)
 	srv->features = 0;
 	srv->protocol_features = 0;
 	srv->ops->set_features(srv->dev, 0);
+	vu_backend_drop(srv);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->conn_fd, NULL);
 	vu_close_fd(&srv->conn_fd);
 	atomic_store(&srv->mem_fault, 0);
@@ -155,7 +154,7 @@ static int do_accept(struct vu_server *srv)
 		close(fd);
 		return 0;
 	}
-	if (epoll_add(srv->epfd, fd, ((uint64_t)(unsigned)fd << 32) | EV_CONN)) {
+	if (epoll_add(srv->epfd, fd, ((uint64_t)(unsigned)fd << 32) | VU_EV_CONN)) {
 		log_err("epoll_ctl: %s", strerror(errno));
 		close(fd);
 		return 0;
@@ -185,6 +184,7 @@ int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd, str
 	srv->listen_fd = listen_fd;
 	srv->conn_fd = -1;
 	srv->stop_fd = -1;
+	srv->backend_fd = srv->cfg_fd = srv->backend_timer = -1;
 	srv->nqueues = nq;
 	for (unsigned i = 0; i < VQ_MEM_MAX_REGIONS; i++)
 		srv->maps[i].guard = -1;
@@ -198,6 +198,8 @@ int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd, str
 		goto err_destroy;
 	}
 	ret = vu_guard_init();
+	if (!ret)
+		ret = vu_backend_init(srv);
 	if (ret)
 		goto err_destroy;
 	srv->queues = calloc(nq, sizeof(*srv->queues));
@@ -213,9 +215,9 @@ int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd, str
 		q->kick_fd = q->call_fd = q->err_fd = -1;
 		q->stop_fd = q->epfd = -1;
 	}
-	ret = listen_fd >= 0 ? epoll_add(srv->epfd, listen_fd, EV_LISTEN) : 0;
+	ret = listen_fd >= 0 ? epoll_add(srv->epfd, listen_fd, VU_EV_LISTEN) : 0;
 	if (!ret)
-		ret = epoll_add(srv->epfd, srv->fault_fd, EV_FAULT);
+		ret = epoll_add(srv->epfd, srv->fault_fd, VU_EV_FAULT);
 	if (ret)
 		goto err_destroy;
 	*out = srv;
@@ -243,7 +245,7 @@ int vu_server_create_conn(const struct vu_dev_ops *ops, void *dev, int conn_fd,
 		close(conn_fd);
 		return ret;
 	}
-	ret = epoll_add(srv->epfd, conn_fd, ((uint64_t)(unsigned)conn_fd << 32) | EV_CONN);
+	ret = epoll_add(srv->epfd, conn_fd, ((uint64_t)(unsigned)conn_fd << 32) | VU_EV_CONN);
 	if (ret) {
 		close(conn_fd);
 		vu_server_destroy(srv);
@@ -257,7 +259,7 @@ int vu_server_create_conn(const struct vu_dev_ops *ops, void *dev, int conn_fd,
 
 int vu_server_run(struct vu_server *srv, int stop_fd)
 {
-	int ret = epoll_add(srv->epfd, stop_fd, EV_STOP);
+	int ret = epoll_add(srv->epfd, stop_fd, VU_EV_STOP);
 
 	if (ret)
 		return ret;
@@ -276,17 +278,23 @@ int vu_server_run(struct vu_server *srv, int stop_fd)
 			uint32_t tag = (uint32_t)ev[i].data.u64;
 			int fd = (int)(ev[i].data.u64 >> 32);
 
-			if (tag == EV_STOP) {
+			if (tag == VU_EV_STOP) {
 				ret = 0;
 				goto out;
 			}
-			if (tag == EV_LISTEN) {
+			if (tag == VU_EV_LISTEN) {
 				ret = do_accept(srv);
 				if (ret)
 					goto out;
-			} else if (tag == EV_FAULT) {
+			} else if (tag == VU_EV_FAULT) {
 				conn_fault(srv);
-			} else if (tag == EV_CONN && fd == srv->conn_fd) {
+			} else if (tag == VU_EV_CONFIG) {
+				vu_backend_config_event(srv);
+			} else if (tag == VU_EV_BACKEND) {
+				vu_backend_ready(srv);
+			} else if (tag == VU_EV_BACKEND_TIMER) {
+				vu_backend_timeout(srv);
+			} else if (tag == VU_EV_CONN && fd == srv->conn_fd) {
 				/* An event of a connection dropped earlier in this batch is stale.
 				 */
 				conn_ready(srv);
@@ -335,6 +343,7 @@ void vu_server_destroy(struct vu_server *srv)
 	vu_inflight_drop(srv);
 	vu_log_drop(srv);
 	vu_close_fd(&srv->log.call_fd);
+	vu_backend_fini(srv);
 	vu_close_fd(&srv->listen_fd);
 	vu_close_fd(&srv->fault_fd);
 	vu_close_fd(&srv->epfd);

@@ -104,6 +104,19 @@ int vu_server_run(struct vu_server *srv, int stop_fd);
  */
 int vu_server_shutdown(struct vu_server *srv);
 
+/*
+ * The device's config space changed (e.g. its capacity after a resize):
+ * tell the front end with VHOST_USER_BACKEND_CONFIG_CHANGE_MSG on the
+ * back-end request channel (vhost-user.rst "Back-end communication"), which
+ * then reads it again with GET_CONFIG. Thread-safe: callable from any thread
+ * while the server exists; the control thread sends the message, never
+ * waits for the front end's ack in place, and only logs when none comes.
+ * Calls before it ran send one message. Without a channel (the front end
+ * did not negotiate VHOST_USER_PROTOCOL_F_BACKEND_REQ and CONFIG) nothing is
+ * sent. Returns 0 or -errno.
+ */
+int vu_server_config_changed(struct vu_server *s);
+
 /* Free everything (drains queues first if still running). Accepts NULL. */
 void vu_server_destroy(struct vu_server *srv);
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The vhost-user server's private state, shared by its four files:
+ * The vhost-user server's private state, shared by its five files:
  *   vu_server.c  the connection: accept, receive with a deadline, run, destroy;
  *   vu_proto.c   the protocol: the per-request contract table, dispatch, handlers;
  *   vu_queue.c   the queues: thread, start/stop/reset, the eventfds of a ring;
  *   vu_mem.c     the mappings: guest memory table and inflight region;
  *   vu_log.c     dirty logging for live migration: the log and its marks.
+ *   vu_backend.c the back-end request channel (CONFIG_CHANGE_MSG).
  *
  * Threads and ownership (docs/design.md "Threads"): the control thread
  * (vu_server_run) owns everything here. A started queue's thread reads its
@@ -35,6 +36,17 @@
  * included, must arrive within this time. Replies get the same bound.
  */
 #define VU_MSG_DEADLINE_MS 5000
+
+/* What the control thread's epoll events are about (data.u64, low 32 bits). */
+enum vu_ev {
+	VU_EV_LISTEN = 1,
+	VU_EV_CONN, /* high 32 bits: the connection's fd */
+	VU_EV_STOP,
+	VU_EV_FAULT,
+	VU_EV_CONFIG,	     /* vu_server_config_changed() */
+	VU_EV_BACKEND,	     /* the back-end request channel is readable */
+	VU_EV_BACKEND_TIMER, /* an ack on it is overdue */
+};
 
 struct vu_map {
 	void *addr;
@@ -145,6 +157,18 @@ struct vu_server {
 
 	/* vu_server_create_conn: no listening socket; run ends with the connection. */
 	bool one_conn;
+
+	/*
+	 * The back-end request channel (vu_backend.c): SET_BACKEND_REQ_FD's
+	 * socket (-1: none), the eventfd vu_server_config_changed() writes from
+	 * any thread, and the timer bounding the wait for an ack.
+	 */
+	int backend_fd;
+	int cfg_fd;
+	int backend_timer;
+	bool backend_wait;     /* a CONFIG_CHANGE_MSG awaits its ack */
+	bool cfg_pending;      /* and another change came meanwhile */
+	unsigned backend_late; /* acks that timed out and may still arrive */
 };
 
 /* vu_queue.c */
@@ -178,6 +202,15 @@ void vu_log_drop(struct vu_server *srv);
 void vu_log_queue_start(struct vu_queue *q, const struct vq_dev_areas *areas);
 void vu_log_queue_stop(struct vu_queue *q);
 void vu_log_ring(struct vu_queue *q);
+
+/* vu_backend.c */
+int vu_backend_init(struct vu_server *srv);
+void vu_backend_fini(struct vu_server *srv);
+int vu_backend_set_fd(struct vu_server *srv, int fd);
+void vu_backend_drop(struct vu_server *srv);
+void vu_backend_config_event(struct vu_server *srv);
+void vu_backend_ready(struct vu_server *srv);
+void vu_backend_timeout(struct vu_server *srv);
 
 /* vu_server.c: send on the connection within VU_MSG_DEADLINE_MS. 0 or -errno. */
 int vu_conn_send(struct vu_server *srv, const struct vhost_user_msg *m, const int *fds,

@@ -3,6 +3,8 @@
 # a temporary image and stop it on exit.
 #   VBLK_BACKEND=qsd (default) | vblkd     VBLKD=path/to/vblkd
 # start_backend IMG_SIZE QUEUES  -> sets TMP, IMG, SOCK, SERIAL (expected GET_ID or "")
+#   (an existing $TMP/disk.img keeps its data; BACKEND_UNMAP=1: qsd honours
+#   discard and unmapping write-zeroes, as vblkd always does)
 # Exit 77 (skip) when the selected back end is not available.
 # VBLK_TEST_PACKED=1: every vblk command the test runs gets --packed (a shim
 # in $TMP stands in for $VBLK).
@@ -62,8 +64,8 @@ start_backend() {
 	qsd)
 		QSD=${QSD:-qemu-storage-daemon}
 		command -v "$QSD" >/dev/null 2>&1 || { echo "SKIP: $QSD not installed"; exit 77; }
-		"$QSD" --blockdev driver=file,node-name=file0,filename="$IMG" \
-			--blockdev driver=raw,node-name=disk0,file=file0 \
+		"$QSD" --blockdev driver=file,node-name=file0,filename="$IMG"${BACKEND_UNMAP:+,discard=unmap} \
+			--blockdev driver=raw,node-name=disk0,file=file0${BACKEND_UNMAP:+,discard=unmap} \
 			--export type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path="$SOCK",writable=on,num-queues="$2" \
 			>"$TMP/backend.log" 2>&1 &
 		BACKEND_PID=$!

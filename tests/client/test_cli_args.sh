@@ -47,10 +47,14 @@ ln -s "$SOCK" "$TMP/-sock" || exit 1
 # bench writes over the data above: last.
 "$VBLK" bench "$SOCK" --rw read --bs 8k --iodepth 2 --runtime 0.2 --json >"$TMP/b1" ||
 	fail "bench with spaced values"
-grep -q '"rw": "read", "bs": 8192, "iodepth": 2,' "$TMP/b1" || fail "spaced values: $(cat "$TMP/b1")"
+python3 "$(dirname "$0")/check_json.py" "$TMP/b1" 'jobs.0.job options.rw=read' \
+	'jobs.0.job options.bs=8192' 'jobs.0.job options.iodepth=2' ||
+	fail "spaced values: $(cat "$TMP/b1")"
 "$VBLK" bench --json --rw=write --bs=4KiB --iodepth=3 --runtime=0.2 "$SOCK" >"$TMP/b2" ||
 	fail "bench with = values before the socket"
-grep -q '"rw": "write", "bs": 4096, "iodepth": 3,' "$TMP/b2" || fail "= values: $(cat "$TMP/b2")"
+python3 "$(dirname "$0")/check_json.py" "$TMP/b2" 'jobs.0.job options.rw=write' \
+	'jobs.0.job options.bs=4096' 'jobs.0.job options.iodepth=3' ||
+	fail "= values: $(cat "$TMP/b2")"
 expect 2 bench "$SOCK" --bs
 expect 2 bench "$SOCK" --iodepth 0
 expect 2 bench "$SOCK" --queues 4294967297

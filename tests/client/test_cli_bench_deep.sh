@@ -9,8 +9,9 @@ start_backend 64M 1
 for depth in 4096 2049; do
 	"$VBLK" bench "$SOCK" --rw=randrw --bs=4k --iodepth=$depth --runtime=1 --json \
 		>"$TMP/out" 2>"$TMP/err" || fail "iodepth $depth: $(cat "$TMP/err")"
-	grep -q "\"iodepth\": $depth," "$TMP/out" || fail "iodepth $depth: $(cat "$TMP/out")"
-	grep -q '"ios": 0,' "$TMP/out" && fail "iodepth $depth: no I/O done: $(cat "$TMP/out")"
-	echo "iodepth $depth: $(cat "$TMP/out")"
+	python3 "$(dirname "$0")/check_json.py" "$TMP/out" "jobs.0.job options.iodepth=$depth" \
+		'jobs.0.read.total_ios>0' 'jobs.0.write.total_ios>0' ||
+		fail "iodepth $depth: $(cat "$TMP/out")"
+	echo "iodepth $depth: $(tr -d '\n' <"$TMP/out" | head -c 600)"
 done
 exit 0

@@ -23,7 +23,7 @@ import json, sys
 d = json.load(sys.stdin)
 assert d["capacity"] == 33554432, d
 assert d["logical_block_size"] >= 512, d
-assert "VIRTIO_F_VERSION_1" in d["feature_names"], d
+assert "VIRTIO_F_VERSION_1" in d["features"]["negotiated"]["names"], d
 ' || fail "json: $json"
 fi
 

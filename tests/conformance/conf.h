@@ -28,6 +28,8 @@ extern const struct conf_table conf_control_cases;
 extern const struct conf_table conf_packed_cases;
 /* The dirty-logging ones (conf_log.c). */
 extern const struct conf_table conf_log_cases;
+/* The back-end request channel (conf_backend.c). */
+extern const struct conf_table conf_backend_cases;
 
 struct daemon {
 	const char *tag;  /* in file names */

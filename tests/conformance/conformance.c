@@ -1570,8 +1570,8 @@ static const struct conf_case cases[] = {
 
 static const struct conf_table main_cases = {cases, NCASES};
 /* Every table of cases, in the order they run. */
-static const struct conf_table *const tables[] = {&main_cases, &conf_control_cases,
-						  &conf_packed_cases, &conf_log_cases};
+static const struct conf_table *const tables[] = {
+    &main_cases, &conf_control_cases, &conf_packed_cases, &conf_log_cases, &conf_backend_cases};
 
 const char *conf_vblkd;
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

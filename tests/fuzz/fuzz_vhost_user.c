@@ -19,7 +19,8 @@
  *   0-4  message: u8 request (>= 0xf0: a raw u32 follows), u8 flags selector,
  *        le16 size, u8 fds (count in bits 0-3, kind in bits 4-7), then
  *        min(size, payload max) payload bytes
- *   5    kick: u8 index of an eventfd this input created
+ *   5    kick: u8 index of an eventfd this input created; 0xff instead says
+ *        the device's config space changed (vu_server_config_changed)
  *   6    guest memory write: le16 offset, u8 length, bytes
  *   7    a second client connects (must be refused while we are connected)
  */
@@ -90,6 +91,12 @@ static int make_fd(struct run *r, unsigned kind, unsigned i)
 	case 4:
 		if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
 			DIE("pipe: %s", strerror(errno));
+		fuzz_vu_own(&r->c, p[0]);
+		return fuzz_vu_own(&r->c, p[1]);
+	case 5:
+		/* A connected unix socket (SET_BACKEND_REQ_FD); its peer stays open, unread. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
+			DIE("socketpair: %s", strerror(errno));
 		fuzz_vu_own(&r->c, p[0]);
 		return fuzz_vu_own(&r->c, p[1]);
 	default:
@@ -170,7 +177,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5: {
 			uint8_t i = take8(&in);
 
-			if (r.nev)
+			if (i == 0xff)
+				vu_server_config_changed(r.c.srv);
+			else if (r.nev)
 				eventfd_write(r.evfd[i % r.nev], 1);
 			break;
 		}

@@ -173,8 +173,10 @@ SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
 GET_CONFIG, SET_CONFIG = 24, 25
 SET_LOG_BASE, SET_LOG_FD = 6, 7
+SET_BACKEND_REQ_FD = 21
 NEED_REPLY = 0x8
-FD_EVENT, FD_MEM, FD_PIPE = 0x00, 0x20, 0x40
+FD_EVENT, FD_MEM, FD_PIPE, FD_SOCKET = 0x00, 0x20, 0x40, 0x50
+PF_BACKEND_REQ = 0x20
 UVA = 0x7F0000000000
 GMEM = 256 << 10
 
@@ -283,6 +285,15 @@ def vhost_user_seeds():
         vu_msg(SET_LOG_FD, b"", NEED_REPLY, 1) +
         vu_msg(SET_LOG_BASE, struct.pack("<QQ", 8, (1 << 64) - 4), 0, 1, FD_MEM) +
         vu_msg(GET_VRING_BASE, state(0, 0)) + vu_msg(SET_FEATURES, u64(full), NEED_REPLY),
+        # The back-end request channel: hostile fds, a replaced channel, config changes.
+        "backend-channel": vu_negotiate(full, 0x1 | 0x8 | 0x200 | PF_BACKEND_REQ) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_PIPE) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_EVENT) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET) + bytes([5, 0xff]) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET) + bytes([5, 0xff, 5, 0xff]) +
+        vu_msg(GET_CONFIG, cfg + bytes(96)) + vu_queue(0) + io,
+        "backend-channel-unnegotiated": vu_negotiate(base) +
+        vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET),
     }
 
 # ------------------------------------------------------------------ vhost_seq

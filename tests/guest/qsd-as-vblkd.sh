@@ -12,7 +12,13 @@
 # the conformance runner (build/tests/conformance/conformance
 # tests/guest/qsd-as-vblkd.sh control), to see which classes libvhost-user
 # fails too.
+# SIGHUP does what it does to vblkd: the disk's size is learned again. qsd
+# has no such signal, so the stand-in opens qsd's QMP monitor on SOCK.qmp
+# and sends block_resize with the image's current size (qmp.py); qsd then
+# tells the front end (VHOST_USER_BACKEND_CONFIG_CHANGE_MSG) itself.
+# SIGTERM/SIGINT are passed on to qsd, whose exit status is ours.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 sock="" disk=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,7 +46,27 @@ file="driver=file,node-name=file0,filename=$img,cache.direct=off$fileopts"
 case "$img" in
     nbd+unix:///\?socket=*) file="driver=nbd,node-name=file0,server.type=unix,server.path=${img#*socket=}" ;;
 esac
-exec "${QSD:-qemu-storage-daemon}" \
+qmp=$sock.qmp
+"${QSD:-qemu-storage-daemon}" \
+    --chardev "socket,id=qmp0,path=$qmp,server=on,wait=off" --monitor chardev=qmp0 \
     --blockdev "$file" \
     --blockdev "driver=raw,node-name=disk0,file=file0" \
-    --export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=$writable$opts"
+    --export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=$writable$opts" &
+qpid=$!
+resize() {
+    local size
+    size=$(stat -c %s "$img")
+    echo "qsd-as-vblkd: SIGHUP: block_resize disk0 to $size bytes" >&2
+    "$here/qmp.py" "$qmp" block_resize "{\"node-name\": \"disk0\", \"size\": $size}" >&2 ||
+        echo "qsd-as-vblkd: block_resize failed" >&2
+}
+trap resize HUP
+trap 'kill -TERM "$qpid" 2>/dev/null || true' TERM INT
+# wait returns early (status > 128) for every trapped signal: wait again
+# until qsd itself is gone, then report its status.
+while :; do
+    wait "$qpid" && st=0 || st=$?
+    kill -0 "$qpid" 2>/dev/null || break
+done
+rm -f "$qmp"
+exit "$st"

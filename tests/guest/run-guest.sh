@@ -7,6 +7,7 @@
 #                [--cache DIR] [--smp N] [--queues N|default] [--backend-log FILE]
 #                [--reconnect] [--kill-backend N [--kill-after S] [--kill-interval S]
 #                 [--kill-down S]] [--guest-args 'k=v ...'] [--packed]
+#                [--resize-to BYTES]
 #
 # 1. builds/reuses the initramfs (mkinitramfs.sh, cached in --cache DIR,
 #    default $VBLK_GUEST_CACHE or ${TMPDIR:-/tmp}/vblk-guest-cache-$UID);
@@ -45,6 +46,12 @@
 #   --packed             the device gets packed=on: QEMU offers
 #                        VIRTIO_F_RING_PACKED and the guest drives a packed
 #                        virtqueue (virtio 1.3 §2.8) through the back end
+#   --resize-to BYTES    online resize (test_guest_resize.sh): when the console
+#                        shows VBLK_RESIZE_READY, grow the image to BYTES
+#                        (truncate) and send the back end SIGHUP, which makes
+#                        vblkd learn the new size and tell the front end
+#                        (the qsd stand-in, qsd-as-vblkd.sh, turns it into
+#                        QMP block_resize); needs --backend vblkd
 #
 # Environment: VBLKD (default for --vblkd), VBLK_GUEST_CACHE, VBLK_GUEST_SMP,
 # VBLK_GUEST_TIMEOUT, VBLK_GUEST_KERNEL (see mkinitramfs.sh), QEMU (binary),
@@ -58,7 +65,7 @@ usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; 
 
 backend="" image="" vblkd=${VBLKD:-} disk_opts="" script=basic seed=""
 queues=1 backend_logfile="" packed=""
-reconnect="" kill_n=0 kill_after=5 kill_interval=7 kill_down=1 guest_args=""
+resize_to="" reconnect="" kill_n=0 kill_after=5 kill_interval=7 kill_down=1 guest_args=""
 logfile="" timeout_s=${VBLK_GUEST_TIMEOUT:-300} smp=${VBLK_GUEST_SMP:-2}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
 qemu=${QEMU:-qemu-system-x86_64}
@@ -85,6 +92,7 @@ while [ $# -gt 0 ]; do
         --kill-down)     kill_down=$2; shift 2 ;;
         --guest-args)    guest_args=$2; shift 2 ;;
         --packed)        packed=1; shift ;;
+        --resize-to)     resize_to=$2; shift 2 ;;
         -h|--help)   usage ;;
         *) log "unknown argument: $1"; usage ;;
     esac
@@ -94,6 +102,8 @@ done
 image=$(cd "$(dirname "$image")" && pwd)/$(basename "$image")
 [ -f "$here/workloads/$script.sh" ] || die "unknown --script $script (no workloads/$script.sh)"
 [ -n "$seed" ] || seed=$(( (RANDOM << 15) | RANDOM ))
+[ -z "$resize_to" ] || [ "$backend" = vblkd ] ||
+    die "--resize-to signals the back end: use --backend vblkd (VBLKD=qsd-as-vblkd.sh for qsd)"
 case "$seed" in *[!0-9]*|"") die "--seed must be a decimal number" ;; esac
 
 case "$backend" in
@@ -237,7 +247,14 @@ kill_restart() {
     kills_done=$((kills_done + 1))
     log "backend killed and restarted ($kills_done/$kill_n) at $((SECONDS - start)) s"
 }
+resized=""
 while kill -0 "$qpid" 2>/dev/null; do
+    if [ -n "$resize_to" ] && [ -z "$resized" ] && console_has VBLK_RESIZE_READY; then
+        truncate -s "$resize_to" "$image"
+        kill -HUP "$bpid" 2>/dev/null || true
+        resized=$SECONDS
+        log "image grown to $resize_to bytes, backend sent SIGHUP at $((SECONDS - start)) s"
+    fi
     if [ "$kills_done" -lt "$kill_n" ] && [ -z "$kill_fail" ]; then
         if [ -z "$next_kill" ] && console_has VBLK_STRESS_BEGIN; then
             next_kill=$((SECONDS + kill_after))
@@ -317,6 +334,8 @@ elif [ -n "$kill_fail" ]; then
     fail="$kill_fail"
 elif [ "$kills_done" -lt "$kill_n" ]; then
     fail="only $kills_done of $kill_n backend kills happened (no VBLK_STRESS_BEGIN?)"
+elif [ -n "$resize_to" ] && [ -z "$resized" ]; then
+    fail="the guest never asked for the resize (no VBLK_RESIZE_READY)"
 fi
 if [ -n "$fail" ] && [ "$brc" != ok ] && [ "$fail" != "$brc" ]; then
     fail+="; $brc"

@@ -148,6 +148,61 @@ size=$(stat -c %s "$img")
 append="console=ttyS0 panic=-1 quiet vblk_script=reconnect vblk_seed=$seed vblk_size=$size"
 append+=" vblk_secs=$secs vblk_jobs=$jobs"
 
+# QMP, one command per call (qmp.py): qmp SOCK COMMAND [ARGS-JSON]
+qmp() { python3 "$here/qmp.py" "$@"; }
+# json_get FIELD...: a field of the JSON object on stdin ("" if absent).
+json_get() {
+    python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v.get(k, "") if isinstance(v, dict) else ""
+print(v)' "$@"
+}
+# qmp_wait SOCK SECS: the monitor answers.
+qmp_wait() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        qmp "$1" query-status > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# qmp_migrate SRC URI SECS: migrate, unthrottled (the default 128 MiB/s only
+# makes the test slower), and wait until it completed; prints the numbers.
+qmp_migrate() {
+    local st status i
+    qmp "$1" migrate-set-parameters '{"max-bandwidth": 4294967296}' > /dev/null || return 1
+    qmp "$1" migrate "{\"uri\": \"$2\"}" > /dev/null || return 1
+    for ((i = 0; i < $3 * 5; i++)); do
+        st=$(qmp "$1" query-migrate) || return 1
+        status=$(json_get status <<< "$st")
+        case "$status" in
+            completed)
+                echo "migrated in $(json_get total-time <<< "$st") ms," \
+                     "downtime $(json_get downtime <<< "$st") ms," \
+                     "$(json_get ram dirty-sync-count <<< "$st") dirty syncs," \
+                     "$(( $(json_get ram transferred <<< "$st") >> 20 )) MiB sent"
+                return 0 ;;
+            failed|cancelled)
+                echo "migration $status: $(json_get error-desc <<< "$st")"
+                return 1 ;;
+        esac
+        sleep 0.2
+    done
+    qmp "$1" migrate_cancel > /dev/null || true
+    echo "migration did not complete within $3 s ($status)"
+    return 1
+}
+# qmp_running SOCK SECS: the guest runs there.
+qmp_running() {
+    local i
+    for ((i = 0; i < $2 * 5; i++)); do
+        [ "$(qmp "$1" query-status 2>/dev/null | json_get status 2>/dev/null)" = running ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # start_pair I: back end I and QEMU I (I > 0: a migration destination).
 start_pair() {
     local i=$1 sock=$tmp/vu.$1.sock d=$disk
@@ -169,7 +224,7 @@ start_pair() {
     [ "$i" -gt 0 ] && q+=(-incoming defer)
     "${q[@]}" > "$tmp/qemu.$i" 2>&1 < /dev/null &
     qpids[i]=$!
-    python3 "$here/qmp.py" "$tmp/qmp.$i" wait-ready 30 || fail "QEMU $i: no QMP monitor"
+    qmp_wait "$tmp/qmp.$i" 30 || fail "QEMU $i: no QMP monitor"
 }
 
 console_has() { [ -f "$tmp/console.$1" ] && tr -d '\r' < "$tmp/console.$1" | grep -aq "$2"; }
@@ -192,14 +247,14 @@ for ((h = 1; h <= hops; h++)); do
     console_has "$cur" VBLK_STRESS_END &&
         fail "the workload ended before hop $h (raise VBLK_GUEST_STRESS_SECS=$secs)"
     start_pair "$h"
-    python3 "$here/qmp.py" "$tmp/qmp.$h" incoming "unix:$tmp/mig.$h" ||
+    qmp "$tmp/qmp.$h" migrate-incoming "{\"uri\": \"unix:$tmp/mig.$h\"}" > /dev/null ||
         fail "QEMU $h: migrate-incoming failed"
-    out=$(python3 "$here/qmp.py" "$tmp/qmp.$cur" migrate "unix:$tmp/mig.$h" 120) ||
+    out=$(qmp_migrate "$tmp/qmp.$cur" "unix:$tmp/mig.$h" 120) ||
         fail "hop $h ($cur -> $h): $out"
-    python3 "$here/qmp.py" "$tmp/qmp.$h" wait-running 30 || fail "QEMU $h does not run after the migration"
+    qmp_running "$tmp/qmp.$h" 30 || fail "QEMU $h does not run after the migration"
     migrated=1
     say "hop $h: $cur -> $h at $((SECONDS - stress_t0)) s into the workload: $out"
-    python3 "$here/qmp.py" "$tmp/qmp.$cur" quit || true
+    qmp "$tmp/qmp.$cur" quit > /dev/null 2>&1 || true
     wait "${qpids[cur]}" 2>/dev/null || true
     qpids[cur]=""
     # The source back end lost its front end; it must stop cleanly now.

@@ -21,6 +21,9 @@
 /* Bytes a command moves at a time, and the shared buffer of a struct dev. */
 #define CHUNK (1u << 20)
 
+/* Most queues a command asks for (vhost-user allows 256 vrings per device). */
+#define CLI_MAX_QUEUES 256
+
 /* Options every command takes (--packed, --timeout): what it opens uses them. */
 struct cli {
 	unsigned open_flags; /* VBLK_OPEN_* */
@@ -59,6 +62,9 @@ enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_OWN = 0x200 };
 char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *own,
 		  void (*on_opt)(void *ctx, int id, const char *val), void *ctx, int *nargs);
 
+/* How vblk copy names a vhost-user-blk socket among files and NBD URIs. */
+#define VHOST_USER_PREFIX "vhost-user:"
+
 /* One opened device: its first queue and a CHUNK-byte buffer from its pool. */
 struct dev {
 	struct vblk *v;
@@ -67,7 +73,10 @@ struct dev {
 	uint8_t *buf;
 };
 
-/* Open the back end at sock with queues queues and o's size hints, or die. */
+/*
+ * Open the back end at sock (a socket path, "vhost-user:" in front allowed)
+ * with o's queues and size hints, or die.
+ */
 void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struct vblk_options *o);
 /* Open the back end at sock with one queue and default sizes, or die. */
 void dev_open(const struct cli *cli, struct dev *d, const char *sock);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "jsonout.h"
 
 /*
  * Latency histogram: 16 linear sub-buckets per power of two of nanoseconds
@@ -24,7 +25,8 @@
 
 struct hist {
 	uint64_t count[HIST_BUCKETS];
-	uint64_t n, sum_ns, max_ns;
+	uint64_t n, sum_ns, min_ns, max_ns;
+	double sum_sq; /* of ns, for the standard deviation */
 };
 
 static unsigned hist_index(uint64_t v)
@@ -50,10 +52,27 @@ static double hist_value(unsigned i)
 static void hist_add(struct hist *h, uint64_t ns)
 {
 	h->count[hist_index(ns)]++;
+	if (!h->n || ns < h->min_ns)
+		h->min_ns = ns;
 	h->n++;
 	h->sum_ns += ns;
+	h->sum_sq += (double)ns * (double)ns;
 	if (ns > h->max_ns)
 		h->max_ns = ns;
+}
+
+/* Fold a worker's histogram into the total. */
+static void hist_merge(struct hist *into, const struct hist *h)
+{
+	for (unsigned k = 0; k < HIST_BUCKETS; k++)
+		into->count[k] += h->count[k];
+	if (h->n && (!into->n || h->min_ns < into->min_ns))
+		into->min_ns = h->min_ns;
+	into->n += h->n;
+	into->sum_ns += h->sum_ns;
+	into->sum_sq += h->sum_sq;
+	if (h->max_ns > into->max_ns)
+		into->max_ns = h->max_ns;
 }
 
 static double hist_pct(const struct hist *h, double p)
@@ -81,13 +100,16 @@ struct bench {
 	double runtime;
 };
 
+/* Results per direction: [DIR_READ] and [DIR_WRITE]. */
+enum { DIR_READ, DIR_WRITE };
+
 /* One thread driving one queue: its results, and where its stream stands. */
 struct worker {
 	struct bench *b;
 	unsigned qi;
 	pthread_t tid;
-	struct hist h;
-	uint64_t ios, bytes, errors;
+	struct hist h[2];
+	uint64_t ios[2], errors;
 	int err;
 	/* The thread's own state while it runs. */
 	struct vblk_queue *q;
@@ -109,6 +131,7 @@ struct worker {
 struct slot {
 	uint8_t *buf;
 	struct timespec start;
+	bool write;
 };
 
 static uint64_t ns_between(const struct timespec *a, const struct timespec *b)
@@ -151,6 +174,7 @@ static void submit_slot(struct worker *w, unsigned s)
 		  (b->mode == RW_RANDRW && (xorshift(&w->rng) & 1));
 	int ret;
 
+	sl->write = wr;
 	clock_gettime(CLOCK_MONOTONIC, &sl->start);
 	ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
 		 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
@@ -199,9 +223,8 @@ static void reap(struct worker *w, const struct vblk_completion *comp, int n,
 			w->stop = true;
 			continue;
 		}
-		hist_add(&w->h, ns_between(&s->start, now));
-		w->ios++;
-		w->bytes += w->b->bs;
+		hist_add(&w->h[s->write], ns_between(&s->start, now));
+		w->ios[s->write]++;
 		if (!w->stop)
 			submit_slot(w, (unsigned)(s - w->slots));
 	}
@@ -291,7 +314,7 @@ static void on_opt(void *ctx, int id, const char *val)
 		b->iodepth = parse_count("iodepth", val, 65536);
 		break;
 	case OPT_QUEUES:
-		b->queues = parse_count("queues", val, 256);
+		b->queues = parse_count("queues", val, CLI_MAX_QUEUES);
 		break;
 	case OPT_RUNTIME:
 		b->runtime = strtod(val, &end);
@@ -302,6 +325,93 @@ static void on_opt(void *ctx, int id, const char *val)
 		a->json = true;
 		break;
 	}
+}
+
+/* fio's latency object (clat_ns, lat_ns): min, max, mean, stddev, N, percentile. */
+static struct json_object *json_lat(const struct hist *h)
+{
+	/* fio's default percentile_list. */
+	static const double pcts[] = {1,  5,  10, 20, 30,   40,	  50,	 60,   70,
+				      80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99};
+	struct json_object *o = jobj();
+	double mean = h->n ? (double)h->sum_ns / (double)h->n : 0;
+	double var = h->n ? h->sum_sq / (double)h->n - mean * mean : 0;
+
+	jset_u64(o, "min", h->min_ns);
+	jset_u64(o, "max", h->max_ns);
+	jset_num(o, "mean", mean, 3);
+	jset_num(o, "stddev", var > 0 ? sqrt(var) : 0, 3);
+	jset_u64(o, "N", h->n);
+	if (h->n) {
+		struct json_object *p = jobj();
+
+		for (size_t i = 0; i < ARRAY_SIZE(pcts); i++) {
+			char key[16];
+			double ns = hist_pct(h, pcts[i]);
+
+			/* A bucket's middle may lie beyond what was seen. */
+			ns = ns < (double)h->min_ns ? (double)h->min_ns : ns;
+			ns = ns > (double)h->max_ns ? (double)h->max_ns : ns;
+			snprintf(key, sizeof(key), "%f", pcts[i]);
+			jset_u64(p, key, (uint64_t)ns);
+		}
+		jset(o, "percentile", p);
+	}
+	return o;
+}
+
+/* fio's per-direction object ("read", "write"). */
+static struct json_object *json_dir(const struct bench *b, const struct hist *h, double secs)
+{
+	struct json_object *o = jobj();
+	uint64_t bytes = h->n * b->bs;
+
+	jset_u64(o, "io_bytes", bytes);
+	jset_u64(o, "io_kbytes", bytes >> 10);
+	jset_u64(o, "bw_bytes", (uint64_t)((double)bytes / secs));
+	jset_u64(o, "bw", (uint64_t)((double)bytes / secs / 1024));
+	jset_num(o, "iops", (double)h->n / secs, 6);
+	jset_u64(o, "runtime", (uint64_t)(secs * 1000));
+	jset_u64(o, "total_ios", h->n);
+	jset_u64(o, "short_ios", 0);
+	jset_u64(o, "drop_ios", 0);
+	/* Submission to completion: what fio calls completion latency, and total latency. */
+	jset(o, "clat_ns", json_lat(h));
+	jset(o, "lat_ns", json_lat(h));
+	return o;
+}
+
+/* docs/json.md, "vblk bench --json": fio's --output-format=json layout, one job. */
+static void print_json(const struct bench *b, const struct hist *h, double secs)
+{
+	struct json_object *o = jobj(), *jobs = jarr(), *job = jobj(), *opts = jobj();
+	char v[32];
+
+	jset_u64(o, "schema_version", VBLK_JSON_SCHEMA_VERSION);
+	jset_str(o, "vblk version", VBLK_VERSION_STRING);
+	jset_u64(o, "timestamp", (uint64_t)time(NULL));
+	jset_str(job, "jobname", "vblk-bench");
+	jset_u64(job, "groupid", 0);
+	jset_u64(job, "error", 0);
+	jset_u64(job, "elapsed", (uint64_t)(secs + 0.5));
+	jset_u64(job, "job_runtime", (uint64_t)(secs * 1000));
+	/* fio gives job options as strings, as they were written. */
+	jset_str(opts, "rw", modes[b->mode]);
+	snprintf(v, sizeof(v), "%" PRIu64, b->bs);
+	jset_str(opts, "bs", v);
+	snprintf(v, sizeof(v), "%u", b->iodepth);
+	jset_str(opts, "iodepth", v);
+	snprintf(v, sizeof(v), "%u", b->queues);
+	jset_str(opts, "queues", v);
+	snprintf(v, sizeof(v), "%g", b->runtime);
+	jset_str(opts, "runtime", v);
+	jset(job, "job options", opts);
+	jset(job, "read", json_dir(b, &h[DIR_READ], secs));
+	jset(job, "write", json_dir(b, &h[DIR_WRITE], secs));
+	if (json_object_array_add(jobs, job))
+		die("out of memory");
+	jset(o, "jobs", jobs);
+	jprint(o);
 }
 
 int cmd_bench(struct cli *cli, int argc, char **argv)
@@ -356,7 +466,7 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		die("%s: device is read-only", sock);
 
 	w = calloc(b.queues, sizeof(*w));
-	h = calloc(1, sizeof(*h));
+	h = calloc(3, sizeof(*h)); /* read, write, both */
 	if (!w || !h)
 		die("out of memory");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -366,18 +476,13 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]))
 			die("cannot start a thread");
 	}
-	uint64_t ios = 0, bytes = 0;
 	int err = 0;
 	for (unsigned i = 0; i < b.queues; i++) {
 		pthread_join(w[i].tid, NULL);
-		for (unsigned k = 0; k < HIST_BUCKETS; k++)
-			h->count[k] += w[i].h.count[k];
-		h->n += w[i].h.n;
-		h->sum_ns += w[i].h.sum_ns;
-		if (w[i].h.max_ns > h->max_ns)
-			h->max_ns = w[i].h.max_ns;
-		ios += w[i].ios;
-		bytes += w[i].bytes;
+		for (int dir = DIR_READ; dir <= DIR_WRITE; dir++) {
+			hist_merge(&h[dir], &w[i].h[dir]);
+			hist_merge(&h[2], &w[i].h[dir]);
+		}
 		if (w[i].err && !err)
 			err = w[i].err;
 	}
@@ -389,26 +494,19 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		die("bench: I/O failed: %s", strerror(-err));
 
 	double secs = (double)ns_between(&t0, &t1) / 1e9;
-	double iops = ios / secs, mibs = bytes / secs / 1048576.0;
-	double mean_us = h->n ? (double)h->sum_ns / h->n / 1000.0 : 0;
-	double p50 = hist_pct(h, 50) / 1000.0, p99 = hist_pct(h, 99) / 1000.0,
-	       p999 = hist_pct(h, 99.9) / 1000.0;
 	if (json) {
-		printf(
-		    "{\"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, \"queues\": %u, "
-		    "\"runtime_s\": %.3f, \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.2f, "
-		    "\"lat_us\": {\"mean\": %.2f, \"p50\": %.2f, \"p99\": %.2f, \"p99.9\": %.2f, "
-		    "\"max\": %.2f}}\n",
-		    modes[b.mode], b.bs, b.iodepth, b.queues, secs, ios, iops, mibs, mean_us, p50,
-		    p99, p999, h->max_ns / 1000.0);
+		print_json(&b, h, secs);
 	} else {
+		double mean_us = h[2].n ? (double)h[2].sum_ns / h[2].n / 1000.0 : 0;
+
 		printf("%s bs=%" PRIu64 " iodepth=%u queues=%u runtime=%.2fs\n", modes[b.mode],
 		       b.bs, b.iodepth, b.queues, secs);
-		printf("  IOPS:    %.0f\n", iops);
-		printf("  MiB/s:   %.2f\n", mibs);
+		printf("  IOPS:    %.0f\n", h[2].n / secs);
+		printf("  MiB/s:   %.2f\n", h[2].n * b.bs / secs / 1048576.0);
 		printf("  latency: mean %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "
 		       "us\n",
-		       mean_us, p50, p99, p999, h->max_ns / 1000.0);
+		       mean_us, hist_pct(&h[2], 50) / 1000.0, hist_pct(&h[2], 99) / 1000.0,
+		       hist_pct(&h[2], 99.9) / 1000.0, h[2].max_ns / 1000.0);
 	}
 	free(w);
 	free(h);

@@ -123,11 +123,13 @@ void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struc
 	struct stat st;
 	int ret;
 
+	if (!strncmp(sock, VHOST_USER_PREFIX, strlen(VHOST_USER_PREFIX)))
+		sock += strlen(VHOST_USER_PREFIX);
 	if (stat(sock, &st) < 0)
 		die("%s: %s", sock, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		die("%s: not a unix socket", sock);
-	o->flags = cli->open_flags;
+	o->flags |= cli->open_flags;
 	o->timeout_ms = cli->timeout_ms;
 	ret = vblk_open(sock, o, &d->v);
 	if (ret)
