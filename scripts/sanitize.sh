@@ -86,7 +86,7 @@ asan_pass() {
 }
 
 # The TSan selection, as meson test names (a test matches one pattern whole).
-tsan_tests='client_mq_.*|.*_threads_.*|ring_loopback_.*|blk_pad.*|be_file_pad.*|blk_handover|blk_dwz_async|vblkd-.*|nbd_.*|cli_disconnect_.*|conformance-.*|cli_copy_sparse_.*|cli_copy_zero_.*'
+tsan_tests='client_mq_.*|blk_limit_.*|blk_stats|.*_threads_.*|ring_loopback_.*|blk_pad.*|be_file_pad.*|blk_handover|blk_dwz_async|vblkd-.*|nbd_.*|cli_disconnect_.*|conformance-.*|cli_copy_sparse_.*|cli_copy_zero_.*'
 
 tsan_pass() {
 	local builddir=${TSAN_BUILDDIR:-build-tsan} rc=0 logs

@@ -73,6 +73,7 @@ struct disk_opts {
 	bool nolock;
 	unsigned reconnect_ms;
 	bool format_raw;
+	struct blk_limits limits;
 };
 
 static void usage(FILE *f)
@@ -98,7 +99,9 @@ static void usage(FILE *f)
 	    "                      up)\n"
 	    "  --disk FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]\n"
 	    "             [,sectorsize=L[/P]][,range=START/SIZE][,direct=on|off][,locking=on|off]\n"
-	    "             [,reconnect-ms=N][,format=raw]\n"
+	    "             [,reconnect-ms=N][,format=raw][,iops=N][,iops-rd=N][,iops-wr=N]\n"
+	    "             "
+	    "[,bps=BYTES][,bps-rd=BYTES][,bps-wr=BYTES][,iops-burst=N][,bps-burst=BYTES]\n"
 	    "                      FILE: a file, a block device, null:SIZE, memory:SIZE,\n"
 	    "                      nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH\n"
 	    "                      ro          read-only device (VIRTIO_BLK_F_RO)\n"
@@ -120,6 +123,11 @@ static void usage(FILE *f)
 	    "                                  VHDX, VDI, VHD or QED image (refused otherwise:\n"
 	    "                                  serve those through qemu-nbd --format=FMT and\n"
 	    "                                  nbd+unix://)\n"
+	    "                      iops=N, iops-rd=N, iops-wr=N  requests/s, total or per\n"
+	    "                                  direction (reads and writes only)\n"
+	    "                      bps=BYTES, bps-rd=BYTES, bps-wr=BYTES  bytes/s (K, M, G)\n"
+	    "                      iops-burst=N, bps-burst=BYTES  bucket sizes (default a\n"
+	    "                                  tenth of a second's worth)\n"
 	    "  --blk-file PATH     the same as --disk PATH (vhost-user.rst), with no options\n"
 	    "  --read-only         the same as the disk option ro (vhost-user.rst)\n"
 	    "  --print-capabilities\n"
@@ -203,7 +211,8 @@ static void parse_range(const char *s, struct disk_opts *o)
 /* "FILE[,ro][,writethru|writeback][,size=BYTES][,serial=STR][,queues=N]..."; s is modified. */
 static void parse_disk(char *s, struct disk_opts *o)
 {
-	char *save = NULL, *tok;
+	char *save = NULL, *tok, msg[256];
+	int lim;
 
 	o->file = strtok_r(s, ",", &save);
 	if (!o->file || !*o->file)
@@ -258,10 +267,15 @@ static void parse_disk(char *s, struct disk_opts *o)
 				usage_error("--disk: reconnect-ms must be 1..3600000, not '%s'",
 					    tok + 13);
 			o->reconnect_ms = (unsigned)ms;
+		} else if ((lim = blk_limits_parse_opt(tok, &o->limits, msg, sizeof(msg)))) {
+			if (lim < 0)
+				usage_error("--disk: %s", msg);
 		} else {
 			usage_error("--disk: unknown option '%s'", tok);
 		}
 	}
+	if (blk_limits_check(&o->limits, msg, sizeof(msg)))
+		usage_error("--disk: %s", msg);
 }
 
 /* An octal mode of at most 0777: who may connect to the socket. */
@@ -754,6 +768,7 @@ int main(int argc, char **argv)
 	vopts.physical_block_size = dopts.pbs;
 	vopts.range_start = dopts.range_start;
 	vopts.range_size = dopts.range_size;
+	vopts.limits = dopts.limits;
 	memset(&dev, 0, sizeof(dev));
 	ret = blk_dev_init(&dev, be, &vopts);
 	if (ret) {

@@ -158,6 +158,13 @@ struct vblk_options {
 #define VBLK_OPEN_QUEUES_UP_TO 2u
 
 /*
+ * PCI targets ("pci:BDF"): sleep on the device's INTx interrupt through
+ * /dev/uioN (uio_pci_generic) in vblk_queue_wait() instead of polling the
+ * used ring. Ignored on vhost-user, whose completions are always signalled.
+ */
+#define VBLK_OPEN_INTERRUPTS 4u
+
+/*
  * Connect to the vhost-user-blk back end listening on socket_path and set up
  * opts->num_queues queues. opts may be NULL for the defaults.
  * On success *out owns the connection; release it with vblk_close().

@@ -17,10 +17,15 @@
  * Threading: a blk_queue is used by one thread. The blk_dev is shared; the
  * fields written after init are `writeback` (atomic), changed by the control
  * thread and read once per write request, `capacity` (atomic, blk_dev_resize
- * from any thread, read once per range check), and the range lock of the padding
- * stage (its own mutex; blk_align.c describes it and the cross-queue wake-up).
+ * from any thread, read once per range check), the range lock of the padding
+ * stage (its own mutex; blk_align.c describes it and the cross-queue
+ * wake-up), the I/O limits (blk_limit.c: one relaxed load per request when
+ * none is set) and the list of queues for statistics (blk_stats.c, taken
+ * only when a queue is created or destroyed).
  *
- * The layers, one way down: the handlers here -> the padding stage
+ * The layers, one way down: the handlers here -> the limits (reads and
+ * writes wait here, in order, while the export's token buckets are empty;
+ * blk_limit.h) -> the padding stage
  * (blk_stage.h, blk_align.c: bounce buffers and read-modify-write for a
  * backend with an I/O alignment) -> the submit queue (blk_sq.h: the FIFO of
  * I/Os the backend refused with -EAGAIN) -> the backend. Results come back up
@@ -36,6 +41,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +139,27 @@ static int range_bytes(const struct blk_dev *d, uint64_t be_size, uint64_t start
 	}
 	*out = size;
 	return 0;
+}
+
+/* The limiter and the statistics list; nothing here allocates (blk_dev_fini is optional). */
+static int dev_qos_init(struct blk_dev *d, const struct blk_limits *lim)
+{
+	int ret = blk_limiter_init(&d->lim);
+
+	if (ret < 0)
+		return ret;
+	ret = blk_limiter_set(&d->lim, lim);
+	if (ret == 0)
+		ret = -pthread_mutex_init(&d->stats_mu, NULL);
+	if (ret < 0)
+		blk_limiter_fini(&d->lim);
+	return ret;
+}
+
+static void dev_qos_fini(struct blk_dev *d)
+{
+	pthread_mutex_destroy(&d->stats_mu);
+	blk_limiter_fini(&d->lim);
 }
 
 static int dev_range(struct blk_dev *d, const struct be_info *info, const struct blk_dev_opts *opts)
@@ -276,25 +303,35 @@ int blk_dev_init(struct blk_dev *d, struct be *be, const struct blk_dev_opts *op
 	/* A device that cannot flush can only be honest as writethrough. */
 	d->writeback_default = opts->writeback && can_flush;
 	atomic_init(&d->writeback, d->writeback_default);
+	ret = dev_qos_init(d, &opts->limits);
+	if (ret < 0)
+		return ret;
 	if (d->rmw) {
 		ret = blk_range_lock_init(&d->rl);
 		if (ret < 0)
-			return ret;
+			goto err_qos;
 		ret = -pthread_mutex_init(&d->handover_mu, NULL);
 		if (ret < 0) {
 			blk_range_lock_fini(&d->rl);
-			return ret;
+			goto err_qos;
 		}
 	}
 	return 0;
+
+err_qos:
+	dev_qos_fini(d);
+	return ret;
 }
 
 void blk_dev_fini(struct blk_dev *d)
 {
-	if (d && d->rmw) {
+	if (!d || !d->be)
+		return;
+	if (d->rmw) {
 		pthread_mutex_destroy(&d->handover_mu);
 		blk_range_lock_fini(&d->rl);
 	}
+	dev_qos_fini(d);
 }
 
 void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated)
@@ -376,7 +413,27 @@ int blk_dev_set_config(struct blk_dev *d, uint32_t off, const void *buf, uint32_
 	return 0;
 }
 
+int blk_dev_set_limits(struct blk_dev *d, const struct blk_limits *l)
+{
+	if (!d)
+		return -EINVAL;
+	return blk_limiter_set(&d->lim, l);
+}
+
+void blk_dev_get_limits(struct blk_dev *d, struct blk_limits *out)
+{
+	blk_limiter_get(&d->lim, out);
+}
+
 /* ---- completion -------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void req_complete(struct blk_queue *q, struct blk_req *req, uint8_t status)
 {
@@ -385,7 +442,8 @@ static void req_complete(struct blk_queue *q, struct blk_req *req, uint8_t statu
 
 	/* The status is in place before the transport publishes the used entry. */
 	*req->status = status;
-	q->inflight--;
+	blk_stats_complete(q, req, status, now_ns());
+	blk_stat_add(&q->st, BLK_STAT(in_flight), (uint64_t)-1);
 	q->done(req, used_len, q->opaque);
 }
 
@@ -477,6 +535,120 @@ static bool range_ok(const struct blk_dev *d, uint64_t sector, uint64_t nsectors
 	return !(sector > cap || nsectors > cap - sector);
 }
 
+/* ---- limits ------------------------------------------------------------ */
+
+/*
+ * A waiting queue looks again at least this often, so a change of limits
+ * (blk_dev_set_limits) reaches it without the device knowing its queues' fds.
+ */
+#define LIMIT_RECHECK_NS 100000000u
+
+/* A read or write the limits let through (now or later): on to the stage. */
+static void req_start_rw(struct blk_queue *q, struct blk_req *req)
+{
+	uint64_t off = req->sector << VIRTIO_BLK_SECTOR_SHIFT;
+
+	if (req->type == VIRTIO_BLK_T_IN)
+		req_start_io(q, req, BE_OP_READ, 0, off, req->bytes);
+	else
+		req_start_io(q, req, BE_OP_WRITE, write_flags(q), off, req->bytes);
+}
+
+/* Limits set and the buckets empty: false, and *retry_at when to try again. */
+static bool limit_admit(struct blk_queue *q, const struct blk_req *req, uint64_t now,
+			uint64_t *retry_at)
+{
+	if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed))
+		return true;
+	if (q->draining) {
+		/*
+		 * Goes now, but pays: a guest that resets its device to get
+		 * its waiting requests out still finds the bucket in debt.
+		 */
+		blk_limiter_charge(&q->d->lim, req->type == VIRTIO_BLK_T_OUT, req->bytes, now);
+		return true;
+	}
+	return blk_limiter_admit(&q->d->lim, req->type == VIRTIO_BLK_T_OUT, req->bytes, now,
+				 retry_at);
+}
+
+static void timer_arm(struct blk_queue *q, uint64_t at, uint64_t now)
+{
+	struct itimerspec its = {0};
+
+	if (at > now + LIMIT_RECHECK_NS)
+		at = now + LIMIT_RECHECK_NS;
+	its.it_value.tv_sec = (time_t)(at / 1000000000u);
+	its.it_value.tv_nsec = (long)(at % 1000000000u);
+	/* Absolute, on the clock the buckets use; cannot fail with a valid fd and value. */
+	if (timerfd_settime(q->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		log_warn("virtio-blk: limit timer: %s", strerror(errno));
+	q->timer_armed = true;
+}
+
+/*
+ * Reads and writes pass the export's limits here. One that must wait, and
+ * any that arrives while others wait, goes to the back of q->throttled: a
+ * queue's requests leave in the order they came. The spec would allow any
+ * order, but with a byte limit, small requests overtaking a large one that
+ * waits for the bucket would starve it.
+ */
+static int req_limit(struct blk_queue *q, struct blk_req *req)
+{
+	uint64_t now, retry_at = 0;
+
+	if (fifo_empty(&q->throttled)) {
+		if (!atomic_load_explicit(&q->d->lim.on, memory_order_relaxed)) {
+			req_start_rw(q, req);
+			return REQ_ASYNC;
+		}
+		now = now_ns();
+		if (limit_admit(q, req, now, &retry_at)) {
+			req_start_rw(q, req);
+			return REQ_ASYNC;
+		}
+		timer_arm(q, retry_at, now);
+	}
+	fifo_push(&q->throttled, &req->wait);
+	blk_stat_add(&q->st, BLK_STAT(throttled), 1);
+	return REQ_ASYNC;
+}
+
+/* Start the waiting requests the limits now admit, in order; re-arm for the rest. */
+static void limit_release(struct blk_queue *q)
+{
+	uint64_t exp, now, retry_at = 0;
+	unsigned n = 0;
+
+	/*
+	 * Unlimited queues never arm it: no system call per wake-up for them.
+	 * Armed stays set until a read finds the expiry (EAGAIN: not yet), so
+	 * an expired timer is always read and cannot keep poll_fd readable.
+	 */
+	if (q->timer_armed) {
+		if (read(q->timer_fd, &exp, sizeof(exp)) == sizeof(exp))
+			q->timer_armed = false;
+		else if (errno != EAGAIN)
+			log_warn("virtio-blk: limit timer read: %s", strerror(errno));
+	}
+	if (fifo_empty(&q->throttled))
+		return;
+	now = now_ns();
+	while (!fifo_empty(&q->throttled)) {
+		struct blk_req *req = fifo_peek_entry(&q->throttled, struct blk_req, wait);
+
+		if (!limit_admit(q, req, now, &retry_at)) {
+			timer_arm(q, retry_at, now);
+			break;
+		}
+		fifo_pop(&q->throttled);
+		req_start_rw(q, req);
+		n++;
+	}
+	if (n)
+		blk_queue_kick(q);
+}
+
 /* ---- handlers ---------------------------------------------------------- */
 
 /*
@@ -521,8 +693,8 @@ static int handle_in(struct blk_queue *q, struct blk_req *req, struct blk_req_pa
 	req->data = p->in;
 	req->data_num = p->in_num;
 	req->used_len = (uint32_t)p->in_len + 1;
-	return req_start_io(q, req, BE_OP_READ, 0, req->sector << VIRTIO_BLK_SECTOR_SHIFT,
-			    p->in_len);
+	req->bytes = p->in_len;
+	return req_limit(q, req);
 }
 
 static int handle_out(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
@@ -540,8 +712,8 @@ static int handle_out(struct blk_queue *q, struct blk_req *req, struct blk_req_p
 		return st;
 	req->data = p->out;
 	req->data_num = p->out_num;
-	return req_start_io(q, req, BE_OP_WRITE, write_flags(q),
-			    req->sector << VIRTIO_BLK_SECTOR_SHIFT, p->out_len);
+	req->bytes = p->out_len;
+	return req_limit(q, req);
 }
 
 static int handle_flush(struct blk_queue *q, struct blk_req *req, struct blk_req_parts *p)
@@ -727,7 +899,11 @@ bool blk_req_submit(struct blk_queue *q, struct blk_req *req)
 	}
 	req->status = (uint8_t *)in[in_num - 1].iov_base + in[in_num - 1].iov_len - 1;
 	iov_discard_back(in, &in_num, 1);
-	q->inflight++;
+	blk_stat_add(&q->st, BLK_STAT(in_flight), 1);
+	req->t_start = now_ns();
+	/* Counted as "other" until the header says what it is. */
+	req->type = UINT32_MAX;
+	req->bytes = 0;
 
 	/* The header is the first 16 readable bytes; copy it once (no double fetch). */
 	if (iov_to_buf(req->iov, req->out_num, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
@@ -766,7 +942,7 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* The one pollable fd: note_fd, plus the backend's fd when it has one. */
+/* The one pollable fd: note_fd, the limit timer, and the backend's fd when it has one. */
 static int queue_fd_init(struct blk_queue *q)
 {
 	int bfd = blk_stage_backend_fd(q->stq);
@@ -776,6 +952,8 @@ static int queue_fd_init(struct blk_queue *q)
 	if (q->poll_fd < 0)
 		return -errno;
 	ret = epoll_add(q->poll_fd, q->note_fd);
+	if (ret == 0)
+		ret = epoll_add(q->poll_fd, q->timer_fd);
 	if (ret == 0 && bfd >= 0)
 		ret = epoll_add(q->poll_fd, bfd);
 	return ret;
@@ -796,8 +974,15 @@ int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, v
 	q->done = done;
 	q->opaque = opaque;
 	q->poll_fd = -1;
+	q->timer_fd = -1;
+	fifo_init(&q->throttled);
 	q->note_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->note_fd < 0) {
+		ret = -errno;
+		goto err_destroy;
+	}
+	q->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (q->timer_fd < 0) {
 		ret = -errno;
 		goto err_destroy;
 	}
@@ -807,6 +992,7 @@ int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, v
 	ret = queue_fd_init(q);
 	if (ret < 0)
 		goto err_destroy;
+	blk_stats_attach(q);
 	*out = q;
 	return 0;
 
@@ -819,13 +1005,24 @@ void blk_queue_destroy(struct blk_queue *q)
 {
 	if (!q)
 		return;
+	blk_stats_detach(q);
 	/* The stage first: it may wait for another queue still writing note_fd. */
 	blk_stage_queue_destroy(q->stq);
 	if (q->poll_fd >= 0)
 		close(q->poll_fd);
+	if (q->timer_fd >= 0)
+		close(q->timer_fd);
 	if (q->note_fd >= 0)
 		close(q->note_fd);
 	free(q);
+}
+
+void blk_queue_set_index(struct blk_queue *q, unsigned index)
+{
+	/* Read by blk_dev_stats under the list's lock. */
+	pthread_mutex_lock(&q->d->stats_mu);
+	q->index = index;
+	pthread_mutex_unlock(&q->d->stats_mu);
 }
 
 int blk_queue_fd(struct blk_queue *q)
@@ -846,7 +1043,7 @@ void blk_queue_kick(struct blk_queue *q)
 {
 	blk_stage_kick(q->stq);
 	/* A synchronous backend's results wait for a reap that no backend fd announces. */
-	if (blk_stage_sync(q->stq) && q->inflight)
+	if (blk_stage_sync(q->stq) && blk_queue_inflight(q))
 		note_signal(q);
 }
 
@@ -858,9 +1055,16 @@ void blk_queue_process(struct blk_queue *q)
 	if (read(q->note_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_warn("virtio-blk: queue eventfd read: %s", strerror(errno));
 	blk_stage_process(q->stq);
+	limit_release(q);
+}
+
+void blk_queue_drain(struct blk_queue *q)
+{
+	q->draining = true;
+	limit_release(q);
 }
 
 unsigned blk_queue_inflight(const struct blk_queue *q)
 {
-	return q->inflight;
+	return (unsigned)atomic_load_explicit(&q->st.w[BLK_STAT(in_flight)], memory_order_relaxed);
 }

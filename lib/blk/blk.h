@@ -21,7 +21,9 @@
 #include <vblk/spec/virtio_blk.h>
 
 #include "backend/be.h"
+#include "blk/blk_limit.h"
 #include "blk/range_lock.h"
+#include "internal/list.h"
 
 /*
  * DISCARD / WRITE_ZEROES / SECURE_ERASE: segments per request (advertised as
@@ -30,6 +32,30 @@
  */
 #define BLK_DWZ_MAX_SEG	    8u
 #define BLK_DWZ_MAX_SECTORS (UINT32_C(1) << 21)
+
+/*
+ * Latency histogram, from submission to completion (a wait for the limits
+ * included): per class, bucket i counts latencies in [2^(i-1), 2^i) µs
+ * (0: < 1 µs).
+ */
+enum { BLK_LAT_READ, BLK_LAT_WRITE, BLK_LAT_OTHER, BLK_LAT_CLASSES };
+#define BLK_LAT_BUCKETS 28 /* the last one also takes everything above 2^26 µs (~67 s) */
+
+/*
+ * Statistics of one engine queue since the device was initialised; every
+ * field is a uint64_t (blk_stats_sum relies on it). Requests are counted
+ * when they complete, whatever their status; bytes only for successful
+ * reads and writes.
+ */
+struct blk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes, secure_erases;
+	uint64_t others; /* GET_ID, GET_LIFETIME, unknown types, unparsable headers */
+	uint64_t bytes_read, bytes_written;
+	uint64_t errors;    /* completed with a status other than VIRTIO_BLK_S_OK */
+	uint64_t in_flight; /* submitted and not completed, now (waiting for a limit included) */
+	uint64_t throttled; /* requests that had to wait for the export's limits */
+	uint64_t lat_us[BLK_LAT_CLASSES][BLK_LAT_BUCKETS];
+};
 
 struct blk_dev_opts {
 	bool ro;
@@ -52,7 +78,10 @@ struct blk_dev_opts {
 	 */
 	uint64_t range_start;
 	uint64_t range_size;
+	struct blk_limits limits; /* initial I/O limits (blk_dev_set_limits) */
 };
+
+struct blk_queue;
 
 /* Device-wide state shared by all queues. */
 struct blk_dev {
@@ -93,6 +122,16 @@ struct blk_dev {
 	 * (blk_align.c). Initialised with rl (rmw only).
 	 */
 	pthread_mutex_t handover_mu;
+	/* I/O limits of the export, shared by its queues (blk_limit.h). */
+	struct blk_limiter lim;
+	/*
+	 * The running queues and the counters of those that are gone, for
+	 * blk_dev_stats. Taken when a queue is created or destroyed and by the
+	 * reader, never per request.
+	 */
+	pthread_mutex_t stats_mu;
+	struct blk_queue *queues; /* blk_queue.next_in_dev */
+	struct blk_stats retired;
 };
 
 /* Fill d from the backend's capabilities. Returns 0 or -EINVAL (bad option). */
@@ -118,6 +157,33 @@ int blk_dev_resize(struct blk_dev *d, uint64_t new_size);
 
 /* Release what blk_dev_init set up (the range lock). Accepts NULL and a zeroed device. */
 void blk_dev_fini(struct blk_dev *d);
+
+/*
+ * The device's statistics. total (may be NULL): everything since
+ * blk_dev_init, queues that were stopped included. per_queue[i] for i < nq
+ * (may be NULL with nq 0): the running queue with index i
+ * (blk_queue_set_index) since it was created, zero if none runs. Any thread,
+ * while the queues run; never blocks a queue. Each counter is read whole, but
+ * the set is not one snapshot (a request may already be in `reads` and not
+ * yet in `bytes_read`). Returns the number of running queues, or -EINVAL.
+ */
+int blk_dev_stats(struct blk_dev *d, struct blk_stats *total, struct blk_stats *per_queue,
+		  unsigned nq);
+
+/* sum = the field-by-field sum of per_queue[0..nq). */
+void blk_stats_sum(struct blk_stats *sum, const struct blk_stats *per_queue, unsigned nq);
+
+/*
+ * Replace the device's I/O limits (NULL or all zero: none). Any thread, while
+ * the queues run; waiting requests see the new limits within 100 ms, and
+ * every bucket starts empty (a full burst is available). Returns 0 or
+ * -EINVAL (a total and a per-direction limit of the same kind, or a burst
+ * without a rate).
+ */
+int blk_dev_set_limits(struct blk_dev *d, const struct blk_limits *l);
+
+/* The current I/O limits. Any thread. */
+void blk_dev_get_limits(struct blk_dev *d, struct blk_limits *out);
 
 /* Record the features the driver accepted (e.g. whether CONFIG_WCE is in use). */
 void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated);
@@ -164,6 +230,9 @@ struct blk_req {
 	unsigned data_num;
 	struct blk_req_seg seg[BLK_DWZ_MAX_SEG];
 	unsigned nseg, cur_seg;
+	uint64_t bytes;	       /* READ / WRITE payload */
+	uint64_t t_start;      /* CLOCK_MONOTONIC ns at submission (latency) */
+	struct fifo_link wait; /* in blk_queue.throttled while the limits hold it */
 	/* The padding stage's state for this request: opaque outside blk_align.c. */
 	alignas(max_align_t) unsigned char stage[BLK_REQ_STAGE_BYTES];
 };
@@ -174,6 +243,12 @@ struct blk_req {
  */
 int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, void *opaque,
 		     struct blk_queue **out);
+
+/*
+ * Count this queue's statistics in slot index (the transport's queue index,
+ * < num_queues; default 0). Call before the first request.
+ */
+void blk_queue_set_index(struct blk_queue *q, unsigned index);
 
 /* Destroy; every submitted request must have completed. Accepts NULL. */
 void blk_queue_destroy(struct blk_queue *q);
@@ -201,6 +276,14 @@ void blk_queue_kick(struct blk_queue *q);
 
 /* Reap backend completions, run done callbacks, dispatch waiting requests. */
 void blk_queue_process(struct blk_queue *q);
+
+/*
+ * The queue is stopping (vhost-user GET_VRING_BASE, shutdown): from now on
+ * its reads and writes ignore the export's limits, and those waiting go to
+ * the backend at once, as QEMU's throttle groups do on a drain, so a stop
+ * never waits for a slow budget. Queue thread.
+ */
+void blk_queue_drain(struct blk_queue *q);
 
 /* Requests submitted and not yet completed. */
 unsigned blk_queue_inflight(const struct blk_queue *q);

@@ -38,6 +38,7 @@
 
 #include "internal/compiler.h"
 #include "internal/list.h"
+#include "transport.h"
 #include "vhost_user/vu_client.h"
 #include "virtq/vq_drv.h"
 
@@ -49,6 +50,12 @@
 #define CLIENT_SEG_CAP		   (1u << 30)		 /* split descriptors above this */
 #define CLIENT_DEFAULT_QUEUE_SIZE  256u
 #define CLIENT_DEFAULT_BUFFER_SIZE (64u << 20)
+/*
+ * Unit of device addressing when addresses are not linear (dev->dma_phys,
+ * the PCI transport's 2 MiB hugepages): physically contiguous inside, maybe
+ * not across. The buffer pool starts on such a boundary.
+ */
+#define CLIENT_DMA_CHUNK (1u << 21)
 
 /* Device-visible part of a request: lives in the shared region. */
 struct client_req_shm {
@@ -73,9 +80,11 @@ struct vblk_queue {
 	struct vblk *dev;
 	unsigned index;
 	struct vq_drv vq;
-	void *state; /* [num] struct vq_drv_desc_state, or vq_drv_packed_state if packed */
-	int kick_fd, call_fd;
-	bool started; /* rings set up in the back end */
+	void *state;	  /* [num] struct vq_drv_desc_state, or vq_drv_packed_state if packed */
+	int kick_fd;	  /* vhost-user: our kick eventfd */
+	int call_fd;	  /* vblk_queue_fd(): the device's (vhost-user) or our own signal */
+	void *notify_reg; /* PCI: the queue's notification register (virtio 1.3 §4.1.4.4) */
+	bool started;	  /* rings set up in the back end */
 	struct client_req *reqs;
 	unsigned nreqs;
 	unsigned pending; /* submitted, not reaped */
@@ -91,8 +100,15 @@ struct vblk_queue {
 	 */
 } __attribute__((aligned(64)));
 
+struct client_pci;
+
 struct vblk {
-	struct vu_client vu;
+	const struct client_transport *tr;
+	struct vu_client vu;	  /* vhost-user transport */
+	struct client_pci *pci;	  /* PCI transport */
+	uint64_t *dma_phys;	  /* NULL: device address = CLIENT_GPA_BASE + offset;
+				     else [mem_size / CLIENT_DMA_CHUNK] chunk addresses */
+	unsigned io_timeout_ms;	  /* 0, or how long the sync helpers wait for one request */
 	struct vblk_options opts; /* as given to vblk_open(), defaults filled in */
 	int memfd;
 	uint8_t *mem;
@@ -144,6 +160,11 @@ void client_log(const struct vblk *dev, int level, const char *fmt, ...) VBLK_PR
 
 /* The address the back end knows p by (inside the shared region). */
 uint64_t client_dev_addr(const struct vblk *dev, const void *p);
+/*
+ * Bytes from p (at most len) the device sees as one contiguous run: a
+ * descriptor must not cross a point where device addresses jump.
+ */
+size_t client_dma_run(const struct vblk *dev, const void *p, size_t len);
 /* Is [p, p+len) inside the buffer pool? */
 bool client_in_pool(const struct vblk *dev, const void *p, size_t len);
 
@@ -155,7 +176,32 @@ bool client_in_pool(const struct vblk *dev, const void *p, size_t len);
  */
 int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *acked);
 
+/*
+ * Config bytes we read: everything up to and including the write-zeroes
+ * fields. Some back ends (QEMU 7.2) reject reads past their own, older,
+ * struct virtio_blk_config.
+ */
+#define CLIENT_CONFIG_READ offsetof(struct virtio_blk_config, max_secure_erase_sectors)
+
+/*
+ * The virtio features to set from those offered, the same on every
+ * transport: what we drive, minus o->disable_features, plus the packed ring
+ * when asked for. Checks o->num_queues against the device's queue count
+ * (config num_queues with MQ, bounded by qmax when non-zero); fills
+ * dev->info.max_queues. Failures leave a sentence.
+ */
+int client_choose_features(struct vblk *dev, const struct vblk_options *o, uint64_t offered,
+			   const struct virtio_blk_config *cfg, unsigned qmax, uint64_t *acked);
+/* Turn the config space into dev->info (what both transports read). */
+void client_parse_config(struct vblk *dev, const struct virtio_blk_config *cfg, uint64_t f);
+
 /* ---- data path (queue.c) ---- */
+
+/*
+ * Every request q holds completes with err and the ring takes no more
+ * (a broken ring: -EIO; a device gone: -ENOTCONN; no answer: -ETIMEDOUT).
+ */
+void client_queue_fail_all(struct vblk_queue *q, int err);
 
 /* 0, -EINVAL (misaligned or empty) or -ERANGE (past the end). */
 int client_check_range(const struct vblk *dev, uint64_t offset, uint64_t len);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libvblk negotiation: what vblk_open() agrees with the back end before any
- * ring exists - virtio and vhost-user protocol features, the number of
- * queues, and the config space turned into struct vblk_info.
+ * libvblk negotiation: what vblk_open() agrees with the device before any
+ * ring exists - the virtio features and queue count every transport chooses
+ * the same way (client_choose_features), the config space turned into
+ * struct vblk_info, and the vhost-user steps around them (client_negotiate).
  */
 #include <errno.h>
 #include <string.h>
@@ -11,14 +12,7 @@
 
 #include "client.h"
 
-/*
- * Config bytes we read: everything up to and including the write-zeroes
- * fields. Some back ends (QEMU 7.2) reject reads past their own, older,
- * struct virtio_blk_config.
- */
-#define CLIENT_CONFIG_READ offsetof(struct virtio_blk_config, max_secure_erase_sectors)
-
-/* Features we can drive. */
+/* Features we can drive, on any transport. */
 #define CLIENT_WANTED_FEATURES                                                                     \
 	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |                     \
 	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |                      \
@@ -26,14 +20,13 @@
 	 VIRTIO_BIT(VIRTIO_BLK_F_RO) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |                         \
 	 VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY) |                      \
 	 VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE) | VIRTIO_BIT(VIRTIO_BLK_F_MQ) |                       \
-	 VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES) |                \
-	 VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES))
+	 VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES))
 
 #define CLIENT_WANTED_PROTOCOL                                                                     \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |         \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK))
 
-static void parse_config(struct vblk *dev, const struct virtio_blk_config *cfg, uint64_t f)
+void client_parse_config(struct vblk *dev, const struct virtio_blk_config *cfg, uint64_t f)
 {
 	struct vblk_info *in = &dev->info;
 	uint32_t lbs = VIRTIO_BLK_SECTOR_SIZE;
@@ -77,6 +70,37 @@ static void parse_config(struct vblk *dev, const struct virtio_blk_config *cfg, 
 			mt = lbs;
 		in->max_transfer = (size_t)mt;
 	}
+}
+
+int client_choose_features(struct vblk *dev, const struct vblk_options *o, uint64_t offered,
+			   const struct virtio_blk_config *cfg, unsigned qmax, uint64_t *acked)
+{
+	*acked = offered & CLIENT_WANTED_FEATURES & ~o->disable_features;
+	*acked |= VIRTIO_BIT(VIRTIO_F_VERSION_1);
+	if (o->flags & VBLK_OPEN_PACKED_RING) {
+		if (!(offered & VIRTIO_BIT(VIRTIO_F_RING_PACKED))) {
+			client_set_error(o,
+					 "%s does not offer VIRTIO_F_RING_PACKED "
+					 "(packed ring requested)",
+					 dev->tr->name);
+			return -ENOTSUP;
+		}
+		*acked |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+	}
+	if (*acked & VIRTIO_BIT(VIRTIO_BLK_F_MQ)) {
+		uint16_t n = vblk_le16_to_cpu(cfg->num_queues);
+		dev->info.max_queues = n ? n : 1;
+		if (qmax && qmax < dev->info.max_queues)
+			dev->info.max_queues = qmax;
+	} else {
+		dev->info.max_queues = 1;
+	}
+	if (o->num_queues > dev->info.max_queues && !(o->flags & VBLK_OPEN_QUEUES_UP_TO)) {
+		client_set_error(o, "%s offers %u queue(s), %u requested", dev->tr->name,
+				 dev->info.max_queues, o->num_queues);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *acked)
@@ -125,35 +149,16 @@ int client_negotiate(struct vblk *dev, const struct vblk_options *o, uint64_t *a
 		client_set_vu_error(dev, "reading the config space", ret);
 		return ret;
 	}
-	*acked = offered & CLIENT_WANTED_FEATURES & ~o->disable_features;
-	*acked |= VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
-	if (o->flags & VBLK_OPEN_PACKED_RING) {
-		if (!(offered & VIRTIO_BIT(VIRTIO_F_RING_PACKED))) {
-			client_set_error(o, "back end does not offer VIRTIO_F_RING_PACKED "
-					    "(packed ring requested)");
-			return -ENOTSUP;
-		}
-		*acked |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
-	}
-	if (*acked & VIRTIO_BIT(VIRTIO_BLK_F_MQ)) {
-		uint16_t n = vblk_le16_to_cpu(cfg.num_queues);
-		dev->info.max_queues = n ? n : 1;
-		if (qnum && qnum < dev->info.max_queues)
-			dev->info.max_queues = (unsigned)qnum;
-	} else {
-		dev->info.max_queues = 1;
-	}
-	if (o->num_queues > dev->info.max_queues && !(o->flags & VBLK_OPEN_QUEUES_UP_TO)) {
-		client_set_error(o, "back end offers %u queue(s), %u requested",
-				 dev->info.max_queues, o->num_queues);
-		return -EINVAL;
-	}
+	ret = client_choose_features(dev, o, offered, &cfg, (unsigned)qnum, acked);
+	if (ret)
+		return ret;
+	*acked |= VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 	ret = vu_client_set_features(c, *acked);
 	if (ret) {
 		client_set_vu_error(dev, "vhost-user negotiation", ret);
 		return ret;
 	}
 	dev->info.features = *acked;
-	parse_config(dev, &cfg, *acked);
+	client_parse_config(dev, &cfg, *acked);
 	return 0;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libvblk device life cycle: vblk_open() lays out and maps the region shared
- * with the back end, negotiates (negotiate.c), and starts every queue;
- * vblk_close() stops them and frees everything, tolerating a half-built
- * device; the accessors that only read what open set up.
+ * libvblk device life cycle: vblk_open() picks the transport from the
+ * target (a socket path, or "pci:" and a PCI address), lets it negotiate,
+ * lays out the region the device reaches, has the transport map it, and
+ * starts every queue; vblk_close() stops them and frees everything,
+ * tolerating a half-built device; the accessors that only read what open
+ * set up.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,9 +31,9 @@ static unsigned indir_max(void)
  * ring and two 4-byte event structures; a packed descriptor is as large as a
  * split one, so the indirect tables are the same size.
  */
-static void layout_queue(struct vblk_queue *q, unsigned num, bool packed, size_t *off)
+static void layout_queue(struct vblk_queue *q, unsigned num, bool packed, bool chunked, size_t *off)
 {
-	size_t o = client_align_up(*off, CLIENT_PAGE);
+	size_t o = client_align_up(*off, CLIENT_PAGE), start = o;
 
 	q->off_desc = o;
 	if (packed) {
@@ -54,6 +56,17 @@ static void layout_queue(struct vblk_queue *q, unsigned num, bool packed, size_t
 	o = client_align_up(o, 64);
 	q->off_shm = o;
 	o += (size_t)q->nreqs * sizeof(struct client_req_shm);
+	/*
+	 * Device addresses jump at chunk boundaries (PCI): a queue that would
+	 * straddle one starts on the next instead, so its rings and tables are
+	 * contiguous for the device (larger ones are checked by the transport).
+	 */
+	if (chunked && start / CLIENT_DMA_CHUNK != (o - 1) / CLIENT_DMA_CHUNK &&
+	    start % CLIENT_DMA_CHUNK) {
+		*off = client_align_up(start, CLIENT_DMA_CHUNK);
+		layout_queue(q, num, packed, false, off);
+		return;
+	}
 	*off = o;
 }
 
@@ -96,41 +109,10 @@ static int setup_queue_mem(struct vblk *dev, struct vblk_queue *q, unsigned num,
 		r->shm_addr = client_dev_addr(dev, r->shm);
 		client_req_push(&q->free, r);
 	}
-	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (q->kick_fd < 0 || q->call_fd < 0)
+	if (q->call_fd < 0)
 		return -errno;
 	return 0;
-}
-
-static int start_queue(struct vblk *dev, struct vblk_queue *q, unsigned num, bool enable)
-{
-	struct vu_client *c = &dev->vu;
-	unsigned i = q->index;
-	int ret;
-
-	ret = vu_client_set_vring_num(c, i, num);
-	/*
-	 * vhost-user.rst "Vring descriptor indices for packed virtqueues": a
-	 * fresh packed ring starts at position 0 with both wrap counters 1.
-	 */
-	if (!ret)
-		ret = vu_client_set_vring_base(c, i, dev->packed ? VQ_PACKED_BASE_INIT : 0);
-	if (!ret)
-		ret = vu_client_set_vring_addr(c, i, (uintptr_t)(dev->mem + q->off_desc),
-					       (uintptr_t)(dev->mem + q->off_avail),
-					       (uintptr_t)(dev->mem + q->off_used));
-	/* Call before kick: the back end starts the ring when it gets the kick fd. */
-	if (!ret)
-		ret = vu_client_set_vring_call(c, i, q->call_fd);
-	if (!ret)
-		ret = vu_client_set_vring_kick(c, i, q->kick_fd);
-	if (!ret)
-		q->started = true;
-	/* vhost-user.rst: with PROTOCOL_FEATURES rings start disabled. */
-	if (!ret && enable)
-		ret = vu_client_set_vring_enable(c, i, true);
-	return ret;
 }
 
 /* Zero-filled, cache-line aligned queue array (see struct vblk_queue). */
@@ -176,7 +158,8 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	if (o.queue_size > VIRTQ_SPLIT_MAX_SIZE ||
 	    (!(o.flags & VBLK_OPEN_PACKED_RING) && (o.queue_size & (o.queue_size - 1))) ||
 	    o.num_queues > VHOST_USER_VRING_IDX_MASK + 1 || o.buffer_size > (1ull << 40) ||
-	    (o.flags & ~(VBLK_OPEN_PACKED_RING | VBLK_OPEN_QUEUES_UP_TO)) || !reserved_zero(&o)) {
+	    (o.flags & ~(VBLK_OPEN_PACKED_RING | VBLK_OPEN_QUEUES_UP_TO | VBLK_OPEN_INTERRUPTS)) ||
+	    !reserved_zero(&o)) {
 		client_set_error(
 		    &o, "invalid options (queue size must be <= 32768, and a power of two for "
 			"a split ring; unknown flags and reserved words must be zero)");
@@ -191,22 +174,16 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	dev->vu.sock = -1;
 	pthread_mutex_init(&dev->alloc_lock, NULL);
 
-	ret = vu_client_connect(&dev->vu, socket_path, o.timeout_ms);
-	if (ret == -ETIMEDOUT) {
-		client_set_error(&o, "cannot connect to %s: its listen queue stayed full for %u ms",
-				 socket_path, dev->vu.timeout_ms);
-		goto err;
-	}
-	if (ret) {
-		client_set_error(&o, "cannot connect to %s: %s", socket_path, strerror(-ret));
-		goto err;
-	}
-	ret = client_negotiate(dev, &o, &acked);
+	dev->tr = strncmp(socket_path, CLIENT_PCI_PREFIX, strlen(CLIENT_PCI_PREFIX))
+		      ? &client_transport_vhost_user
+		      : &client_transport_pci;
+	ret = dev->tr->open(dev, socket_path, &o, &acked);
 	if (ret)
 		goto err;
-	/* client_negotiate() let a larger count through only with VBLK_OPEN_QUEUES_UP_TO. */
+	/* client_choose_features() let a larger count through only with VBLK_OPEN_QUEUES_UP_TO. */
 	if (o.num_queues > dev->info.max_queues)
-		o.num_queues = dev->opts.num_queues = dev->info.max_queues;
+		o.num_queues = dev->info.max_queues;
+	dev->opts = o;
 	event_idx = acked & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
 	indirect = acked & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
 	dev->packed = acked & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
@@ -223,9 +200,10 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		q->index = i;
 		q->kick_fd = q->call_fd = -1;
 		q->nreqs = 2 * o.queue_size;
-		layout_queue(q, o.queue_size, dev->packed, &off);
+		layout_queue(q, o.queue_size, dev->packed, dev->tr != &client_transport_vhost_user,
+			     &off);
 	}
-	dev->pool_off = client_align_up(off, 1u << 21);
+	dev->pool_off = client_align_up(off, CLIENT_DMA_CHUNK);
 	dev->pool_size = client_align_up(o.buffer_size, CLIENT_PAGE);
 	dev->mem_size = dev->pool_off + dev->pool_size;
 	dev->npages = dev->pool_size / CLIENT_PAGE;
@@ -236,44 +214,24 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		goto err;
 	}
 
-	dev->memfd = memfd_create("vblk", MFD_CLOEXEC);
-	if (dev->memfd < 0 || ftruncate(dev->memfd, (off_t)dev->mem_size) < 0) {
-		ret = -errno;
-		client_set_error(&o, "cannot create shared memory: %s", strerror(-ret));
+	ret = dev->tr->map(dev);
+	if (ret)
 		goto err;
-	}
-	dev->mem = mmap(NULL, dev->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->memfd, 0);
-	if (dev->mem == MAP_FAILED) {
-		dev->mem = NULL;
-		ret = -errno;
-		client_set_error(&o, "cannot map shared memory: %s", strerror(-ret));
-		goto err;
-	}
-	{
-		struct vu_client_region r = {
-		    .gpa = CLIENT_GPA_BASE,
-		    .size = dev->mem_size,
-		    .uva = (uintptr_t)dev->mem,
-		    .mmap_offset = 0,
-		    .fd = dev->memfd,
-		};
-		ret = vu_client_set_mem_table(&dev->vu, &r, 1);
-		if (ret) {
-			client_set_vu_error(dev, "sharing memory with the back end", ret);
-			goto err;
-		}
-	}
 	for (unsigned i = 0; i < dev->nqueues; i++) {
 		struct vblk_queue *q = &dev->queues[i];
 		ret = setup_queue_mem(dev, q, o.queue_size, event_idx, indirect);
-		if (!ret)
-			ret = start_queue(dev, q, o.queue_size, true);
 		if (ret) {
-			char what[48];
-			snprintf(what, sizeof(what), "setting up queue %u", i);
-			client_set_vu_error(dev, what, ret);
+			client_set_error(&o, "setting up queue %u: %s", i, strerror(-ret));
 			goto err;
 		}
+		ret = dev->tr->start_queue(dev, q, o.queue_size);
+		if (ret)
+			goto err;
+	}
+	if (dev->tr->go_live) {
+		ret = dev->tr->go_live(dev);
+		if (ret)
+			goto err;
 	}
 	dev->info.num_queues = o.num_queues;
 	dev->info.queue_size = o.queue_size;
@@ -289,32 +247,10 @@ void vblk_close(struct vblk *dev)
 {
 	if (!dev)
 		return;
+	if (dev->tr)
+		dev->tr->close(dev);
 	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
 		struct vblk_queue *q = &dev->queues[i];
-		unsigned base;
-		int ret;
-		/*
-		 * vhost-user.rst: GET_VRING_BASE stops the ring before we unmap
-		 * it; a back end that hung up has nothing left to stop. One that
-		 * does not answer costs one deadline: the client then fails the
-		 * remaining requests at once (vu_client.h), and our unmap cannot
-		 * hurt it (it has its own mapping of the memfd).
-		 */
-		if (!q->started || dev->vu.sock < 0 || dev->vu.dead ||
-		    atomic_load(&dev->disconnected))
-			continue;
-		ret = vu_client_get_vring_base(&dev->vu, i, &base);
-		if (ret)
-			client_log(dev, VBLK_MSG_WARNING, "closing queue %u: %s", i,
-				   dev->vu.err[0] ? dev->vu.err : strerror(-ret));
-		if (dev->vu.dead)
-			break;
-	}
-	vu_client_close(&dev->vu);
-	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
-		struct vblk_queue *q = &dev->queues[i];
-		if (q->kick_fd >= 0)
-			close(q->kick_fd);
 		if (q->call_fd >= 0)
 			close(q->call_fd);
 		free(q->state);
@@ -325,6 +261,7 @@ void vblk_close(struct vblk *dev)
 		munmap(dev->mem, dev->mem_size);
 	if (dev->memfd >= 0)
 		close(dev->memfd);
+	free(dev->dma_phys);
 	free(dev->alloc_len);
 	free(dev->page_used);
 	pthread_mutex_destroy(&dev->alloc_lock);

@@ -2,8 +2,9 @@
 /*
  * libvblk buffer pool: the page-granular first-fit allocator behind
  * vblk_buf_alloc() / vblk_buf_free(), over the pool part of the region
- * shared with the back end, and the translation of a pool address into the
- * address the back end knows it by.
+ * shared with the device, and the translation of an address in the region
+ * into the address the device knows it by (linear for vhost-user, per
+ * hugepage for PCI).
  */
 #include <errno.h>
 #include <string.h>
@@ -12,7 +13,27 @@
 
 uint64_t client_dev_addr(const struct vblk *dev, const void *p)
 {
-	return CLIENT_GPA_BASE + (uint64_t)((const uint8_t *)p - dev->mem);
+	size_t off = (size_t)((const uint8_t *)p - dev->mem);
+
+	if (dev->dma_phys)
+		return dev->dma_phys[off / CLIENT_DMA_CHUNK] + off % CLIENT_DMA_CHUNK;
+	return CLIENT_GPA_BASE + off;
+}
+
+size_t client_dma_run(const struct vblk *dev, const void *p, size_t len)
+{
+	size_t off = (size_t)((const uint8_t *)p - dev->mem), run;
+
+	if (!dev->dma_phys)
+		return len;
+	/* To the end of p's chunk, then on through chunks the device sees right after it. */
+	run = CLIENT_DMA_CHUNK - off % CLIENT_DMA_CHUNK;
+	for (size_t c = off / CLIENT_DMA_CHUNK; run < len; c++) {
+		if (dev->dma_phys[c + 1] != dev->dma_phys[c] + CLIENT_DMA_CHUNK)
+			break;
+		run += CLIENT_DMA_CHUNK;
+	}
+	return run < len ? run : len;
 }
 
 bool client_in_pool(const struct vblk *dev, const void *p, size_t len)

@@ -3,39 +3,31 @@
  * libvblk asynchronous data path: building a request (header, data
  * segments, status byte), adding it to the ring or the queue's FIFO, reaping
  * completions (vblk_queue_poll / vblk_queue_wait), and noticing that the
- * back end went away.
+ * device went away - on any transport (transport.h).
  *
- * Disconnect: the back end sends nothing on its own once we are set up (we
- * negotiate no back-end request channel), so the socket becoming readable or
- * hung up means it is gone. vblk_queue_wait() watches it; then every request
- * still outstanding on a queue completes with -ENOTCONN.
+ * Disconnect: the transport says when the device is gone (a vhost-user
+ * socket hung up, a PCI device vanished or asking for a reset);
+ * vblk_queue_wait() watches for it; then every request still outstanding on
+ * a queue completes with -ENOTCONN.
  */
 #include <errno.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include "client.h"
 
-/*
- * Has the back end gone away? The flag, or with probe a look at the socket
- * without waiting: readable (EOF, or a message nobody asked for) or hung up.
- */
+/* Has the device gone away? The flag, or with probe a look by the transport. */
 static void mark_disconnected(struct vblk *dev)
 {
 	/* Several queue threads may notice at once: the first one logs. */
 	if (!atomic_exchange(&dev->disconnected, true))
-		client_log(dev, VBLK_MSG_WARNING,
-			   "the back end closed the connection: requests it did not complete "
-			   "fail with ENOTCONN");
+		client_log(dev, VBLK_MSG_WARNING, "%s", dev->tr->gone_msg);
 }
 
 static bool disconnected(struct vblk *dev, bool probe)
 {
-	struct pollfd pfd = {.fd = dev->vu.sock, .events = POLLIN | POLLRDHUP};
-
 	if (atomic_load_explicit(&dev->disconnected, memory_order_relaxed))
 		return true;
-	if (!probe || poll(&pfd, 1, 0) <= 0)
+	if (!dev->tr->gone(dev, probe))
 		return false;
 	mark_disconnected(dev);
 	return true;
@@ -55,12 +47,8 @@ static void notify_self(struct vblk_queue *q)
 
 static void kick(struct vblk_queue *q)
 {
-	if (vq_drv_kick_prepare(&q->vq)) {
-		uint64_t one = 1;
-		/* A full eventfd counter (EAGAIN) still means "readable": the kick is not lost. */
-		if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			vq_drv_set_broken(&q->vq);
-	}
+	if (vq_drv_kick_prepare(&q->vq) && q->dev->tr->notify(q))
+		vq_drv_set_broken(&q->vq);
 }
 
 /* Add to the ring, or to the FIFO when the ring is full or others wait. */
@@ -168,7 +156,7 @@ static int add_data(struct vblk_queue *q, struct client_req *r, const struct iov
 			return -EFAULT;
 		*total += left;
 		while (left) {
-			size_t n = left < seg ? left : seg;
+			size_t n = client_dma_run(dev, p, left < seg ? left : seg);
 			if (nseg == max)
 				return -EINVAL;
 			r->sg[at + nseg].addr = client_dev_addr(dev, p);
@@ -369,7 +357,7 @@ static void dispatch_fifo(struct vblk_queue *q)
  * The device broke the ring (err -EIO) or went away (-ENOTCONN): every
  * request we hold completes with err, and the ring takes no more.
  */
-static void fail_all(struct vblk_queue *q, int err)
+void client_queue_fail_all(struct vblk_queue *q, int err)
 {
 	struct client_req *r;
 
@@ -425,9 +413,9 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		 */
 		if (ret >= 0 && (vq_drv_inflight(&q->vq) || !fifo_empty(&q->fifo)) &&
 		    disconnected(q->dev, n == 0 && fifo_empty(&q->done)))
-			fail_all(q, -ENOTCONN);
+			client_queue_fail_all(q, -ENOTCONN);
 		if (ret < 0)
-			fail_all(q, -EIO);
+			client_queue_fail_all(q, -EIO);
 		if (!fifo_empty(&q->done) && n < max)
 			continue;
 		if (!n && fifo_empty(&q->done) && vq_drv_is_broken(&q->vq))
@@ -451,18 +439,14 @@ int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 {
 	for (;;) {
 		int n = vblk_queue_poll(q, c, max);
-		/* The socket too: a back end that hangs up completes nothing more. */
-		struct pollfd pfd[2] = {
-		    {.fd = q->call_fd, .events = POLLIN},
-		    {.fd = q->dev->vu.sock, .events = POLLIN | POLLRDHUP},
-		};
 		if (n != 0)
 			return n;
-		n = poll(pfd, 2, timeout_ms);
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		if (n > 0 && pfd[1].revents)
+		n = q->dev->tr->wait(q, timeout_ms);
+		/* The device went: the next poll fails what the queue held. */
+		if (n == -ENOTCONN)
 			mark_disconnected(q->dev);
+		else if (n < 0)
+			return n;
 		if (n == 0)
 			return vblk_queue_poll(q, c, max);
 	}

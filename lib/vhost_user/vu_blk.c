@@ -143,6 +143,13 @@ static int vub_queue_fd(void *qdev)
 	return blk_queue_fd(bq->bq);
 }
 
+static void vub_queue_drain(void *qdev)
+{
+	struct vu_blk_queue *bq = qdev;
+
+	blk_queue_drain(bq->bq);
+}
+
 static unsigned vub_queue_inflight(void *qdev)
 {
 	struct vu_blk_queue *bq = qdev;
@@ -189,6 +196,8 @@ static int vub_queue_start(void *dev, struct vu_queue *q, unsigned num, void **q
 	ret = blk_queue_create(d, num, vub_done, bq, &bq->bq);
 	if (ret)
 		goto err_free;
+	/* Statistics per virtqueue index (blk_dev_stats). */
+	blk_queue_set_index(bq->bq, vu_queue_index(q));
 	*qdev = bq;
 	return 0;
 
@@ -303,5 +312,6 @@ const struct vu_dev_ops vu_blk_ops = {
     .queue_kick = vub_queue_kick,
     .queue_fd_ready = vub_queue_fd_ready,
     .queue_inflight = vub_queue_inflight,
+    .queue_drain = vub_queue_drain,
     .flush = vub_flush,
 };

@@ -28,8 +28,13 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-/* Ranges guarded at once: a memory table plus an inflight region, for several servers. */
-#define VU_GUARD_MAX 64
+/*
+ * Ranges guarded at once: a full memory table (509 regions with memory
+ * hotplug, vq_mem.h) plus an inflight region, for four servers. The handler
+ * scans the table only when a SIGBUS arrives; an add scans it too, once per
+ * region a front end adds. A front end that fills it gets ENOSPC.
+ */
+#define VU_GUARD_MAX 2048
 
 /*
  * Install the SIGBUS handler (idempotent, thread-safe). Returns 0 or -errno.

@@ -48,14 +48,16 @@
  * failing the requests the dead one had popped. LOG_SHMFD ("Migration")
  * lets it migrate the guest: it shares its dirty log by fd (vu_log.c).
  * BACKEND_REQ gives us the channel that tells the front end of a resize
- * (vu_backend.c).
+ * (vu_backend.c). CONFIGURE_MEM_SLOTS lifts the 8-region limit of
+ * SET_MEM_TABLE: memory hotplug.
  */
 #define VU_PROTOCOL_FEATURES                                                                       \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |      \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |                                                \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                        \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD) |                                             \
-	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                           \
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
 /* What a handler decided. */
 enum vu_verdict {
@@ -271,6 +273,33 @@ static enum vu_verdict h_reset_owner(struct vu_server *srv, struct vu_req *r)
 static enum vu_verdict h_set_mem_table(struct vu_server *srv, struct vu_req *r)
 {
 	return verdict_of(r, vu_mem_set_table(srv, &r->p->memory, r->fds));
+}
+
+/*
+ * vhost-user.rst "VHOST_USER_GET_MAX_MEM_SLOTS": how many regions
+ * SET_MEM_TABLE and ADD_MEM_REG may build up together (vq_mem.h says why
+ * this many).
+ */
+static enum vu_verdict h_get_max_mem_slots(struct vu_server *srv, struct vu_req *r)
+{
+	return send_u64(srv, r->msg->hdr.request, VQ_MEM_MAX_REGIONS);
+}
+
+/* vhost-user.rst "VHOST_USER_ADD_MEM_REG": one region and its fd. */
+static enum vu_verdict h_add_mem_reg(struct vu_server *srv, struct vu_req *r)
+{
+	return verdict_of(r, vu_mem_add_region(srv, &r->p->mem_reg.region, r->fds[0]));
+}
+
+/*
+ * vhost-user.rst "VHOST_USER_REM_MEM_REG": no fd should come along, but
+ * for front ends that send the region's fd anyway the spec lets us accept
+ * one and close it unused (the contract takes it as a surplus fd, closed by
+ * dispatch).
+ */
+static enum vu_verdict h_rem_mem_reg(struct vu_server *srv, struct vu_req *r)
+{
+	return verdict_of(r, vu_mem_rem_region(srv, &r->p->mem_reg.region));
 }
 
 static enum vu_verdict h_set_vring_num(struct vu_server *srv, struct vu_req *r)
@@ -719,6 +748,12 @@ static const struct vu_contract vu_contracts[VHOST_USER_MAX] = {
 				       .size = 0,
 				       .fds = 1,
 				       .fds_exact = true},
+    [VHOST_USER_GET_MAX_MEM_SLOTS] = {.fn = h_get_max_mem_slots, .size = 0, .has_reply = true},
+    [VHOST_USER_ADD_MEM_REG] = {.fn = h_add_mem_reg,
+				.size = sizeof(struct vhost_user_mem_reg),
+				.fds = 1,
+				.fds_exact = true},
+    [VHOST_USER_REM_MEM_REG] = {.fn = h_rem_mem_reg, .size = sizeof(struct vhost_user_mem_reg)},
 };
 
 /* The vring index a request names (its contract says where). */

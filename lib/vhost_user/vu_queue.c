@@ -242,6 +242,8 @@ static void *queue_thread(void *arg)
 				if (!stopping)
 					q->stop_inflight = inflight;
 				stopping = true;
+				if (ops->queue_drain)
+					ops->queue_drain(q->qdev);
 				break;
 			case QEV_DEV:
 				ops->queue_fd_ready(q->qdev);

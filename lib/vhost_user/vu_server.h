@@ -67,6 +67,11 @@ struct vu_dev_ops {
 	void (*queue_fd_ready)(void *qdev);
 	/* Requests popped and not yet pushed. */
 	unsigned (*queue_inflight)(void *qdev);
+	/*
+	 * Optional: the queue is stopping (nothing more is popped); finish
+	 * what is in flight as soon as possible (e.g. ignore I/O limits).
+	 */
+	void (*queue_drain)(void *qdev);
 
 	/* Make completed writes durable (called with no queue running). Returns 0 or -errno. */
 	int (*flush)(void *dev);

@@ -141,9 +141,9 @@ struct vu_server {
 	uint64_t features;	    /* SET_FEATURES */
 	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
 
-	bool have_mem;
+	bool have_mem; /* mem has a region */
 	struct vq_mem mem;
-	struct vu_map maps[VQ_MEM_MAX_REGIONS];
+	struct vu_map maps[VQ_MEM_MAX_REGIONS]; /* one per region, in no order (addr NULL: free) */
 
 	struct vu_inflight inflight; /* base == NULL: none */
 	struct vu_log log;	     /* base == NULL: none */
@@ -186,7 +186,10 @@ void vu_close_fd(int *fd);
 
 /* vu_mem.c */
 struct vhost_user_memory;
+struct vhost_user_memory_region;
 int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, int *fds);
+int vu_mem_add_region(struct vu_server *srv, const struct vhost_user_memory_region *r, int fd);
+int vu_mem_rem_region(struct vu_server *srv, const struct vhost_user_memory_region *r);
 void vu_mem_drop(struct vu_server *srv);
 int vu_inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t size,
 			uint16_t num_queues, uint16_t queue_size, bool packed);

@@ -174,8 +174,13 @@ static int packed_peek_used(struct vq_drv *vq, uint32_t *id, uint32_t *len)
 	smp_rmb();
 	*id = vblk_le16_to_cpu(READ_ONCE(p->desc[vq->last_used].id));
 	*len = vblk_le32_to_cpu(READ_ONCE(p->desc[vq->last_used].len));
-	/* §2.8.4: len is reserved (ignored) in a used element without WRITE. */
-	if (!(flags & VIRTQ_DESC_F_WRITE))
+	/*
+	 * §2.8.4: len is reserved in a used element without WRITE. QEMU's
+	 * virtio devices never set WRITE there but do report the length (as
+	 * Linux reads it): keep one that fits the chain's writable bytes,
+	 * ignore anything else rather than break the ring over a reserved field.
+	 */
+	if (!(flags & VIRTQ_DESC_F_WRITE) && (*id >= vq->num || *len > vq->state[*id].in_len))
 		*len = 0;
 	return 1;
 }

@@ -13,7 +13,15 @@
 
 #include <vblk/spec/vhost_user.h>
 
-#define VQ_MEM_MAX_REGIONS VHOST_USER_MEMORY_BASELINE_NREGIONS
+/*
+ * Regions in one table. SET_MEM_TABLE carries at most
+ * VHOST_USER_MEMORY_BASELINE_NREGIONS; ADD_MEM_REG (memory hotplug) adds one
+ * at a time up to what GET_MAX_MEM_SLOTS said. 509 is what KVM gives a VM
+ * on x86 (512 memslots, 3 of them its own), so no hypervisor using KVM can
+ * hand us more, and it is under QEMU's own vhost-user cap (512). A table is
+ * 509 * 32 bytes = 16 KiB, searched by binary search (vq_mem.c).
+ */
+#define VQ_MEM_MAX_REGIONS 509
 
 struct vq_mem_region {
 	uint64_t gpa;  /* guest physical address of the first byte */
@@ -22,6 +30,7 @@ struct vq_mem_region {
 	void *hva;     /* our mapping of the first byte */
 };
 
+/* Regions sorted by gpa, never overlapping in guest-physical space. */
 struct vq_mem {
 	unsigned nregions;
 	struct vq_mem_region regions[VQ_MEM_MAX_REGIONS];
@@ -34,6 +43,14 @@ struct vq_mem {
  * Returns 0, -EINVAL (bad/overlapping region) or -ENOSPC (table full).
  */
 int vq_mem_add(struct vq_mem *mem, const struct vq_mem_region *r);
+
+/*
+ * Remove the region that starts at gpa, at front-end address uva, of size
+ * bytes (vhost-user.rst "VHOST_USER_REM_MEM_REG": a region is named by all
+ * three) and copy it to *out. Returns 0 or -ENOENT when no region matches.
+ */
+int vq_mem_remove(struct vq_mem *mem, uint64_t gpa, uint64_t uva, uint64_t size,
+		  struct vq_mem_region *out);
 
 /*
  * Host pointer for [gpa, gpa+len) when the range lies wholly inside one

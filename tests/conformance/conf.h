@@ -30,6 +30,8 @@ extern const struct conf_table conf_packed_cases;
 extern const struct conf_table conf_log_cases;
 /* The back-end request channel (conf_backend.c). */
 extern const struct conf_table conf_backend_cases;
+/* Memory hotplug: ADD/REM_MEM_REG (conf_memslots.c). */
+extern const struct conf_table conf_memslots_cases;
 
 struct daemon {
 	const char *tag;  /* in file names */

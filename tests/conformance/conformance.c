@@ -15,7 +15,7 @@
  *             nonzero REPLY_ACK and the connection keeps working
  *
  * Usage: conformance VBLKD GROUP [CASE]
- *   GROUP: ring, request, vhost-user, control, ring-packed, request-packed, all
+ *   GROUP: ring, request, vhost-user, control, ring-packed, request-packed, memslots, all
  * (the control group, hostile fds, memory and timing, is in conf_control.c)
  * It starts vblkd itself (on a temp image, queues=2; a second one with ro for
  * the read-only cases), runs each case in a child process (so a failed CHECK
@@ -1570,8 +1570,9 @@ static const struct conf_case cases[] = {
 
 static const struct conf_table main_cases = {cases, NCASES};
 /* Every table of cases, in the order they run. */
-static const struct conf_table *const tables[] = {
-    &main_cases, &conf_control_cases, &conf_packed_cases, &conf_log_cases, &conf_backend_cases};
+static const struct conf_table *const tables[] = {&main_cases,		&conf_control_cases,
+						  &conf_packed_cases,	&conf_backend_cases,
+						  &conf_memslots_cases, &conf_log_cases};
 
 const char *conf_vblkd;
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -174,6 +174,7 @@ GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 
 GET_CONFIG, SET_CONFIG = 24, 25
 SET_LOG_BASE, SET_LOG_FD = 6, 7
 SET_BACKEND_REQ_FD = 21
+GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 36, 37, 38
 NEED_REPLY = 0x8
 FD_EVENT, FD_MEM, FD_PIPE, FD_SOCKET = 0x00, 0x20, 0x40, 0x50
 PF_BACKEND_REQ = 0x20
@@ -252,6 +253,7 @@ def vhost_user_seeds():
     io = vu_request(0, 0, T_OUT, 8, 4096, False, 1) + vu_kick(0)
     io += vu_request(0, 3, T_IN, 8, 4096, True, 2) + vu_kick(0)
     io1 = vu_request(1, 0, T_GET_ID, 0, 20, True, 1) + vu_kick(3)
+    hot = u64(0) + struct.pack("<QQQQ", 1 << 32, GMEM // 2, UVA + (1 << 30), GMEM // 2)
     return {
         "handshake": vu_negotiate(base) + vu_msg(GET_CONFIG, cfg + bytes(96)),
         "two-queues-io": vu_negotiate(full) + vu_queue(0) + vu_queue(1) + io + io1 +
@@ -294,6 +296,15 @@ def vhost_user_seeds():
         vu_msg(GET_CONFIG, cfg + bytes(96)) + vu_queue(0) + io,
         "backend-channel-unnegotiated": vu_negotiate(base) +
         vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_SOCKET),
+        # Memory hotplug (CONFIGURE_MEM_SLOTS, bit 15): a region added at 4 GiB over the
+        # second half of guest memory, I/O, the region removed (with an fd, as some front
+        # ends send), removed again (missing), and added overlapping the base region.
+        "hotplug": vu_negotiate(full, 0x1 | 0x8 | 0x200 | (1 << 15)) +
+        vu_msg(GET_MAX_MEM_SLOTS) + vu_msg(ADD_MEM_REG, hot, NEED_REPLY, 1, FD_MEM) +
+        vu_queue(0) + io + vu_msg(REM_MEM_REG, hot, NEED_REPLY, 1, FD_MEM) +
+        vu_msg(REM_MEM_REG, hot, NEED_REPLY) +
+        vu_msg(ADD_MEM_REG, u64(0) + struct.pack("<QQQQ", GMEM // 2, GMEM // 2, UVA, 0),
+               NEED_REPLY, 1, FD_MEM) + vu_msg(GET_VRING_BASE, state(0, 0)),
     }
 
 # ------------------------------------------------------------------ vhost_seq
@@ -301,7 +312,7 @@ def vhost_user_seeds():
 SEQ_REQS = 42
 SQ_FEAT = {"VERSION_1": 0, "PROTOCOL_FEATURES": 1, "EVENT_IDX": 2, "INDIRECT_DESC": 3,
            "RING_PACKED": 4, "FLUSH": 5, "BLK_SIZE": 6, "SEG_MAX": 7}
-SQ_PROTO = {"MQ": 0, "REPLY_ACK": 1, "CONFIG": 2, "INFLIGHT_SHMFD": 3}
+SQ_PROTO = {"MQ": 0, "REPLY_ACK": 1, "CONFIG": 2, "INFLIGHT_SHMFD": 3, "CONFIGURE_MEM_SLOTS": 7}
 SQ_CFG_OFF = [0, 1, 4, 8, 20, 31, 32, 33, 34, 59, 60, 61, 64, 95, 96, 255, 256, 257, 260, 268,
               272, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff]
 SQ_CFG_SIZE = [0, 1, 2, 4, 8, 12, 16, 32, 59, 60, 61, 64, 96, 255, 256, 257, 258, 259, 260, 261,
@@ -316,6 +327,11 @@ FDK_EVENT, FDK_GMEM, FDK_SHRINK, FDK_PIPE_R, FDK_PIPE_W, FDK_BPIPE_R, FDK_BPIPE_
 M_NEED_REPLY, M_PIPELINED, M_SIZE_TAB, M_SIZE_DELTA, M_SIZE_RAW = 1, 2, 4, 8, 12
 C_KICK, C_POKE, C_SHRINK, C_FILL, C_BARRIER, C_CLIENT, C_CLOSE_PIPES = range(168, 175)
 GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
+SQ_RAW_REGION = 3  # gen_region selector: gpa, size, uva, mmap_offset as raw le64
+
+
+def sq_region(gpa, size, uva, off):
+    return bytes([SQ_RAW_REGION]) + struct.pack("<QQQQ", gpa, size, uva, off)
 
 
 def sq(req, fields=b"", mode=0, nfds=None, kind=0):
@@ -441,6 +457,22 @@ def vhost_seq_seeds():
         sq(SET_INFLIGHT_FD, bytes([0, 0, 0]), M_NEED_REPLY, None, FDK_INFLIGHT) + sq_queue(0) +
         io + bytes([C_SHRINK, 0]) + io1 + sq_queue(1) + sq_kick(0) + bytes([C_BARRIER]) +
         sq_state(GET_VRING_BASE, 0),
+        # Memory hotplug as QEMU 7.2 does it with CONFIGURE_MEM_SLOTS: regions added with
+        # ADD_MEM_REG, a DIMM added at 4 GiB while a queue runs, I/O, the DIMM removed (once
+        # with an fd along, which the spec tolerates), then hostile variants: missing,
+        # overlapping, past the end of the fd.
+        "hotplug": sq_negotiate(split, proto=("MQ", "REPLY_ACK", "CONFIG", "CONFIGURE_MEM_SLOTS"),
+                                inflight=False) +
+        sq(GET_MAX_MEM_SLOTS) +
+        sq(ADD_MEM_REG, sq_region(0x4000000, 0x10000, UVA + 0x4000000, 0x20000), M_NEED_REPLY) +
+        sq_queue(0) + io + bytes([C_BARRIER]) +
+        sq(ADD_MEM_REG, sq_region(1 << 32, 0x10000, UVA + (1 << 32), 0x10000), M_NEED_REPLY) +
+        sq_split_request(0, 3, T_IN, 8, 4096, True, 3) + sq_kick(0) +
+        sq(REM_MEM_REG, sq_region(1 << 32, 0x10000, UVA + (1 << 32), 0), M_NEED_REPLY) +
+        sq(REM_MEM_REG, sq_region(1 << 32, 0x10000, UVA + (1 << 32), 0), M_NEED_REPLY, 0) +
+        sq(ADD_MEM_REG, sq_region(0x8000, 0x1000, UVA + (2 << 32), 0), M_NEED_REPLY) +
+        sq(ADD_MEM_REG, sq_region(3 << 32, 0x10000, UVA + (3 << 32), GMEM - 0x8000),
+           M_NEED_REPLY) + sq_state(GET_VRING_BASE, 0),
         "reset": sq_negotiate(packed, packed=True) + sq_queue(0, base_sel=SQ_BASE_INIT_PACKED) +
         pio + sq(RESET_OWNER) + sq(SET_FEATURES, sq_bits(SQ_FEAT, split), M_NEED_REPLY) +
         sq_queue(0) + io,

@@ -3,10 +3,12 @@
 # harness written for vblkd runs against the reference back end:
 #     qsd-as-vblkd.sh --socket SOCK --disk IMG[,OPTS]
 # vblkd disk options map to qsd's: queues=N -> num-queues=N, ro ->
-# writable=off, serial= is dropped (the export has none), locking=on|off
-# goes to the file driver; any other OPTS are appended to qsd's --export
-# option (e.g. logical-block-size=4096). A disk nbd+unix:///?socket=PATH is
-# served through qsd's NBD client instead of the file driver.
+# writable=off, serial= is dropped (the export has none), the limits
+# (iops=, iops-rd=, iops-wr=, bps*=, *-burst=) become a throttle group,
+# locking=on|off goes to the file driver; any other OPTS are appended to
+# qsd's --export option (e.g. logical-block-size=4096). A disk
+# nbd+unix:///?socket=PATH is served through qsd's NBD client instead of
+# the file driver.
 # Used by the guest harness (VBLK_GUEST_BACKEND=vblkd
 # VBLKD=tests/guest/qsd-as-vblkd.sh tests/guest/test_guest_basic.sh) and by
 # the conformance runner (build/tests/conformance/conformance
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$sock" ] && [ -n "$disk" ] || { echo "usage: $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
 img=${disk%%,*}
-writable=on opts="" fileopts=""
+writable=on opts="" fileopts="" tg="" burst=()
 if [ "$img" != "$disk" ]; then
     IFS=, read -ra words <<<"${disk#*,}"
     for o in "${words[@]}"; do
@@ -38,6 +40,13 @@ if [ "$img" != "$disk" ]; then
             ro) writable=off ;;
             serial=*) ;;
             locking=*) fileopts+=",$o" ;;
+            iops=*) tg+=",x-iops-total=${o#*=}" ;;
+            iops-rd=*) tg+=",x-iops-read=${o#*=}" ;;
+            iops-wr=*) tg+=",x-iops-write=${o#*=}" ;;
+            bps=*) tg+=",x-bps-total=$(numfmt --from=iec "${o#*=}")" ;;
+            bps-rd=*) tg+=",x-bps-read=$(numfmt --from=iec "${o#*=}")" ;;
+            bps-wr=*) tg+=",x-bps-write=$(numfmt --from=iec "${o#*=}")" ;;
+            *-burst=*) burst+=("$o") ;;
             *) opts+=",$o" ;;
         esac
     done
@@ -46,12 +55,26 @@ file="driver=file,node-name=file0,filename=$img,cache.direct=off$fileopts"
 case "$img" in
     nbd+unix:///\?socket=*) file="driver=nbd,node-name=file0,server.type=unix,server.path=${img#*socket=}" ;;
 esac
+# A burst is QEMU's *-max of each limit of its kind.
+for b in "${burst[@]}"; do
+    kind=${b%%-burst=*} v=$(numfmt --from=iec "${b#*=}")
+    for l in total read write; do
+        if [[ $tg == *",x-$kind-$l="* ]]; then tg+=",x-$kind-$l-max=$v"; fi
+    done
+done
+node=disk0 throttle=()
+if [ -n "$tg" ]; then
+    throttle=(--object "throttle-group,id=tg0$tg"
+              --blockdev "driver=throttle,node-name=thr0,throttle-group=tg0,file=disk0")
+    node=thr0
+fi
 qmp=$sock.qmp
 "${QSD:-qemu-storage-daemon}" \
     --chardev "socket,id=qmp0,path=$qmp,server=on,wait=off" --monitor chardev=qmp0 \
     --blockdev "$file" \
     --blockdev "driver=raw,node-name=disk0,file=file0" \
-    --export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=$writable$opts" &
+    "${throttle[@]}" \
+    --export "type=vhost-user-blk,id=exp0,node-name=$node,addr.type=unix,addr.path=$sock,writable=$writable$opts" &
 qpid=$!
 resize() {
     local size

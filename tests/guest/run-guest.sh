@@ -7,7 +7,7 @@
 #                [--cache DIR] [--smp N] [--queues N|default] [--backend-log FILE]
 #                [--reconnect] [--kill-backend N [--kill-after S] [--kill-interval S]
 #                 [--kill-down S]] [--guest-args 'k=v ...'] [--packed]
-#                [--resize-to BYTES]
+#                [--resize-to BYTES] [--hotplug]
 #
 # 1. builds/reuses the initramfs (mkinitramfs.sh, cached in --cache DIR,
 #    default $VBLK_GUEST_CACHE or ${TMPDIR:-/tmp}/vblk-guest-cache-$UID);
@@ -52,6 +52,12 @@
 #                        vblkd learn the new size and tell the front end
 #                        (the qsd stand-in, qsd-as-vblkd.sh, turns it into
 #                        QMP block_resize); needs --backend vblkd
+#   --hotplug            memory hotplug (test_guest_hotplug.sh): the guest gets
+#                        -m 512M,slots=8,maxmem=2G and an HMP monitor on a unix
+#                        socket; a console line "VBLK_HOTPLUG add N" makes the
+#                        host add a 128 MiB shared memfd DIMM hdN (object_add +
+#                        device_add pc-dimm), "VBLK_HOTPLUG del N" removes it
+#                        (device_del); hmp.py speaks to the monitor
 #
 # Environment: VBLKD (default for --vblkd), VBLK_GUEST_CACHE, VBLK_GUEST_SMP,
 # VBLK_GUEST_TIMEOUT, VBLK_GUEST_KERNEL (see mkinitramfs.sh), QEMU (binary),
@@ -64,7 +70,7 @@ die() { log "ERROR: $*"; exit 1; }
 usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 backend="" image="" vblkd=${VBLKD:-} disk_opts="" script=basic seed=""
-queues=1 backend_logfile="" packed=""
+queues=1 backend_logfile="" packed="" hotplug=""
 resize_to="" reconnect="" kill_n=0 kill_after=5 kill_interval=7 kill_down=1 guest_args=""
 logfile="" timeout_s=${VBLK_GUEST_TIMEOUT:-300} smp=${VBLK_GUEST_SMP:-2}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
@@ -93,6 +99,7 @@ while [ $# -gt 0 ]; do
         --guest-args)    guest_args=$2; shift 2 ;;
         --packed)        packed=1; shift ;;
         --resize-to)     resize_to=$2; shift 2 ;;
+        --hotplug)       hotplug=1; shift ;;
         -h|--help)   usage ;;
         *) log "unknown argument: $1"; usage ;;
     esac
@@ -217,13 +224,19 @@ qopt=",num-queues=$queues"
 [ "$queues" = default ] && qopt=""
 append="console=ttyS0 panic=-1 quiet vblk_script=$script vblk_seed=$seed vblk_size=$size"
 [ -n "$guest_args" ] && append+=" $guest_args"
+mon=$tmp/monitor.sock
+mem_opt=512M monitor=(-monitor none)
+if [ -n "$hotplug" ]; then
+    mem_opt=512M,slots=8,maxmem=2G
+    monitor=(-monitor "unix:$mon,server=on,wait=off")
+fi
 # shellcheck disable=SC2054 # commas are QEMU option syntax
-qcmd=("$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max -smp "$smp" -m 512M
+qcmd=("$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max -smp "$smp" -m "$mem_opt"
       -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
       -kernel "$kernel" -initrd "$initrd" -append "$append"
       -chardev "socket,id=c0,path=$sock${reconnect:+,reconnect=1}"
       -device "vhost-user-blk-pci,chardev=c0${qopt}${packed:+,packed=on}"
-      -display none -serial "file:$console" -monitor none -no-reboot)
+      -display none -serial "file:$console" "${monitor[@]}" -no-reboot)
 log "qemu: ${qcmd[*]}"
 start=$SECONDS
 timeout -k 10 "$timeout_s" "${qcmd[@]}" > "$qlog" 2>&1 < /dev/null &
@@ -247,6 +260,27 @@ kill_restart() {
     kills_done=$((kills_done + 1))
     log "backend killed and restarted ($kills_done/$kill_n) at $((SECONDS - start)) s"
 }
+# hotplug_step: carry out the guest's next "VBLK_HOTPLUG add|del N" request;
+# 1 when there is none.
+hotplug_done=0
+hotplug_step() {
+    local req op n
+    [ -f "$console" ] || return 1
+    req=$(tr -d '\r' < "$console" | { grep -a '^VBLK_HOTPLUG \(add\|del\) [0-9]*$' || true; } |
+          sed -n "$((hotplug_done + 1))p")
+    [ -n "$req" ] || return 1
+    op=$(cut -d' ' -f2 <<< "$req") n=$(cut -d' ' -f3 <<< "$req")
+    hotplug_done=$((hotplug_done + 1))
+    if [ "$op" = add ]; then
+        "$here/hmp.py" "$mon" "object_add memory-backend-memfd,id=hm$n,size=128M,share=on" \
+            "device_add pc-dimm,id=hd$n,memdev=hm$n" >> "$qlog.hmp" 2>&1 ||
+            log "hotplug: adding DIMM $n failed (see below)"
+    else
+        "$here/hmp.py" "$mon" "device_del hd$n" >> "$qlog.hmp" 2>&1 ||
+            log "hotplug: removing DIMM $n failed (see below)"
+    fi
+    log "hotplug: $op DIMM $n at $((SECONDS - start)) s: $(tail -n 1 "$qlog.hmp")"
+}
 resized=""
 while kill -0 "$qpid" 2>/dev/null; do
     if [ -n "$resize_to" ] && [ -z "$resized" ] && console_has VBLK_RESIZE_READY; then
@@ -255,6 +289,7 @@ while kill -0 "$qpid" 2>/dev/null; do
         resized=$SECONDS
         log "image grown to $resize_to bytes, backend sent SIGHUP at $((SECONDS - start)) s"
     fi
+    while [ -n "$hotplug" ] && hotplug_step; do :; done
     if [ "$kills_done" -lt "$kill_n" ] && [ -z "$kill_fail" ]; then
         if [ -z "$next_kill" ] && console_has VBLK_STRESS_BEGIN; then
             next_kill=$((SECONDS + kill_after))
@@ -291,6 +326,7 @@ while kill -0 "$qpid" 2>/dev/null; do
     fi
     sleep 0.5
 done
+[ -f "$qlog.hmp" ] && cat "$qlog.hmp" >> "$qlog"
 wait "$qpid" && qrc=0 || qrc=$?
 qpid=""
 elapsed=$((SECONDS - start))

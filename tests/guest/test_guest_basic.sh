@@ -27,20 +27,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 backend=${VBLK_GUEST_BACKEND:-qsd}
 cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-
 # ------------------------------------------------------------ prerequisites
-command -v "${QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not installed"
-ls /boot/vmlinuz-* >/dev/null 2>&1 || [ -n "${VBLK_GUEST_KERNEL:-}" ] || skip "no kernel in /boot"
-for t in busybox cpio gcc mke2fs e2fsck; do
-    command -v "$t" >/dev/null || skip "$t not installed"
-done
-case "$backend" in
-    qsd)   command -v "${QSD:-qemu-storage-daemon}" >/dev/null || skip "qemu-storage-daemon not installed" ;;
-    vblkd) [ -n "${VBLKD:-}" ] && [ -x "${VBLKD}" ] || skip "VBLKD not set or not executable" ;;
-    *)     fail "unknown VBLK_GUEST_BACKEND=$backend" ;;
-esac
+# shellcheck source=guest-common.sh
+. "$here/guest-common.sh"
+guest_prereqs "$backend" busybox cpio gcc mke2fs e2fsck
 
 # ------------------------------------------------------------ run
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vblk-guest-test.XXXXXX")

@@ -33,19 +33,9 @@ cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
 kills=${VBLK_GUEST_KILLS:-3}
 secs=${VBLK_GUEST_STRESS_SECS:-30}
 jobs=8
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-command -v "${QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not installed"
-ls /boot/vmlinuz-* >/dev/null 2>&1 || [ -n "${VBLK_GUEST_KERNEL:-}" ] || skip "no kernel in /boot"
-for t in busybox cpio gcc mke2fs e2fsck; do
-    command -v "$t" >/dev/null || skip "$t not installed"
-done
-case "$backend" in
-    qsd)   command -v "${QSD:-qemu-storage-daemon}" >/dev/null || skip "qemu-storage-daemon not installed" ;;
-    vblkd) [ -n "${VBLKD:-}" ] && [ -x "${VBLKD}" ] || skip "VBLKD not set or not executable" ;;
-    *)     fail "unknown VBLK_GUEST_BACKEND=$backend" ;;
-esac
+# shellcheck source=guest-common.sh
+. "$here/guest-common.sh"
+guest_prereqs "$backend" busybox cpio gcc mke2fs e2fsck
 
 packed=${VBLK_GUEST_PACKED:-}
 # libvhost-user (qemu-storage-daemon) has no packed rings.

@@ -25,6 +25,11 @@ expect 2 --socket "$tmp/s" --disk null:1M,nosuchoption
 expect 2 --socket "$tmp/s" --disk null:1M,size=12Q
 expect 2 --socket "$tmp/s" --disk null:1M,queues=0
 expect 2 --socket "$tmp/s" --disk null:1M,serial=123456789012345678901
+# Limits: positive numbers, not a total and a per-direction one, no burst without a rate.
+expect 2 --socket "$tmp/s" --disk null:1M,iops=0
+expect 2 --socket "$tmp/s" --disk null:1M,bps=1Q
+expect 2 --socket "$tmp/s" --disk null:1M,iops=10,iops-wr=5
+expect 2 --socket "$tmp/s" --disk null:1M,bps-rd=1M,bps-burst=64K,iops-burst=4
 expect 2 --disk null:1M
 expect 2 --socket "$tmp/s"
 expect 2 --socket "$tmp/s" --fd 3 --disk null:1M

@@ -58,6 +58,14 @@ done
 VU_FRONT_DAEMON_PID=$pid "$front" "$mode" "$sock" "$img" "$serial"
 rc=$?
 [ $rc -eq 77 ] && exit 77
+# libvhost-user (qemu-storage-daemon 7.2) closes a replaced call fd in its
+# control thread while its queue thread may still write it, and then panics.
+# vu_front lets the last interrupt arrive first, which makes this rare, not
+# impossible; it is the reference's race, not a harness or vblkd failure.
+if [ $rc -ne 0 ] && [ "$kind" = qsd ] && grep -q 'Error writing eventfd: Bad file descriptor' "$log"; then
+	echo "SKIP: qemu-storage-daemon hit its call-fd replacement race (vu_panic in its log)"
+	exit 77
+fi
 [ $rc -eq 0 ] || fail "vu_front $mode against $kind"
 
 kill -TERM "$pid"

@@ -204,10 +204,14 @@ void rf_negotiate(struct rf *f, uint64_t want)
 	rf_send(f, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
 	pf = rf_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
 	CHECK(pf & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
-	/* INFLIGHT_SHMFD too when offered: it only acts once GET/SET_INFLIGHT_FD is sent. */
+	/*
+	 * INFLIGHT_SHMFD and CONFIGURE_MEM_SLOTS too when offered: they only act
+	 * once their own messages are sent (SET_MEM_TABLE stays valid).
+	 */
 	pf &= VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
 	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |
 	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
+	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
 	      /* Dirty logging ("Migration") only for a case that asks for VHOST_F_LOG_ALL. */
 	      ((want & VIRTIO_BIT(VHOST_F_LOG_ALL)) ? VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD)
 						    : 0);

@@ -126,8 +126,8 @@ bool rf_wait_readable(int fd, int ms);
  * Negotiate features (offered & want, always VERSION_1 + PROTOCOL_FEATURES;
  * want = 0 picks RF_FEATURES_DEFAULT; VIRTIO_F_RING_PACKED in want makes
  * every queue packed, and skips the test (exit 77) if not offered) and protocol
- * features (MQ, REPLY_ACK, CONFIG, INFLIGHT_SHMFD if offered), and share
- * RF_MEM_SIZE of guest memory.
+ * features (MQ, REPLY_ACK, CONFIG, INFLIGHT_SHMFD, CONFIGURE_MEM_SLOTS if
+ * offered), and share RF_MEM_SIZE of guest memory.
  */
 void rf_negotiate(struct rf *f, uint64_t want);
 /*

@@ -7,7 +7,8 @@
  * that can never fit, a NULL cookie, an empty chain or a zero length
  * -EINVAL. Per layout: a split used index running ahead of what is in
  * flight breaks the queue; a packed element with the wrong wrap counter is
- * not used yet, its len is 0 without WRITE (§2.8.4), a list's used element
+ * not used yet, its len without WRITE is 0 when past the chain (§2.8.4), a
+ * list's used element
  * is found at its first slot and the next one after all its slots (§2.8.6),
  * and buffers sit in consecutive slots with the first slot's flags made
  * available under the wrap counter. The device here is raw ring writes.
@@ -224,7 +225,7 @@ static void packed_cases(void)
 	CHECK_EQ(flags_of(0), US);
 	CHECK(!vq.packed_ring.avail_wrap);
 	id = vblk_le16_to_cpu(pdesc[0].id);
-	/* No WRITE: len is reserved and reads as 0, even if out of range. */
+	/* No WRITE: len is reserved; one past the writable bytes reads as 0. */
 	device_used(3, id, 99999, false, true);
 	CHECK_EQ(vq_drv_get_buf(&vq, &c, &len), 1);
 	CHECK(c == &cookie2);

@@ -47,7 +47,7 @@ uint64_t parse_size(const char *what, const char *s);
 unsigned parse_count(const char *what, const char *s, unsigned max);
 
 /* getopt_long ids of the options every command takes; a command's own start at OPT_OWN. */
-enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_OWN = 0x200 };
+enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_INTX, OPT_OWN = 0x200 };
 #define OPT_OWN_MAX 16 /* most options of one command */
 
 /*
@@ -103,6 +103,7 @@ int cmd_write(struct cli *cli, int argc, char **argv);
 int cmd_flush(struct cli *cli, int argc, char **argv);
 int cmd_discard(struct cli *cli, int argc, char **argv);
 int cmd_copy(struct cli *cli, int argc, char **argv);
+int cmd_pci_bind(struct cli *cli, int argc, char **argv);
 int cmd_bench(struct cli *cli, int argc, char **argv);
 
 #endif

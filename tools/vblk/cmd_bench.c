@@ -13,8 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/uio.h>
+
 #include "cli.h"
 #include "jsonout.h"
+
+#define BENCH_MAX_SEGMENTS 64 /* --segments: iovecs per request */
 
 /*
  * Latency histogram: 16 linear sub-buckets per power of two of nanoseconds
@@ -98,6 +102,8 @@ struct bench {
 	uint64_t bs;
 	unsigned iodepth, queues;
 	double runtime;
+	uint64_t requests; /* per queue; 0 = until runtime */
+	unsigned segments; /* data buffers per request (iovecs), >= 1 */
 };
 
 /* Results per direction: [DIR_READ] and [DIR_WRITE]. */
@@ -110,6 +116,7 @@ struct worker {
 	pthread_t tid;
 	struct hist h[2];
 	uint64_t ios[2], errors;
+	uint64_t submitted; /* accepted by the library, for --requests */
 	int err;
 	/* The thread's own state while it runs. */
 	struct vblk_queue *q;
@@ -174,10 +181,24 @@ static void submit_slot(struct worker *w, unsigned s)
 		  (b->mode == RW_RANDRW && (xorshift(&w->rng) & 1));
 	int ret;
 
+	if (b->requests && w->submitted >= b->requests) {
+		w->stop = true;
+		return;
+	}
 	sl->write = wr;
 	clock_gettime(CLOCK_MONOTONIC, &sl->start);
-	ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
-		 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
+	if (b->segments > 1) {
+		/* The slot's buffer cut into equal pieces: a multi-segment request. */
+		struct iovec iov[BENCH_MAX_SEGMENTS];
+		size_t seg = b->bs / b->segments;
+		for (unsigned i = 0; i < b->segments; i++)
+			iov[i] = (struct iovec){sl->buf + i * seg, seg};
+		ret = wr ? vblk_queue_writev(w->q, off, iov, (int)b->segments, sl)
+			 : vblk_queue_readv(w->q, off, iov, (int)b->segments, sl);
+	} else {
+		ret = wr ? vblk_queue_write(w->q, off, sl->buf, b->bs, sl)
+			 : vblk_queue_read(w->q, off, sl->buf, b->bs, sl);
+	}
 	if (ret == -EAGAIN && w->inflight) {
 		w->backlog[w->nbacklog++] = s;
 	} else if (ret) {
@@ -185,6 +206,7 @@ static void submit_slot(struct worker *w, unsigned s)
 		w->stop = true;
 	} else {
 		w->inflight++;
+		w->submitted++;
 	}
 }
 
@@ -280,7 +302,16 @@ out:
 	return NULL;
 }
 
-enum { OPT_RW = OPT_OWN, OPT_BS, OPT_IODEPTH, OPT_QUEUES, OPT_RUNTIME, OPT_JSON };
+enum {
+	OPT_RW = OPT_OWN,
+	OPT_BS,
+	OPT_IODEPTH,
+	OPT_QUEUES,
+	OPT_RUNTIME,
+	OPT_JSON,
+	OPT_REQUESTS,
+	OPT_SEGMENTS
+};
 
 static const char *const modes[] = {"read", "write", "randread", "randwrite", "randrw"};
 
@@ -323,6 +354,12 @@ static void on_opt(void *ctx, int id, const char *val)
 		break;
 	case OPT_JSON:
 		a->json = true;
+		break;
+	case OPT_REQUESTS:
+		b->requests = parse_size("requests", val);
+		break;
+	case OPT_SEGMENTS:
+		b->segments = parse_count("segments", val, BENCH_MAX_SEGMENTS);
 		break;
 	}
 }
@@ -423,10 +460,16 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 	    {"queues", required_argument, NULL, OPT_QUEUES},
 	    {"runtime", required_argument, NULL, OPT_RUNTIME},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"requests", required_argument, NULL, OPT_REQUESTS},
+	    {"segments", required_argument, NULL, OPT_SEGMENTS},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench b = {
-	    .mode = RW_RANDREAD, .bs = 4096, .iodepth = 32, .queues = 1, .runtime = 10};
+	struct bench b = {.mode = RW_RANDREAD,
+			  .bs = 4096,
+			  .iodepth = 32,
+			  .queues = 1,
+			  .runtime = 10,
+			  .segments = 1};
 	struct bench_args args = {.b = &b};
 	const char *sock;
 	bool json;
@@ -462,6 +505,8 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		    b.info.max_transfer);
 	if (b.bs > b.info.capacity)
 		die("--bs is larger than the device");
+	if (b.bs % b.segments)
+		die("--bs must be a multiple of --segments");
 	if (b.mode != RW_READ && b.mode != RW_RANDREAD && b.info.read_only)
 		die("%s: device is read-only", sock);
 

@@ -71,6 +71,7 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 	static const struct option common[] = {
 	    {"packed", no_argument, NULL, OPT_PACKED},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"intx", no_argument, NULL, OPT_INTX},
 	    {"help", no_argument, NULL, 'h'},
 	};
 	struct option all[ARRAY_SIZE(common) + OPT_OWN_MAX + 1];
@@ -92,6 +93,9 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 		switch (c) {
 		case OPT_PACKED:
 			cli->open_flags |= VBLK_OPEN_PACKED_RING;
+			break;
+		case OPT_INTX:
+			cli->open_flags |= VBLK_OPEN_INTERRUPTS;
 			break;
 		case OPT_TIMEOUT:
 			cli->timeout_ms = parse_count("--timeout (milliseconds)", optarg, INT_MAX);
@@ -125,10 +129,13 @@ void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struc
 
 	if (!strncmp(sock, VHOST_USER_PREFIX, strlen(VHOST_USER_PREFIX)))
 		sock += strlen(VHOST_USER_PREFIX);
-	if (stat(sock, &st) < 0)
-		die("%s: %s", sock, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		die("%s: not a unix socket", sock);
+	/* "pci:BDF" is a PCI function for libvblk's virtio-pci transport, not a path. */
+	if (strncmp(sock, "pci:", 4)) {
+		if (stat(sock, &st) < 0)
+			die("%s: %s", sock, strerror(errno));
+		if (!S_ISSOCK(st.st_mode))
+			die("%s: not a unix socket", sock);
+	}
 	o->flags |= cli->open_flags;
 	o->timeout_ms = cli->timeout_ms;
 	ret = vblk_open(sock, o, &d->v);

@@ -32,12 +32,21 @@ static const char usage_text[] =
     "             --iodepth=N --queues=N --runtime=SECONDS [--json] [--packed]\n"
     "      IOPS, MiB/s and latency (mean, p50, p99, p99.9); one thread per queue;\n"
     "      --json: fio's JSON layout\n"
+    "      --requests=N stops each queue after N requests instead; --segments=N\n"
+    "      cuts each request's buffer into N (multi-segment requests)\n"
+    "  vblk discard SOCKET OFFSET LENGTH --zeroes [--unmap]\n"
+    "      make the range read as zeroes (VIRTIO_BLK_T_WRITE_ZEROES)\n"
+    "  vblk pci-bind DDDD:BB:DD.F [--kernel]\n"
+    "      bind a virtio-blk PCI function to uio_pci_generic (or back to virtio-pci);\n"
+    "      refuses other devices and disks with mounted filesystems\n"
     "\n"
     "vblk --version prints the versions of vblk and of the libvblk it runs with.\n"
     "--json prints one JSON document on stdout, its schema versioned (man vblk).\n"
     "Every command accepts --packed: drive the device through a packed virtqueue\n"
     "(VIRTIO_F_RING_PACKED, virtio 1.3 section 2.8) instead of a split one; it fails\n"
     "when the back end does not offer it (qemu-storage-daemon does not).\n"
+    "Every command accepts --intx: on a pci: device, sleep on its INTx interrupt\n"
+    "(/dev/uioN) instead of polling for completions.\n"
     "Every command accepts --timeout=MS: how long to wait for each answer of the\n"
     "back end while connecting and disconnecting (default 5000).\n"
     "Options take their value as --name=VALUE or --name VALUE, before or after the\n"
@@ -45,7 +54,9 @@ static const char usage_text[] =
     "OFFSET, LENGTH and SIZE are decimal (a leading 0 is no octal), with an optional\n"
     "K, M, G, T or KiB, MiB, GiB, TiB suffix (powers of 1024).\n"
     "SOCKET is the unix socket of a vhost-user-blk back end (qemu-storage-daemon,\n"
-    "vblkd, ...). Exit status: 0 success, 1 failure, 2 usage error.\n";
+    "vblkd, ...), or pci:DDDD:BB:DD.F, a virtio-blk PCI function bound to\n"
+    "uio_pci_generic (root, 2 MiB hugepages: see docs/pci-transport.md).\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 void print_usage(void)
 {
@@ -58,9 +69,9 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(struct cli *cli, int argc, char **argv);
 	} commands[] = {
-	    {"info", cmd_info},	  {"read", cmd_read},	    {"write", cmd_write},
-	    {"flush", cmd_flush}, {"discard", cmd_discard}, {"copy", cmd_copy},
-	    {"bench", cmd_bench},
+	    {"info", cmd_info},	  {"read", cmd_read},	      {"write", cmd_write},
+	    {"flush", cmd_flush}, {"discard", cmd_discard},   {"copy", cmd_copy},
+	    {"bench", cmd_bench}, {"pci-bind", cmd_pci_bind},
 	};
 	struct cli cli = {0};
 	const char *cmd;

@@ -145,6 +145,12 @@ struct vhost_user_memory {
 	struct vhost_user_memory_region regions[VHOST_USER_MEMORY_BASELINE_NREGIONS];
 };
 
+/* ADD_MEM_REG / REM_MEM_REG payload ("Single memory region description"). */
+struct vhost_user_mem_reg {
+	uint64_t padding;
+	struct vhost_user_memory_region region;
+};
+
 /* Header of a config message; payload[size] follows. */
 struct vhost_user_config {
 	uint32_t offset;
@@ -227,6 +233,7 @@ union vhost_user_payload {
 	struct vhost_vring_state state;
 	struct vhost_vring_addr addr;
 	struct vhost_user_memory memory;
+	struct vhost_user_mem_reg mem_reg;
 	struct vhost_user_config config;
 	struct vhost_user_inflight inflight;
 };

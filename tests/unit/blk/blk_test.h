@@ -94,6 +94,20 @@ static inline uint8_t t_io(struct blk_queue *q, struct t_req *t, uint32_t type, 
 	return t->status;
 }
 
+/* One DISCARD / WRITE_ZEROES / SECURE_ERASE segment; returns the status byte. */
+static inline uint8_t t_dwz(struct blk_queue *q, uint32_t type, uint64_t sector, uint32_t n,
+			    uint32_t flags)
+{
+	struct virtio_blk_discard_write_zeroes seg = {
+	    .sector = vblk_cpu_to_le64(sector),
+	    .num_sectors = vblk_cpu_to_le32(n),
+	    .flags = vblk_cpu_to_le32(flags),
+	};
+	struct t_req t;
+
+	return t_io(q, &t, type, 0, &seg, sizeof(seg), NULL, 0);
+}
+
 /* A device over backend be with one queue of depth 64 and the given options. */
 static inline struct blk_queue *t_setup(struct blk_dev *d, struct be *be,
 					const struct blk_dev_opts *o)

@@ -14,13 +14,7 @@ static struct blk_queue *qa, *qb; /* qa: the whole backend, qb: the range */
 
 static uint8_t dwz(uint32_t type, uint64_t sector, uint32_t n)
 {
-	struct virtio_blk_discard_write_zeroes seg = {
-	    .sector = vblk_cpu_to_le64(sector),
-	    .num_sectors = vblk_cpu_to_le32(n),
-	};
-	struct t_req t;
-
-	return t_io(qb, &t, type, 0, &seg, sizeof(seg), NULL, 0);
+	return t_dwz(qb, type, sector, n, 0);
 }
 
 int main(void)

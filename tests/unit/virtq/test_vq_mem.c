@@ -52,7 +52,9 @@ static void test_add(void)
 
 	for (i = m.nregions; i < VQ_MEM_MAX_REGIONS; i++)
 		CHECK_EQ(add(&m, 0x100000 + i * 0x1000, 0, 0x1000, ram_c), 0);
-	CHECK_EQ(add(&m, 0x200000, 0, 0x1000, ram_c), -ENOSPC);
+	CHECK_EQ(add(&m, 0x10000000, 0, 0x1000, ram_c), -ENOSPC);
+	/* Overlap is still told apart from a full table. */
+	CHECK_EQ(add(&m, 0x104800, 0, 0x1000, ram_c), -EINVAL);
 }
 
 static void test_lookup(void)
@@ -149,9 +151,61 @@ static void test_hva_to_gpa(void)
 	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_a, UINT64_MAX, &gpa), -EFAULT);
 }
 
+/*
+ * A full table added in scrambled order (as hotplug may): every region is
+ * found at its first and last byte, the gaps between them are not, and
+ * removal needs gpa, uva and size to match.
+ */
+static void test_many(void)
+{
+	static struct vq_mem m;
+	static char ram[VQ_MEM_MAX_REGIONS][64];
+	struct vq_mem_region gone;
+	unsigned i;
+
+	for (i = 0; i < VQ_MEM_MAX_REGIONS; i++) {
+		/* 0x1000-spaced slots, 64 bytes used in each: a gap after every region. */
+		unsigned k = (i * 211) % VQ_MEM_MAX_REGIONS; /* 211 is coprime to 509 */
+
+		CHECK_EQ(add(&m, 0x1000ull * k, 0x70000000ull + 0x1000ull * k, 64, ram[k]), 0);
+	}
+	CHECK_EQ(m.nregions, VQ_MEM_MAX_REGIONS);
+	for (i = 1; i < m.nregions; i++)
+		CHECK(m.regions[i - 1].gpa < m.regions[i].gpa);
+	for (i = 0; i < VQ_MEM_MAX_REGIONS; i++) {
+		CHECK(vq_mem_gpa_to_hva(&m, 0x1000ull * i, 1) == ram[i]);
+		CHECK(vq_mem_gpa_to_hva(&m, 0x1000ull * i + 63, 1) == ram[i] + 63);
+		CHECK(vq_mem_gpa_to_hva(&m, 0x1000ull * i + 64, 1) == NULL);
+		CHECK(vq_mem_gpa_to_hva(&m, 0x1000ull * i + 32, 64) == NULL);
+		CHECK(vq_mem_uva_to_hva(&m, 0x70000000ull + 0x1000ull * i + 8, 8) == ram[i] + 8);
+	}
+	/* Removal: gpa, uva and size must all match. */
+	CHECK_EQ(vq_mem_remove(&m, 0x5000, 0x70005000, 32, &gone), -ENOENT);
+	CHECK_EQ(vq_mem_remove(&m, 0x5000, 0x70006000, 64, &gone), -ENOENT);
+	CHECK_EQ(vq_mem_remove(&m, 0x5010, 0x70005010, 48, &gone), -ENOENT);
+	CHECK_EQ(vq_mem_remove(&m, 0x5000, 0x70005000, 64, &gone), 0);
+	CHECK(gone.hva == ram[5]);
+	CHECK_EQ(m.nregions, VQ_MEM_MAX_REGIONS - 1);
+	CHECK(vq_mem_gpa_to_hva(&m, 0x5000, 1) == NULL);
+	CHECK(vq_mem_gpa_to_hva(&m, 0x4000, 1) == ram[4]);
+	CHECK(vq_mem_gpa_to_hva(&m, 0x6000, 1) == ram[6]);
+	CHECK_EQ(vq_mem_remove(&m, 0x5000, 0x70005000, 64, &gone), -ENOENT);
+	/* The slot is free again, and a bigger region fits where the small one was. */
+	CHECK_EQ(add(&m, 0x5000, 0x90000000, 0x1000, ram[5]), 0);
+	CHECK(vq_mem_gpa_to_hva(&m, 0x5fff, 1) == ram[5] + 0xfff);
+	/* First and last. */
+	CHECK_EQ(vq_mem_remove(&m, 0, 0x70000000, 64, &gone), 0);
+	CHECK_EQ(vq_mem_remove(&m, 0x1000ull * (VQ_MEM_MAX_REGIONS - 1),
+			       0x70000000ull + 0x1000ull * (VQ_MEM_MAX_REGIONS - 1), 64, &gone),
+		 0);
+	CHECK(vq_mem_gpa_to_hva(&m, 0, 1) == NULL);
+	CHECK(vq_mem_gpa_to_hva(&m, 0x1000, 1) == ram[1]);
+}
+
 int main(void)
 {
 	test_add();
+	test_many();
 	test_lookup();
 	test_iov();
 	test_hva_to_gpa();
