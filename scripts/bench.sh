@@ -1,114 +1,270 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# bench.sh VBLK [VBLKD]: run `vblk bench` against qemu-storage-daemon and,
-# when given, vblkd, for a few short workloads; write a markdown table to
-# bench-report.md (in the build directory under `meson compile bench`, else the
-# current directory; or $BENCH_REPORT).
-# Environment: BENCH_RUNTIME (seconds per workload, default 3),
-# BENCH_SIZE (image size, default 1G), QSD (qemu-storage-daemon path).
+# bench.sh VBLK [VBLKD]: the benchmark report. On one image per storage
+# (page cache: a file on tmpfs; O_DIRECT: a file on the real disk) it runs
+# `vblk bench` against vblkd, qemu-storage-daemon (default, and with an
+# iothread) and host fio (io_uring) on the same file, for every workload of
+# the matrix below, BENCH_ROUNDS times, the back ends in a different order in
+# every round; scripts/bench_report.py then writes the report (medians,
+# ratios, machine, commands) and gnuplot SVG plots next to it.
+#
+# Environment:
+#   BENCH_ROUNDS   rounds (default 3; medians are taken over them)
+#   BENCH_RUNTIME  seconds per run (default 2)
+#   BENCH_QUICK=1  smoke run: 1 round of 0.5 s, a smaller matrix (~1 min)
+#   BENCH_SIZE     image size (default 512M; quick 64M)
+#   BENCH_BACKENDS subset of "vblkd qsd qsd-iothread fio" (default: all found)
+#   BENCH_STORAGE  subset of "tmpfs direct" (default both)
+#   BENCH_TMPFS_DIR (default /dev/shm), BENCH_DISK_DIR (default /var/tmp)
+#   BENCH_REPORT   report path (default docs/bench-report.md of this tree);
+#                  plots go to bench/ next to it
+#   QSD, FIO       program paths
 set -u
+[ $# -ge 1 ] || {
+	echo "usage: bench.sh VBLK [VBLKD]" >&2
+	exit 2
+}
 VBLK=$1
 VBLKD=${2:-}
-RUNTIME=${BENCH_RUNTIME:-3}
-SIZE=${BENCH_SIZE:-1G}
-REPORT=${BENCH_REPORT:-${MESON_BUILD_ROOT:-$PWD}/bench-report.md}
-QSD=${QSD:-qemu-storage-daemon}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-bench.XXXXXX")
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-# rw bs iodepth queues
-WORKLOADS="randread 4k 32 1
+HERE=$(cd "$(dirname "$0")" && pwd)
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	ROUNDS=${BENCH_ROUNDS:-1}
+	RUNTIME=${BENCH_RUNTIME:-0.5}
+	SIZE=${BENCH_SIZE:-64M}
+	# rw bs iodepth queues
+	MATRIX="randread 4k 1 1
+randread 4k 32 1
 randwrite 4k 32 1
-randread 4k 32 4
-randrw 4k 16 2
-read 128k 8 1
-write 128k 8 1"
+read 128k 32 1
+randread 4k 32 2"
+else
+	ROUNDS=${BENCH_ROUNDS:-3}
+	RUNTIME=${BENCH_RUNTIME:-2}
+	SIZE=${BENCH_SIZE:-512M}
+	MATRIX="randread 4k 1 1
+randread 4k 32 1
+randread 4k 128 1
+randwrite 4k 1 1
+randwrite 4k 32 1
+randwrite 4k 128 1
+read 128k 1 1
+read 128k 32 1
+write 128k 1 1
+write 128k 32 1
+randread 4k 32 2
+randwrite 4k 32 2
+read 128k 32 2"
+fi
+REPORT=${BENCH_REPORT:-${MESON_SOURCE_ROOT:-$HERE/..}/docs/bench-report.md}
+QSD=${QSD:-qemu-storage-daemon}
+FIO=${FIO:-fio}
+STORAGE=${BENCH_STORAGE:-tmpfs direct}
 
-start() { # backend
-	rm -f "$TMP/sock"
-	truncate -s "$SIZE" "$TMP/img"
-	case $1 in
-	qsd)
-		"$QSD" --blockdev driver=file,node-name=file0,filename="$TMP/img",cache.direct=off \
-			--blockdev driver=raw,node-name=disk0,file=file0 \
-			--export type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path="$TMP/sock",writable=on,num-queues=4 \
-			>"$TMP/log" 2>&1 &
-		;;
-	vblkd)
-		# writeback, like qsd's vhost-user-blk export default (writethrough=off):
-		# the guest decides durability with FLUSH in both cases.
-		"$VBLKD" --socket "$TMP/sock" --disk "$TMP/img,queues=4,writeback" >"$TMP/log" 2>&1 &
+BACKENDS=
+for be in ${BENCH_BACKENDS:-vblkd qsd qsd-iothread fio}; do
+	case $be in
+	vblkd) prog=$VBLKD ;;
+	qsd | qsd-iothread) prog=$QSD ;;
+	fio) prog=$FIO ;;
+	*)
+		echo "bench: unknown back end $be" >&2
+		exit 2
 		;;
 	esac
+	if [ -z "$prog" ] || ! command -v "$prog" >/dev/null 2>&1; then
+		echo "bench: $be: '${prog:-vblkd}' not found, left out (scripts/install-deps.sh bench)" >&2
+		continue
+	fi
+	BACKENDS="$BACKENDS $be"
+done
+[ -n "$BACKENDS" ] || {
+	echo "bench: no back end to measure" >&2
+	exit 1
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-bench.XXXXXX")
+PID=
+IMGS=
+cleanup() {
+	if [ -n "$PID" ]; then
+		kill "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	for d in $IMGS; do rm -rf "$d"; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+RESULTS=$TMP/results.tsv
+CMDS=$TMP/commands.txt
+META=$TMP/meta.env
+: >"$RESULTS"
+: >"$CMDS"
+
+# Record a command once, with the temporary paths as placeholders, for the
+# report's "exact commands" section.
+note_cmd() {
+	line=$(printf '%s ' "$@" | sed -e "s|$TMP/sock|\$SOCK|g" -e "s|$CUR_IMG|\$IMG_$CUR_ST|g")
+	grep -qxF -- "$line" "$CMDS" || printf '%s\n' "$line" >>"$CMDS"
+}
+
+# One image per storage, written in full so that reads touch real data
+# (a sparse file or unwritten extents read as zeroes without any I/O).
+make_image() { # storage -> path
+	case $1 in
+	tmpfs) dir=${BENCH_TMPFS_DIR:-/dev/shm} ;;
+	direct) dir=${BENCH_DISK_DIR:-/var/tmp} ;;
+	esac
+	d=$(mktemp -d "$dir/vblk-bench.XXXXXX") || return 1
+	IMGS="$IMGS $d"
+	mb=$(numfmt --from=iec "$SIZE")
+	dd if=/dev/urandom of="$d/img" bs=1M count=$((mb / 1048576)) conv=fsync status=none || return 1
+	echo "$d/img"
+}
+
+start() { # backend storage img
+	rm -f "$TMP/sock"
+	if [ "$2" = direct ]; then
+		qdirect=on vdirect=,direct=on
+	else
+		qdirect=off vdirect=
+	fi
+	case $1 in
+	fio) return 0 ;;
+	vblkd)
+		# writeback, like qsd's vhost-user-blk export default (writethrough=off):
+		# the client decides durability with FLUSH in both cases.
+		set -- "$VBLKD" --socket "$TMP/sock" --disk "$3,queues=2,writeback$vdirect"
+		;;
+	qsd | qsd-iothread)
+		iot='' iotobj=''
+		if [ "$1" = qsd-iothread ]; then
+			iot=,iothread=io0 iotobj="--object iothread,id=io0"
+		fi
+		# shellcheck disable=SC2086 # iotobj is two words or none
+		set -- "$QSD" $iotobj \
+			--blockdev driver=file,node-name=file0,filename="$3",cache.direct=$qdirect \
+			--blockdev driver=raw,node-name=disk0,file=file0 \
+			--export type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path="$TMP/sock",writable=on,num-queues=2$iot
+		;;
+	esac
+	note_cmd "$@"
+	"$@" >"$TMP/log" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 200); do
 		[ -S "$TMP/sock" ] && return 0
+		kill -0 "$PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	echo "bench: $1 did not start" >&2
+	echo "bench: $1 did not start:" >&2
 	cat "$TMP/log" >&2
+	stop
 	return 1
 }
 
 stop() {
+	[ -n "$PID" ] || return 0
 	kill "$PID" 2>/dev/null
 	wait "$PID" 2>/dev/null
 	PID=
 }
 
-# One report row's numbers from vblk bench --json (docs/json.md: fio's
-# layout; read and write added up, latency of both): IOPS MiB/s mean p50 p99 p99.9 (µs).
+# One run -> fio-layout JSON in $TMP/out.json.
+run_one() { # backend storage img rw bs qd nq
+	if [ "$1" = fio ]; then
+		direct=0
+		[ "$2" = direct ] && direct=1
+		ms=$(awk -v s="$RUNTIME" 'BEGIN { printf "%d", s * 1000 }')
+		set -- "$FIO" --name=bench --filename="$3" --ioengine=io_uring --direct=$direct \
+			--rw="$4" --bs="$5" --iodepth="$6" --numjobs="$7" --group_reporting \
+			--time_based --runtime="${ms}ms" --output-format=json
+	else
+		set -- "$VBLK" bench "$TMP/sock" --rw="$4" --bs="$5" --iodepth="$6" --queues="$7" \
+			--runtime="$RUNTIME" --json
+	fi
+	note_cmd "$@"
+	"$@" </dev/null >"$TMP/out.json" 2>"$TMP/err"
+}
+
+# fio's JSON (and vblk bench --json, same layout) -> IOPS MiB/s mean p50 p90 p99 p99.9 (µs).
 row() {
 	python3 - "$1" <<'PY'
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]
 r, w = job["read"], job["write"]
-n = r["total_ios"] + w["total_ios"]
-secs = max(r["runtime"], w["runtime"]) / 1000
-def lat(key):
-    # the busier direction's latency (randrw: both are about equal)
-    side = r if r["total_ios"] >= w["total_ios"] else w
-    c = side["clat_ns"]
-    return (c["mean"] if key == "mean" else c["percentile"][key]) / 1000
-print("%.0f %.1f %.1f %.1f %.1f %.1f" % (n / secs, (r["io_bytes"] + w["io_bytes"]) / secs / 1048576,
-      lat("mean"), lat("50.000000"), lat("99.000000"), lat("99.900000")))
+side = r if r["total_ios"] >= w["total_ios"] else w
+c = side["clat_ns"]
+p = c.get("percentile", {})
+def us(v): return v / 1000
+print("%.0f %.2f %.1f %.1f %.1f %.1f %.1f" % (side["iops"], side["bw"] / 1024, us(c["mean"]),
+      us(p.get("50.000000", 0)), us(p.get("90.000000", 0)), us(p.get("99.000000", 0)),
+      us(p.get("99.900000", 0))))
 PY
 }
 
-{
-	echo "# vblk bench results"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs, ${RUNTIME}s per workload, ${SIZE} image on $(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')."
-	echo "Both backends in writeback mode (qsd's export default), page cache on; the client is \`vblk bench\` (libvblk)."
-	echo
-	echo "| backend | rw | bs | iodepth | queues | IOPS | MiB/s | mean µs | p50 µs | p99 µs | p99.9 µs |"
-	echo "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"
-} >"$REPORT"
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-for be in qsd ${VBLKD:+vblkd}; do
-	if [ "$be" = qsd ] && ! command -v "$QSD" >/dev/null 2>&1; then
-		echo "bench: $QSD not found, skipping" >&2
-		continue
-	fi
-	start "$be" || continue
-	echo "$WORKLOADS" | while read -r rw bs qd nq; do
-		out=$TMP/out.json
-		if ! "$VBLK" bench "$TMP/sock" --rw="$rw" --bs="$bs" --iodepth="$qd" --queues="$nq" \
-			--runtime="$RUNTIME" --json >"$out" 2>"$TMP/err"; then
-			echo "| $be | $rw | $bs | $qd | $nq | failed: $(head -1 "$TMP/err") | | | | | |" >>"$REPORT"
-			continue
-		fi
-		# shellcheck disable=SC2046 # six numbers, split on purpose
-		printf '| %s | %s | %s | %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n' \
-			"$be" "$rw" "$bs" "$qd" "$nq" $(row "$out") >>"$REPORT"
-		echo "bench: $be $rw bs=$bs iodepth=$qd queues=$nq done" >&2
+{
+	echo "DATE='$(date -u '+%Y-%m-%d %H:%M UTC')'"
+	echo "KERNEL='$(uname -srm)'"
+	echo "NPROC='$(nproc)'"
+	echo "CPU='$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)'"
+	echo "LOAD_START='$(loadavg)'"
+	echo "ROUNDS='$ROUNDS'"
+	echo "RUNTIME='$RUNTIME'"
+	echo "SIZE='$SIZE'"
+	echo "QUICK='$QUICK'"
+	echo "BACKENDS='$BACKENDS'"
+	echo "QSD_VERSION='$("$QSD" --version 2>/dev/null | head -1)'"
+	echo "FIO_VERSION='$("$FIO" --version 2>/dev/null)'"
+	echo "COMMIT='$(git -C "$HERE/.." describe --always --dirty 2>/dev/null)'"
+} >"$META"
+
+for st in $STORAGE; do
+	CUR_ST=$st
+	CUR_IMG=$(make_image "$st") || {
+		echo "bench: cannot create the $st image" >&2
+		exit 1
+	}
+	echo "DIR_$st='$(dirname "$(dirname "$CUR_IMG")")'" >>"$META"
+	round=1
+	while [ "$round" -le "$ROUNDS" ]; do
+		# Rotate the order every round so no back end always runs first
+		# (cold cache) or last (after the others warmed or fragmented it).
+		order=$(echo "$BACKENDS" | tr ' ' '\n' | grep -v '^$' | awk -v r="$round" '
+			{ a[NR] = $0 } END { for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1] }')
+		for be in $order; do
+			start "$be" "$st" "$CUR_IMG" || continue
+			echo "$MATRIX" | while read -r rw bs qd nq; do
+				if run_one "$be" "$st" "$CUR_IMG" "$rw" "$bs" "$qd" "$nq" &&
+					nums=$(row "$TMP/out.json" 2>>"$TMP/err"); then
+					printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$st" "$be" "$rw" "$bs" "$qd" "$nq" \
+						"$round" "$(echo "$nums" | tr ' ' '\t')" >>"$RESULTS"
+				else
+					echo "bench: $st $be $rw $bs qd$qd q$nq failed: $(head -1 "$TMP/err")" >&2
+					printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\tfailed\n' "$st" "$be" "$rw" "$bs" "$qd" "$nq" \
+						"$round" >>"$RESULTS"
+				fi
+			done
+			stop
+			echo "bench: round $round/$ROUNDS $st $be done" >&2
+		done
+		round=$((round + 1))
 	done
-	stop
 done
+echo "LOAD_END='$(loadavg)'" >>"$META"
+# The matrix, so the report lists a row for a run that failed every round too.
+echo "$MATRIX" >"$TMP/matrix.txt"
+
+# The raw runs stay next to the plots: bench_report.py can redo the report
+# from them (python3 scripts/bench_report.py --results docs/bench/runs.tsv ...).
+RAW=$(dirname "$REPORT")/bench
+mkdir -p "$RAW" || exit 1
+cp "$RESULTS" "$RAW/runs.tsv" && cp "$META" "$RAW/meta.env" && cp "$CMDS" "$RAW/commands.txt" &&
+	cp "$TMP/matrix.txt" "$RAW/matrix.txt" || exit 1
+python3 "$HERE/bench_report.py" --results "$RAW/runs.tsv" --meta "$RAW/meta.env" \
+	--commands "$RAW/commands.txt" --matrix "$RAW/matrix.txt" --storage "$STORAGE" \
+	--report "$REPORT" || exit 1
 echo "bench: wrote $REPORT" >&2
-cat "$REPORT"

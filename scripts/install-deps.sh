@@ -4,7 +4,7 @@
 #   test  - everything the test suite and CI use (QEMU, a kernel, busybox,
 #           clang and its sanitizer/libFuzzer runtimes, llvm (llvm-symbolizer) for
 #           their stack traces, readelf for the hardening check)
-#   bench - run + fio/qemu for the benchmark report
+#   bench - run + fio/qemu and gnuplot for the benchmark report
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 profile=${1:-run}
@@ -15,7 +15,8 @@ run) ;;
 test | bench)
 	pkgs+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
 		e2fsprogs xz-utils zstd clang libclang-rt-14-dev llvm binutils util-linux
-		nbdkit nbdkit-plugin-dev libnbd-bin fio procps psmisc python3 groff-base)
+		nbdkit nbdkit-plugin-dev libnbd-bin fio procps psmisc python3 groff-base
+		gnuplot-nox)
 	;;
 *)
 	echo "install-deps: unknown profile '$profile' (run|test|bench)" >&2

@@ -67,7 +67,8 @@ asan_pass() {
 	setup "$builddir" gcc -Db_sanitize=address,undefined -Dguest_tests=false || return 1
 	ninja -C "$builddir" || return 1
 	if [ $# -eq 0 ]; then
-		set -- --suite unit --suite loopback --suite integration --suite client --suite conformance
+		set -- --suite unit --suite loopback --suite integration --suite client --suite conformance \
+			--suite ctl
 	fi
 	# Every process of the tests (vblkd started by the scripts too) inherits these.
 	# Sanitizers slow everything down: give each test three times its timeout.
@@ -86,7 +87,7 @@ asan_pass() {
 }
 
 # The TSan selection, as meson test names (a test matches one pattern whole).
-tsan_tests='client_mq_.*|blk_limit_.*|blk_stats|.*_threads_.*|ring_loopback_.*|blk_pad.*|be_file_pad.*|blk_handover|blk_dwz_async|vblkd-.*|nbd_.*|cli_disconnect_.*|conformance-.*|cli_copy_sparse_.*|cli_copy_zero_.*'
+tsan_tests='client_mq_.*|.*_threads_.*|ring_loopback_.*|blk_pad.*|be_file_pad.*|blk_handover|blk_dwz_async|vblkd-.*|nbd_.*|cli_disconnect_.*|conformance-.*|ctl-.*|blk_limit_.*|blk_stats|cli_copy_sparse_.*|cli_copy_zero_.*'
 
 tsan_pass() {
 	local builddir=${TSAN_BUILDDIR:-build-tsan} rc=0 logs

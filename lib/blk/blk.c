@@ -353,6 +353,18 @@ void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated)
 		atomic_store(&d->writeback, false);
 }
 
+int blk_dev_set_writeback(struct blk_dev *d, bool writeback, bool now)
+{
+	/* §5.2.5.2: writeback only with FLUSH (blk_dev_init offers FLUSH when it can flush). */
+	if (writeback && !(d->features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
+		return -EOPNOTSUPP;
+	atomic_store(&d->writeback_default, writeback);
+	if (now && atomic_exchange(&d->writeback, writeback) != writeback)
+		log_info("write cache: %s (set by the management)",
+			 writeback ? "writeback" : "writethrough");
+	return 0;
+}
+
 void blk_dev_get_config(const struct blk_dev *d, struct virtio_blk_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));

@@ -98,7 +98,8 @@ struct blk_dev {
 	bool ro;
 	/* Cache mode: written by the control thread (SET_CONFIG), read by queues. */
 	_Atomic bool writeback;
-	bool writeback_default; /* the mode after each feature negotiation (opts.writeback) */
+	/* The mode after each feature negotiation (opts.writeback, blk_dev_set_writeback). */
+	_Atomic bool writeback_default;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;	  /* virtio feature bits this device offers */
 	uint64_t negotiated;	  /* set by blk_dev_set_features */
@@ -184,6 +185,16 @@ int blk_dev_set_limits(struct blk_dev *d, const struct blk_limits *l);
 
 /* The current I/O limits. Any thread. */
 void blk_dev_get_limits(struct blk_dev *d, struct blk_limits *out);
+
+/*
+ * The management's cache mode (vblkd's export_set): writeback becomes the
+ * mode of every driver from its next feature negotiation on, and with now
+ * also the mode of the current one - the caller decides whether that driver
+ * can learn it (one that read CONFIG_WCE's writeback byte does not read it
+ * again). Writeback needs a backend that flushes. Any thread. Returns 0 or
+ * -EOPNOTSUPP.
+ */
+int blk_dev_set_writeback(struct blk_dev *d, bool writeback, bool now);
 
 /* Record the features the driver accepted (e.g. whether CONFIG_WCE is in use). */
 void blk_dev_set_features(struct blk_dev *d, uint64_t negotiated);

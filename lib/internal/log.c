@@ -21,6 +21,13 @@
 static enum log_level log_threshold = LOGL_INFO;
 static const char *log_prefix = "vblk";
 static bool log_journal;
+/* Per thread, set by the thread itself: not shared state. */
+static _Thread_local const char *log_tag;
+
+void log_set_thread_tag(const char *tag)
+{
+	log_tag = tag;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -74,6 +81,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* One fprintf per line keeps lines from threads unmixed. */
-	fprintf(stderr, "%s%s: %s: %s\n", log_journal ? prio[level] : "", log_prefix, names[level],
-		line);
+	fprintf(stderr, "%s%s: %s: %s%s%s\n", log_journal ? prio[level] : "", log_prefix,
+		names[level], log_tag ? log_tag : "", log_tag ? ": " : "", line);
 }

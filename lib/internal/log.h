@@ -21,6 +21,12 @@ void log_set_level(enum log_level level);
 void log_init(const char *prog);
 /* "error", "warning" (or "warn"), "info", "debug". Returns 0 or -EINVAL. */
 int log_parse_level(const char *s, enum log_level *out);
+/*
+ * Name what the calling thread works for (vblkd: an export's name), put
+ * before each of its lines ("vblkd: info: disk1: client connected"); NULL
+ * for none. Per thread; tag must outlive the thread's logging.
+ */
+void log_set_thread_tag(const char *tag);
 void log_msg(enum log_level level, const char *fmt, ...) VBLK_PRINTF(2, 3);
 
 #define log_err(...)  log_msg(LOGL_ERR, __VA_ARGS__)

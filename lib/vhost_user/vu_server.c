@@ -67,6 +67,7 @@ static void conn_drop(struct vu_server *srv, bool flush)
 	vu_backend_drop(srv);
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->conn_fd, NULL);
 	vu_close_fd(&srv->conn_fd);
+	atomic_store(&srv->connected, false);
 	atomic_store(&srv->mem_fault, 0);
 	/* Writes of a front end that went away without a flush still reach the medium. */
 	if (flush && srv->ops->flush) {
@@ -160,6 +161,7 @@ static int do_accept(struct vu_server *srv)
 		return 0;
 	}
 	srv->conn_fd = fd;
+	atomic_store(&srv->connected, true);
 	log_info("client connected");
 	return 0;
 }
@@ -252,6 +254,7 @@ int vu_server_create_conn(const struct vu_dev_ops *ops, void *dev, int conn_fd,
 		return ret;
 	}
 	srv->conn_fd = conn_fd;
+	atomic_store(&srv->connected, true);
 	srv->one_conn = true;
 	*out = srv;
 	return 0;
@@ -327,6 +330,14 @@ int vu_server_shutdown(struct vu_server *srv)
 			log_err("flush: %s", strerror(-ret));
 	}
 	return ret;
+}
+
+void vu_server_status(const struct vu_server *srv, struct vu_server_status *st)
+{
+	st->connected = atomic_load(&srv->connected);
+	st->features = atomic_load(&srv->features);
+	st->packed = st->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+	st->queues = srv->nqueues;
 }
 
 void vu_server_destroy(struct vu_server *srv)

@@ -109,6 +109,17 @@ int vu_server_run(struct vu_server *srv, int stop_fd);
  */
 int vu_server_shutdown(struct vu_server *srv);
 
+/* What a management client may ask about a server (vu_server_status). */
+struct vu_server_status {
+	bool connected;	   /* a front end is connected */
+	uint64_t features; /* virtio feature bits it accepted (SET_FEATURES), 0 before */
+	bool packed;	   /* ...among them VIRTIO_F_RING_PACKED */
+	unsigned queues;   /* queues the device offers */
+};
+
+/* A snapshot of srv's state. Thread-safe: any thread, while srv exists. */
+void vu_server_status(const struct vu_server *srv, struct vu_server_status *st);
+
 /*
  * The device's config space changed (e.g. its capacity after a resize):
  * tell the front end with VHOST_USER_BACKEND_CONFIG_CHANGE_MSG on the

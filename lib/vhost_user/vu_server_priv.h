@@ -138,7 +138,8 @@ struct vu_server {
 	unsigned nqueues;
 	struct vu_queue *queues;
 
-	uint64_t features;	    /* SET_FEATURES */
+	/* SET_FEATURES; atomic because vu_server_status reads it from any thread. */
+	_Atomic uint64_t features;
 	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
 
 	bool have_mem; /* mem has a region */
@@ -154,6 +155,9 @@ struct vu_server {
 	 */
 	int fault_fd;
 	atomic_int mem_fault;
+
+	/* conn_fd >= 0, published for vu_server_status (any thread). */
+	atomic_bool connected;
 
 	/* vu_server_create_conn: no listening socket; run ends with the connection. */
 	bool one_conn;

@@ -49,7 +49,7 @@ quiet)
 	grep -q 'info:' "$log" && fail "-q still logs info lines"
 	;;
 debug)
-	grep -q '^vblkd: debug: <- GET_FEATURES' "$log" || fail "no message trace at debug level"
+	grep -q '^vblkd: debug: disk0: <- GET_FEATURES' "$log" || fail "no message trace (named for its export) at debug level"
 	;;
 journal)
 	grep -q '^<6>vblkd: info: serving' "$log" || fail "no journal priority prefix"

@@ -104,6 +104,7 @@ int cmd_flush(struct cli *cli, int argc, char **argv);
 int cmd_discard(struct cli *cli, int argc, char **argv);
 int cmd_copy(struct cli *cli, int argc, char **argv);
 int cmd_pci_bind(struct cli *cli, int argc, char **argv);
+int cmd_ctl(struct cli *cli, int argc, char **argv);
 int cmd_bench(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -39,6 +39,11 @@ static const char usage_text[] =
     "  vblk pci-bind DDDD:BB:DD.F [--kernel]\n"
     "      bind a virtio-blk PCI function to uio_pci_generic (or back to virtio-pci);\n"
     "      refuses other devices and disks with mounted filesystems\n"
+    "  vblk ctl CONTROL_SOCKET METHOD [KEY=VALUE...] [--json]\n"
+    "      one request to vblkd's control socket (vblkd --control): export_list,\n"
+    "      export_add name=N socket=PATH disk=DISK, export_remove name=N, ...;\n"
+    "      a VALUE that is JSON (number, true, \"string\") is sent as such, else as a\n"
+    "      string; --timeout=MS bounds the wait for the answer (default 60000)\n"
     "\n"
     "vblk --version prints the versions of vblk and of the libvblk it runs with.\n"
     "--json prints one JSON document on stdout, its schema versioned (man vblk).\n"
@@ -71,7 +76,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 	    {"info", cmd_info},	  {"read", cmd_read},	      {"write", cmd_write},
 	    {"flush", cmd_flush}, {"discard", cmd_discard},   {"copy", cmd_copy},
-	    {"bench", cmd_bench}, {"pci-bind", cmd_pci_bind},
+	    {"bench", cmd_bench}, {"pci-bind", cmd_pci_bind}, {"ctl", cmd_ctl},
 	};
 	struct cli cli = {0};
 	const char *cmd;
