@@ -29,6 +29,7 @@ struct vu_blk_slot {
 	struct blk_req req;
 	struct vu_blk_slot *next_free;
 	uint16_t head;
+	unsigned in_num;    /* device-writable iovecs popped, after out_num */
 	struct iovec iov[]; /* iov_max entries */
 };
 
@@ -59,7 +60,12 @@ static void vub_done(struct blk_req *req, uint32_t used_len, void *opaque)
 {
 	struct vu_blk_queue *bq = opaque;
 	struct vu_blk_slot *s = container_of(req, struct vu_blk_slot, req);
+	/* The engine trimmed the status byte off the device-writable iovecs. */
+	struct iovec status = {.iov_base = req->status, .iov_len = 1};
 
+	/* vhost-user.rst "Migration": everything the request may have written. */
+	vu_queue_log_write(bq->q, s->iov + s->req.out_num, s->in_num);
+	vu_queue_log_write(bq->q, &status, req->status ? 1 : 0);
 	vu_queue_push(bq->q, s->head, used_len);
 	slot_put(bq, s);
 }
@@ -109,6 +115,7 @@ static bool vub_queue_kick(void *qdev)
 			s->req.iov = elem.iov;
 			s->req.out_num = elem.out_num;
 			s->req.in_num = elem.in_num;
+			s->in_num = elem.in_num;
 			if (!blk_req_submit(bq->bq, &s->req)) {
 				/* No status byte to report through: a framing error. */
 				slot_put(bq, s);

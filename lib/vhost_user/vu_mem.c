@@ -2,7 +2,8 @@
 /*
  * The server's mappings of front-end memory: the guest memory table
  * (SET_MEM_TABLE, or one region at a time with ADD/REM_MEM_REG) and the
- * inflight region (GET/SET_INFLIGHT_FD). Every
+ * inflight region (GET/SET_INFLIGHT_FD); the dirty log (vu_log.c) is mapped
+ * with the same helpers. Every
  * mapping is checked against its fd before it is made and guarded against
  * the fd shrinking afterwards (vu_guard.h).
  */
@@ -35,7 +36,7 @@ int vu_fd_covers(int fd, uint64_t end, const char *what)
 }
 
 /* Map [0, len) of fd shared and guard it. Returns 0 or -errno. */
-static int map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map *m)
+int vu_map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map *m)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 
@@ -52,7 +53,7 @@ static int map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map 
 }
 
 /* Unmap m (NULL or unmapped: nothing). */
-static void map_drop(struct vu_map *m)
+void vu_map_drop(struct vu_map *m)
 {
 	if (!m)
 		return;
@@ -68,7 +69,7 @@ static void map_drop(struct vu_map *m)
 static void maps_unmap(struct vu_map *maps)
 {
 	for (unsigned i = 0; i < VQ_MEM_MAX_REGIONS; i++)
-		map_drop(&maps[i]);
+		vu_map_drop(&maps[i]);
 }
 
 void vu_mem_drop(struct vu_server *srv)
@@ -97,7 +98,7 @@ static int region_map(struct vu_server *srv, const struct vhost_user_memory_regi
 	ret = vu_fd_covers(fd, r->mmap_offset + r->memory_size, what);
 	if (ret)
 		return ret;
-	ret = map_guarded(srv, fd, (size_t)(r->mmap_offset + r->memory_size), map);
+	ret = vu_map_guarded(srv, fd, (size_t)(r->mmap_offset + r->memory_size), map);
 	if (ret) {
 		log_warn("%s: mmap: %s", what, strerror(-ret));
 		return ret;
@@ -169,7 +170,7 @@ int vu_mem_set_table(struct vu_server *srv, const struct vhost_user_memory *m, i
 
 err_unmap:
 	for (unsigned i = 0; i < VHOST_USER_MEMORY_BASELINE_NREGIONS; i++)
-		map_drop(&maps[i]);
+		vu_map_drop(&maps[i]);
 	free(mem);
 	return ret;
 }
@@ -224,7 +225,7 @@ int vu_mem_add_region(struct vu_server *srv, const struct vhost_user_memory_regi
 	return 0;
 
 err_unmap:
-	map_drop(slot);
+	vu_map_drop(slot);
 err_free:
 	free(mem);
 	return ret;
@@ -270,7 +271,7 @@ int vu_mem_rem_region(struct vu_server *srv, const struct vhost_user_memory_regi
 	srv->mem = *mem;
 	srv->have_mem = mem->nregions > 0;
 	free(mem);
-	map_drop(map_of(srv, gone.hva));
+	vu_map_drop(map_of(srv, gone.hva));
 	log_info("memory region removed: guest %#llx+%#llx (%u regions)",
 		 (unsigned long long)gone.gpa, (unsigned long long)gone.size, srv->mem.nregions);
 	if (rings_restart(srv))
@@ -281,7 +282,7 @@ int vu_mem_rem_region(struct vu_server *srv, const struct vhost_user_memory_regi
 /* Forget the inflight region; the caller has stopped every queue that used it. */
 void vu_inflight_drop(struct vu_server *srv)
 {
-	map_drop(&srv->inflight.map);
+	vu_map_drop(&srv->inflight.map);
 	memset(&srv->inflight, 0, sizeof(srv->inflight));
 	srv->inflight.map.guard = -1;
 }
@@ -295,7 +296,7 @@ int vu_inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t
 			uint16_t num_queues, uint16_t queue_size, bool packed)
 {
 	struct vu_map map;
-	int ret = map_guarded(srv, fd, (size_t)(offset + size), &map);
+	int ret = vu_map_guarded(srv, fd, (size_t)(offset + size), &map);
 
 	if (ret)
 		return ret;

@@ -45,15 +45,17 @@
 /*
  * Protocol features we implement. INFLIGHT_SHMFD (vhost-user.rst "Inflight
  * I/O tracking") lets QEMU reconnect to a restarted vblkd without losing or
- * failing the requests the dead one had popped. BACKEND_REQ gives us the
- * channel that tells the front end of a resize (vu_backend.c).
- * CONFIGURE_MEM_SLOTS lifts the 8-region limit of SET_MEM_TABLE: memory
- * hotplug.
+ * failing the requests the dead one had popped. LOG_SHMFD ("Migration")
+ * lets it migrate the guest: it shares its dirty log by fd (vu_log.c).
+ * BACKEND_REQ gives us the channel that tells the front end of a resize
+ * (vu_backend.c). CONFIGURE_MEM_SLOTS lifts the 8-region limit of
+ * SET_MEM_TABLE: memory hotplug.
  */
 #define VU_PROTOCOL_FEATURES                                                                       \
 	(VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |      \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |                                                \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                        \
+	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD) |                                             \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                           \
 	 VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
@@ -140,10 +142,14 @@ static enum vu_verdict send_u64(struct vu_server *srv, uint32_t request, uint64_
 	return send_reply(srv, request, &v, sizeof(v));
 }
 
+/*
+ * VHOST_F_LOG_ALL (vhost-user.rst "Migration"): we mark every page we write
+ * while it is negotiated (vu_log.c).
+ */
 uint64_t vu_offered_features(const struct vu_server *srv)
 {
 	return srv->ops->get_features(srv->dev) | VU_RING_FEATURES |
-	       VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+	       VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES) | VIRTIO_BIT(VHOST_F_LOG_ALL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -219,10 +225,15 @@ static enum vu_verdict h_set_features(struct vu_server *srv, struct vu_req *r)
 			 (unsigned long long)(f & ~vu_offered_features(srv)));
 		return VU_DROP;
 	}
-	/* EVENT_IDX / INDIRECT_DESC and the enable rule change how rings run. */
+	/*
+	 * EVENT_IDX / INDIRECT_DESC, the enable rule and LOG_ALL change how
+	 * rings run. QEMU toggles LOG_ALL on running rings during migration:
+	 * stop and start keeps their position (vu_queue.c).
+	 */
 	vu_queues_stop(srv);
 	srv->features = f;
-	srv->ops->set_features(srv->dev, f & ~VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES));
+	srv->ops->set_features(srv->dev, f & ~(VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES) |
+					       VIRTIO_BIT(VHOST_F_LOG_ALL)));
 	return verdict_of(r, vu_queues_update(srv));
 }
 
@@ -314,9 +325,18 @@ static enum vu_verdict h_set_vring_addr(struct vu_server *srv, struct vu_req *r)
 	const struct vhost_vring_addr *a = &r->p->addr;
 	struct vu_queue *q = r->q;
 
-	/* VHOST_VRING_F_LOG needs VHOST_F_LOG_ALL, which we never offer: log_guest_addr is unused.
+	/*
+	 * vhost-user.rst "Dirty page logging": VHOST_VRING_F_LOG asks us to log
+	 * the used ring at log_guest_addr. QEMU sends it for running rings when
+	 * migration starts; stop and start keeps their position.
 	 */
+	if (a->flags & ~VIRTIO_BIT(VHOST_VRING_F_LOG)) {
+		log_warn("SET_VRING_ADDR: queue %u: unknown flags %#x", a->index, a->flags);
+		return nack(r, EINVAL);
+	}
 	vu_queue_stop(q);
+	q->addr_flags = a->flags;
+	q->log_guest_addr = a->log_guest_addr;
 	q->desc_uva = a->desc_user_addr;
 	q->avail_uva = a->avail_user_addr;
 	q->used_uva = a->used_user_addr;
@@ -354,8 +374,10 @@ static enum vu_verdict h_set_vring_base(struct vu_server *srv, struct vu_req *r)
 /*
  * vhost-user.rst "VHOST_USER_GET_VRING_BASE": stop the ring and report the
  * next avail index. We let the in-flight requests finish first, so the index
- * is exact: everything before it has been completed and pushed. The ring
- * then stays stopped until a new SET_VRING_KICK.
+ * is exact: everything before it has been completed and pushed (and, while
+ * migrating, marked in the dirty log, which QEMU reads for the last time
+ * after this reply: vhost-user.rst "Migration"). The ring then stays
+ * stopped until a new SET_VRING_KICK.
  */
 static enum vu_verdict h_get_vring_base(struct vu_server *srv, struct vu_req *r)
 {
@@ -604,6 +626,46 @@ static enum vu_verdict h_set_inflight_fd(struct vu_server *srv, struct vu_req *r
 }
 
 /*
+ * vhost-user.rst "VHOST_USER_SET_LOG_BASE", with LOG_SHMFD: the log is size
+ * bytes at offset of the fd (vu_log_install checks and maps it). The front
+ * end always waits for a reply (QEMU reads one whatever REPLY_ACK says and
+ * ignores its payload, which the spec leaves undefined: libvhost-user echoes
+ * the size, DPDK sends none). Ours is a u64, 0 or the errno of a log we
+ * could not take. Without LOG_SHMFD the
+ * request belongs to the kernel's vhost and is a protocol violation here.
+ */
+static enum vu_verdict h_set_log_base(struct vu_server *srv, struct vu_req *r)
+{
+	const struct vhost_user_log *l = &r->p->log;
+	int ret;
+
+	if (!(srv->protocol_features & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD))) {
+		log_warn("SET_LOG_BASE without VHOST_USER_PROTOCOL_F_LOG_SHMFD");
+		return VU_DROP;
+	}
+	ret = vu_log_install(srv, r->fds[0], l->mmap_size, l->mmap_offset);
+	if (ret)
+		log_warn("SET_LOG_BASE failed: %s", strerror(-ret));
+	return send_u64(srv, r->msg->hdr.request, ret ? (uint64_t)-ret : 0);
+}
+
+/*
+ * vhost-user.rst "VHOST_USER_SET_LOG_FD": an eventfd for the back end to
+ * signal after it updated the log. We keep it (and close the previous
+ * one); the front end reads the log at its own sync points anyway, so we
+ * do not signal it (QEMU 7.2 never sends it).
+ */
+static enum vu_verdict h_set_log_fd(struct vu_server *srv, struct vu_req *r)
+{
+	if (vu_check_eventfd(r->fds[0], "SET_LOG_FD"))
+		return nack(r, EINVAL);
+	vu_close_fd(&srv->log.call_fd);
+	srv->log.call_fd = r->fds[0];
+	r->fds[0] = -1;
+	return VU_OK;
+}
+
+/*
  * vhost-user.rst "VHOST_USER_SET_BACKEND_REQ_FD": only with
  * VHOST_USER_PROTOCOL_F_BACKEND_REQ negotiated; the fd's kind is checked
  * (vu_backend_set_fd) and a refused one leaves the older channel in place.
@@ -677,6 +739,11 @@ static const struct vu_contract vu_contracts[VHOST_USER_MAX] = {
     [VHOST_USER_SET_INFLIGHT_FD] = {.fn = h_set_inflight_fd,
 				    .size = sizeof(struct vhost_user_inflight),
 				    .fds = 1},
+    [VHOST_USER_SET_LOG_BASE] = {.fn = h_set_log_base,
+				 .size = sizeof(struct vhost_user_log),
+				 .fds = 1,
+				 .has_reply = true},
+    [VHOST_USER_SET_LOG_FD] = {.fn = h_set_log_fd, .size = 0, .fds = 1},
     [VHOST_USER_SET_BACKEND_REQ_FD] = {.fn = h_set_backend_req_fd,
 				       .size = 0,
 				       .fds = 1,
@@ -754,7 +821,7 @@ static bool check_contract(struct vu_server *srv, const struct vu_contract *c,
  * Run one message: check it against its contract, run its handler, send
  * the REPLY_ACK if asked. The fds are consumed (taken or closed). Returns
  * false when the connection must be dropped. Requests without a contract
- * (logging, postcopy, IOTLB, ...) belong to features we never offered, so a
+ * (postcopy, IOTLB, ...) belong to features we never offered, so a
  * front end that sends them is out of step: like libvhost-user, we hang up.
  */
 bool vu_dispatch(struct vu_server *srv, const struct vhost_user_msg *msg, int *fds, unsigned nfds)

@@ -144,6 +144,8 @@ int vu_queue_pop(struct vu_queue *q, struct vq_dev_elem *elem, struct iovec *iov
 void vu_queue_push(struct vu_queue *q, uint16_t head, uint32_t used_len)
 {
 	vq_dev_push(&q->vq, head, used_len);
+	/* vhost-user.rst "Dirty page logging": the used ring, once written. */
+	vu_log_ring(q);
 	q->pushed = true;
 }
 
@@ -236,6 +238,9 @@ static void *queue_thread(void *arg)
 				break;
 			case QEV_STOP:
 				(void)eventfd_read(q->stop_fd, &v);
+				/* Read by the control thread after the join. */
+				if (!stopping)
+					q->stop_inflight = inflight;
 				stopping = true;
 				if (ops->queue_drain)
 					ops->queue_drain(q->qdev);
@@ -280,8 +285,10 @@ static bool queue_should_run(const struct vu_queue *q)
 {
 	const struct vu_server *srv = q->srv;
 
+	/* With VHOST_F_LOG_ALL, only once there is a log to mark (vu_log.c). */
 	return srv->conn_fd >= 0 && srv->have_mem && q->num && q->addr_set && q->kick_fd >= 0 &&
-	       !atomic_load(&q->broken) && (q->enabled || !protocol_features_acked(srv));
+	       !atomic_load(&q->broken) && (q->enabled || !protocol_features_acked(srv)) &&
+	       (!vu_log_all(srv) || srv->log.base);
 }
 
 bool vu_ring_packed(const struct vu_server *srv)
@@ -388,6 +395,7 @@ static int queue_start(struct vu_queue *q)
 			 q->index, q->vq.packed ? "packed" : "split", q->base);
 		return ret;
 	}
+	vu_log_queue_start(q, &areas);
 	if (vq_dev_resubmit_pending(&q->vq))
 		log_info("queue %u: resubmitting %u requests a previous back end left in flight",
 			 q->index, vq_dev_resubmit_pending(&q->vq));
@@ -415,6 +423,7 @@ static int queue_start(struct vu_queue *q)
 	if (ret)
 		goto err_close_ep;
 	q->pushed = false;
+	q->stop_inflight = 0;
 	ret = -pthread_create(&q->thread, NULL, queue_thread, q);
 	if (ret)
 		goto err_close_ep;
@@ -428,6 +437,7 @@ err_close_ep:
 err_close_stop:
 	vu_close_fd(&q->stop_fd);
 err_queue_stop:
+	memset(&q->log, 0, sizeof(q->log));
 	srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;
 	log_err("queue %u: cannot start: %s", q->index, strerror(-ret));
@@ -441,6 +451,11 @@ void vu_queue_stop(struct vu_queue *q)
 		return;
 	signal_fd(q->stop_fd);
 	pthread_join(q->thread, NULL);
+	/* The stop a migration makes (vhost-user.rst "Migration") drains like any other. */
+	if (q->stop_inflight)
+		log_info("queue %u: stopped after completing the %u requests in flight", q->index,
+			 q->stop_inflight);
+	vu_log_queue_stop(q);
 	q->srv->ops->queue_stop(q->qdev);
 	q->qdev = NULL;
 	/* The next start continues where this one stopped. */

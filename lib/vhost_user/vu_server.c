@@ -59,6 +59,8 @@ static void conn_drop(struct vu_server *srv, bool flush)
 	vu_mem_drop(srv);
 	/* The front end keeps the inflight memory and hands it to our successor. */
 	vu_inflight_drop(srv);
+	vu_log_drop(srv);
+	vu_close_fd(&srv->log.call_fd);
 	srv->features = 0;
 	srv->protocol_features = 0;
 	srv->ops->set_features(srv->dev, 0);
@@ -189,6 +191,8 @@ int vu_server_create(const struct vu_dev_ops *ops, void *dev, int listen_fd, str
 	for (unsigned i = 0; i < VQ_MEM_MAX_REGIONS; i++)
 		srv->maps[i].guard = -1;
 	srv->inflight.map.guard = -1;
+	srv->log.map.guard = -1;
+	srv->log.call_fd = -1;
 	srv->fault_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (srv->epfd < 0 || srv->fault_fd < 0) {
@@ -348,6 +352,8 @@ void vu_server_destroy(struct vu_server *srv)
 	}
 	vu_mem_drop(srv);
 	vu_inflight_drop(srv);
+	vu_log_drop(srv);
+	vu_close_fd(&srv->log.call_fd);
 	vu_backend_fini(srv);
 	vu_close_fd(&srv->listen_fd);
 	vu_close_fd(&srv->fault_fd);

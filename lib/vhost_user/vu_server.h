@@ -147,7 +147,18 @@ void vu_server_destroy(struct vu_server *srv);
  */
 int vu_queue_pop(struct vu_queue *q, struct vq_dev_elem *elem, struct iovec *iov, unsigned iov_max);
 
-/* Complete head with used_len bytes written; the interrupt is sent at the end of the batch. */
+/*
+ * The device wrote into these buffers of guest memory (payload, status
+ * byte): while the front end logs dirty pages (vhost-user.rst "Migration"),
+ * mark their pages. Call after writing and before vu_queue_push publishes
+ * the request; a no-op when logging is off.
+ */
+void vu_queue_log_write(struct vu_queue *q, const struct iovec *iov, unsigned n);
+
+/*
+ * Complete head with used_len bytes written (its buffers already logged with
+ * vu_queue_log_write); the interrupt is sent at the end of the batch.
+ */
 void vu_queue_push(struct vu_queue *q, uint16_t head, uint32_t used_len);
 
 void vu_queue_disable_kicks(struct vu_queue *q);

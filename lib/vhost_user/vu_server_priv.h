@@ -5,6 +5,7 @@
  *   vu_proto.c   the protocol: the per-request contract table, dispatch, handlers;
  *   vu_queue.c   the queues: thread, start/stop/reset, the eventfds of a ring;
  *   vu_mem.c     the mappings: guest memory table and inflight region;
+ *   vu_log.c     dirty logging for live migration: the log and its marks.
  *   vu_backend.c the back-end request channel (CONFIG_CHANGE_MSG).
  *
  * Threads and ownership (docs/design.md "Threads"): the control thread
@@ -69,6 +70,30 @@ struct vu_inflight {
 	uint16_t queue_size;
 };
 
+/*
+ * The dirty log of the connection (SET_LOG_BASE, vhost-user.rst "Migration"):
+ * one bit per VHOST_LOG_PAGE of guest physical memory, size bytes.
+ */
+struct vu_log {
+	struct vu_map map; /* our mapping, from offset 0 of the fd */
+	uint8_t *base;	   /* map.addr + mmap_offset; NULL: no log */
+	uint64_t size;
+	int call_fd; /* SET_LOG_FD, or -1 */
+};
+
+/*
+ * What a running queue logs, fixed at its start (vu_log_queue_start):
+ * bitmap NULL means VHOST_F_LOG_ALL is off. ring_gpa/len: the guest ranges
+ * the ring itself writes (split: the used ring at log_guest_addr; packed:
+ * the descriptor ring and the device area), len 0 when unused.
+ */
+struct vu_queue_log {
+	uint8_t *bitmap;
+	uint64_t size;
+	uint64_t ring_gpa[2], ring_len[2];
+	bool warned; /* a mark fell outside the log: said once */
+};
+
 struct vu_queue {
 	struct vu_server *srv;
 	unsigned index;
@@ -78,6 +103,8 @@ struct vu_queue {
 	unsigned num; /* 0 until SET_VRING_NUM */
 	bool addr_set;
 	uint64_t desc_uva, avail_uva, used_uva;
+	uint32_t addr_flags;	 /* SET_VRING_ADDR: VHOST_VRING_F_LOG */
+	uint64_t log_guest_addr; /* its gpa of the used ring, for logging */
 	/*
 	 * SET/GET_VRING_BASE: split, the next avail index; packed, the 32-bit
 	 * encoding of vq_types.h (vhost-user.rst "Vring descriptor indices for
@@ -96,7 +123,9 @@ struct vu_queue {
 	int stop_fd;
 	int epfd;
 	void *qdev;
-	bool pushed; /* queue thread: pushes since the last notify decision */
+	bool pushed;		/* queue thread: pushes since the last notify decision */
+	unsigned stop_inflight; /* queue thread: in flight when told to stop; read after join */
+	struct vu_queue_log log;
 };
 
 struct vu_server {
@@ -118,6 +147,7 @@ struct vu_server {
 	struct vu_map maps[VQ_MEM_MAX_REGIONS]; /* one per region, in no order (addr NULL: free) */
 
 	struct vu_inflight inflight; /* base == NULL: none */
+	struct vu_log log;	     /* base == NULL: none */
 
 	/*
 	 * Signalled (from a SIGBUS handler) when a mapping the front end gave us
@@ -169,6 +199,16 @@ int vu_inflight_install(struct vu_server *srv, int fd, uint64_t offset, uint64_t
 			uint16_t num_queues, uint16_t queue_size, bool packed);
 void vu_inflight_drop(struct vu_server *srv);
 int vu_fd_covers(int fd, uint64_t end, const char *what);
+int vu_map_guarded(struct vu_server *srv, int fd, size_t len, struct vu_map *m);
+void vu_map_drop(struct vu_map *m);
+
+/* vu_log.c */
+bool vu_log_all(const struct vu_server *srv);
+int vu_log_install(struct vu_server *srv, int fd, uint64_t size, uint64_t offset);
+void vu_log_drop(struct vu_server *srv);
+void vu_log_queue_start(struct vu_queue *q, const struct vq_dev_areas *areas);
+void vu_log_queue_stop(struct vu_queue *q);
+void vu_log_ring(struct vu_queue *q);
 
 /* vu_backend.c */
 int vu_backend_init(struct vu_server *srv);

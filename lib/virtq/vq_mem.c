@@ -144,6 +144,23 @@ void *vq_mem_uva_to_hva(const struct vq_mem *mem, uint64_t uva, uint64_t len)
 	return range_to_hva(mem, uva, len, true);
 }
 
+int vq_mem_hva_to_gpa(const struct vq_mem *mem, const void *hva, uint64_t len, uint64_t *gpa)
+{
+	uintptr_t a = (uintptr_t)hva;
+
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct vq_mem_region *r = &mem->regions[i];
+		uintptr_t base = (uintptr_t)r->hva;
+
+		/* a - base cannot wrap once a >= base; size - off is the room left. */
+		if (a >= base && a - base < r->size && len <= r->size - (a - base)) {
+			*gpa = r->gpa + (a - base);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
 int vq_mem_gpa_to_iov(const struct vq_mem *mem, uint64_t gpa, uint32_t len, struct iovec *iov,
 		      unsigned *cnt, unsigned max)
 {

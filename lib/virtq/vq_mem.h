@@ -63,6 +63,14 @@ void *vq_mem_gpa_to_hva(const struct vq_mem *mem, uint64_t gpa, uint64_t len);
 void *vq_mem_uva_to_hva(const struct vq_mem *mem, uint64_t uva, uint64_t len);
 
 /*
+ * The guest physical address of our mapping [hva, hva+len) when it lies
+ * wholly inside one region (every iovec vq_mem_gpa_to_iov makes does).
+ * Dirty logging (vhost-user.rst "Migration") marks pages by gpa.
+ * Returns 0 or -EFAULT.
+ */
+int vq_mem_hva_to_gpa(const struct vq_mem *mem, const void *hva, uint64_t len, uint64_t *gpa);
+
+/*
  * Map a buffer that may legally span adjacent regions into iovecs appended at
  * iov[*cnt]. Returns 0; -EFAULT if any byte is unmapped or the range overflows;
  * -ENOBUFS if more than max entries would be needed; -EINVAL if len is 0.

@@ -26,6 +26,8 @@ struct conf_table {
 /* The control-plane cases (conf_control.c) and the packed-ring ones (conf_packed.c). */
 extern const struct conf_table conf_control_cases;
 extern const struct conf_table conf_packed_cases;
+/* The dirty-logging ones (conf_log.c). */
+extern const struct conf_table conf_log_cases;
 /* The back-end request channel (conf_backend.c). */
 extern const struct conf_table conf_backend_cases;
 /* Memory hotplug: ADD/REM_MEM_REG (conf_memslots.c). */

@@ -1396,8 +1396,8 @@ static void vu_unimplemented_request(void)
 	uint64_t v = 0;
 
 	vu_open();
-	/* SET_LOG_BASE: logging (VHOST_F_LOG_ALL) is never offered. */
-	send_bad(VHOST_USER_SET_LOG_BASE, &v, sizeof(v), NULL, 0);
+	/* POSTCOPY_ADVISE: VHOST_USER_PROTOCOL_F_PAGEFAULT is never offered. */
+	send_bad(VHOST_USER_POSTCOPY_ADVISE, &v, sizeof(v), NULL, 0);
 }
 
 static void vu_bad_version(void)
@@ -1570,9 +1570,9 @@ static const struct conf_case cases[] = {
 
 static const struct conf_table main_cases = {cases, NCASES};
 /* Every table of cases, in the order they run. */
-static const struct conf_table *const tables[] = {&main_cases, &conf_control_cases,
-						  &conf_packed_cases, &conf_backend_cases,
-						  &conf_memslots_cases};
+static const struct conf_table *const tables[] = {&main_cases,		&conf_control_cases,
+						  &conf_packed_cases,	&conf_backend_cases,
+						  &conf_memslots_cases, &conf_log_cases};
 
 const char *conf_vblkd;
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

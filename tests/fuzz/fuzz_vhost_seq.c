@@ -575,8 +575,10 @@ static void gen_payload(struct in *in, uint32_t req, struct gen *g)
 		g->fd_kind = FD_GMEM;
 		break;
 	case VHOST_USER_SET_LOG_BASE:
-		p->u64 = take64(in);
-		g->natural = 8;
+		/* vhost-user.rst "Log description" (LOG_SHMFD): size, offset. */
+		p->log.mmap_size = take64(in);
+		p->log.mmap_offset = take64(in);
+		g->natural = sizeof(p->log);
 		g->fds = 1;
 		g->fd_kind = FD_SMALL_MEMFD;
 		break;

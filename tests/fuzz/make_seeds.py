@@ -172,6 +172,7 @@ SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
 SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
 GET_CONFIG, SET_CONFIG = 24, 25
+SET_LOG_BASE, SET_LOG_FD = 6, 7
 SET_BACKEND_REQ_FD = 21
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 36, 37, 38
 NEED_REPLY = 0x8
@@ -276,6 +277,16 @@ def vhost_user_seeds():
         "bad-vring-index": vu_negotiate(base) + vu_msg(SET_VRING_NUM, state(7, 8)),
         "second-client": vu_negotiate(base) + bytes([7]) + vu_msg(GET_FEATURES),
         "surplus-fds": vu_msg(GET_FEATURES, b"", 0, 3, FD_PIPE) + vu_negotiate(base),
+        # vhost-user.rst "Migration": LOG_ALL + LOG_SHMFD, a log in the memfd's last page,
+        # the used ring logged on the running ring, I/O, SET_LOG_FD, a log that overflows,
+        # the stop (GET_VRING_BASE) and LOG_ALL switched off again.
+        "migrate-log": vu_negotiate(full | (1 << 26), 0x1 | 0x2 | 0x8 | 0x200) + vu_queue(0) +
+        vu_msg(SET_LOG_BASE, struct.pack("<QQ", 8, GMEM - 4096), 0, 1, FD_MEM) +
+        vu_msg(SET_VRING_ADDR, struct.pack("<IIQQQQ", 0, 1, UVA, UVA + 0x2000, UVA + 0x1000,
+                                           0x2000), NEED_REPLY) + io +
+        vu_msg(SET_LOG_FD, b"", NEED_REPLY, 1) +
+        vu_msg(SET_LOG_BASE, struct.pack("<QQ", 8, (1 << 64) - 4), 0, 1, FD_MEM) +
+        vu_msg(GET_VRING_BASE, state(0, 0)) + vu_msg(SET_FEATURES, u64(full), NEED_REPLY),
         # The back-end request channel: hostile fds, a replaced channel, config changes.
         "backend-channel": vu_negotiate(full, 0x1 | 0x8 | 0x200 | PF_BACKEND_REQ) +
         vu_msg(SET_BACKEND_REQ_FD, b"", NEED_REPLY, 1, FD_PIPE) +

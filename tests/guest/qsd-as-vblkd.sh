@@ -4,9 +4,11 @@
 #     qsd-as-vblkd.sh --socket SOCK --disk IMG[,OPTS]
 # vblkd disk options map to qsd's: queues=N -> num-queues=N, ro ->
 # writable=off, serial= is dropped (the export has none), the limits
-# (iops=, iops-rd=, iops-wr=, bps*=, *-burst=) become a throttle group; any
-# other OPTS are appended to qsd's --export option (e.g.
-# logical-block-size=4096).
+# (iops=, iops-rd=, iops-wr=, bps*=, *-burst=) become a throttle group,
+# locking=on|off goes to the file driver; any other OPTS are appended to
+# qsd's --export option (e.g. logical-block-size=4096). A disk
+# nbd+unix:///?socket=PATH is served through qsd's NBD client instead of
+# the file driver.
 # Used by the guest harness (VBLK_GUEST_BACKEND=vblkd
 # VBLKD=tests/guest/qsd-as-vblkd.sh tests/guest/test_guest_basic.sh) and by
 # the conformance runner (build/tests/conformance/conformance
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$sock" ] && [ -n "$disk" ] || { echo "usage: $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
 img=${disk%%,*}
-writable=on opts="" tg="" burst=()
+writable=on opts="" fileopts="" tg="" burst=()
 if [ "$img" != "$disk" ]; then
     IFS=, read -ra words <<<"${disk#*,}"
     for o in "${words[@]}"; do
@@ -37,6 +39,7 @@ if [ "$img" != "$disk" ]; then
             queues=*) opts+=",num-queues=${o#queues=}" ;;
             ro) writable=off ;;
             serial=*) ;;
+            locking=*) fileopts+=",$o" ;;
             iops=*) tg+=",x-iops-total=${o#*=}" ;;
             iops-rd=*) tg+=",x-iops-read=${o#*=}" ;;
             iops-wr=*) tg+=",x-iops-write=${o#*=}" ;;
@@ -48,6 +51,10 @@ if [ "$img" != "$disk" ]; then
         esac
     done
 fi
+file="driver=file,node-name=file0,filename=$img,cache.direct=off$fileopts"
+case "$img" in
+    nbd+unix:///\?socket=*) file="driver=nbd,node-name=file0,server.type=unix,server.path=${img#*socket=}" ;;
+esac
 # A burst is QEMU's *-max of each limit of its kind.
 for b in "${burst[@]}"; do
     kind=${b%%-burst=*} v=$(numfmt --from=iec "${b#*=}")
@@ -64,7 +71,7 @@ fi
 qmp=$sock.qmp
 "${QSD:-qemu-storage-daemon}" \
     --chardev "socket,id=qmp0,path=$qmp,server=on,wait=off" --monitor chardev=qmp0 \
-    --blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off" \
+    --blockdev "$file" \
     --blockdev "driver=raw,node-name=disk0,file=file0" \
     "${throttle[@]}" \
     --export "type=vhost-user-blk,id=exp0,node-name=$node,addr.type=unix,addr.path=$sock,writable=$writable$opts" &

@@ -211,7 +211,10 @@ void rf_negotiate(struct rf *f, uint64_t want)
 	pf &= VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
 	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |
 	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |
-	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	      VIRTIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+	      /* Dirty logging ("Migration") only for a case that asks for VHOST_F_LOG_ALL. */
+	      ((want & VIRTIO_BIT(VHOST_F_LOG_ALL)) ? VIRTIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD)
+						    : 0);
 	rf_send(f, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &pf, sizeof(pf), NULL, 0);
 	f->pfeatures = pf;
 	CHECK(rf_get_u64(f, VHOST_USER_GET_QUEUE_NUM) >= RF_MAXQ);

@@ -73,6 +73,8 @@ enum vhost_user_backend_request {
 
 /* Virtio feature bit that announces the protocol-feature extension. */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
+/* vhost feature bit: log every guest page the device writes ("Migration"). */
+#define VHOST_F_LOG_ALL 26
 
 /* Protocol feature bits. */
 #define VHOST_USER_PROTOCOL_F_MQ		   0
@@ -106,6 +108,9 @@ enum vhost_user_backend_request {
 
 /* SET_VRING_ADDR flags */
 #define VHOST_VRING_F_LOG 0
+
+/* "Dirty page logging": one bit per page of this size, bit index = gpa / size. */
+#define VHOST_LOG_PAGE 4096u
 
 struct vhost_user_header {
 	uint32_t request;
@@ -216,8 +221,15 @@ struct vhost_user_inflight_packed_queue {
 	struct vhost_user_inflight_desc_packed desc[];
 };
 
+/* "Log description" (SET_LOG_BASE with VHOST_USER_PROTOCOL_F_LOG_SHMFD). */
+struct vhost_user_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
 union vhost_user_payload {
 	uint64_t u64;
+	struct vhost_user_log log;
 	struct vhost_vring_state state;
 	struct vhost_vring_addr addr;
 	struct vhost_user_memory memory;

@@ -2,6 +2,8 @@
 /*
  * Memory table: bad and overlapping regions are rejected, lookups are exact
  * at region edges, and a buffer may span adjacent regions but not a gap.
+ * The reverse lookup (our pointer back to a gpa, for dirty logging) is exact
+ * at the edges too and refuses a range that leaves its region.
  */
 #include "virtq/vq_mem.h"
 #include "test.h"
@@ -129,6 +131,26 @@ static void test_iov(void)
 	CHECK(cnt == 1 && iov[0].iov_base == ram_c + 0xfff);
 }
 
+static void test_hva_to_gpa(void)
+{
+	struct vq_mem m = {0};
+	uint64_t gpa = 0;
+
+	CHECK_EQ(add(&m, 0x10000, 0x900000, sizeof(ram_a), ram_a), 0);
+	CHECK_EQ(add(&m, 0x11000, 0x800000, sizeof(ram_b), ram_b), 0);
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_a, 1, &gpa), 0);
+	CHECK_EQ(gpa, 0x10000);
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_a + 4095, 1, &gpa), 0);
+	CHECK_EQ(gpa, 0x10fff);
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_b + 16, 4080, &gpa), 0);
+	CHECK_EQ(gpa, 0x11010);
+	/* One byte past a region's end, a range running out of it, memory not in the table. */
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_a + 4095, 2, &gpa), -EFAULT);
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_b + 16, 4081, &gpa), -EFAULT);
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_c, 1, &gpa), -EFAULT);
+	CHECK_EQ(vq_mem_hva_to_gpa(&m, ram_a, UINT64_MAX, &gpa), -EFAULT);
+}
+
 /*
  * A full table added in scrambled order (as hotplug may): every region is
  * found at its first and last byte, the gaps between them are not, and
@@ -186,5 +208,6 @@ int main(void)
 	test_many();
 	test_lookup();
 	test_iov();
+	test_hva_to_gpa();
 	return 0;
 }
