@@ -19,6 +19,9 @@ test | bench)
 		gnuplot-nox)
 	# The RBD backend and its private test cluster (scripts/ceph-cluster.sh).
 	pkgs+=(librbd-dev librados-dev ceph-mon ceph-osd ceph-common uuid-runtime qemu-block-extra)
+	# libvirt's QEMU driver for the libvirt guest test (tests/guest/test_guest_libvirt.sh);
+	# -system creates the libvirt-qemu user the driver insists on.
+	pkgs+=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients)
 	;;
 *)
 	echo "install-deps: unknown profile '$profile' (run|test|bench)" >&2
