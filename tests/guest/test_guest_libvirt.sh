@@ -6,6 +6,8 @@
 # whose RAM is shared memfd memory (vhost-user needs the back end to map
 # guest memory). The guest runs the "basic" workload (raw + ext4 I/O,
 # workloads/basic.sh); the test requires:
+#   - QEMU ran as libvirt-qemu (Debian's default) and reached vblkd's
+#     socket through --socket-mode 0660 --socket-group libvirt-qemu;
 #   - libvirt turned the XML into a vhost-user-blk-pci device on our socket
 #     (its QEMU command line in the domain log);
 #   - the guest printed VBLK_GUEST_RESULT=PASS and shut itself down (libvirt
@@ -16,8 +18,8 @@
 #
 # libvirt runs without any daemon: the qemu:///embed?root=DIR URI runs the
 # QEMU driver inside one virsh process with all its state under DIR (a temp
-# dir), configured by DIR/etc/qemu.conf (QEMU as root, no security driver,
-# no cgroups, QEMU's output to a file instead of virtlogd). A domain in
+# dir), configured by DIR/etc/qemu.conf (QEMU as libvirt-qemu or root, no
+# security driver, no cgroups, QEMU's output to a file, not to virtlogd). A domain in
 # embed mode lives only as long as that virsh process, so one virsh runs
 # define, start and, once the guest has powered off, domstate.
 # (virt-qemu-run would be shorter, but libvirt 9.0's hangs after the guest
@@ -40,9 +42,15 @@ cache=${VBLK_GUEST_CACHE:-${TMPDIR:-/tmp}/vblk-guest-cache-$(id -u)}
 . "$here/guest-common.sh"
 guest_prereqs "$backend" busybox cpio gcc mke2fs e2fsck virsh
 # QEMU asks for one queue per vCPU (2 here); vblkd's default covers that,
-# qemu-storage-daemon's (1) does not.
+# qemu-storage-daemon's (1) does not. With vblkd, QEMU runs as Debian's
+# libvirt-qemu user on a 0660 socket of group libvirt-qemu, as the README
+# says; qsd-as-vblkd.sh has no socket options, so there QEMU runs as root.
+qemu_user=root sockopts=()
 case "$backend" in
-    vblkd) bcmd=("$VBLKD") dopts="" ;;
+    vblkd) bcmd=("$VBLKD") dopts=""
+           if getent passwd libvirt-qemu > /dev/null && getent group libvirt-qemu > /dev/null; then
+               qemu_user=libvirt-qemu sockopts=(--socket-mode 0660 --socket-group libvirt-qemu)
+           fi ;;
     qsd)   bcmd=("$here/qsd-as-vblkd.sh") dopts=",queues=2" ;;
 esac
 
@@ -73,10 +81,13 @@ stop_all() {
 trap 'stop_all; if [ "${VBLK_GUEST_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi' EXIT
 
 # ------------------------------------------------------------ libvirt's QEMU driver
+# QEMU (as $qemu_user) must reach the socket in $tmp; it reads kernel and
+# initramfs itself, libvirt opens the console file.
+chmod 755 "$tmp"
 mkdir -p "$root/etc"
-cat > "$root/etc/qemu.conf" <<'EOF'
-user = "root"
-group = "root"
+cat > "$root/etc/qemu.conf" <<EOF
+user = "$qemu_user"
+group = "$qemu_user"
 dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
@@ -93,10 +104,10 @@ kernel=$(cat "$cache/kernel.path")
 truncate -s 256M "$img"
 size=$(stat -c %s "$img")
 seed=${VBLK_GUEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
-echo "backend=$backend seed=$seed image=$img"
+echo "backend=$backend seed=$seed image=$img qemu-user=$qemu_user"
 
 # ------------------------------------------------------------ back end
-setsid "${bcmd[@]}" --socket "$sock" --disk "$img$dopts" > "$blog" 2>&1 < /dev/null &
+setsid "${bcmd[@]}" --socket "$sock" "${sockopts[@]}" --disk "$img$dopts" > "$blog" 2>&1 < /dev/null &
 bpid=$!
 for ((i = 0; ; i++)); do
     [ -S "$sock" ] && break
@@ -155,11 +166,16 @@ exec 3> "$tmp/virsh.in"
 echo "define $tmp/domain.xml" >&3
 echo "start $name" >&3
 pidfile=$root/run/qemu/$name.pid
-seen="" verr=""
+seen="" verr="" ran_as=""
 for ((i = 0; i < 1800; i++)); do
     grep -q 'error:' "$tmp/virsh.err" && { verr=1; break; }
     kill -0 "$vpid" 2>/dev/null || break
-    if [ -f "$pidfile" ]; then seen=1; elif [ -n "$seen" ]; then break; fi
+    if [ -f "$pidfile" ]; then
+        [ -n "$seen" ] || ran_as=$(stat -c %U "/proc/$(cat "$pidfile")" 2>/dev/null || true)
+        seen=1
+    elif [ -n "$seen" ]; then
+        break
+    fi
     sleep 0.1
 done
 echo "domstate $name --reason" >&3
@@ -170,6 +186,7 @@ wait "$vpid" || vrc=$?
 cat "$tmp/virsh.out" "$tmp/virsh.err" > "$tmp/virsh.log"
 [ -z "$verr" ] || { cat "$tmp/virsh.log"; cat "$root/log/qemu/$name.log" 2>/dev/null || true; fail "virsh reported an error"; }
 [ -n "$seen" ] || { cat "$tmp/virsh.log"; fail "libvirt never started QEMU (no $pidfile)"; }
+[ "$ran_as" = "$qemu_user" ] || fail "QEMU ran as '$ran_as', not as $qemu_user"
 echo "libvirt run: $((SECONDS - t0)) s (virsh exit $vrc)"
 qlog=$root/log/qemu/$name.log
 show() {
