@@ -64,9 +64,10 @@ name=vblk-libvirt-test
 uri="qemu:///embed?root=$root"
 [ ${#sock} -lt 100 ] || fail "socket path too long: $sock (set TMPDIR shorter)"
 
-bpid=""
+bpid="" vpid=""
 stop_all() {
     local qpid i
+    [ -z "$vpid" ] || kill -TERM "$vpid" 2>/dev/null || true
     # a QEMU left behind by a virsh that was killed (timeout)
     if [ -f "$root/run/qemu/$name.pid" ]; then
         qpid=$(cat "$root/run/qemu/$name.pid")
@@ -183,6 +184,7 @@ echo quit >&3
 exec 3>&-
 vrc=0
 wait "$vpid" || vrc=$?
+vpid=""
 cat "$tmp/virsh.out" "$tmp/virsh.err" > "$tmp/virsh.log"
 [ -z "$verr" ] || { cat "$tmp/virsh.log"; cat "$root/log/qemu/$name.log" 2>/dev/null || true; fail "virsh reported an error"; }
 [ -n "$seen" ] || { cat "$tmp/virsh.log"; fail "libvirt never started QEMU (no $pidfile)"; }
