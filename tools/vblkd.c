@@ -258,7 +258,7 @@ static struct export_cfg *cur_export(struct cmdline *cl, bool (*has)(const struc
 		usage_error("out of memory");
 	cl->cfg = c;
 	c = &cl->cfg[cl->n++];
-	*c = (struct export_cfg){.fd = -1, .done_fd = -1};
+	*c = (struct export_cfg){.fd = -1, .done_fd = -1, .resize_fd = -1};
 	return c;
 }
 
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 	struct export *exports = NULL, **tail = &exports;
 	struct ctl *ctl = NULL;
 	char err[ERRMSG_LEN];
-	int sfd, done_fd, c, ret;
+	int sfd, done_fd, resize_fd, c, ret;
 	int status = 1;
 	sigset_t sigs, hup;
 
@@ -526,13 +526,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sfd < 0 || done_fd < 0) {
+	/* A backend's news that its disk changed size (export_cfg.resize_fd). */
+	resize_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sfd < 0 || done_fd < 0 || resize_fd < 0) {
 		fprintf(stderr, "vblkd: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
 
 	for (unsigned i = 0; i < cl.n; i++) {
 		cl.cfg[i].done_fd = done_fd;
+		cl.cfg[i].resize_fd = resize_fd;
 		ret = export_start(&cl.cfg[i], tail, err);
 		if (ret) {
 			if (err[0])
@@ -547,7 +550,7 @@ int main(int argc, char **argv)
 	}
 	/* The control thread: SIGHUP, and the control socket if asked for. */
 	ret = ctl_start(control_path, &perm, &exports,
-			signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK), &ctl, err);
+			signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK), resize_fd, &ctl, err);
 	if (ret) {
 		fprintf(stderr, "vblkd: --control: %s\n", err);
 		goto out_stop;
@@ -567,6 +570,8 @@ int main(int argc, char **argv)
 out_stop:
 	if (!stop_all(exports))
 		status = 1;
+	/* After stop_all: no backend is left to write it. */
+	close(resize_fd);
 	close(done_fd);
 	close(sfd);
 	for (unsigned i = 0; i < cl.n; i++)

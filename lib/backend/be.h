@@ -73,6 +73,15 @@ struct be_opts {
 	bool format_raw;
 	/* RBD: how long a request waits for an unreachable cluster (ms); 0 = default (30 s). */
 	unsigned timeout_ms;
+	/*
+	 * Optional: the disk's size may have changed from outside (RBD: another
+	 * client ran `rbd resize`). Called on a backend thread, possibly while a
+	 * queue runs; it must only note the news and wake the owner (write an
+	 * eventfd), who then asks ops->resize(be, 0, ...) for the size. A backend
+	 * that cannot learn of such changes never calls it.
+	 */
+	void (*size_changed)(void *arg);
+	void *size_changed_arg;
 };
 
 struct be;

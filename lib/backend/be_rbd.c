@@ -21,6 +21,10 @@
  * in RADOS on completion. With the cache off (rbd_cache=false in the
  * configuration or the spec) librbd completes a write only once RADOS has
  * it, and no flush is added.
+ *
+ * Size: with be_opts.size_changed, an rbd_update_watch on the image header
+ * tells the owner of every header update (`rbd resize` by another client);
+ * resize(0) then reads the size librbd refreshed.
  */
 #include "be_rbd.h"
 
@@ -29,6 +33,7 @@
 #include <pthread.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +50,17 @@ struct rbd_be {
 	rbd_image_t image;
 	bool cache; /* librbd's cache is on: FUA writes need a flush */
 	char *name; /* the spec, for messages */
+	/* be_opts.size_changed, called on each update of the image header */
+	void (*size_changed)(void *arg);
+	void *size_changed_arg;
+	uint64_t watch; /* rbd_update_watch's handle */
+	bool watching;
+	/*
+	 * resize(0) found the image header gone (the image deleted under us).
+	 * librbd counts that failed refresh as done and would let the next
+	 * writes create data objects of a deleted image: fail them instead.
+	 */
+	atomic_bool gone;
 };
 
 struct rbd_req {
@@ -222,6 +238,9 @@ static void rbd_be_close(struct be *be)
 
 	if (!be)
 		return;
+	/* No callback runs once rbd_update_unwatch returns. */
+	if (rbe->watching)
+		rbd_update_unwatch(rbe->image, rbe->watch);
 	if (rbe->image)
 		rbd_close(rbe->image); /* waits for librbd's in-flight writes */
 	if (rbe->ioctx)
@@ -230,6 +249,18 @@ static void rbd_be_close(struct be *be)
 		rados_shutdown(rbe->cluster);
 	free(rbe->name);
 	free(rbe);
+}
+
+/*
+ * librbd's thread: the image header changed (a resize, a snapshot, a feature
+ * flip by another client). Which of these is left to the owner's resize(0):
+ * asking librbd here would refresh the image on its own notification thread.
+ */
+static void rbd_header_updated(void *arg)
+{
+	struct rbd_be *rbe = arg;
+
+	rbe->size_changed(rbe->size_changed_arg);
 }
 
 static int rbd_be_open(const struct be_opts *opts, struct be **out)
@@ -270,6 +301,16 @@ static int rbd_be_open(const struct be_opts *opts, struct be **out)
 	if (ret < 0) {
 		log_err("rbd: %s: rbd_stat: %s", rbe->name, strerror(-ret));
 		goto err_close;
+	}
+	if (opts->size_changed) {
+		rbe->size_changed = opts->size_changed;
+		rbe->size_changed_arg = opts->size_changed_arg;
+		ret = rbd_update_watch(rbe->image, &rbe->watch, rbd_header_updated, rbe);
+		if (ret < 0) {
+			log_err("rbd: %s: rbd_update_watch: %s", rbe->name, strerror(-ret));
+			goto err_close;
+		}
+		rbe->watching = true;
 	}
 	rbe->cache = rados_conf_get(rbe->cluster, "rbd_cache", val, sizeof(val)) < 0 ||
 		     strcmp(val, "false") != 0;
@@ -391,8 +432,13 @@ static void rbd_start(struct rbd_req *r)
 	rbd_image_t img = r->q->rbe->image;
 	struct be_io *io = r->io;
 	rbd_completion_t c;
-	int ret = rbd_aio_create_completion(r, rbd_complete_cb, &c);
+	int ret;
 
+	if (atomic_load(&r->q->rbe->gone)) {
+		rbd_finish(r, -EIO);
+		return;
+	}
+	ret = rbd_aio_create_completion(r, rbd_complete_cb, &c);
 	if (ret < 0) {
 		rbd_finish(r, ret);
 		return;
@@ -498,6 +544,9 @@ static int rbd_be_resize(struct be *be, uint64_t size, uint64_t *out)
 	uint64_t cur;
 	int ret = rbd_get_size(rbe->image, &cur);
 
+	if (ret == -ENOENT && !atomic_exchange(&rbe->gone, true))
+		log_err("rbd: %s: the image was deleted: every request fails from now on",
+			rbe->name);
 	if (ret < 0)
 		return ret;
 	if (size > cur) {

@@ -22,20 +22,35 @@ pid = int(sys.argv[1])
 timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
 
 
+def family(p):
+    """p and its descendants: a wrapper script (tests/rbd/over-rbd.sh) may
+    run the back end as its child."""
+    out = [p]
+    try:
+        for task in os.listdir(f"/proc/{p}/task"):
+            with open(f"/proc/{p}/task/{task}/children") as f:
+                for c in f.read().split():
+                    out += family(int(c))
+    except OSError:
+        pass
+    return out
+
+
 def find_region():
-    """(fd of /proc/PID/mem, address, length) of the region, or None.
+    """(fd of /proc/PID/mem, address, length, pid) of the region, or None.
 
     vblkd keeps only the mapping (the fds are closed once mapped), so look in
     /proc/PID/maps; the region starts at offset 0 of the memfd it created.
     """
-    try:
-        with open(f"/proc/{pid}/maps") as maps:
-            for line in maps:
-                if "memfd:vblk-inflight" in line:
-                    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-                    return os.open(f"/proc/{pid}/mem", os.O_RDONLY), lo, hi - lo
-    except OSError:
-        pass
+    for p in family(pid):
+        try:
+            with open(f"/proc/{p}/maps") as maps:
+                for line in maps:
+                    if "memfd:vblk-inflight" in line:
+                        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                        return os.open(f"/proc/{p}/mem", os.O_RDONLY), lo, hi - lo, p
+        except OSError:
+            pass
     return None
 
 
@@ -57,7 +72,7 @@ def in_flight(buf):
 region = find_region()
 n = 0
 if region is not None:
-    fd, addr, size = region
+    fd, addr, size, holder = region
     end = time.monotonic() + timeout
     try:
         while time.monotonic() < end:
@@ -66,6 +81,8 @@ if region is not None:
                 break
     except OSError:
         pass
+    if holder != pid:
+        os.kill(holder, signal.SIGKILL)
 os.kill(pid, signal.SIGKILL)
 if region is None:
     print("kill-inflight: no inflight region; killed at once")

@@ -10,7 +10,11 @@
 #   boot 3 (workloads/range.sh, vblkd only, `range=64M/128M,sectorsize=4096`):
 #     a 128 MiB disk with 4 KiB logical blocks; the guest fills it and writes
 #     past its end; the host checks that only the exported bytes changed.
-# Env: VBLK_GUEST_BACKEND=qsd|vblkd, VBLKD, VBLK_GUEST_CACHE. Exit 0/1/77.
+# Env: VBLK_GUEST_BACKEND=qsd|vblkd, VBLKD, VBLK_GUEST_CACHE,
+# VBLK_GUEST_FEATURES_BOOTS=1 (boot 1 only: the RBD run, where boots 2 and 3
+# would test nothing of the disk's own), VBLK_GUEST_VBLKD_LOG=0 (the back-end
+# log is not vblkd's: a stand-in such as tests/rbd/over-rbd.sh runs another
+# server). Exit 0/1/77.
 # For qsd the hole and log checks are skipped: its blockdev ignores discards
 # unless configured with discard=unmap, and its log format is its own.
 set -euo pipefail
@@ -79,12 +83,15 @@ PY
     [ "$raw" -eq 0 ] || fail "discard / write zeroes with unmap left $raw bytes allocated"
     # 40 MiB were written and deleted; metadata (journal, inode tables) stays.
     [ "$fs" -lt $((28 * M)) ] || fail "fstrim did not punch the deleted file: $fs bytes of data"
-    grep -q "write cache: writeback" "$tmp/backend.log" || fail "vblkd never saw the switch to writeback"
-    grep -q "write cache: writethrough" "$tmp/backend.log" || fail "vblkd never saw the switch back"
+    if [ "${VBLK_GUEST_VBLKD_LOG:-1}" = 1 ]; then
+        grep -q "write cache: writeback" "$tmp/backend.log" || fail "vblkd never saw the switch to writeback"
+        grep -q "write cache: writethrough" "$tmp/backend.log" || fail "vblkd never saw the switch back"
+    fi
 fi
 
 # ---------------------------------------------------------------- boot 2
-if [ "$backend" = vblkd ]; then
+boots=${VBLK_GUEST_FEATURES_BOOTS:-3}
+if [ "$backend" = vblkd ] && [ "$boots" -ge 2 ]; then
     img2=$tmp/ro.img
     truncate -s 64M "$img2"
     head -c $M /dev/urandom | dd of="$img2" conv=notrunc 2>/dev/null
@@ -94,7 +101,7 @@ if [ "$backend" = vblkd ]; then
     [ "$(sha256sum < "$img2")" = "$before" ] || fail "the read-only image changed"
 fi
 # ---------------------------------------------------------------- boot 3
-if [ "$backend" = vblkd ]; then
+if [ "$backend" = vblkd ] && [ "$boots" -ge 3 ]; then
     # range=64M/128M,sectorsize=4096: the guest fills its whole disk with
     # 0xA5; outside [64M, 192M) the image must keep its own pattern.
     img3=$tmp/range.img

@@ -59,18 +59,28 @@ cmp "$TMP/src" "$TMP/back" || fail "bytes differ after rbd: -> vhost-user -> fil
 	fail "vblk copy from a missing snapshot succeeded"
 grep -q "nosnap" "$TMP/cerr" || fail "vblk copy did not name the missing snapshot: $(cat "$TMP/cerr")"
 
-# Online resize: rbd resize by another client, then SIGHUP (vblkd's resize
-# trigger): the device has the new capacity and its last bytes are usable.
+# Online resize: rbd resize by another client and nothing else (no SIGHUP):
+# vblkd learns it from its watch on the image header, the device has the new
+# capacity and its last bytes are usable. A header update that is no resize
+# (a snapshot) changes nothing.
 make_image grow 8M
 start_vblkd "$TMP/g" "rbd:rbd/grow:conf=$CEPH_CONF"
 "$VBLK" info "$TMP/g" | grep -q "capacity: *8388608 " || fail "not 8 MiB before the resize"
 timeout 60 rbd resize --size 24M rbd/grow >/dev/null 2>&1 || fail "rbd resize"
-kill -HUP "$VBLKD_PID"
 for _ in $(seq 50); do
 	"$VBLK" info "$TMP/g" | grep -q "capacity: *25165824 " && break
 	sleep 0.2
 done
 "$VBLK" info "$TMP/g" | grep -q "capacity: *25165824 " || fail "the resize did not reach the device"
+grep -q "resize: the disk now has 25165824 bytes" "$TMP/g.log" || fail "vblkd did not log the resize"
+timeout 60 rbd snap create rbd/grow@s >/dev/null 2>&1 || fail "rbd snap create"
+for _ in $(seq 50); do
+	grep -q "resize: the disk still has 25165824 bytes" "$TMP/g.log" && break
+	sleep 0.2
+done
+grep -q "resize: the disk still has 25165824 bytes" "$TMP/g.log" ||
+	fail "a snapshot (a header update) did not reach vblkd's watch"
+alive "$VBLKD_PID" || fail "vblkd died after the header updates"
 printf 'end' | "$VBLK" write "$TMP/g" 25165821 || fail "write at the new end"
 export_image grow "$TMP/export"
 [ "$(tail -c 3 "$TMP/export")" = end ] || fail "the new end's bytes are not in the image"

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct ctl {
 	struct sock_file sock;
 	int listen_fd; /* -1: no control socket */
 	int hup_fd;    /* signalfd for SIGHUP, or -1 */
+	int resize_fd; /* eventfd: a backend's size news (not ours), or -1 */
 	int stop_fd;
 	int epfd;
 	pthread_t thread;
@@ -241,6 +243,21 @@ static void resize_all(struct ctl *c)
 	log_set_thread_tag(NULL);
 }
 
+/* A backend saw its disk change size from outside: resize those exports. */
+static void resize_news(struct ctl *c)
+{
+	eventfd_t n;
+
+	eventfd_read(c->resize_fd, &n);
+	for (struct export *e = *c->rpc.exports; e; e = e->next) {
+		if (!atomic_exchange(&e->size_news, false))
+			continue;
+		log_set_thread_tag(e->name);
+		vblkd_resize(&e->dev, e->srv, 0, NULL, NULL);
+	}
+	log_set_thread_tag(NULL);
+}
+
 static void *ctl_thread(void *arg)
 {
 	struct ctl *c = arg;
@@ -260,6 +277,10 @@ static void *ctl_thread(void *arg)
 				resize_all(c);
 				continue;
 			}
+			if (ev[i].data.ptr == &c->resize_fd) {
+				resize_news(c);
+				continue;
+			}
 			if (ev[i].data.ptr == &c->listen_fd) {
 				do_accept(c);
 				continue;
@@ -272,7 +293,7 @@ static void *ctl_thread(void *arg)
 }
 
 int ctl_start(const char *path, const struct sock_perm *perm, struct export **exports, int hup_fd,
-	      struct ctl **out, char err[ERRMSG_LEN])
+	      int resize_fd, struct ctl **out, char err[ERRMSG_LEN])
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct ctl *c = calloc(1, sizeof(*c));
@@ -284,6 +305,8 @@ int ctl_start(const char *path, const struct sock_perm *perm, struct export **ex
 		return errmsg(err, "out of memory"), -ENOMEM;
 	}
 	c->hup_fd = hup_fd;
+	c->resize_fd = resize_fd;
+	c->rpc.resize_fd = resize_fd;
 	c->rpc.exports = exports;
 	c->rpc.perm = *perm;
 	c->sock.dirfd = -1;
@@ -303,6 +326,12 @@ int ctl_start(const char *path, const struct sock_perm *perm, struct export **ex
 	}
 	ev.data.ptr = &c->hup_fd;
 	if (hup_fd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, hup_fd, &ev)) {
+		ret = -errno;
+		errmsg(err, "epoll: %s", strerror(errno));
+		goto err_free;
+	}
+	ev.data.ptr = &c->resize_fd;
+	if (resize_fd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, resize_fd, &ev)) {
 		ret = -errno;
 		errmsg(err, "epoll: %s", strerror(errno));
 		goto err_free;

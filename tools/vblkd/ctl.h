@@ -29,12 +29,14 @@ struct ctl;
 /*
  * Start the control thread, which owns *exports (the daemon's list) until
  * ctl_stop. It resizes every export on each SIGHUP read from hup_fd (a
- * signalfd, owned from now on; -1: none) and, with a path, listens there
+ * signalfd, owned from now on; -1: none), resizes the exports whose
+ * size_news is set when resize_fd (an eventfd, not owned; -1: none) is
+ * written (export_cfg.resize_fd), and, with a path, listens there
  * (perm, as sock_listen_at) for control clients. Returns 0 and *out, or
  * -errno with the reason in err.
  */
 int ctl_start(const char *path, const struct sock_perm *perm, struct export **exports, int hup_fd,
-	      struct ctl **out, char err[ERRMSG_LEN]);
+	      int resize_fd, struct ctl **out, char err[ERRMSG_LEN]);
 
 /* Stop the thread, drop the clients, remove the socket; *exports is the caller's again.
  * Accepts NULL. */

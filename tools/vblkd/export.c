@@ -44,6 +44,15 @@ static void *export_thread(void *arg)
 	return NULL;
 }
 
+/* The backend's thread: the disk's size may have changed; the control thread resizes. */
+static void export_size_changed(void *arg)
+{
+	struct export *e = arg;
+
+	atomic_store(&e->size_news, true);
+	eventfd_write(e->resize_fd, 1);
+}
+
 /* Open the backend and build the device on it, from e->dopts. */
 static int open_disk(struct export *e, char *err)
 {
@@ -57,6 +66,8 @@ static int open_disk(struct export *e, char *err)
 	    .reconnect_ms = o->reconnect_ms,
 	    .format_raw = o->format_raw,
 	    .timeout_ms = o->rbd_timeout_ms,
+	    .size_changed = e->resize_fd >= 0 ? export_size_changed : NULL,
+	    .size_changed_arg = e,
 	};
 	struct blk_dev_opts vopts = {
 	    .ro = o->ro,
@@ -164,6 +175,7 @@ int export_start(const struct export_cfg *cfg, struct export **out, char err[ERR
 	}
 	e->sock.dirfd = -1;
 	e->done_fd = cfg->done_fd;
+	e->resize_fd = cfg->resize_fd;
 	strcpy(e->name, cfg->name);
 	e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->disk = strdup(cfg->disk);

@@ -42,6 +42,12 @@ struct export_cfg {
 	 * the one front end of a connected --fd hung up, or the server failed.
 	 */
 	int done_fd;
+	/*
+	 * An eventfd (not owned; -1: none) written when the disk's size may
+	 * have changed from outside (RBD: `rbd resize` by another client); the
+	 * export's size_news then says which export it was.
+	 */
+	int resize_fd;
 };
 
 struct export
@@ -59,11 +65,13 @@ struct export
 
 	pthread_t thread;
 	bool thread_running;
-	int stop_fd;	      /* eventfd: the server's stop fd */
-	int done_fd;	      /* export_cfg.done_fd */
-	int run_ret;	      /* vu_server_run's result, once the thread ended */
-	atomic_bool ended;    /* the thread has left vu_server_run */
-	atomic_bool stopping; /* export_signal_stop was called */
+	int stop_fd;	       /* eventfd: the server's stop fd */
+	int done_fd;	       /* export_cfg.done_fd */
+	int run_ret;	       /* vu_server_run's result, once the thread ended */
+	atomic_bool ended;     /* the thread has left vu_server_run */
+	atomic_bool stopping;  /* export_signal_stop was called */
+	int resize_fd;	       /* export_cfg.resize_fd */
+	atomic_bool size_news; /* the backend says the size may have changed */
 
 	struct export *next; /* the daemon's list of exports */
 };

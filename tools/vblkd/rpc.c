@@ -218,7 +218,8 @@ static void m_export_add(struct rpc_ctx *ctx, json_object *params, struct outcom
 	    {"socket", json_type_string, true, NULL},
 	    {"disk", json_type_string, true, NULL},
 	};
-	struct export_cfg cfg = {.fd = -1, .done_fd = -1, .perm = ctx->perm};
+	struct export_cfg cfg = {
+	    .fd = -1, .done_fd = -1, .resize_fd = ctx->resize_fd, .perm = ctx->perm};
 	struct export *e, **tail;
 	char err[ERRMSG_LEN];
 	int ret;

@@ -34,6 +34,8 @@ struct rpc_ctx {
 	struct export **exports;
 	/* Who may connect to the sockets export_add creates. */
 	struct sock_perm perm;
+	/* export_cfg.resize_fd of the exports export_add starts. */
+	int resize_fd;
 };
 
 /*
