@@ -110,7 +110,7 @@ static struct {
 /* A GET_CONFIG we sent and whose reply has not arrived. */
 struct cfg_ask {
 	uint32_t offset, size;
-	unsigned set_configs; /* SET_CONFIGs sent before it */
+	unsigned set_configs; /* config-changing requests sent before it */
 };
 
 /* Per input. */
@@ -263,7 +263,7 @@ static void check_config_reply(struct run *r, const struct reply *m)
 	if (c->offset > space_size || c->size > space_size - c->offset)
 		DIE("GET_CONFIG reply for %u+%u beyond the %u-byte config space", c->offset,
 		    c->size, space_size);
-	/* A SET_CONFIG sent after the GET may have changed the space since. */
+	/* A SET_CONFIG or SET_FEATURES sent after the GET may have changed the space since. */
 	if (ask.set_configs == r->set_configs && memcmp(c->region, space + c->offset, c->size) != 0)
 		DIE("GET_CONFIG reply for %u+%u differs from the device's config space", c->offset,
 		    c->size);
@@ -770,7 +770,13 @@ static void do_message(struct run *r, struct in *in, uint8_t op)
 	if (r->c.dead)
 		return;
 	r->sent[req_slot(req)]++;
-	if (req == VHOST_USER_SET_CONFIG)
+	/*
+	 * Requests that may change the config space once the server gets to
+	 * them, possibly before we read an earlier GET_CONFIG's reply:
+	 * SET_CONFIG, and SET_FEATURES (virtio 1.3 §5.2.5.2: the negotiated
+	 * FLUSH/CONFIG_WCE bits decide the initial `writeback`).
+	 */
+	if (req == VHOST_USER_SET_CONFIG || req == VHOST_USER_SET_FEATURES)
 		r->set_configs++;
 	/*
 	 * A GET_CONFIG the server will parse is answered (or the connection
