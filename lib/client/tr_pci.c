@@ -317,6 +317,33 @@ static int open_uio(struct client_pci *pci, const char *drv, const struct vblk_o
 	return 0;
 }
 
+/*
+ * Set the function's command register from cmd (what it reads now):
+ *  - Memory Space and Bus Master: uio_pci_generic enables the device but not
+ *    bus mastering, and the device must DMA.
+ *  - INTx Disable cleared. uio_pci_generic's handler sets it on every
+ *    interrupt and nothing clears it when a session ends, so the next
+ *    session would start with it set. QEMU then takes the driver for one
+ *    that polls and starts a vhost-user back end without a call eventfd
+ *    (SET_VRING_CALL with the invalid FD flag); qemu-storage-daemon 7.2
+ *    panics on its next completion ("Error writing eventfd"). An
+ *    interrupt we do not wait for costs one masking by that handler.
+ */
+static int enable_function(struct client_pci *pci, uint16_t cmd, const struct vblk_options *o)
+{
+	uint16_t le;
+
+	cmd = (uint16_t)((cmd | PCI_CMD_MEMORY | PCI_CMD_MASTER) & ~PCI_CMD_INTX_DISABLE);
+	le = vblk_cpu_to_le16(cmd);
+	if (pwrite(pci->cfg_fd, &le, 2, PCI_CFG_COMMAND) != 2) {
+		int ret = -errno;
+		client_set_error(o, "%s: cannot enable bus mastering: %s", pci->dir,
+				 strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
 /* Open the function's sysfs files, check it is a virtio-blk device we may take. */
 static int open_function(struct vblk *dev, const char *target, const struct vblk_options *o,
 			 uint8_t *cfg)
@@ -368,15 +395,8 @@ static int open_function(struct vblk *dev, const char *target, const struct vblk
 		if (ret)
 			return ret;
 	}
-	/* uio_pci_generic enables the device but not bus mastering: the device must DMA. */
 	memcpy(&cmd, cfg + PCI_CFG_COMMAND, 2);
-	cmd = vblk_cpu_to_le16(vblk_le16_to_cpu(cmd) | PCI_CMD_MEMORY | PCI_CMD_MASTER);
-	if (pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2) {
-		int ret = -errno;
-		client_set_error(o, "%s: cannot enable bus mastering: %s", bdf, strerror(-ret));
-		return ret;
-	}
-	return 0;
+	return enable_function(pci, vblk_le16_to_cpu(cmd), o);
 }
 
 /* Queue sizes: what every queue takes, and no more than asked for (§4.1.4.3.2). */
