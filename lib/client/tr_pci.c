@@ -68,29 +68,43 @@ struct client_pci {
  * MMIO accessors: volatile accesses of the field's own width (§4.1.3.1);
  * 64-bit fields as two 32-bit halves, low first (§4.1.3.1 allows it).
  */
+/*
+ * A unit test that includes this file may define PCI_MMIO_HOOK(p, write)
+ * to play a misbehaving device: called before each register read and after
+ * each register write. Nothing in the library defines it.
+ */
+#ifndef PCI_MMIO_HOOK
+#define PCI_MMIO_HOOK(p, write) ((void)0)
+#endif
 static uint8_t rd8(volatile uint8_t *p)
 {
+	PCI_MMIO_HOOK(p, false);
 	return *p;
 }
 static uint16_t rd16(volatile uint8_t *p)
 {
+	PCI_MMIO_HOOK(p, false);
 	return vblk_le16_to_cpu(*(volatile uint16_t *)(volatile void *)p);
 }
 static uint32_t rd32(volatile uint8_t *p)
 {
+	PCI_MMIO_HOOK(p, false);
 	return vblk_le32_to_cpu(*(volatile uint32_t *)(volatile void *)p);
 }
 static void wr8(volatile uint8_t *p, uint8_t v)
 {
 	*p = v;
+	PCI_MMIO_HOOK(p, true);
 }
 static void wr16(volatile uint8_t *p, uint16_t v)
 {
 	*(volatile uint16_t *)(volatile void *)p = vblk_cpu_to_le16(v);
+	PCI_MMIO_HOOK(p, true);
 }
 static void wr32(volatile uint8_t *p, uint32_t v)
 {
 	*(volatile uint32_t *)(volatile void *)p = vblk_cpu_to_le32(v);
+	PCI_MMIO_HOOK(p, true);
 }
 static void wr64(volatile uint8_t *p, uint64_t v)
 {
@@ -303,6 +317,33 @@ static int open_uio(struct client_pci *pci, const char *drv, const struct vblk_o
 	return 0;
 }
 
+/*
+ * Set the function's command register from cmd (what it reads now):
+ *  - Memory Space and Bus Master: uio_pci_generic enables the device but not
+ *    bus mastering, and the device must DMA.
+ *  - INTx Disable cleared. uio_pci_generic's handler sets it on every
+ *    interrupt and nothing clears it when a session ends, so the next
+ *    session would start with it set. QEMU then takes the driver for one
+ *    that polls and starts a vhost-user back end without a call eventfd
+ *    (SET_VRING_CALL with the invalid FD flag); qemu-storage-daemon 7.2
+ *    panics on its next completion ("Error writing eventfd"). An
+ *    interrupt we do not wait for costs one masking by that handler.
+ */
+static int enable_function(struct client_pci *pci, uint16_t cmd, const struct vblk_options *o)
+{
+	uint16_t le;
+
+	cmd = (uint16_t)((cmd | PCI_CMD_MEMORY | PCI_CMD_MASTER) & ~PCI_CMD_INTX_DISABLE);
+	le = vblk_cpu_to_le16(cmd);
+	if (pwrite(pci->cfg_fd, &le, 2, PCI_CFG_COMMAND) != 2) {
+		int ret = -errno;
+		client_set_error(o, "%s: cannot enable bus mastering: %s", pci->dir,
+				 strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
 /* Open the function's sysfs files, check it is a virtio-blk device we may take. */
 static int open_function(struct vblk *dev, const char *target, const struct vblk_options *o,
 			 uint8_t *cfg)
@@ -354,15 +395,8 @@ static int open_function(struct vblk *dev, const char *target, const struct vblk
 		if (ret)
 			return ret;
 	}
-	/* uio_pci_generic enables the device but not bus mastering: the device must DMA. */
 	memcpy(&cmd, cfg + PCI_CFG_COMMAND, 2);
-	cmd = vblk_cpu_to_le16(vblk_le16_to_cpu(cmd) | PCI_CMD_MEMORY | PCI_CMD_MASTER);
-	if (pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2) {
-		int ret = -errno;
-		client_set_error(o, "%s: cannot enable bus mastering: %s", bdf, strerror(-ret));
-		return ret;
-	}
-	return 0;
+	return enable_function(pci, vblk_le16_to_cpu(cmd), o);
 }
 
 /* Queue sizes: what every queue takes, and no more than asked for (§4.1.4.3.2). */
@@ -389,27 +423,14 @@ static int fit_queue_size(struct client_pci *pci, struct vblk_options *o)
 	return 0;
 }
 
-static int pci_open(struct vblk *dev, const char *target, struct vblk_options *o, uint64_t *acked)
+/* With the structures mapped: initialise the device up to DRIVER_OK (excluded). */
+static int init_device(struct vblk *dev, struct vblk_options *o, uint64_t *acked)
 {
-	struct client_pci *pci;
+	struct client_pci *pci = dev->pci;
 	struct virtio_blk_config cfg;
-	uint8_t space[PCI_CFG_SIZE];
 	uint64_t offered;
 	int ret;
 
-	pci = calloc(1, sizeof(*pci));
-	if (!pci)
-		return -ENOMEM;
-	pci->cfg_fd = -1;
-	pci->uio_fd = -1;
-	pci->timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_RESET_DEFAULT_MS;
-	dev->pci = pci;
-	dev->io_timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_IO_DEFAULT_MS;
-	ret = open_function(dev, target, o, space);
-	if (!ret)
-		ret = find_caps(dev, space, o);
-	if (ret)
-		return ret;
 	/* §3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK and check it stuck. */
 	ret = reset_device(pci);
 	if (ret) {
@@ -452,6 +473,28 @@ static int pci_open(struct vblk *dev, const char *target, struct vblk_options *o
 	if (o->num_queues > dev->info.max_queues)
 		o->num_queues = dev->info.max_queues;
 	return fit_queue_size(pci, o);
+}
+
+static int pci_open(struct vblk *dev, const char *target, struct vblk_options *o, uint64_t *acked)
+{
+	struct client_pci *pci;
+	uint8_t space[PCI_CFG_SIZE];
+	int ret;
+
+	pci = calloc(1, sizeof(*pci));
+	if (!pci)
+		return -ENOMEM;
+	pci->cfg_fd = -1;
+	pci->uio_fd = -1;
+	pci->timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_RESET_DEFAULT_MS;
+	dev->pci = pci;
+	dev->io_timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_IO_DEFAULT_MS;
+	ret = open_function(dev, target, o, space);
+	if (!ret)
+		ret = find_caps(dev, space, o);
+	if (!ret)
+		ret = init_device(dev, o, acked);
+	return ret;
 }
 
 /* Physical address of the page at p (needs CAP_SYS_ADMIN), or 0. */

@@ -6,7 +6,8 @@
  * for BAR 0). Checks: a looping capability list ends; a structure outside
  * its BAR, too short, or missing is refused; a notify offset outside the
  * notify capability is an error, not a wild pointer; a device reading all
- * ones, or asking for a reset, is gone (and the latter is reset).
+ * ones, or asking for a reset, is gone (and the latter is reset); opening
+ * the function leaves INTx enabled.
  */
 #include "../../lib/client/tr_pci.c"
 
@@ -157,6 +158,23 @@ int main(void)
 		CHECK(q.notify_reg == (void *)(uintptr_t)(pci.notify.p + 12));
 	}
 	unmap(&pci);
+
+	/*
+	 * Opening enables memory and bus mastering and clears INTx Disable,
+	 * which uio_pci_generic's handler leaves set after a session: with it
+	 * set, QEMU starts a vhost-user back end without a call eventfd.
+	 */
+	{
+		uint16_t cmd;
+		snprintf(path, sizeof(path), "%s/config", dir);
+		fresh(&dev, &pci);
+		pci.cfg_fd = open(path, O_RDWR | O_CREAT, 0600);
+		CHECK(pci.cfg_fd >= 0);
+		CHECK_EQ(enable_function(&pci, 0x0501, &o), 0);
+		CHECK_EQ(pread(pci.cfg_fd, &cmd, 2, PCI_CFG_COMMAND), 2);
+		CHECK_EQ(vblk_le16_to_cpu(cmd), 0x0107);
+		close(pci.cfg_fd);
+	}
 
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	CHECK_EQ(system(path), 0);

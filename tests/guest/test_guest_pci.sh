@@ -6,8 +6,8 @@
 #   00:04.0  QEMU's own virtio-blk-pci on a raw file (packed=on offered)
 #   00:05.0  vhost-user-blk-pci served by vblkd          (packed=on offered)
 #   00:06.0  vhost-user-blk-pci served by qemu-storage-daemon (split only;
-#            one vblk session asserted: qsd does not survive QEMU's vhost
-#            restart on a device reset, see docs/pci-transport.md)
+#            five vblk sessions in a row, each ending in a reset on which
+#            QEMU restarts the vhost-user back end)
 # In the guest, pci-init.sh binds each to uio_pci_generic and runs vblk on
 # pci:BDF (split, and packed where offered). Then the host checks every image
 # byte for byte. Prints each device's bench line (IOPS; no assertion).
@@ -122,7 +122,7 @@ start=$SECONDS
 timeout -k 10 "$timeout_s" "$qemu" -nodefaults -no-user-config -machine q35 -accel tcg -cpu max \
     -smp 2 -m 512M -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
     -kernel "$kernel" -initrd "$cache/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 quiet vblk_pci=0000:00:04.0/packed/intx,0000:00:05.0/packed/intx,0000:00:06.0/once" \
+    -append "console=ttyS0 panic=-1 quiet vblk_pci=0000:00:04.0/packed/intx,0000:00:05.0/packed/intx,0000:00:06.0/sessions" \
     -drive "file=$tmp/a.img,format=raw,if=none,id=da,discard=unmap,cache=writeback" \
     -device virtio-blk-pci,drive=da,addr=04.0,packed=on \
     -chardev "socket,id=cb,path=$tmp/b.sock" -device vhost-user-blk-pci,chardev=cb,addr=05.0,num-queues=1,packed=on \
@@ -145,7 +145,7 @@ M = 1 << 20
 ok = True
 for d in "abc":
     img = open(f"{tmp}/{d}.img", "rb").read()
-    if d == "c":  # /once: one write session
+    if d == "c":  # /sessions: one write session
         checks = [(0, p3, "p3 at 0"), (65536, bytes(32 * M), "untouched")]
     else:
         checks = [(0, p1, "p1 at 0"), (8 * M + 1000, p2, "p2 at 8M+1000"),
