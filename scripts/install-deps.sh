@@ -9,7 +9,7 @@
 set -euo pipefail
 profile=${1:-run}
 
-pkgs=(build-essential meson ninja-build pkg-config liburing-dev libnbd-dev libjson-c-dev)
+pkgs=(build-essential meson ninja-build pkg-config liburing-dev libnbd-dev libjson-c-dev procps)
 case "$profile" in
 run) ;;
 test | bench)
