@@ -427,6 +427,12 @@ plot for [i=2:{len(bes) + 1}] '{dat}' using i:xtic(1) with linespoints lw 2 titl
         self.w("Rerun: `ninja -C build bench`, or `scripts/bench.sh build/tools/vblk build/tools/vblkd`; "
                "`BENCH_ROUNDS`, `BENCH_RUNTIME`, `BENCH_QUICK=1` (smoke run) and the other variables at the top "
                "of `scripts/bench.sh` change the run.")
+        self.w()
+        self.w("## RBD")
+        self.w()
+        self.w("The Ceph RBD rows (vblkd against qemu-storage-daemon on one image of the private cluster of "
+               "`scripts/ceph-cluster.sh`: 4 KiB random qd1/qd32, 128 KiB sequential) are measured by hand "
+               "and kept in [bench-rbd.md](bench-rbd.md), which this script does not rewrite.")
 
     def write(self):
         self.header()
