@@ -6,42 +6,29 @@ daemon's log. The tests drive the daemon only through the control socket
 (and the exports' own sockets, with vblk)."""
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 VBLKD, VBLK = sys.argv[1], sys.argv[2]
 
 
-class Ctl:
+# The temp dir, the children killed at exit and the one-line failure with
+# the daemon's log are the integration tests' (tests/integration/daemon_lib.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import daemon_lib  # noqa: E402
+
+
+class Ctl(daemon_lib.Daemons):
     def __init__(self, name):
-        self.tmp = tempfile.mkdtemp(prefix="vblk-ctl-%s." % name)
-        self.log = os.path.join(self.tmp, "vblkd.log")
+        super().__init__("ctl-%s" % name)
         self.control = os.path.join(self.tmp, "control.sock")
-        self.children = []
         self.daemon = None
         self.next_id = 0
 
     def path(self, name):
         return os.path.join(self.tmp, name)
-
-    def cleanup(self):
-        for p in self.children:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def fail(self, msg):
-        if os.path.exists(self.log):
-            with open(self.log) as f:
-                msg += "\n--- vblkd log:\n" + f.read()
-        print("FAIL: " + msg, file=sys.stderr)
-        self.cleanup()
-        sys.exit(1)
 
     def check(self, cond, msg):
         if not cond:
