@@ -160,6 +160,18 @@ def collect_idle(raw):
     return out
 
 
+def load_idle_tsv(path):
+    """The idle rows of a --tsv file, as collect_idle() returns them."""
+    out = []
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if f[0] == "idle" and len(f) >= 11:
+            out.append({"backend": f[1], "disks": int(f[2]), "cpu_pct": float(f[3]), "VmRSS": int(f[4]),
+                        "VmHWM": int(f[5]), "RssShmem": int(f[6]), "threads": int(f[7]),
+                        "RssAnon": int(f[8]), "RssFile": int(f[9]), "secs": float(f[10])})
+    return out
+
+
 def f(v, nd=2):
     return "—" if v is None else f"{v:.{nd}f}"
 
@@ -224,10 +236,10 @@ def report(raw, res, idle):
     return w
 
 
-def idle_md(idle, meta):
-    w = ["## Idle cost and memory", ""]
+def idle_md(idle, meta, level="##"):
+    w = [f"{level} Idle cost and memory", ""]
     w.append(f"One idle client per disk (connected, one queue enabled, no I/O); CPU over "
-             f"{meta.get('idle')} s after a settling second, from utime + stime in /proc/PID/stat "
+             f"{meta.get('idle', idle[0]['secs'] if idle else '?')} s after a settling second, from utime + stime in /proc/PID/stat "
              f"(1/{os.sysconf('SC_CLK_TCK')} s ticks); memory from /proc/PID/status at the end. "
              "RssShmem is the clients' shared memory the back end has touched (the rings when idle); "
              "the goal counts it apart. RssFile is mostly shared libraries' pages (shared with every other "
@@ -248,7 +260,7 @@ def idle_md(idle, meta):
 def write_tsv(path, res, idle):
     # Rows: io BACKEND QD SIDE IOS IOPS CPU_US USER_US SYS_US VCS IVCS SYSCALLS
     #       sys BACKEND QD SIDE NAME PER_IO
-    #       idle BACKEND DISKS CPU_PCT VMRSS_KIB VMHWM_KIB RSSSHMEM_KIB THREADS RSSANON_KIB RSSFILE_KIB
+    #       idle BACKEND DISKS CPU_PCT VMRSS_KIB VMHWM_KIB RSSSHMEM_KIB THREADS RSSANON_KIB RSSFILE_KIB SECS
     rows = []
     for (be, qd), m in sorted(res.items()):
         for side in ("b", "c"):
@@ -264,7 +276,7 @@ def write_tsv(path, res, idle):
                     rows.append(["sys", be, qd, side, n, f"{v:.4f}"])
     for r in idle:
         rows.append(["idle", r["backend"], r["disks"], f"{r['cpu_pct']:.3f}", r["VmRSS"], r["VmHWM"],
-                     r["RssShmem"], r["threads"], r["RssAnon"], r["RssFile"]])
+                     r["RssShmem"], r["threads"], r["RssAnon"], r["RssFile"], f"{r['secs']:.2f}"])
     with open(path, "w") as fp:
         for row in rows:
             fp.write("\t".join(map(str, row)) + "\n")
