@@ -211,7 +211,7 @@ class Report:
     @staticmethod
     def why(st, wl, against):
         """The likely cause of a loss, by kind of workload (a hypothesis the
-        numbers point to; the per-I/O profile is not part of this report)."""
+        numbers point to; the per-I/O breakdown is docs/io-cost.md)."""
         rw, bs, qd, nq = wl
         if qd == 1:
             return ("at qd1 every request pays two cross-process wake-ups (the client's kick eventfd wakes "
@@ -224,7 +224,7 @@ class Report:
             return "the vhost-user hop (client → vblkd → kernel) adds latency that fio submitting directly does not have"
         if nq > 1:
             return "a second queue needs a free core for its thread; on a loaded machine it has none"
-        return "not explained by this report; see the per-I/O profile in issue 14's directions"
+        return "not explained by this report; see the per-I/O breakdown in docs/io-cost.md"
 
     def findings(self):
         if "vblkd" not in self.backends:
