@@ -113,6 +113,8 @@ WRAP= PIDS= MAIN=$BASHPID
 cleanup() {
 	# Only the script itself: a background subshell that fails must not remove the files.
 	[ "$BASHPID" = "$MAIN" ] || return 0
+	# The back end itself: GNU time and perf above it would not pass SIGTERM on.
+	[ -z "$WRAP" ] || [ ! -s "$TMP/bpid" ] || kill "$(cat "$TMP/bpid")" 2>/dev/null
 	for p in $PIDS $WRAP; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$TMP" "$IMGDIR"
