@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be_module.h"
 #include "be_nbd.h"
 #include "be_priv.h"
 #include "be_rbd.h"
@@ -134,7 +135,10 @@ int be_open(const char *spec, const struct be_opts *opts, struct be **out)
 	}
 	if (be_is_rbd_spec(spec)) {
 #ifdef VBLK_HAVE_RBD
-		return be_rbd_ops.open(&o, out);
+		const struct be_ops *rbd;
+
+		ret = be_module_ops("rbd", BE_MODULE_RBD, BE_MODULE_RBD_OPS, &rbd);
+		return ret < 0 ? ret : rbd->open(&o, out);
 #else
 		log_err("backend: %s: this build has no RBD support (librbd)", spec);
 		return -ENOTSUP;
