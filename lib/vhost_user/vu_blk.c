@@ -7,6 +7,12 @@
  * Everything below the dev ops' queue_* callbacks runs on the queue's own
  * thread; the engine calls vub_done from the same thread (inside
  * blk_req_submit or blk_queue_process), so the free list needs no lock.
+ *
+ * The free list is a stack of slot indices kept apart from the slots: a slot
+ * is ~16 KiB (iovecs for seg_max segments), so linking free slots through
+ * their own headers would make one page of every slot resident (1 MiB per
+ * queue of 256) before the first request; now only slots that ever served a
+ * request are touched, and LIFO reuse keeps those few.
  */
 #include "vu_blk.h"
 
@@ -27,7 +33,7 @@
 
 struct vu_blk_slot {
 	struct blk_req req;
-	struct vu_blk_slot *next_free;
+	uint32_t idx; /* own index, written when taken (slot_put needs it) */
 	uint16_t head;
 	unsigned in_num;    /* device-writable iovecs popped, after out_num */
 	struct iovec iov[]; /* iov_max entries */
@@ -41,7 +47,8 @@ struct vu_blk_queue {
 	unsigned iov_max;
 	size_t stride;
 	unsigned char *slots; /* num slots of stride bytes */
-	struct vu_blk_slot *free;
+	uint32_t *free;	      /* indices of the free slots, a stack of nfree */
+	unsigned nfree;
 };
 
 static struct vu_blk_slot *slot_at(struct vu_blk_queue *bq, unsigned i)
@@ -51,8 +58,13 @@ static struct vu_blk_slot *slot_at(struct vu_blk_queue *bq, unsigned i)
 
 static void slot_put(struct vu_blk_queue *bq, struct vu_blk_slot *s)
 {
-	s->next_free = bq->free;
-	bq->free = s;
+	bq->free[bq->nfree++] = s->idx;
+}
+
+/* The slot the next request gets (the last one freed), or NULL. */
+static struct vu_blk_slot *slot_peek(struct vu_blk_queue *bq)
+{
+	return bq->nfree ? slot_at(bq, bq->free[bq->nfree - 1]) : NULL;
 }
 
 /* blk_req_done_fn: virtio 1.3 §2.7.8, used.len is what the engine says it wrote. */
@@ -84,7 +96,7 @@ static bool vub_queue_kick(void *qdev)
 	do {
 		vu_queue_disable_kicks(bq->q);
 		for (;;) {
-			struct vu_blk_slot *s = bq->free;
+			struct vu_blk_slot *s = slot_peek(bq);
 			struct vq_dev_elem elem;
 			int r;
 
@@ -109,7 +121,7 @@ static bool vub_queue_kick(void *qdev)
 				goto out;
 			if (r == 0)
 				break;
-			bq->free = s->next_free;
+			s->idx = bq->free[--bq->nfree];
 			memset(&s->req, 0, sizeof(s->req));
 			s->head = elem.head;
 			s->req.iov = elem.iov;
@@ -164,6 +176,7 @@ static void vub_queue_stop(void *qdev)
 	if (!bq)
 		return;
 	blk_queue_destroy(bq->bq);
+	free(bq->free);
 	free(bq->slots);
 	free(bq);
 }
@@ -187,12 +200,13 @@ static int vub_queue_start(void *dev, struct vu_queue *q, unsigned num, void **q
 	bq->iov_max = VBLK_MAX(num, VBLK_MIN(d->seg_max, 65536u) + 2) + VU_BLK_IOV_SLACK;
 	bq->stride = sizeof(struct vu_blk_slot) + bq->iov_max * sizeof(struct iovec);
 	bq->slots = calloc(num, bq->stride);
-	if (!bq->slots) {
+	bq->free = calloc(num, sizeof(*bq->free));
+	if (!bq->slots || !bq->free) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
 	for (unsigned i = num; i-- > 0;)
-		slot_put(bq, slot_at(bq, i));
+		bq->free[bq->nfree++] = i;
 	ret = blk_queue_create(d, num, vub_done, bq, &bq->bq);
 	if (ret)
 		goto err_free;
@@ -202,6 +216,7 @@ static int vub_queue_start(void *dev, struct vu_queue *q, unsigned num, void **q
 	return 0;
 
 err_free:
+	free(bq->free);
 	free(bq->slots);
 	free(bq);
 	return ret;
