@@ -262,6 +262,12 @@ static int queue_poll(struct vu_queue *q, struct epoll_event *ev, int nev, uint6
 	for (;;) {
 		int n;
 
+		/*
+		 * First: a ring that is never empty (one whose completions make
+		 * buffers available) would otherwise keep the stop fd unread.
+		 */
+		if (queue_poll_interrupted(q))
+			return 0;
 		if (vq_dev_avail(&q->vq)) {
 			*ring = true;
 			return 0;
@@ -271,7 +277,7 @@ static int queue_poll(struct vu_queue *q, struct epoll_event *ev, int nev, uint6
 			if (n)
 				return n;
 		}
-		if (queue_poll_interrupted(q) || now_ns() >= deadline)
+		if (now_ns() >= deadline)
 			return 0;
 	}
 }
