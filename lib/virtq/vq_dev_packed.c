@@ -399,7 +399,6 @@ static bool packed_avail(struct vq_dev *vq)
 
 static bool packed_enable_kicks(struct vq_dev *vq)
 {
-
 	if (vq->event_idx)
 		vq_packed_event_write(
 		    vq->packed_ring.device_event,
