@@ -30,6 +30,7 @@ for v in abc -5 10001 2000000 99999999999999999999999 ''; do
 done
 echo "bad values refused: $(head -1 "$TMP/bad.out")"
 
+# shellcheck disable=SC2034 # read by start_backend (backend.sh)
 VBLKD_DISK_OPTS=,poll-us=1000
 start_backend 64M 1
 # Busy first, so the window has grown, then idle with the client connected:
