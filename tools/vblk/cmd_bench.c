@@ -430,7 +430,7 @@ static struct json_object *json_queues(const struct bench *b, const struct worke
 		struct json_object *q = jobj();
 
 		jset_u64(q, "queue", i);
-		jset_u64(q, "total_ios", w[i].ios[DIR_READ] + w[i].ios[DIR_WRITE]);
+		jset_u64(q, "requests", w[i].ios[DIR_READ] + w[i].ios[DIR_WRITE]);
 		if (json_object_array_add(a, q))
 			die("out of memory");
 	}
