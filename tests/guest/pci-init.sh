@@ -34,6 +34,8 @@ finish() {
     exit 1
 }
 fail() { finish FAIL "$*"; }
+# Seconds since boot, for the host's log: where a slow run spends its time.
+stamp() { echo "VBLK_TIME $(cut -d' ' -f1 /proc/uptime)s $*"; }
 
 devs= notblk= mounted=
 for w in $(cat /proc/cmdline); do
@@ -160,6 +162,7 @@ mounted_disk() { # BDF
 }
 for spec in $(echo "$devs" | tr , ' '); do
     bdf=${spec%%/*}
+    stamp "$spec"
     vblk pci-bind "$bdf" || fail "pci-bind $bdf"
     vblk info "pci:$bdf" || fail "info pci:$bdf"
     case "$spec" in */mq*) one=run_mq ;; *) one=run ;; esac
@@ -178,5 +181,7 @@ for spec in $(echo "$devs" | tr , ' '); do
     vblk pci-bind --kernel "$bdf" 2>/tmp/err
     grep -q "virtio_pci" /tmp/err || fail "pci-bind --kernel $bdf: $(cat /tmp/err)"
 done
+stamp "devices done"
 [ -z "$mounted" ] || mounted_disk "$mounted"
+stamp end
 finish PASS

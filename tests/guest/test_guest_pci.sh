@@ -161,7 +161,7 @@ timeout -k 10 "$timeout_s" "$qemu" -nodefaults -no-user-config -machine q35 -acc
     -display none -serial "file:$tmp/console.log" -monitor none -no-reboot \
     > "$tmp/qemu.log" 2>&1 && qrc=0 || qrc=$?
 log "guest ran $((SECONDS - start)) s (qemu status $qrc)"
-tr -d '\r' < "$tmp/console.log" | grep -a '^VBLK_BENCH\|^VBLK_INTX\|^VBLK_NOTE' >&2 || true
+tr -d '\r' < "$tmp/console.log" | grep -a '^VBLK_BENCH\|^VBLK_INTX\|^VBLK_NOTE\|^VBLK_TIME' >&2 || true
 result=$(tr -d '\r' < "$tmp/console.log" | grep -a '^VBLK_GUEST_RESULT=' | tail -1 || true)
 [ "$result" = VBLK_GUEST_RESULT=PASS ] || fail "guest: ${result:-no result line}"
 
