@@ -39,7 +39,7 @@ cache=$basecache/pci
 
 [ -x "$vblk" ] || skip "VBLK (the vblk binary) not set"
 [ -x "$vblkd" ] || skip "VBLKD not set"
-for t in "$qemu" "$qsd" busybox cpio gzip python3 ldd mkfs.ext4 e2fsck debugfs; do
+for t in "$qemu" "$qsd" busybox cpio gzip python3 ldd gcc mke2fs mkfs.ext4 e2fsck debugfs; do
     command -v "$t" >/dev/null || skip "$t not found"
 done
 kernel=${VBLK_GUEST_KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
