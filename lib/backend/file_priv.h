@@ -26,6 +26,16 @@
  */
 #define FILE_MAX_BYTES (UINT64_C(1) << 30)
 #define FILE_MAX_SLOTS 4096u
+/*
+ * The inline fast path (file_inline.c): the largest request it takes, and the
+ * bytes it may move between two kicks, so a batch of inline copies does not
+ * hold back the completions of the queue's other requests.
+ */
+#define FILE_INLINE_MAX	  (UINT64_C(64) << 10)
+#define FILE_INLINE_BATCH (UINT64_C(256) << 10)
+
+/* How the inline fast path moves data, chosen at open (be_file_inline_mode()). */
+enum { FILE_INLINE_NONE, FILE_INLINE_NOWAIT, FILE_INLINE_MEMFS };
 
 struct file_be {
 	struct be base;
@@ -43,6 +53,9 @@ struct file_be {
 	 * of blocking the queue thread in io_uring_enter.
 	 */
 	atomic_uint bdev_zeroing;
+	uint8_t inline_mode;
+	/* Set once the file system refused RWF_NOWAIT for reads / writes. Shared by queues. */
+	atomic_bool no_nowait_read, no_nowait_write;
 };
 
 /* SLOT_FALLOC and SLOT_SECURE: be_file_dwz_prep() and be_file_dwz_complete() drive them. */
@@ -75,7 +88,9 @@ struct file_queue {
 	const struct iovec *bl_iov;
 	size_t bl_off;
 	uint64_t bl_pos, bl_left;
-	unsigned ndone; /* done() calls during the current reap */
+	unsigned ndone;		/* done() calls during the current reap */
+	uint64_t inline_budget; /* bytes the inline path may still move before the next kick */
+	bool inline_signal;	/* inline completions wait in done: signal efd at kick */
 	struct be_done_ring done;
 };
 
@@ -100,6 +115,14 @@ int be_file_complete_later(struct file_queue *q, struct be_io *io, int res);
 int be_file_submit(struct be_queue *bq, struct be_io *io);
 void be_file_kick(struct be_queue *bq);
 int be_file_reap(struct be_queue *bq);
+
+/* file_inline.c */
+
+uint8_t be_file_inline_mode(int fd, bool direct);
+/* May io (a READ or WRITE) take the inline path now? */
+bool be_file_inline_ok(struct file_queue *q, const struct be_io *io);
+/* Move what can be moved without waiting; returns the bytes done from the start of io. */
+uint64_t be_file_inline(struct file_queue *q, const struct be_io *io);
 
 /* file_dwz.c */
 
