@@ -7,7 +7,8 @@
 # tmpfs (page cache) and an O_DIRECT file on disk.
 #
 # Environment: AB_ROUNDS (default 5), AB_RUNTIME (seconds, default 2),
-# AB_SIZE (default 512M), AB_STORAGE (subset of "tmpfs direct"),
+# AB_SIZE (default 512M), AB_STORAGE (subset of "tmpfs direct buffered",
+# default "tmpfs direct"; buffered: a file on /var/tmp without O_DIRECT),
 # AB_MATRIX (lines "rw bs iodepth", default below), AB_DISK (extra --disk
 # options for both, e.g. ",writethrough"; default writeback, as bench.sh).
 set -u
@@ -55,6 +56,7 @@ for st in ${AB_STORAGE:-tmpfs direct}; do
 	case $st in
 	tmpfs) dir=/dev/shm extra= ;;
 	direct) dir=/var/tmp extra=,direct ;;
+	buffered) dir=/var/tmp extra= ;; # the page cache of a disk file system
 	esac
 	d=$(mktemp -d "$dir/vblk-ab.XXXXXX") || exit 1
 	IMGS="$IMGS $d"

@@ -254,7 +254,7 @@ static int file_open(const struct be_opts *opts, struct be **out)
 				goto err_free;
 			}
 		}
-		f->inline_mode = be_file_inline_mode(fd, opts->direct);
+		f->inline_ok = !opts->direct && be_file_on_memfs(fd);
 		info->can_discard = !opts->ro && probe_punch_hole(fd, info->size);
 		/* WRITE_ZEROES falls back to PUNCH_HOLE, which reads back as zeroes. */
 		info->can_write_zeroes = info->can_discard;

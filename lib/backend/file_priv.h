@@ -28,14 +28,11 @@
 #define FILE_MAX_SLOTS 4096u
 /*
  * The inline fast path (file_inline.c): the largest request it takes, and the
- * bytes it may move between two kicks, so a batch of inline copies does not
+ * bytes it may copy between two kicks, so a batch of inline copies does not
  * hold back the completions of the queue's other requests.
  */
-#define FILE_INLINE_MAX	  (UINT64_C(64) << 10)
+#define FILE_INLINE_MAX	  (UINT64_C(128) << 10)
 #define FILE_INLINE_BATCH (UINT64_C(256) << 10)
-
-/* How the inline fast path moves data, chosen at open (be_file_inline_mode()). */
-enum { FILE_INLINE_NONE, FILE_INLINE_NOWAIT, FILE_INLINE_MEMFS };
 
 struct file_be {
 	struct be base;
@@ -53,9 +50,7 @@ struct file_be {
 	 * of blocking the queue thread in io_uring_enter.
 	 */
 	atomic_uint bdev_zeroing;
-	uint8_t inline_mode;
-	/* Set once the file system refused RWF_NOWAIT for reads / writes. Shared by queues. */
-	atomic_bool no_nowait_read, no_nowait_write;
+	bool inline_ok; /* a buffered regular file on tmpfs / ramfs (file_inline.c) */
 };
 
 /* SLOT_FALLOC and SLOT_SECURE: be_file_dwz_prep() and be_file_dwz_complete() drive them. */
@@ -118,10 +113,11 @@ int be_file_reap(struct be_queue *bq);
 
 /* file_inline.c */
 
-uint8_t be_file_inline_mode(int fd, bool direct);
+/* Is fd on a memory file system (tmpfs, ramfs)? */
+bool be_file_on_memfs(int fd);
 /* May io (a READ or WRITE) take the inline path now? */
-bool be_file_inline_ok(struct file_queue *q, const struct be_io *io);
-/* Move what can be moved without waiting; returns the bytes done from the start of io. */
+bool be_file_inline_ok(const struct file_queue *q, const struct be_io *io);
+/* Copy io on this thread; returns the bytes done from its start (0 on any error). */
 uint64_t be_file_inline(struct file_queue *q, const struct be_io *io);
 
 /* file_dwz.c */

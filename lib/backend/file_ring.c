@@ -12,7 +12,9 @@
  * entries, so getting an SQE never fails. When the slots run out in the middle
  * of a request, the rest of it is remembered as the queue's "backlog" and cut
  * into ranges as slots come back; until then new reads and writes get -EAGAIN,
- * which keeps them in order behind it.
+ * which keeps them in order behind it. A request the inline path
+ * (file_inline.c) copied only in part enters the backlog at its first byte
+ * not copied.
  */
 #include <errno.h>
 #include <liburing.h>
