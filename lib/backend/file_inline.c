@@ -16,8 +16,11 @@
  * Not on a disk file system: there io_uring's own non-blocking attempt
  * already copies cached data inside io_uring_enter, and a RWF_NOWAIT try of
  * ours before it measured slower (docs/perf-file-backend.md). Not for block
- * devices, O_DIRECT, or FUA (writethrough) writes, which keep io_uring with
- * RWF_DSYNC: one path serves the durability rule.
+ * devices or O_DIRECT.
+ *
+ * A FUA (writethrough) write is a pwritev2 with RWF_DSYNC, the very flag
+ * io_uring's write gets (file_ring.c): durable when it returns, as before.
+ * On tmpfs the sync part is a no-op, so it does not wait either.
  */
 #include <errno.h>
 #include <linux/magic.h>
@@ -37,18 +40,19 @@ bool be_file_inline_ok(const struct file_queue *q, const struct be_io *io)
 {
 	return to_file(q->base.be)->inline_ok && io->len <= FILE_INLINE_MAX &&
 	       io->len <= q->inline_budget && io->iovcnt <= FILE_MAX_IOV &&
-	       !(io->op == BE_OP_WRITE && (io->flags & BE_IO_F_FUA)) &&
 	       !be_done_ring_full(&q->done);
 }
 
 uint64_t be_file_inline(struct file_queue *q, const struct be_io *io)
 {
 	int fd = to_file(q->base.be)->fd;
+	int sync = io->flags & BE_IO_F_FUA ? RWF_DSYNC : 0;
 	ssize_t n;
 
 	do {
-		n = io->op == BE_OP_READ ? preadv(fd, io->iov, (int)io->iovcnt, (off_t)io->offset)
-					 : pwritev(fd, io->iov, (int)io->iovcnt, (off_t)io->offset);
+		n = io->op == BE_OP_READ
+			? preadv(fd, io->iov, (int)io->iovcnt, (off_t)io->offset)
+			: pwritev2(fd, io->iov, (int)io->iovcnt, (off_t)io->offset, sync);
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return 0;

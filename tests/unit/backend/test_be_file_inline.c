@@ -2,9 +2,9 @@
 /*
  * The file backend's inline fast path, driven through the ops table: a small
  * read or write of an image on a memory file system completes at submit
- * time (its completion already queued for reap, no SQE), a short inline
- * transfer (the file shrank) hands its rest to io_uring, and a writethrough
- * (FUA) write, a large request or a batch over its budget never take the
+ * time (its completion already queued for reap, no SQE), writethrough (FUA)
+ * writes too, a short inline transfer (the file shrank) hands its rest to
+ * io_uring, and a large request or a batch over its budget never take the
  * fast path. Every transfer's bytes are checked.
  *
  * The fast path serves images on tmpfs (/dev/shm here); on a disk file
@@ -111,7 +111,6 @@ static bool test_memfs(void)
 {
 	static uint8_t w[256 << 10], r[256 << 10], back[256 << 10];
 	const size_t big = FILE_INLINE_MAX + 4096;
-	struct io_uring_sqe *sqe;
 	struct be_queue *bq;
 	struct tio t, many[FILE_INLINE_BATCH / FILE_INLINE_MAX + 1];
 	struct be *be;
@@ -144,12 +143,9 @@ static bool test_memfs(void)
 	for (i = 0; i < 16384; i++)
 		CHECK_EQ(r[i], 0);
 
-	/* Writethrough: io_uring with RWF_DSYNC, as before the fast path. */
+	/* Writethrough: inline too, with RWF_DSYNC (a no-op on tmpfs). */
 	t_fill(w, sizeof(w), 2);
-	CHECK(!submit(bq, &t, BE_OP_WRITE, BE_IO_F_FUA, 16384, w, 8192, 512));
-	sqe = &to_fq(bq)
-		   ->ring.sq.sqes[(to_fq(bq)->ring.sq.sqe_tail - 1) & to_fq(bq)->ring.sq.ring_mask];
-	CHECK(sqe->rw_flags & RWF_DSYNC);
+	CHECK(submit(bq, &t, BE_OP_WRITE, BE_IO_F_FUA, 16384, w, 8192, 512));
 	finish(bq, &t);
 	CHECK_EQ(pread(fd, back, 8192, 16384), 8192);
 	CHECK(memcmp(back, w, 8192) == 0);
@@ -199,6 +195,8 @@ static bool test_disk(void)
 {
 	static uint8_t w[65536], r[65536];
 	const char *dir = getenv("TMPDIR");
+	struct io_uring_sqe *sqe;
+	struct file_queue *q;
 	struct be_queue *bq;
 	struct tio t;
 	struct be *be;
@@ -206,6 +204,7 @@ static bool test_disk(void)
 	int fd;
 
 	open_in(dir && *dir ? dir : "/var/tmp", sizeof(w), path, sizeof(path), &be, &bq, &fd);
+	q = to_fq(bq);
 	if (be_file_on_memfs(fd)) {
 		fprintf(stderr, "SKIP disk part: %s is on a memory file system\n", path);
 		close_all(be, bq, fd, path);
@@ -218,6 +217,15 @@ static bool test_disk(void)
 	CHECK_EQ(slot_pos(bq, &t), 12288);
 	finish(bq, &t);
 	CHECK(memcmp(r, w + 12288, 8192) == 0);
+
+	/* Writethrough: the write goes to io_uring with RWF_DSYNC. */
+	t_fill(w, sizeof(w), 6);
+	CHECK(!submit(bq, &t, BE_OP_WRITE, BE_IO_F_FUA, 4096, w, 8192, 512));
+	sqe = &q->ring.sq.sqes[(q->ring.sq.sqe_tail - 1) & q->ring.sq.ring_mask];
+	CHECK(sqe->rw_flags & RWF_DSYNC);
+	finish(bq, &t);
+	CHECK_EQ(pread(fd, r, 8192, 4096), 8192);
+	CHECK(memcmp(r, w, 8192) == 0);
 	close_all(be, bq, fd, path);
 	return true;
 }
