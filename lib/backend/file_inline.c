@@ -28,6 +28,7 @@
 #include <sys/uio.h>
 
 #include "file_priv.h"
+#include "internal/iov.h"
 
 bool be_file_on_memfs(int fd)
 {
@@ -40,7 +41,9 @@ bool be_file_inline_ok(const struct file_queue *q, const struct be_io *io)
 {
 	return to_file(q->base.be)->inline_ok && io->len <= FILE_INLINE_MAX &&
 	       io->len <= q->inline_budget && io->iovcnt <= FILE_MAX_IOV &&
-	       !be_done_ring_full(&q->done);
+	       !be_done_ring_full(&q->done) &&
+	       /* preadv would fill every element: never more than the request's bytes. */
+	       iov_size(io->iov, io->iovcnt) == io->len;
 }
 
 uint64_t be_file_inline(struct file_queue *q, const struct be_io *io)

@@ -136,6 +136,24 @@ static bool test_memfs(void)
 	finish(bq, &t);
 	CHECK(memcmp(r, w, 4096) == 0);
 
+	/* Iovecs longer than the request: io_uring, which stops at its length. */
+	t_fill(w, sizeof(w), 7);
+	CHECK_EQ(pwrite(fd, w, 8192, 24576), 8192);
+	memset(&t, 0, sizeof(t));
+	t.iov[0] = (struct iovec){w + 8192, 4096};
+	t.iov[1] = (struct iovec){w + 12288, 4096};
+	t.io = (struct be_io){.op = BE_OP_WRITE,
+			      .offset = 24576,
+			      .len = 4096,
+			      .iov = t.iov,
+			      .iovcnt = 2,
+			      .done = tio_done};
+	CHECK_EQ(bq->be->ops->submit(bq, &t.io), 0);
+	CHECK_EQ(to_fq(bq)->done.cnt, 0);
+	finish(bq, &t);
+	CHECK_EQ(pread(fd, back, 8192, 24576), 8192);
+	CHECK(memcmp(back, w + 8192, 4096) == 0);
+	CHECK(memcmp(back + 4096, w + 4096, 4096) == 0);
 	/* A hole of the sparse file reads as zeroes, inline too. */
 	memset(r, 0xee, sizeof(r));
 	CHECK(submit(bq, &t, BE_OP_READ, 0, 512 << 10, r, 16384, 512));
