@@ -149,7 +149,11 @@ struct vblk_options {
 	 * (virtio 1.3 §2.7.10, §2.8.10), returning as soon as a completion
 	 * arrives; only then does it re-enable notifications, look once more
 	 * and sleep. It trades a CPU spinning for that long for the latency of
-	 * a notification and a wake-up. The poll window is part of the wait:
+	 * a notification and a wake-up. The window adapts per queue, as QEMU's
+	 * poll-max-ns: it starts at poll_us; a wait whose completion came more
+	 * than poll_us after the window opened stops polling (window 0), one
+	 * that a longer window would have caught doubles it (from 4 us, at
+	 * most poll_us). The poll window is part of the wait:
 	 * timeout_ms of vblk_queue_wait() bounds the whole call, and a back end
 	 * that hangs up during the window is noticed within about a
 	 * millisecond. vblk_queue_poll() and vblk_queue_fd() are unchanged.

@@ -89,6 +89,8 @@ struct vblk_queue {
 	struct client_req *reqs;
 	unsigned nreqs;
 	unsigned pending; /* submitted, not reaped */
+	/* the poll window now, at most opts.poll_us (adapted in queue.c) */
+	uint64_t poll_ns;
 	/* free requests; requests waiting for ring space; completed without the device */
 	struct fifo free, fifo, done;
 	/* shared-region placement */

@@ -199,6 +199,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		struct vblk_queue *q = &dev->queues[i];
 		q->dev = dev;
 		q->index = i;
+		q->poll_ns = o.poll_us * 1000u; /* the full window first: queue.c adapts it */
 		q->kick_fd = q->call_fd = -1;
 		q->nreqs = 2 * o.queue_size;
 		layout_queue(q, o.queue_size, dev->packed, dev->tr != &client_transport_vhost_user,

@@ -492,22 +492,43 @@ static void poll_window(struct vblk_queue *q, uint64_t end_ns)
 	}
 }
 
+/*
+ * After a wait that polled and then had to sleep, waited_ns after the
+ * window opened: QEMU's poll-max-ns heuristic (util/aio-posix.c). A
+ * completion that came later than poll_us would not have been caught by
+ * any window: stop polling. One that came within poll_us would have been
+ * caught by a longer one: double the window (from 4 us).
+ */
+static void poll_adapt(struct vblk_queue *q, uint64_t waited_ns)
+{
+	uint64_t max = q->dev->opts.poll_us * 1000u;
+
+	if (waited_ns > max)
+		q->poll_ns = 0;
+	else if (waited_ns > q->poll_ns)
+		q->poll_ns = q->poll_ns ? VBLK_MIN(q->poll_ns * 2, max) : VBLK_MIN(4000u, max);
+}
+
 int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms)
 {
 	/* timeout_ms bounds the whole call: the poll window and every sleep. */
 	uint64_t start = now_ns();
 	uint64_t end = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;
-	bool polled = !q->dev->opts.poll_us;
+	bool polled = !q->dev->opts.poll_us, windowed = false, slept = false;
 
 	for (;;) {
 		int n = vblk_queue_poll(q, c, max), left = -1;
-		if (n != 0)
+		if (n != 0) {
+			if (windowed && slept)
+				poll_adapt(q, now_ns() - start);
 			return n;
+		}
 		/* Once per call, and only for requests the device holds. */
 		if (!polled && vq_drv_inflight(&q->vq) && end > start) {
-			uint64_t win = start + q->dev->opts.poll_us * 1000u;
-			polled = true;
-			poll_window(q, win < end ? win : end);
+			uint64_t win = start + q->poll_ns;
+			polled = windowed = true;
+			if (q->poll_ns)
+				poll_window(q, win < end ? win : end);
 			continue;
 		}
 		if (timeout_ms >= 0) {
@@ -517,6 +538,7 @@ int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 			/* Round up: waking before the deadline would only sleep again. */
 			left = (int)((end - now + 999999u) / 1000000u);
 		}
+		slept = true;
 		n = q->dev->tr->wait(q, left);
 		/* The device went: the next poll fails what the queue held. */
 		if (n == -ENOTCONN)
