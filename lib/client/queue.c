@@ -527,9 +527,11 @@ int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		if (!polled && vq_drv_inflight(&q->vq) && end > start) {
 			uint64_t win = start + q->poll_ns;
 			polled = windowed = true;
-			if (q->poll_ns)
+			/* A window adapted down to 0 still learns from this wait. */
+			if (q->poll_ns) {
 				poll_window(q, win < end ? win : end);
-			continue;
+				continue;
+			}
 		}
 		if (timeout_ms >= 0) {
 			uint64_t now = now_ns();
