@@ -104,6 +104,7 @@ struct bench {
 	double runtime;
 	uint64_t requests; /* per queue; 0 = until runtime */
 	unsigned segments; /* data buffers per request (iovecs), >= 1 */
+	unsigned poll_us;  /* --poll-us, for the report */
 };
 
 /* Results per direction: [DIR_READ] and [DIR_WRITE]. */
@@ -462,6 +463,8 @@ static void print_json(const struct bench *b, const struct worker *w, const stru
 	jset_str(opts, "queues", v);
 	snprintf(v, sizeof(v), "%g", b->runtime);
 	jset_str(opts, "runtime", v);
+	snprintf(v, sizeof(v), "%u", b->poll_us);
+	jset_str(opts, "poll_us", v);
 	jset(job, "job options", opts);
 	jset(job, "read", json_dir(b, &h[DIR_READ], secs));
 	jset(job, "write", json_dir(b, &h[DIR_WRITE], secs));
@@ -520,6 +523,7 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		dev_open_with(cli, &d, sock, &o);
 	}
 	b.v = d.v;
+	b.poll_us = cli->poll_us;
 	vblk_get_info(d.v, &b.info);
 	if (b.bs % b.info.logical_block_size || b.bs > b.info.max_transfer)
 		die("--bs must be a multiple of %u and at most %zu", b.info.logical_block_size,
@@ -565,8 +569,8 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 	} else {
 		double mean_us = h[2].n ? (double)h[2].sum_ns / h[2].n / 1000.0 : 0;
 
-		printf("%s bs=%" PRIu64 " iodepth=%u queues=%u runtime=%.2fs\n", modes[b.mode],
-		       b.bs, b.iodepth, b.queues, secs);
+		printf("%s bs=%" PRIu64 " iodepth=%u queues=%u poll-us=%u runtime=%.2fs\n",
+		       modes[b.mode], b.bs, b.iodepth, b.queues, b.poll_us, secs);
 		printf("  IOPS:    %.0f\n", h[2].n / secs);
 		printf("  MiB/s:   %.2f\n", h[2].n * b.bs / secs / 1048576.0);
 		printf("  latency: mean %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "
