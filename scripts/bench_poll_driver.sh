@@ -4,7 +4,7 @@
 # 4k randread at iodepth 1 and 32 against vblkd and qemu-storage-daemon on a
 # tmpfs image, poll windows in alternating order, ROUNDS rounds; prints the
 # median IOPS and p50 latency of each setting and its ratio to no polling.
-#   scripts/bench-poll.sh VBLK VBLKD
+#   scripts/bench_poll_driver.sh VBLK VBLKD
 # Variables: ROUNDS (5), RUNTIME (2 s), POLLS ("0 20 50"), DEPTHS ("1 32"),
 #   BACKENDS ("vblkd qsd"), PIN ("" or a CPU list: the back end and vblk
 #   both pinned there, e.g. PIN=0 - the device and the poller share a core),

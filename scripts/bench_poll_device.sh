@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# bench_poll.sh VBLK VBLKD: vblkd's queue polling (--disk ...,poll-us=N,
+# bench_poll_device.sh VBLK VBLKD: vblkd's queue polling (--disk ...,poll-us=N,
 # docs/polling.md) against no polling, in one session: for every storage
 # (a file on tmpfs; O_DIRECT on a file under /var/tmp) and queue depth,
 # ROUNDS rounds of `vblk bench` 4k randread, each round running every
@@ -15,7 +15,7 @@
 # TMPFS_DIR (/dev/shm), DISK_DIR (/var/tmp).
 set -u
 [ $# -eq 2 ] || {
-	echo "usage: bench_poll.sh VBLK VBLKD" >&2
+	echo "usage: bench_poll_device.sh VBLK VBLKD" >&2
 	exit 2
 }
 VBLK=$1
