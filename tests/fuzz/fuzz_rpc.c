@@ -261,8 +261,7 @@ static void fake_fini(struct fake *f)
 		fake_free(&f->ex[i]);
 }
 
-/* The id of a request (a NUL-terminated copy) that has a usable one (string or integer), else NULL.
- */
+/* The request's id if it is a string or an integer, else NULL (line: a NUL-terminated copy). */
 static json_object *request_id(const char *line)
 {
 	json_object *req = json_tokener_parse(line), *id;
