@@ -31,6 +31,10 @@ for side in ("read", "write"):
     keys = ["1.000000", "50.000000", "90.000000", "99.000000", "99.900000", "99.990000"]
     vals = [p[k] for k in keys]
     assert vals == sorted(vals) and c["min"] <= vals[0] and vals[-1] <= c["max"], p
+# vblk's own: each of the two queues carried requests, and they add up.
+qs = job["vblk_queues"]
+assert [q["queue"] for q in qs] == [0, 1] and all(q["requests"] > 0 for q in qs), qs
+assert sum(q["requests"] for q in qs) == job["read"]["total_ios"] + job["write"]["total_ios"], qs
 print("read iops %.0f, write iops %.0f, read p99 %d ns" % (job["read"]["iops"],
       job["write"]["iops"], job["read"]["clat_ns"]["percentile"]["99.000000"]))
 PY

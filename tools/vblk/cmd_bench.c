@@ -418,8 +418,28 @@ static struct json_object *json_dir(const struct bench *b, const struct hist *h,
 	return o;
 }
 
+/*
+ * vblk's own member of the job: requests completed on each queue, so a
+ * caller can tell that every queue carried its share.
+ */
+static struct json_object *json_queues(const struct bench *b, const struct worker *w)
+{
+	struct json_object *a = jarr();
+
+	for (unsigned i = 0; i < b->queues; i++) {
+		struct json_object *q = jobj();
+
+		jset_u64(q, "queue", i);
+		jset_u64(q, "requests", w[i].ios[DIR_READ] + w[i].ios[DIR_WRITE]);
+		if (json_object_array_add(a, q))
+			die("out of memory");
+	}
+	return a;
+}
+
 /* docs/json.md, "vblk bench --json": fio's --output-format=json layout, one job. */
-static void print_json(const struct bench *b, const struct hist *h, double secs)
+static void print_json(const struct bench *b, const struct worker *w, const struct hist *h,
+		       double secs)
 {
 	struct json_object *o = jobj(), *jobs = jarr(), *job = jobj(), *opts = jobj();
 	char v[32];
@@ -445,6 +465,7 @@ static void print_json(const struct bench *b, const struct hist *h, double secs)
 	jset(job, "job options", opts);
 	jset(job, "read", json_dir(b, &h[DIR_READ], secs));
 	jset(job, "write", json_dir(b, &h[DIR_WRITE], secs));
+	jset(job, "vblk_queues", json_queues(b, w));
 	if (json_object_array_add(jobs, job))
 		die("out of memory");
 	jset(o, "jobs", jobs);
@@ -540,7 +561,7 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 
 	double secs = (double)ns_between(&t0, &t1) / 1e9;
 	if (json) {
-		print_json(&b, h, secs);
+		print_json(&b, w, h, secs);
 	} else {
 		double mean_us = h[2].n ? (double)h[2].sum_ns / h[2].n / 1000.0 : 0;
 

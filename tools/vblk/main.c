@@ -23,7 +23,7 @@ static const char usage_text[] =
     "  vblk discard SOCKET OFFSET LENGTH\n"
     "  vblk copy SRC DST [--queues=N] [--requests=N] [--request-size=SIZE]\n"
     "            [--progress|--no-progress] [--destination-is-zero] [--json]\n"
-    "      SRC and DST are each vhost-user:SOCKET, an NBD URI (nbd://HOST[:PORT]/EXPORT,\n"
+    "      SRC and DST are each vhost-user:SOCKET, pci:BDF, an NBD URI (nbd://HOST[:PORT]/EXPORT,\n"
     "      nbd+unix:///EXPORT?socket=PATH), an RBD image (rbd:POOL/IMAGE[@SNAP]\n"
     "      [:conf=PATH]..., as vblkd's --disk) or a file path. N requests (default 16) of\n"
     "      SIZE (default 256K) in flight on each of N queues (default: up to 4, as many\n"
