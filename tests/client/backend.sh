@@ -22,25 +22,8 @@ track() {
 	TRACKED_PIDS="$TRACKED_PIDS $1"
 }
 
-# Is $1 still running (a zombie waiting to be reaped is not)?
-alive() {
-	case $(ps -o stat= -p "$1" 2>/dev/null) in
-	'' | Z*) return 1 ;;
-	esac
-	return 0
-}
-
-# SIGTERM, up to 5 s to exit, then SIGKILL; a stopped process is continued first.
-stop_pid() {
-	kill -CONT "$1" 2>/dev/null
-	kill "$1" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		alive "$1" || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
+# alive PID, stop_pid PID
+. "$(dirname "$0")/../lib/proc.sh"
 
 cleanup() {
 	for p in $TRACKED_PIDS $BACKEND_PID; do

@@ -22,16 +22,9 @@
 # SIGTERM/SIGINT are passed on to qsd, whose exit status is ours.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-sock="" disk=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --socket) sock=$2; shift 2 ;;
-        --disk)   disk=$2; shift 2 ;;
-        *) echo "qsd-as-vblkd: unknown argument $1" >&2; exit 2 ;;
-    esac
-done
-[ -n "$sock" ] && [ -n "$disk" ] || { echo "usage: $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
-img=${disk%%,*}
+# shellcheck source=standin-args.sh
+. "$here/standin-args.sh"
+standin_args qsd-as-vblkd "$@"
 writable=on opts="" fileopts="" tg="" burst=() iot=()
 if [ "$img" != "$disk" ]; then
     IFS=, read -ra words <<<"${disk#*,}"
