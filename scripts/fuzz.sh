@@ -13,8 +13,9 @@
 #   --ci           the CI budget (.ci/run): 300 s for each vhost-user
 #                  harness (fuzz_vhost_*: each input is a whole connection,
 #                  so they execute slowest and guard the attack surface),
-#                  180 s for every other one. Four harnesses, one at a time:
-#                  about 17 minutes.
+#                  60 s for rpc (the control socket: local, root-owned, a
+#                  small parser), 180 s for every other one. Five harnesses,
+#                  one at a time: about 18 minutes.
 #   --long HOURS   the long run, for a spare machine (not CI): each harness
 #                  runs HOURS hours, FUZZ_JOBS at once (default: one per
 #                  core). The working corpus persists in
@@ -77,7 +78,7 @@ fi
 # The time of harness $1 when nothing names it explicitly.
 budget() {
 	case "$mode" in
-	ci) [[ $1 == vhost_* ]] && echo 300 || echo 180 ;;
+	ci) [[ $1 == vhost_* ]] && echo 300 || { [[ $1 == rpc ]] && echo 60 || echo 180; } ;;
 	*) echo "$default_secs" ;;
 	esac
 }
@@ -119,11 +120,14 @@ run_one() {
 	rm -rf "$work/artifacts"
 	mkdir -p "$work/corpus" "$work/artifacts"
 	cp -n tests/fuzz/corpus/"$name"/* "$work/corpus/" 2>/dev/null || true
+	# A harness of text (rpc) has a dictionary of its words: tests/fuzz/NAME.dict.
+	local dict=()
+	[ -f tests/fuzz/"$name".dict ] && dict=(-dict=tests/fuzz/"$name".dict)
 	# -timeout: one input running longer than this is reported as a hang.
 	if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		"$builddir"/tests/fuzz/fuzz_"$name" -max_total_time="$t" -timeout=60 \
-		-print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" \
+		-print_final_stats=1 -artifact_prefix="$work/artifacts/" "${dict[@]}" "$work/corpus" \
 		>"$log" 2>&1; then
 		echo "fuzz: $name: ok, $(final_stat "$log" number_of_executed_units) executions" \
 			"in ${t}s ($(final_stat "$log" average_exec_per_sec)/s), $(coverage "$log")," \

@@ -6,6 +6,7 @@
 #   (an existing $TMP/disk.img keeps its data; BACKEND_UNMAP=1: qsd honours
 #   discard and unmapping write-zeroes, as vblkd always does)
 # Exit 77 (skip) when the selected back end is not available.
+# VBLKD_DISK_OPTS=,OPT,...: more --disk options for vblkd.
 # VBLK_TEST_PACKED=1: every vblk command the test runs gets --packed (a shim
 # in $TMP stands in for $VBLK).
 
@@ -21,25 +22,8 @@ track() {
 	TRACKED_PIDS="$TRACKED_PIDS $1"
 }
 
-# Is $1 still running (a zombie waiting to be reaped is not)?
-alive() {
-	case $(ps -o stat= -p "$1" 2>/dev/null) in
-	'' | Z*) return 1 ;;
-	esac
-	return 0
-}
-
-# SIGTERM, up to 5 s to exit, then SIGKILL; a stopped process is continued first.
-stop_pid() {
-	kill -CONT "$1" 2>/dev/null
-	kill "$1" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		alive "$1" || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
+# alive PID, stop_pid PID
+. "$(dirname "$0")/../lib/proc.sh"
 
 cleanup() {
 	for p in $TRACKED_PIDS $BACKEND_PID; do
@@ -73,7 +57,7 @@ start_backend() {
 		;;
 	vblkd)
 		[ -n "$VBLKD" ] && [ -x "$VBLKD" ] || { echo "SKIP: VBLKD not set"; exit 77; }
-		"$VBLKD" --socket "$SOCK" --disk "$IMG,queues=$2,serial=vblk-test" \
+		"$VBLKD" --socket "$SOCK" --disk "$IMG,queues=$2,serial=vblk-test${VBLKD_DISK_OPTS:-}" \
 			>"$TMP/backend.log" 2>&1 &
 		BACKEND_PID=$!
 		SERIAL=vblk-test

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Bad requests get JSON-RPC errors and the connection goes on: invalid
 JSON, not an object, a batch, a wrong version, an unknown method, params
-of the wrong type or unknown, a NUL byte, a line over the 64 KiB cap;
+of the wrong type or unknown, a NUL byte or \u0000, bytes that are not
+UTF-8, numbers json-c would clamp, a line over the 64 KiB cap;
 notifications get no reply."""
 import ctl_lib
 
@@ -47,6 +48,21 @@ def main(c):
            NO_EXPORT, "nope", 5)
     expect(b'{"jsonrpc":"2.0","method":"export_resize","params":{"name":"disk0","size":"1G"},'
            b'"id":6}\n', PARAMS, "integer", 6)
+    # What fuzz_rpc found (docs/fuzzing.md): json-c's C strings made
+    # "disk0\u0000x" name disk0; a surrogate in UTF-8 (CESU) passed json-c's
+    # check; a name cut at 64 bytes inside a character made the reply not
+    # UTF-8 (read_reply's json.loads refuses it); json-c clamped 2^64 - 1 to
+    # 2^63 - 1.
+    expect(b'{"jsonrpc":"2.0","method":"export_remove","params":{"name":"disk0\\u0000x"},'
+           b'"id":11}\n', INVALID, "NUL", 11)
+    expect(b'{"jsonrpc":"2.0","method":"\xed\xa0\x80","id":12}\n', PARSE, "UTF-8")
+    expect(b'{"jsonrpc":"2.0","method":"export_remove","params":{"name":"x' +
+           "\u00e9".encode() * 40 + b'"},"id":13}\n', NO_EXPORT, "no export named 'x", 13)
+    expect(b'{"jsonrpc":"2.0","method":"export_resize","params":{"name":"disk0",'
+           b'"size":18446744073709551615},"id":14}\n', PARAMS, "2^63", 14)
+    r = c.line(s, b'{"jsonrpc":"2.0","method":"export_list","id":15}\n')
+    c.check([e.get("name") for e in r.get("result", [])] == ["disk0"],
+            "disk0 must still be there: %r" % r)
     # Nested deeper than any request needs: refused by the parser, not followed.
     expect(b'{"jsonrpc":"2.0","method":"export_list","params":' + b'{"a":' * 50 + b'1' +
            b'}' * 50 + b',"id":8}\n', PARSE)

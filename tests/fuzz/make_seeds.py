@@ -20,6 +20,10 @@ Files named crash-* in a corpus are inputs a fuzzer found, kept as found
 (docs/fuzzing.md); this script does not write or remove them.
 
 driver_ring: ops of fuzz_driver_ring.c (see its header comment).
+
+rpc: lines of vblkd's control socket (fuzz_rpc.c): a valid request for
+every method, bad types, huge numbers, deep nesting, invalid UTF-8, NUL
+bytes, batches, notifications.
 """
 import os
 import struct
@@ -565,10 +569,109 @@ def driver_ring_seeds():
     }
 
 
+# ------------------------------------------------------------------------ rpc
+
+def rpc_req(method, params=None, id_=1):
+    """One request line of vblkd's control socket, as `vblk ctl` sends it."""
+    import json
+    req = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        req["params"] = params
+    if id_ is not None:
+        req["id"] = id_
+    return json.dumps(req, separators=(",", ":")).encode() + b"\n"
+
+
+def rpc_seeds():
+    """Lines for fuzz_rpc.c: the exports there at the start are disk0, vm1 (connected,
+    FLUSH + CONFIG_WCE, packed, 4 queues) and ro (no flush, no queue)."""
+    r = rpc_req
+    deep = b'{"jsonrpc":"2.0","method":"export_list","id":1,"params":' + b'{"a":' * 7 + \
+        b"1" + b"}" * 7 + b"}\n"
+    deeper = b'{"jsonrpc":"2.0","method":"export_list","id":' + b"[" * 40 + b"]" * 40 + b"}\n"
+    return {
+        "list": r("export_list"),
+        "list-params-empty": r("export_list", {}, "a"),
+        "add": r("export_add", {"name": "new", "socket": "/tmp/new.sock",
+                                "disk": "file=/img/new.raw"}) +
+        r("export_list", id_=2),
+        "add-exists": r("export_add", {"name": "disk0", "socket": "/s", "disk": "/d"}),
+        "add-fails": r("export_add", {"name": "x", "socket": "/s", "disk": "fail"}) +
+        r("export_add", {"name": "y", "socket": "/s/" + "é" * 140, "disk": "err/" + "ü" * 100}),
+        "add-empty-socket": r("export_add", {"name": "x", "socket": "", "disk": "/d"}),
+        "add-many": b"".join(r("export_add", {"name": "e%d" % i, "socket": "/s%d" % i,
+                                             "disk": "/d"}, i) for i in range(10)),
+        "remove": r("export_remove", {"name": "disk0"}) + r("export_list", id_=2),
+        "remove-flushfail": r("export_add", {"name": "f", "socket": "/s",
+                                             "disk": "flushfail"}) +
+        r("export_remove", {"name": "f"}, 2),
+        "remove-missing": r("export_remove", {"name": "nope"}),
+        "resize": r("export_resize", {"name": "disk0", "size": 2 << 20}) +
+        r("export_resize", {"name": "disk0"}, 2) + r("export_resize", {"name": "ro"}, 3),
+        "resize-bad": r("export_resize", {"name": "disk0", "size": -1}) +
+        r("export_resize", {"name": "disk0", "size": 513}, 2) +
+        r("export_resize", {"name": "disk0", "size": 0}, 3) +
+        b'{"jsonrpc":"2.0","method":"export_resize","id":4,"params":{"name":"disk0",'
+        b'"size":18446744073709551615}}\n' +
+        b'{"jsonrpc":"2.0","method":"export_resize","id":5,"params":{"name":"disk0",'
+        b'"size":99999999999999999999999999}}\n' +
+        b'{"jsonrpc":"2.0","method":"export_resize","id":6,"params":{"name":"disk0",'
+        b'"size":1e3}}\n',
+        "stats": r("export_stats", {"name": "vm1"}) + r("export_stats", {"name": "ro"}, 2) +
+        r("export_stats", {"name": "disk0"}, 3),
+        "set": r("export_set", {"name": "disk0", "writeback": True,
+                                "limits": {"iops": 1000, "bps-rd": 1 << 30}}) +
+        r("export_set", {"name": "vm1", "writeback": True}, 2) +
+        r("export_set", {"name": "ro", "writeback": True}, 3) +
+        r("export_set", {"name": "disk0", "writeback": False, "limits": {}}, 4),
+        "set-bad-limits": r("export_set", {"name": "disk0", "limits": {"iops": 0}}) +
+        r("export_set", {"name": "disk0", "limits": {"nope": 1}}, 2) +
+        r("export_set", {"name": "disk0", "limits": {"iops": 1, "iops-rd": 1}}, 3) +
+        r("export_set", {"name": "disk0", "limits": {"iops-burst": 5}}, 4) +
+        r("export_set", {"name": "disk0", "limits": {"bps": 9223372036854775807}}, 5) +
+        r("export_set", {"name": "disk0", "limits": {"iops": "1"}}, 6),
+        "bad-types": r("export_remove", {"name": 1}) + r("export_resize", {"name": "disk0",
+                                                                           "size": "1G"}, 2) +
+        r("export_set", {"name": "disk0", "writeback": 1}, 3) + r("export_list", [1], 4) +
+        r("export_list", "x", 5) + r(1, id_=6) + r("export_list", id_=True) +
+        r("export_list", id_=[1]) + b'{"jsonrpc":"1.0","method":"export_list","id":7}\n' +
+        b'{"jsonrpc":"2.0","method":"export_list","id":8,"extra":1}\n' +
+        r("export_add", {"name": "x"}, 9) + r("export_add", {"name": "x", "socket": "/s",
+                                                             "disk": "/d", "more": 1}, 10),
+        "ids": r("export_list", id_="") + r("export_list", id_=-1) + r("export_list", id_=0.5) +
+        r("export_list", id_=None) + r("nope", id_=None) + r("export_list", id_=2**63) +
+        b'{"jsonrpc":"2.0","method":"export_list","id":1e999}\n' +
+        b'{"jsonrpc":"2.0","method":"export_list","id":-0}\n',
+        "notification": r("export_add", {"name": "n", "socket": "/s", "disk": "/d"}, None) +
+        r("nope", id_=None) + r("export_list", id_=3),
+        "nested": deep + deeper,
+        "utf8": b'{"jsonrpc":"2.0","method":"export_list","id":"\xff"}\n' +
+        b'{"jsonrpc":"2.0","method":"\xc3","id":1}\n' +
+        b'{"jsonrpc":"2.0","method":"\xed\xa0\x80","id":1}\n' +
+        b'{"jsonrpc":"2.0","method":"\\ud800","id":2}\n' +
+        r("export_remove", {"name": "\u00e9" * 40}, 3) +
+        r("\u00e9" * 40, id_=4),
+        "utf8-cut": r("export_remove", {"name": "x" + "\u00e9" * 40}) +
+        r("x" + "\u00e9" * 40, id_=2) +
+        r("export_add", {"name": "z", "socket": "/s/x" + "\u20ac" * 90, "disk": "err"}, 3),
+        "nul": b'{"jsonrpc":"2.0","method":"export_list","id":1}\x00\n' +
+        b'{"jsonrpc":"2.0","method":"export_list\\u0000x","id":2}\n' +
+        b'{"jsonrpc":"2.0","method":"export_remove","id":3,'
+        b'"params":{"name":"disk0\\u0000junk"}}\n' +
+        b'{"jsonrpc":"2.0","method":"export_list","id":4,"params":{"\\u0000":1}}\n',
+        "batch": b'[' + r("export_list").rstrip() + b"," + r("export_list", id_=2).rstrip() +
+        b"]\n" + b"[]\n",
+        "not-json": b"hello\n{\n\"x\"\n1\nnull\n{}\n{\"jsonrpc\":\"2.0\"}\r\n\n\n" +
+        b'{"jsonrpc":"2.0","method":"export_list","id":1} {}\n' +
+        b'{"jsonrpc":"2.0","method":"export_list","id":1}/*c*/\n' +
+        b"{'jsonrpc':'2.0'}\n" + b'{"jsonrpc":"2.0","method":"export_list","id":12',
+    }
+
+
 def main(root):
     for name, seeds in (("ring_engine", ring_engine_seeds()), ("vhost_user", vhost_user_seeds()),
                         ("vhost_seq", vhost_seq_seeds()),
-                        ("driver_ring", driver_ring_seeds())):
+                        ("driver_ring", driver_ring_seeds()), ("rpc", rpc_seeds())):
         out = os.path.join(root, name)
         os.makedirs(out, exist_ok=True)
         for seed, blob in seeds.items():

@@ -11,20 +11,11 @@
 # run-guest.sh stops the backend's whole process group; nbdkit runs in a
 # session of its own so that vblkd can drain and flush through it first.
 set -euo pipefail
-sock="" disk=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --socket) sock=$2; shift 2 ;;
-        --disk)   disk=$2; shift 2 ;;
-        *) echo "vblkd-over-nbd: unknown argument $1" >&2; exit 2 ;;
-    esac
-done
-[ -n "$sock" ] && [ -n "$disk" ] || { echo "usage: $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
+# shellcheck source=standin-args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/standin-args.sh"
+standin_args vblkd-over-nbd "$@"
 [ -x "${VBLKD_REAL:-}" ] || { echo "vblkd-over-nbd: set VBLKD_REAL to the vblkd binary" >&2; exit 2; }
 command -v nbdkit >/dev/null || { echo "vblkd-over-nbd: nbdkit not installed" >&2; exit 2; }
-img=${disk%%,*}
-opts=""
-[ "$img" != "$disk" ] && opts=,${disk#*,}
 nsock=$(dirname "$sock")/nbd.sock
 # Own session: a SIGTERM to our process group must reach vblkd only, which
 # then flushes through NBD; nbdkit follows when we exit (--exit-with-parent).

@@ -29,23 +29,8 @@ skip() {
 	exit 77
 }
 
-# Is $1 still running (a zombie waiting to be reaped is not)?
-alive() {
-	case $(ps -o stat= -p "$1" 2>/dev/null) in
-	'' | Z*) return 1 ;;
-	esac
-	return 0
-}
-
-stop_pid() {
-	kill "$1" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		alive "$1" || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
+# alive PID, stop_pid PID
+. "$(dirname "$0")/../lib/proc.sh"
 
 cleanup() {
 	for p in $PIDS; do

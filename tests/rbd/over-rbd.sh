@@ -17,19 +17,11 @@
 # size, as an administrator would on Ceph's side; the server is not
 # signalled, it must learn the size from the cluster itself.
 set -euo pipefail
-sock="" disk=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --socket) sock=$2; shift 2 ;;
-        --disk)   disk=$2; shift 2 ;;
-        *) echo "over-rbd: unknown argument $1" >&2; exit 2 ;;
-    esac
-done
-[ -n "$sock" ] && [ -n "$disk" ] && [ -n "${CEPH_CONF:-}" ] ||
+# shellcheck source=../guest/standin-args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../guest/standin-args.sh"
+standin_args over-rbd "$@"
+[ -n "${CEPH_CONF:-}" ] ||
     { echo "usage: CEPH_CONF=... $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
-img=${disk%%,*}
-opts=""
-[ "$img" != "$disk" ] && opts=,${disk#*,}
 if [ ! -e "$img.over-rbd" ]; then
     timeout 120 rbd import --no-progress --image-feature layering "$img" rbd/guest >&2 ||
         { echo "over-rbd: rbd import failed" >&2; exit 1; }

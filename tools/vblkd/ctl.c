@@ -22,6 +22,7 @@
 #include "internal/log.h"
 #include "resize.h"
 #include "rpc.h"
+#include "rpc_exports.h"
 
 struct client {
 	int fd;
@@ -35,7 +36,7 @@ struct client {
 };
 
 struct ctl {
-	struct rpc_ctx rpc;
+	struct rpc_exports rpc;
 	struct sock_file sock;
 	int listen_fd; /* -1: no control socket */
 	int hup_fd;    /* signalfd for SIGHUP, or -1 */
@@ -131,7 +132,7 @@ static bool client_lines(struct ctl *c, struct client *cl)
 				l--;
 			/* Blank lines are keep-alives, not requests. */
 			if (l)
-				client_queue(cl, rpc_handle(&c->rpc, cl->in, l));
+				client_queue(cl, rpc_handle(&rpc_export_ops, &c->rpc, cl->in, l));
 		}
 		memmove(cl->in, nl + 1, rest);
 		cl->in_len = rest;

@@ -18,8 +18,6 @@
 #include <json-c/json.h>
 
 #include "internal/compiler.h"
-#include "internal/log.h"
-#include "resize.h"
 
 /* Nesting a request may have: ours are two deep; deeper is an attack on the parser. */
 #define RPC_MAX_DEPTH 8
@@ -49,6 +47,115 @@ static void fail(struct outcome *o, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * The length of the UTF-8 sequence at s[0..n) if it is one (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF), else 0. json-c's
+ * JSON_TOKENER_VALIDATE_UTF8 lets surrogates through, which a client's
+ * strict decoder (Python's, for one) refuses in our replies.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0, l; i < n; i += l) {
+		l = utf8_seq((const unsigned char *)s + i, n - i);
+		if (!l)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A JSON string of s with every byte that is not UTF-8 as U+FFFD: a
+ * message cut at a byte count (the %.64s of a name) or a path from the
+ * command line must not make the whole reply unreadable.
+ */
+static json_object *new_string(const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	json_object *j;
+	char *fixed;
+
+	if (utf8_valid(s, n))
+		return json_object_new_string(s);
+	fixed = malloc(3 * n + 1);
+	if (!fixed)
+		return NULL;
+	for (size_t i = 0, l; i < n; i += l ? l : 1) {
+		l = utf8_seq((const unsigned char *)s + i, n - i);
+		if (l) {
+			memcpy(fixed + o, s + i, l);
+			o += l;
+		} else {
+			memcpy(fixed + o, "\xef\xbf\xbd", 3);
+			o += 3;
+		}
+	}
+	j = json_object_new_string_len(fixed, (int)o);
+	free(fixed);
+	return j;
+}
+
+/*
+ * Does the request (valid JSON) hold a string with "\u0000"? json-c keeps
+ * strings and keys as C strings, so "disk0\u0000x" would name disk0.
+ */
+static bool escaped_nul(const char *line, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && line[i] == '\\') {
+			if (i + 5 < len && !memcmp(line + i + 1, "u0000", 5))
+				return true;
+			i++; /* the escaped character */
+		}
+	}
+	return false;
+}
+
+/*
+ * An integer parameter as a positive int64: false for 0, negatives and
+ * anything json-c clamped (above INT64_MAX), which is not the number asked.
+ */
+static bool positive_int(json_object *v, uint64_t *out)
+{
+	int64_t i = json_object_get_int64(v);
+
+	if (i <= 0 || json_object_get_uint64(v) != (uint64_t)i)
+		return false;
+	*out = (uint64_t)i;
+	return true;
 }
 
 static const char *type_name(json_type t)
@@ -106,40 +213,33 @@ static bool get_params(json_object *params, struct param *want, size_t n, struct
 	return true;
 }
 
-static struct export *find_export(struct rpc_ctx *ctx, const char *name, struct export ***link)
-{
-	for (struct export **pp = ctx->exports; *pp; pp = &(*pp)->next) {
-		if (!strcmp((*pp)->name, name)) {
-			if (link)
-				*link = pp;
-			return *pp;
-		}
-	}
-	return NULL;
-}
+/* What a method works on: the request's ops and their context. */
+struct rpc {
+	const struct rpc_ops *ops;
+	void *ctx;
+};
 
-/* The export named by the required string parameter p, or NULL with the error in o. */
-static struct export *named_export(struct rpc_ctx *ctx, const struct param *p, struct outcome *o,
-				   struct export ***link)
+/* The export named by the required string parameter p into *e: false with the error in o. */
+static bool named_export(const struct rpc *r, const struct param *p, struct rpc_export_info *e,
+			 struct outcome *o)
 {
 	const char *name = json_object_get_string(p->val);
-	struct export *e = find_export(ctx, name, link);
 
-	if (!e)
+	if (r->ops->lookup(r->ctx, name, e)) {
 		fail(o, RPC_NO_SUCH_EXPORT, "no export named '%.64s'", name);
-	return e;
+		return false;
+	}
+	return true;
 }
 
 /*
  * The parameters of a method about one export (p[0] is its "name"), checked,
- * and that export; NULL with the error in o.
+ * and that export into *e; false with the error in o.
  */
-static struct export *export_params(struct rpc_ctx *ctx, json_object *params, struct param *p,
-				    size_t n, struct outcome *o, struct export ***link)
+static bool export_params(const struct rpc *r, json_object *params, struct param *p, size_t n,
+			  struct rpc_export_info *e, struct outcome *o)
 {
-	if (!get_params(params, p, n, o))
-		return NULL;
-	return named_export(ctx, &p[0], o, link);
+	return get_params(params, p, n, o) && named_export(r, &p[0], e, o);
 }
 
 static void add_u64(json_object *obj, const char *key, uint64_t v)
@@ -148,25 +248,23 @@ static void add_u64(json_object *obj, const char *key, uint64_t v)
 }
 
 /* The export's I/O limits that are set, by their --disk names. */
-static json_object *limits_json(const struct export *e)
+static json_object *limits_json(const struct blk_limits *l)
 {
 	json_object *obj = json_object_new_object();
-	struct blk_limits l;
 
 	if (!obj)
 		return NULL;
-	blk_dev_get_limits((struct blk_dev *)&e->dev, &l);
 	const struct {
 		const char *key;
 		uint64_t v;
-	} f[] = {{"iops", l.iops},
-		 {"iops-rd", l.iops_rd},
-		 {"iops-wr", l.iops_wr},
-		 {"bps", l.bps},
-		 {"bps-rd", l.bps_rd},
-		 {"bps-wr", l.bps_wr},
-		 {"iops-burst", l.iops_burst},
-		 {"bps-burst", l.bps_burst}};
+	} f[] = {{"iops", l->iops},
+		 {"iops-rd", l->iops_rd},
+		 {"iops-wr", l->iops_wr},
+		 {"bps", l->bps},
+		 {"bps-rd", l->bps_rd},
+		 {"bps-wr", l->bps_wr},
+		 {"iops-burst", l->iops_burst},
+		 {"bps-burst", l->bps_burst}};
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
 		if (f[i].v)
 			add_u64(obj, f[i].key, f[i].v);
@@ -174,100 +272,112 @@ static json_object *limits_json(const struct export *e)
 }
 
 /* One export as export_list shows it. */
-static json_object *describe(const struct export *e)
+static json_object *describe(const struct rpc_export_info *e)
 {
 	json_object *obj = json_object_new_object();
-	struct export_status st;
 
 	if (!obj)
 		return NULL;
-	export_status(e, &st);
-	json_object_object_add(obj, "name", json_object_new_string(e->name));
-	json_object_object_add(obj, "socket", json_object_new_string(e->socket));
-	json_object_object_add(obj, "disk", json_object_new_string(e->disk));
-	add_u64(obj, "size", st.size);
-	json_object_object_add(obj, "read_only", json_object_new_boolean(st.ro));
-	json_object_object_add(obj, "writeback", json_object_new_boolean(st.writeback));
-	json_object_object_add(obj, "connected", json_object_new_boolean(st.vu.connected));
-	add_u64(obj, "features", st.vu.features);
-	add_u64(obj, "queues", st.vu.queues);
-	json_object_object_add(obj, "limits", limits_json(e));
+	json_object_object_add(obj, "name", new_string(e->name));
+	json_object_object_add(obj, "socket", new_string(e->socket));
+	json_object_object_add(obj, "disk", new_string(e->disk));
+	add_u64(obj, "size", e->size);
+	json_object_object_add(obj, "read_only", json_object_new_boolean(e->read_only));
+	json_object_object_add(obj, "writeback", json_object_new_boolean(e->writeback));
+	json_object_object_add(obj, "connected", json_object_new_boolean(e->connected));
+	add_u64(obj, "features", e->features);
+	add_u64(obj, "queues", e->queues);
+	json_object_object_add(obj, "limits", limits_json(&e->limits));
 	/* The ring type exists once a front end has negotiated features. */
-	json_object_object_add(
-	    obj, "ring",
-	    st.vu.features ? json_object_new_string(st.vu.packed ? "packed" : "split") : NULL);
+	json_object_object_add(obj, "ring",
+			       e->features ? json_object_new_string(e->packed ? "packed" : "split")
+					   : NULL);
 	return obj;
 }
 
-static void m_export_list(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+/* The export named name as export_list shows it, or NULL (its error in o). */
+static json_object *describe_named(const struct rpc *r, const char *name, struct outcome *o)
+{
+	struct rpc_export_info e;
+
+	if (r->ops->lookup(r->ctx, name, &e)) {
+		fail(o, RPC_INTERNAL_ERROR, "export '%.64s' vanished", name);
+		return NULL;
+	}
+	return describe(&e);
+}
+
+static void list_one(void *arg, const struct rpc_export_info *e)
+{
+	json_object *arr = arg;
+
+	json_object_array_add(arr, describe(e));
+}
+
+static void m_export_list(const struct rpc *r, json_object *params, struct outcome *o)
 {
 	json_object *arr;
 
 	if (!get_params(params, NULL, 0, o))
 		return;
 	arr = json_object_new_array();
-	for (struct export *e = *ctx->exports; arr && e; e = e->next)
-		json_object_array_add(arr, describe(e));
+	if (arr)
+		r->ops->list(r->ctx, list_one, arr);
 	o->result = arr;
 }
 
-static void m_export_add(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+static void m_export_add(const struct rpc *r, json_object *params, struct outcome *o)
 {
 	struct param p[] = {
 	    {"name", json_type_string, true, NULL},
 	    {"socket", json_type_string, true, NULL},
 	    {"disk", json_type_string, true, NULL},
 	};
-	struct export_cfg cfg = {
-	    .fd = -1, .done_fd = -1, .resize_fd = ctx->resize_fd, .perm = ctx->perm};
-	struct export *e, **tail;
+	const char *name, *socket, *disk;
+	struct rpc_export_info e;
 	char err[ERRMSG_LEN];
 	int ret;
 
 	if (!get_params(params, p, ARRAY_SIZE(p), o))
 		return;
-	cfg.name = json_object_get_string(p[0].val);
-	cfg.socket_path = json_object_get_string(p[1].val);
-	cfg.disk = json_object_get_string(p[2].val);
-	if (find_export(ctx, cfg.name, NULL)) {
-		fail(o, RPC_EXISTS, "an export named '%s' exists", cfg.name);
+	name = json_object_get_string(p[0].val);
+	socket = json_object_get_string(p[1].val);
+	disk = json_object_get_string(p[2].val);
+	if (!r->ops->lookup(r->ctx, name, &e)) {
+		fail(o, RPC_EXISTS, "an export named '%s' exists", name);
 		return;
 	}
-	if (!*cfg.socket_path) {
+	if (!*socket) {
 		fail(o, RPC_INVALID_PARAMS, "parameter 'socket' is empty");
 		return;
 	}
-	ret = export_start(&cfg, &e, err);
+	err[0] = '\0';
+	ret = r->ops->add(r->ctx, name, socket, disk, err);
 	if (ret) {
 		if (err[0])
 			fail(o, RPC_FAILED, "%s", err);
 		else
 			fail(o, RPC_FAILED,
-			     "cannot open disk '%.128s': %s (the daemon's log says more)", cfg.disk,
+			     "cannot open disk '%.128s': %s (the daemon's log says more)", disk,
 			     strerror(-ret));
 		return;
 	}
-	for (tail = ctx->exports; *tail; tail = &(*tail)->next)
-		;
-	*tail = e;
-	log_info("%s: added through the control socket", e->name);
-	o->result = describe(e);
+	o->result = describe_named(r, name, o);
 }
 
-static void m_export_remove(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+static void m_export_remove(const struct rpc *r, json_object *params, struct outcome *o)
 {
 	struct param p[] = {{"name", json_type_string, true, NULL}};
-	struct export *e, **link;
-	char name[EXPORT_NAME_MAX + 1];
+	struct rpc_export_info e;
+	char name[ERRMSG_LEN];
 	int ret;
 
-	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, &link);
-	if (!e)
+	if (!export_params(r, params, p, ARRAY_SIZE(p), &e, o))
 		return;
-	*link = e->next;
-	strcpy(name, e->name);
+	/* e.name dies with the export. */
+	snprintf(name, sizeof(name), "%s", e.name);
 	/* Drains: every queue's in-flight requests complete before the disk closes. */
-	ret = export_stop(e);
+	ret = r->ops->remove(r->ctx, name);
 	if (ret) {
 		fail(o, RPC_FAILED, "%s removed, but its final flush failed: %s", name,
 		     strerror(-ret));
@@ -278,40 +388,31 @@ static void m_export_remove(struct rpc_ctx *ctx, json_object *params, struct out
 		json_object_object_add(o->result, "name", json_object_new_string(name));
 }
 
-/*
- * Methods whose machinery this build lacks: the parameters are checked (so a
- * client learns of its own mistakes first), then a clear refusal.
- */
 /* export_resize {name, size?}: size in bytes, or none to learn the backend's size again. */
-static void m_export_resize(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+static void m_export_resize(const struct rpc *r, json_object *params, struct outcome *o)
 {
 	struct param p[] = {
 	    {"name", json_type_string, true, NULL},
 	    {"size", json_type_int, false, NULL},
 	};
-	uint64_t size = 0, before, after;
-	struct export *e;
+	uint64_t size = 0, before = 0, after = 0;
+	struct rpc_export_info e;
 	int ret;
 
-	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, NULL);
-	if (!e)
+	if (!export_params(r, params, p, ARRAY_SIZE(p), &e, o))
 		return;
 	if (p[1].val) {
-		int64_t v = json_object_get_int64(p[1].val);
-
-		if (v <= 0) {
+		if (!positive_int(p[1].val, &size)) {
 			fail(o, RPC_INVALID_PARAMS,
-			     "parameter 'size' must be a positive number of bytes");
+			     "parameter 'size' must be a positive number of bytes, at most 2^63 - "
+			     "1");
 			return;
 		}
-		size = (uint64_t)v;
 	}
-	log_set_thread_tag(e->name);
-	ret = vblkd_resize(&e->dev, e->srv, size, &before, &after);
-	log_set_thread_tag(NULL);
+	ret = r->ops->resize(r->ctx, e.name, size, &before, &after);
 	/* A failed notification is logged; the export has its new size all the same. */
 	if (ret && after == before) {
-		fail(o, RPC_FAILED, "%s: cannot resize: %s", e->name,
+		fail(o, RPC_FAILED, "%s: cannot resize: %s", e.name,
 		     ret == -EOPNOTSUPP ? "this disk's size is fixed while vblkd runs (NBD, "
 					  "memory, null)"
 		     : ret == -EINVAL	? "not a multiple of the logical block size, smaller than "
@@ -322,7 +423,7 @@ static void m_export_resize(struct rpc_ctx *ctx, json_object *params, struct out
 	o->result = json_object_new_object();
 	if (!o->result)
 		return;
-	json_object_object_add(o->result, "name", json_object_new_string(e->name));
+	json_object_object_add(o->result, "name", json_object_new_string(e.name));
 	add_u64(o->result, "size", after);
 	add_u64(o->result, "previous_size", before);
 }
@@ -371,34 +472,34 @@ static bool stats_zero(const struct blk_stats *st)
 }
 
 /* export_stats {name}: the export's totals, and each queue that has counted anything. */
-static void m_export_stats(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+static void m_export_stats(const struct rpc *r, json_object *params, struct outcome *o)
 {
 	struct param p[] = {{"name", json_type_string, true, NULL}};
 	struct blk_stats total, *per_queue;
+	struct rpc_export_info e;
 	json_object *queues;
-	struct export *e;
 	unsigned nq;
 	int running;
 
-	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, NULL);
-	if (!e)
+	if (!export_params(r, params, p, ARRAY_SIZE(p), &e, o))
 		return;
-	nq = e->dev.num_queues;
-	per_queue = calloc(nq, sizeof(*per_queue));
+	nq = e.num_queues;
+	/* One more than nq: calloc(0) may be NULL, and that is not "out of memory". */
+	per_queue = calloc(nq + 1, sizeof(*per_queue));
 	if (!per_queue) {
 		fail(o, RPC_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	running = blk_dev_stats(&e->dev, &total, per_queue, nq);
+	running = r->ops->stats(r->ctx, e.name, &total, per_queue, nq);
 	if (running < 0) {
 		free(per_queue);
-		fail(o, RPC_FAILED, "%s: no statistics: %s", e->name, strerror(-running));
+		fail(o, RPC_FAILED, "%s: no statistics: %s", e.name, strerror(-running));
 		return;
 	}
 	o->result = json_object_new_object();
 	queues = json_object_new_array();
 	if (o->result && queues) {
-		json_object_object_add(o->result, "name", json_object_new_string(e->name));
+		json_object_object_add(o->result, "name", json_object_new_string(e.name));
 		add_u64(o->result, "running_queues", (uint64_t)running);
 		json_object_object_add(o->result, "total", stats_json(&total));
 		for (unsigned i = 0; i < nq; i++) {
@@ -431,15 +532,17 @@ static bool parse_limits(json_object *obj, struct blk_limits *lim, struct outcom
 	json_object_object_foreach(obj, key, val)
 	{
 		char tok[96];
+		uint64_t v;
 		int ret;
 
-		if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) <= 0) {
+		if (!json_object_is_type(val, json_type_int) || !positive_int(val, &v)) {
 			fail(o, RPC_INVALID_PARAMS,
-			     "limit '%.64s' must be a positive integer (leave it out for none)",
+			     "limit '%.64s' must be a positive integer below 2^63 (leave it out "
+			     "for none)",
 			     key);
 			return false;
 		}
-		snprintf(tok, sizeof(tok), "%.64s=%" PRId64, key, json_object_get_int64(val));
+		snprintf(tok, sizeof(tok), "%.64s=%" PRIu64, key, v);
 		ret = blk_limits_parse_opt(tok, lim, why, sizeof(why));
 		if (ret <= 0) {
 			fail(
@@ -465,13 +568,15 @@ static bool parse_limits(json_object *obj, struct blk_limits *lim, struct outcom
  * CONFIG_WCE read the writeback byte once and would not learn it (Linux
  * does not re-read it on a config change); one without FLUSH cannot flush.
  */
-static const char *writeback_refused(const struct vu_server_status *st)
+static const char *writeback_refused(const struct rpc_export_info *e)
 {
-	if (!st->features)
+	if (!e->can_flush)
+		return "the disk cannot flush";
+	if (!e->features)
 		return NULL; /* none yet: the next negotiation applies it */
-	if (!(st->features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
+	if (!(e->features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
 		return "the connected driver cannot flush (no VIRTIO_BLK_F_FLUSH)";
-	if (st->features & VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE))
+	if (e->features & VIRTIO_BIT(VIRTIO_BLK_F_CONFIG_WCE))
 		return "the connected driver read the cache mode once (VIRTIO_BLK_F_CONFIG_WCE) "
 		       "and "
 		       "would not flush; set it while no front end is connected";
@@ -479,58 +584,52 @@ static const char *writeback_refused(const struct vu_server_status *st)
 }
 
 /* export_set {name, writeback?, limits?}: change an export's cache mode and I/O limits. */
-static void m_export_set(struct rpc_ctx *ctx, json_object *params, struct outcome *o)
+static void m_export_set(const struct rpc *r, json_object *params, struct outcome *o)
 {
 	struct param p[] = {
 	    {"name", json_type_string, true, NULL},
 	    {"writeback", json_type_boolean, false, NULL},
 	    {"limits", json_type_object, false, NULL},
 	};
-	struct vu_server_status st;
+	struct rpc_export_info e;
 	struct blk_limits lim;
 	const char *why;
-	struct export *e;
 	bool wb = false;
 	int ret;
 
-	e = export_params(ctx, params, p, ARRAY_SIZE(p), o, NULL);
-	if (!e)
+	if (!export_params(r, params, p, ARRAY_SIZE(p), &e, o))
 		return;
 	/* Everything is checked before anything changes. */
 	if (p[2].val && !parse_limits(p[2].val, &lim, o))
 		return;
 	if (p[1].val) {
 		wb = json_object_get_boolean(p[1].val);
-		vu_server_status(e->srv, &st);
-		why = wb ? writeback_refused(&st) : NULL;
-		if (wb && !(e->dev.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)))
-			why = "the disk cannot flush";
+		why = wb ? writeback_refused(&e) : NULL;
 		if (why) {
-			fail(o, RPC_FAILED, "%s: cannot switch to writeback: %s", e->name, why);
+			fail(o, RPC_FAILED, "%s: cannot switch to writeback: %s", e.name, why);
 			return;
 		}
 	}
 	if (p[2].val) {
-		ret = blk_dev_set_limits(&e->dev, &lim);
+		ret = r->ops->set_limits(r->ctx, e.name, &lim);
 		if (ret) {
-			fail(o, RPC_FAILED, "%s: cannot set the limits: %s", e->name,
+			fail(o, RPC_FAILED, "%s: cannot set the limits: %s", e.name,
 			     strerror(-ret));
 			return;
 		}
-		log_info("%s: I/O limits changed through the control socket", e->name);
 	}
 	/* Writethrough applies at once, always safe; writeback as writeback_refused allows. */
-	if (p[1].val && blk_dev_set_writeback(&e->dev, wb, true)) {
+	if (p[1].val && r->ops->set_writeback(r->ctx, e.name, wb)) {
 		fail(o, RPC_FAILED, "%s: cannot switch to writeback: the disk cannot flush",
-		     e->name);
+		     e.name);
 		return;
 	}
-	o->result = describe(e);
+	o->result = describe_named(r, e.name, o);
 }
 
 static const struct {
 	const char *name;
-	void (*fn)(struct rpc_ctx *ctx, json_object *params, struct outcome *o);
+	void (*fn)(const struct rpc *r, json_object *params, struct outcome *o);
 } methods[] = {
     {"export_list", m_export_list},	{"export_add", m_export_add},
     {"export_remove", m_export_remove}, {"export_resize", m_export_resize},
@@ -554,7 +653,7 @@ static char *reply(json_object *id, struct outcome *o)
 		json_object_put(o->result);
 		if (err) {
 			json_object_object_add(err, "code", json_object_new_int(o->code));
-			json_object_object_add(err, "message", json_object_new_string(o->msg));
+			json_object_object_add(err, "message", new_string(o->msg));
 		}
 		json_object_object_add(r, "error", err);
 	} else {
@@ -581,10 +680,19 @@ static json_object *parse_line(const char *line, size_t len, struct outcome *o)
 	json_tokener *tok;
 	json_object *obj;
 	enum json_tokener_error jerr;
+	size_t end;
 
+	if (len > RPC_LINE_MAX) {
+		fail(o, RPC_INVALID_REQUEST, "request line longer than %u bytes", RPC_LINE_MAX);
+		return NULL;
+	}
 	/* json-c would stop at a NUL; a request has none (RFC 8259 strings escape it). */
 	if (memchr(line, '\0', len)) {
 		fail(o, RPC_PARSE_ERROR, "parse error: a NUL byte in the request");
+		return NULL;
+	}
+	if (!utf8_valid(line, len)) {
+		fail(o, RPC_PARSE_ERROR, "parse error: the request is not UTF-8");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(RPC_MAX_DEPTH);
@@ -594,10 +702,21 @@ static json_object *parse_line(const char *line, size_t len, struct outcome *o)
 	}
 	/* Strict: no trailing bytes, no comments or single quotes; valid UTF-8 only. */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	/* The length with the NUL ending the line: a number at the end is complete. */
-	obj = json_tokener_parse_ex(tok, line, (int)len + 1);
+	obj = json_tokener_parse_ex(tok, line, (int)len);
 	jerr = json_tokener_get_error(tok);
-	if (jerr != json_tokener_success || json_tokener_get_parse_end(tok) < len) {
+	/*
+	 * A value that may go on (a number at the end of the line) is complete
+	 * only at a NUL: give json-c one of ours, never the byte after the
+	 * line, which is not the caller's to read.
+	 */
+	if (jerr == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	} else {
+		end = json_tokener_get_parse_end(tok);
+	}
+	if (jerr != json_tokener_success || end < len) {
 		json_object_put(obj);
 		obj = NULL;
 		fail(o, RPC_PARSE_ERROR, "parse error: %s",
@@ -608,8 +727,9 @@ static json_object *parse_line(const char *line, size_t len, struct outcome *o)
 	return obj;
 }
 
-char *rpc_handle(struct rpc_ctx *ctx, const char *line, size_t len)
+char *rpc_handle(const struct rpc_ops *ops, void *ctx, const char *line, size_t len)
 {
+	const struct rpc r = {.ops = ops, .ctx = ctx};
 	struct outcome o = {0};
 	json_object *req, *id = NULL, *v, *method, *params = NULL;
 	bool notification = false;
@@ -640,6 +760,10 @@ char *rpc_handle(struct rpc_ctx *ctx, const char *line, size_t len)
 	} else {
 		notification = true;
 	}
+	if (escaped_nul(line, len)) {
+		fail(&o, RPC_INVALID_REQUEST, "invalid request: a string holds a NUL (\\u0000)");
+		goto out_reply;
+	}
 	if (!json_object_object_get_ex(req, "jsonrpc", &v) ||
 	    !json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "2.0")) {
 		fail(&o, RPC_INVALID_REQUEST, "invalid request: \"jsonrpc\" must be \"2.0\"");
@@ -663,7 +787,7 @@ char *rpc_handle(struct rpc_ctx *ctx, const char *line, size_t len)
 	json_object_object_get_ex(req, "params", &params);
 	for (i = 0; i < ARRAY_SIZE(methods); i++) {
 		if (!strcmp(methods[i].name, json_object_get_string(method))) {
-			methods[i].fn(ctx, params, &o);
+			methods[i].fn(&r, params, &o);
 			break;
 		}
 	}
