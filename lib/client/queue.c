@@ -9,8 +9,15 @@
  * socket hung up, a PCI device vanished or asking for a reset);
  * vblk_queue_wait() watches for it; then every request still outstanding on
  * a queue completes with -ENOTCONN.
+ *
+ * Deadline: a request the device holds longer than dev->io_timeout_ms makes
+ * vblk_queue_poll() stop the device (transport abandon) and fail what every
+ * queue holds with -ETIMEDOUT. Submission stamps a coarse clock; the
+ * requests are scanned only when a poll finds nothing and the earliest
+ * deadline known from the last scan has come (q->next_check_ms).
  */
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -21,6 +28,20 @@ static void mark_disconnected(struct vblk *dev)
 	/* Several queue threads may notice at once: the first one logs. */
 	if (!atomic_exchange(&dev->disconnected, true))
 		client_log(dev, VBLK_MSG_WARNING, "%s", dev->tr->gone_msg);
+}
+
+/* What a request the device will not complete gets: it went, or we stopped it. */
+static int gone_error(struct vblk *dev)
+{
+	return atomic_load(&dev->timed_out) ? -ETIMEDOUT : -ENOTCONN;
+}
+
+uint64_t client_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static bool disconnected(struct vblk *dev, bool probe)
@@ -43,6 +64,27 @@ static void notify_self(struct vblk_queue *q)
 	uint64_t one = 1;
 
 	(void)!write(q->call_fd, &one, sizeof(one));
+	q->fd_raised = true;
+}
+
+/*
+ * dev->fd_level (no completion interrupts): vblk_queue_fd() is readable
+ * exactly while requests are pending, so a caller sleeping in poll() on it
+ * busy-polls while there is I/O and sleeps when idle. Only the idle/busy
+ * transitions cost a system call.
+ */
+static void fd_level(struct vblk_queue *q)
+{
+	uint64_t cnt;
+
+	if (!q->dev->fd_level || (q->pending != 0) == q->fd_raised)
+		return;
+	if (q->pending) {
+		notify_self(q);
+		return;
+	}
+	(void)!read(q->call_fd, &cnt, sizeof(cnt));
+	q->fd_raised = false;
 }
 
 static void kick(struct vblk_queue *q)
@@ -80,6 +122,7 @@ static struct client_req *req_get(struct vblk_queue *q, uint32_t type, uint64_t 
 		return NULL;
 	r->user_data = user_data;
 	r->ret = 0;
+	r->due_ms = 0;
 	r->shm->hdr.type = vblk_cpu_to_le32(type);
 	r->shm->hdr.ioprio = 0;
 	r->shm->hdr.sector = vblk_cpu_to_le64(sector);
@@ -113,12 +156,15 @@ static int submit(struct vblk_queue *q, struct client_req *r)
 		req_put(q, r);
 		return -ENOTCONN;
 	}
+	if (q->dev->io_timeout_ms)
+		r->due_ms = client_coarse_ms() + q->dev->io_timeout_ms + q->dev->clock_slack_ms;
 	int ret = enqueue(q, r);
 	if (ret) {
 		req_put(q, r);
 		return ret;
 	}
 	q->pending++;
+	fd_level(q);
 	return 0;
 }
 
@@ -242,7 +288,10 @@ int vblk_queue_flush(struct vblk_queue *q, void *user_data)
 		 */
 		client_req_push(&q->done, r);
 		q->pending++;
-		notify_self(q);
+		if (q->dev->fd_level)
+			fd_level(q);
+		else
+			notify_self(q);
 		return 0;
 	}
 	return submit(q, r);
@@ -344,6 +393,7 @@ static void dispatch_fifo(struct vblk_queue *q)
 		if (ret) {
 			/* Cannot happen for a request add accepted before; fail it, keep order. */
 			r->ret = -EIO;
+			r->due_ms = 0;
 			client_req_push(&q->done, r);
 			continue;
 		}
@@ -371,23 +421,73 @@ void client_queue_fail_all(struct vblk_queue *q, int err)
 	vq_drv_set_broken(&q->vq);
 	while ((r = vq_drv_detach_unused(&q->vq))) {
 		r->ret = err;
+		r->due_ms = 0;
 		client_req_push(&q->done, r);
 	}
 	while ((r = client_req_pop(&q->fifo))) {
 		r->ret = err;
+		r->due_ms = 0;
 		client_req_push(&q->done, r);
 	}
 }
 
-int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
+/*
+ * Has a request q holds missed its deadline? Scans the requests only once
+ * the earliest deadline seen by the last scan has come; a request submitted
+ * since is due later than that.
+ */
+static bool deadline_passed(struct vblk_queue *q)
+{
+	const struct vblk *dev = q->dev;
+	uint64_t now, first = UINT64_MAX;
+
+	if (!dev->io_timeout_ms)
+		return false;
+	now = client_coarse_ms();
+	if (now < q->next_check_ms)
+		return false;
+	for (unsigned i = 0; i < q->nreqs; i++)
+		if (q->reqs[i].due_ms && q->reqs[i].due_ms < first)
+			first = q->reqs[i].due_ms;
+	if (first <= now)
+		return true;
+	q->next_check_ms = first != UINT64_MAX ? first : now + dev->io_timeout_ms;
+	return false;
+}
+
+/*
+ * A request missed its deadline: stop the device so that it cannot write
+ * memory the caller reuses once the request has failed, and fail what q
+ * holds. The other queues fail theirs with -ETIMEDOUT at their next poll
+ * (they see the device gone). Every queue that gets here abandons: the
+ * transports make it idempotent, and none fails a request before the device
+ * is stopped.
+ */
+static void expire(struct vblk_queue *q)
+{
+	struct vblk *dev = q->dev;
+
+	if (!atomic_exchange(&dev->timed_out, true))
+		client_log(dev, VBLK_MSG_ERROR,
+			   "queue %u: the %s did not complete a request in %u ms: stopped, its "
+			   "requests fail with ETIMEDOUT",
+			   q->index, dev->tr->name, dev->io_timeout_ms);
+	dev->tr->abandon(dev);
+	atomic_store(&dev->disconnected, true);
+	client_queue_fail_all(q, -ETIMEDOUT);
+}
+
+static int reap(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
 {
 	unsigned n = 0;
 	uint64_t cnt;
 	struct client_req *r;
 
 	/* Clear the notification before looking, so none that follows is lost. */
-	if (read(q->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+	if (!q->dev->fd_level && read(q->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		return -errno;
+	if (q->dev->tr->ack)
+		q->dev->tr->ack(q);
 	for (;;) {
 		void *cookie;
 		uint32_t len;
@@ -401,6 +501,7 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		}
 		while (n < max && (ret = vq_drv_get_buf(&q->vq, &cookie, &len)) == 1) {
 			r = cookie;
+			r->due_ms = 0;
 			c[n].user_data = r->user_data;
 			c[n++].ret = req_result(r, len);
 			req_put(q, r);
@@ -413,13 +514,13 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		 */
 		if (ret >= 0 && (vq_drv_inflight(&q->vq) || !fifo_empty(&q->fifo)) &&
 		    disconnected(q->dev, n == 0 && fifo_empty(&q->done)))
-			client_queue_fail_all(q, -ENOTCONN);
+			client_queue_fail_all(q, gone_error(q->dev));
 		if (ret < 0)
 			client_queue_fail_all(q, -EIO);
 		if (!fifo_empty(&q->done) && n < max)
 			continue;
 		if (!n && fifo_empty(&q->done) && vq_drv_is_broken(&q->vq))
-			return disconnected(q->dev, false) ? -ENOTCONN : -EIO;
+			return disconnected(q->dev, false) ? gone_error(q->dev) : -EIO;
 		if (!vq_drv_is_broken(&q->vq))
 			dispatch_fifo(q);
 		if (n == max || vq_drv_is_broken(&q->vq)) {
@@ -435,19 +536,54 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 	return (int)n;
 }
 
+int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
+{
+	int n = reap(q, c, max);
+
+	/* The deadline is looked at only when the device gave us nothing. */
+	if (n == 0 && q->dev->tr->abandon && !atomic_load(&q->dev->disconnected) &&
+	    (vq_drv_inflight(&q->vq) || !fifo_empty(&q->fifo)) && deadline_passed(q)) {
+		expire(q);
+		n = reap(q, c, max);
+	}
+	fd_level(q);
+	return n;
+}
+
+/*
+ * How long vblk_queue_wait() may sleep: timeout_ms, but no longer than until
+ * a request of q may miss its deadline (vblk_queue_poll() then notices).
+ */
+static int wait_slice(const struct vblk_queue *q, int timeout_ms)
+{
+	uint64_t now, left;
+
+	if (!q->dev->io_timeout_ms || !q->dev->tr->abandon || !q->pending)
+		return timeout_ms;
+	now = client_coarse_ms();
+	left = q->next_check_ms > now ? q->next_check_ms - now : 1;
+	if (timeout_ms >= 0 && (uint64_t)timeout_ms <= left)
+		return timeout_ms;
+	return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms)
 {
 	for (;;) {
 		int n = vblk_queue_poll(q, c, max);
 		if (n != 0)
 			return n;
-		n = q->dev->tr->wait(q, timeout_ms);
+		int slice = wait_slice(q, timeout_ms);
+		n = q->dev->tr->wait(q, slice);
 		/* The device went: the next poll fails what the queue held. */
 		if (n == -ENOTCONN)
 			mark_disconnected(q->dev);
 		else if (n < 0)
 			return n;
-		if (n == 0)
+		if (n == 0 && slice == timeout_ms)
 			return vblk_queue_poll(q, c, max);
+		/* Woken for a deadline check: the rest of the caller's timeout remains. */
+		if (n == 0 && timeout_ms >= 0)
+			timeout_ms -= slice;
 	}
 }

@@ -68,7 +68,7 @@ static void fresh(struct vblk *dev, struct client_pci *pci, struct vblk_options 
 	memset(o, 0, sizeof(*o));
 	o->num_queues = 1;
 	o->queue_size = NUM;
-	pci->cfg_fd = pci->uio_fd = -1;
+	pci->cfg_fd = -1;
 	pci->timeout_ms = 200;
 	snprintf(pci->dir, sizeof(pci->dir), "fake");
 	pci->common = (struct pci_region){bar, 0x100};
@@ -114,6 +114,8 @@ static void setup_queue(struct vblk *dev, struct vblk_queue *q, uint8_t *mem)
 	}
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(q->call_fd >= 0);
+	q->wake_fd = q->call_fd;
+	q->irq_fd = -1;
 }
 
 int main(void)
