@@ -16,6 +16,7 @@ static void fake_device(volatile uint8_t *p, bool write);
 #define PCI_MMIO_HOOK(p, write) fake_device((p), (write))
 
 #include "../../lib/client/tr_pci.c"
+#include "pci_fake_regs.h"
 
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -70,15 +71,7 @@ static void fresh(struct vblk *dev, struct client_pci *pci, struct vblk_options 
 	o->queue_size = NUM;
 	pci->cfg_fd = -1;
 	pci->timeout_ms = 200;
-	snprintf(pci->dir, sizeof(pci->dir), "fake");
-	pci->common = (struct pci_region){bar, 0x100};
-	pci->notify = (struct pci_region){bar + 0x1000, 0x1000};
-	pci->isr = (struct pci_region){bar + 0x2000, 1};
-	pci->device = (struct pci_region){bar + 0x3000, 0x100};
-	pci->notify_mult = 4;
-	wr16(COMMON(pci, queue_size), 256);
-	wr16(COMMON(pci, num_queues), 1);
-	wr32(pci->device.p, 2048); /* capacity, low half */
+	pci_fake_regions(pci, bar, 1);
 	dev->pci = pci;
 	dev->tr = &client_transport_pci;
 	dev->io_timeout_ms = 300;
