@@ -499,7 +499,9 @@ static int reap(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
 			req_put(q, r);
 			q->pending--;
 		}
-		while (n < max && (ret = vq_drv_get_buf(&q->vq, &cookie, &len)) == 1) {
+		/* A ring already failed (by us or the device) has nothing more to give. */
+		while (n < max && !vq_drv_is_broken(&q->vq) &&
+		       (ret = vq_drv_get_buf(&q->vq, &cookie, &len)) == 1) {
 			r = cookie;
 			r->due_ms = 0;
 			c[n].user_data = r->user_data;
