@@ -12,9 +12,9 @@
  *
  * Deadline: a request the device holds longer than dev->io_timeout_ms makes
  * vblk_queue_poll() stop the device (transport abandon) and fail what every
- * queue holds with -ETIMEDOUT. Submission stamps a coarse clock; the
- * requests are scanned only when a poll finds nothing and the earliest
- * deadline known from the last scan has come (q->next_check_ms).
+ * queue holds with -ETIMEDOUT. Adding a request to the ring stamps a coarse
+ * clock (the FIFO does not count); the requests are scanned only when a poll finds nothing and the
+ * earliest deadline known from the last scan has come (q->next_check_ms).
  */
 #include <errno.h>
 #include <time.h>
@@ -87,6 +87,16 @@ static void fd_level(struct vblk_queue *q)
 	q->fd_raised = false;
 }
 
+/*
+ * r goes to the device now: its deadline starts. Time spent in the FIFO
+ * does not count, so a deep queue on a slow device is no timeout.
+ */
+static void start_clock(const struct vblk_queue *q, struct client_req *r)
+{
+	if (q->dev->io_timeout_ms)
+		r->due_ms = client_coarse_ms() + q->dev->io_timeout_ms + q->dev->clock_slack_ms;
+}
+
 static void kick(struct vblk_queue *q)
 {
 	if (vq_drv_kick_prepare(&q->vq) && q->dev->tr->notify(q))
@@ -109,6 +119,7 @@ static int enqueue(struct vblk_queue *q, struct client_req *r)
 	}
 	if (ret)
 		return ret;
+	start_clock(q, r);
 	kick(q);
 	return 0;
 }
@@ -156,8 +167,6 @@ static int submit(struct vblk_queue *q, struct client_req *r)
 		req_put(q, r);
 		return -ENOTCONN;
 	}
-	if (q->dev->io_timeout_ms)
-		r->due_ms = client_coarse_ms() + q->dev->io_timeout_ms + q->dev->clock_slack_ms;
 	int ret = enqueue(q, r);
 	if (ret) {
 		req_put(q, r);
@@ -393,10 +402,10 @@ static void dispatch_fifo(struct vblk_queue *q)
 		if (ret) {
 			/* Cannot happen for a request add accepted before; fail it, keep order. */
 			r->ret = -EIO;
-			r->due_ms = 0;
 			client_req_push(&q->done, r);
 			continue;
 		}
+		start_clock(q, r);
 		added = true;
 	}
 	if (added)
@@ -426,7 +435,6 @@ void client_queue_fail_all(struct vblk_queue *q, int err)
 	}
 	while ((r = client_req_pop(&q->fifo))) {
 		r->ret = err;
-		r->due_ms = 0;
 		client_req_push(&q->done, r);
 	}
 }
@@ -544,7 +552,7 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 
 	/* The deadline is looked at only when the device gave us nothing. */
 	if (n == 0 && q->dev->tr->abandon && !atomic_load(&q->dev->disconnected) &&
-	    (vq_drv_inflight(&q->vq) || !fifo_empty(&q->fifo)) && deadline_passed(q)) {
+	    vq_drv_inflight(&q->vq) && deadline_passed(q)) {
 		expire(q);
 		n = reap(q, c, max);
 	}

@@ -316,7 +316,12 @@ static int open_uio(struct client_pci *pci, const char *drv, const struct vblk_o
 	while (d && (e = readdir(d)))
 		if (!strncmp(e->d_name, "uio", 3) && strlen(e->d_name) < 16) {
 			snprintf(pci->uio_path, sizeof(pci->uio_path), "/dev/%s", e->d_name);
-			/* Each queue opens it (pci_start_queue); this is the check. */
+			/*
+			 * Each queue opens it (pci_start_queue); this is the
+			 * check. Closing a file of it clears Bus Master
+			 * (uio_pci_generic's release): done before
+			 * enable_function sets it.
+			 */
 			fd = open(pci->uio_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 			break;
 		}
