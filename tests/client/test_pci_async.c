@@ -78,8 +78,13 @@ static void fake_device(volatile uint8_t *p, bool write)
 	uintptr_t off = (uintptr_t)p - (uintptr_t)bar;
 
 	if (off == 0x2000 && !write) {
-		/* §4.1.4.5: reading the ISR returns it and clears it (deasserts INTx). */
+		/*
+		 * §4.1.4.5: reading the ISR returns it and clears it (deasserts
+		 * INTx), atomically with the handler's look at the line.
+		 */
+		pthread_mutex_lock(&fake.lock);
 		*p = (uint8_t)atomic_exchange(&fake.isr, 0);
+		pthread_mutex_unlock(&fake.lock);
 		return;
 	}
 	if (off >= 0x100)
