@@ -654,11 +654,31 @@ static int pci_start_queue(struct vblk *dev, struct vblk_queue *q, unsigned num)
 	return 0;
 }
 
+/* Let INTx through again: uio_pci_generic set Interrupt Disable in its handler. */
+static void unmask_intx(struct client_pci *pci)
+{
+	uint16_t cmd;
+
+	if (pread(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2)
+		return;
+	cmd = vblk_le16_to_cpu(cmd);
+	if (!(cmd & PCI_CMD_INTX_DISABLE))
+		return;
+	cmd = vblk_cpu_to_le16((uint16_t)(cmd & ~PCI_CMD_INTX_DISABLE));
+	(void)!pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND);
+}
+
 static int pci_go_live(struct vblk *dev)
 {
 	struct client_pci *pci = dev->pci;
 	uint8_t st;
 
+	/*
+	 * An interrupt taken before the queues' uio files were open left INTx
+	 * masked and counted on none of them: from here on, every one counts.
+	 */
+	if (pci->uio_path[0])
+		unmask_intx(pci);
 	add_status(pci, VIRTIO_CONFIG_S_DRIVER_OK);
 	st = rd8(COMMON(pci, device_status));
 	if (st == 0xff || (st & VIRTIO_CONFIG_S_NEEDS_RESET) || !(st & VIRTIO_CONFIG_S_DRIVER_OK)) {
@@ -701,20 +721,6 @@ static bool pci_gone(struct vblk *dev, bool probe)
 		(void)reset_device(pci);
 	pci->reset = true;
 	return true;
-}
-
-/* Let INTx through again: uio_pci_generic set Interrupt Disable in its handler. */
-static void unmask_intx(struct client_pci *pci)
-{
-	uint16_t cmd;
-
-	if (pread(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2)
-		return;
-	cmd = vblk_le16_to_cpu(cmd);
-	if (!(cmd & PCI_CMD_INTX_DISABLE))
-		return;
-	cmd = vblk_cpu_to_le16((uint16_t)(cmd & ~PCI_CMD_INTX_DISABLE));
-	(void)!pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND);
 }
 
 /*
