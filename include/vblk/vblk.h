@@ -133,8 +133,9 @@ struct vblk_options {
 	 * default 5000. Also the deadline of each I/O request, asynchronous
 	 * or through the synchronous helpers, counted from when it is handed
 	 * to the device (time waiting for ring space in the queue's FIFO does
-	 * not count): default (0) 30000 for I/O. A request the device holds longer stops
-	 * the device and fails with -ETIMEDOUT (see vblk_queue_poll()).
+	 * not count): default (0) 30000 for I/O. A request the device holds
+	 * longer stops the device and fails with -ETIMEDOUT (see
+	 * vblk_queue_poll()).
 	 */
 	unsigned timeout_ms;
 	/*
