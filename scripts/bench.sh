@@ -19,6 +19,8 @@
 #   BENCH_REPORT   report path (default docs/bench-report.md of this tree);
 #                  plots go to bench/ next to it
 #   QSD, FIO       program paths
+#   BENCH_IDLE_CLIENT  tests/bench/vblk_idle: adds the idle cost and memory
+#                  of vblkd and qsd (scripts/io-profile.sh --idle-only)
 set -u
 [ $# -ge 1 ] || {
 	echo "usage: bench.sh VBLK [VBLKD]" >&2
@@ -254,6 +256,15 @@ for st in $STORAGE; do
 		round=$((round + 1))
 	done
 done
+# Idle cost and memory of a connected guest that does no I/O (issue 14),
+# when the idle front end is known (tests/bench/vblk_idle; ninja bench sets it).
+IDLE_TSV=
+if [ -n "${BENCH_IDLE_CLIENT:-}" ] && [ -n "$VBLKD" ]; then
+	q=
+	[ "$QUICK" = 1 ] && q=--quick
+	PROFILE_BACKENDS="vblkd qsd" QSD=$QSD "$HERE/io-profile.sh" $q --idle-only --out /dev/null \
+		--tsv "$TMP/idle.tsv" "$VBLK" "$VBLKD" "$BENCH_IDLE_CLIENT" && IDLE_TSV=$TMP/idle.tsv
+fi
 echo "LOAD_END='$(loadavg)'" >>"$META"
 # The matrix, so the report lists a row for a run that failed every round too.
 echo "$MATRIX" >"$TMP/matrix.txt"
@@ -264,7 +275,9 @@ RAW=$(dirname "$REPORT")/bench
 mkdir -p "$RAW" || exit 1
 cp "$RESULTS" "$RAW/runs.tsv" && cp "$META" "$RAW/meta.env" && cp "$CMDS" "$RAW/commands.txt" &&
 	cp "$TMP/matrix.txt" "$RAW/matrix.txt" || exit 1
+rm -f "$RAW/idle.tsv"
+[ -z "$IDLE_TSV" ] || cp "$IDLE_TSV" "$RAW/idle.tsv" || exit 1
 python3 "$HERE/bench_report.py" --results "$RAW/runs.tsv" --meta "$RAW/meta.env" \
 	--commands "$RAW/commands.txt" --matrix "$RAW/matrix.txt" --storage "$STORAGE" \
-	--report "$REPORT" || exit 1
+	--idle "$RAW/idle.tsv" --report "$REPORT" || exit 1
 echo "bench: wrote $REPORT" >&2

@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 
+from io_profile_report import idle_md, load_idle_tsv
+
 LABEL = {"vblkd": "vblkd", "qsd": "qsd", "qsd-iothread": "qsd+iothread", "fio": "host fio"}
 STORAGE_TEXT = {
     "tmpfs": "page cache (image on tmpfs)",
@@ -95,6 +97,8 @@ class Report:
         self.backends = self.meta["BACKENDS"].split()
         self.commands = [c.rstrip() for c in open(args.commands) if c.strip()]
         self.report = args.report
+        # Idle cost and memory (scripts/io-profile.sh --idle-only --tsv), when measured.
+        self.idle = load_idle_tsv(args.idle) if args.idle and os.path.exists(args.idle) else []
         self.plotdir = os.path.join(os.path.dirname(os.path.abspath(args.report)), "bench")
         self.out = []
 
@@ -207,7 +211,7 @@ class Report:
     @staticmethod
     def why(st, wl, against):
         """The likely cause of a loss, by kind of workload (a hypothesis the
-        numbers point to; the per-I/O profile is not part of this report)."""
+        numbers point to; the per-I/O breakdown is docs/io-cost.md)."""
         rw, bs, qd, nq = wl
         if qd == 1:
             return ("at qd1 every request pays two cross-process wake-ups (the client's kick eventfd wakes "
@@ -220,7 +224,7 @@ class Report:
             return "the vhost-user hop (client → vblkd → kernel) adds latency that fio submitting directly does not have"
         if nq > 1:
             return "a second queue needs a free core for its thread; on a loaded machine it has none"
-        return "not explained by this report; see the per-I/O profile in issue 14's directions"
+        return "not explained by this report; see the per-I/O breakdown in docs/io-cost.md"
 
     def findings(self):
         if "vblkd" not in self.backends:
@@ -328,6 +332,16 @@ class Report:
                     line(f"{st} {wl_name(wl2[0], wl2[1])} qd{wl2[2]}: 2 queues ≥ 1.8× 1 queue "
                          f"(needs free cores; {self.meta.get('NPROC')} CPUs here)",
                          fratio(r), None if r is None else r >= 1.8)
+        idle = [r for r in self.idle if r["backend"] == "vblkd"]
+        if not idle:
+            line("idle connected guest: vblkd < 1 % of a core; RSS ≤ 16 MiB plus ring memory per disk",
+                 "not measured (`BENCH_IDLE_CLIENT` unset)", None)
+        for r in idle:
+            line(f"idle, {r['disks']} disk(s): vblkd < 1 % of a core", f"{r['cpu_pct']:.2f} %", r["cpu_pct"] < 1)
+            own = (r["VmRSS"] - r["RssShmem"]) / 1024
+            line(f"idle, {r['disks']} disk(s): vblkd RSS ≤ 16 MiB plus ring memory (VmRSS − RssShmem)",
+                 f"{own:.1f} MiB (RssFile {r['RssFile'] / 1024:.1f}, RssAnon {r['RssAnon'] / 1024:.1f})",
+                 own <= 16)
         self.w()
 
     # ---- plots ---------------------------------------------------------
@@ -439,6 +453,8 @@ plot for [i=2:{len(bes) + 1}] '{dat}' using i:xtic(1) with linespoints lw 2 titl
         self.summary()
         self.findings()
         self.goals()
+        if self.idle:
+            self.out.extend(idle_md(self.idle, {}))
         self.plots()
         self.details()
         self.cmds()
@@ -451,6 +467,7 @@ def main():
     ap = argparse.ArgumentParser()
     for a in ("results", "meta", "commands", "matrix", "storage", "report"):
         ap.add_argument("--" + a, required=True)
+    ap.add_argument("--idle", help="idle rows of scripts/io-profile.sh --tsv")
     Report(ap.parse_args()).write()
 
 

@@ -4,7 +4,8 @@
 #   test  - everything the test suite and CI use (QEMU, a kernel, busybox,
 #           clang and its sanitizer/libFuzzer runtimes, llvm (llvm-symbolizer) for
 #           their stack traces, readelf for the hardening check)
-#   bench - run + fio/qemu and gnuplot for the benchmark report
+#   bench - run + fio/qemu and gnuplot for the benchmark report, time, perf
+#           and strace for scripts/io-profile.sh
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 profile=${1:-run}
@@ -17,6 +18,9 @@ test | bench)
 		e2fsprogs xz-utils zstd clang libclang-rt-14-dev llvm binutils util-linux
 		nbdkit nbdkit-plugin-dev libnbd-bin fio procps psmisc python3 groff-base
 		gnuplot-nox)
+	# scripts/io-profile.sh: getrusage of whole processes (GNU time), syscall
+	# counts (perf's tracepoints; strace where perf cannot count them).
+	pkgs+=(time linux-perf strace)
 	# The RBD backend and its private test cluster (scripts/ceph-cluster.sh).
 	pkgs+=(librbd-dev librados-dev ceph-mon ceph-osd ceph-common uuid-runtime qemu-block-extra)
 	# libvirt's QEMU driver for the libvirt guest test (tests/guest/test_guest_libvirt.sh);

@@ -39,10 +39,11 @@
  * I/O): a device that holds one longer is stopped and the request fails
  * with -ETIMEDOUT (vblk_queue_poll()).
  *
- * ABI: struct vblk_options and struct vblk_info end with eight reserved
+ * ABI: struct vblk_options and struct vblk_info ended with eight reserved
  * 64-bit words so that fields can be added without changing their size
  * (on LP64: 112 and 136 bytes, checked when the library is built); new
- * fields take reserved words, whose zero value keeps today's behaviour.
+ * fields take reserved words, whose zero value keeps today's behaviour
+ * (vblk_options.poll_us took the first).
  * vblk_open() refuses options whose reserved words are not zero, so a
  * program built against a newer header fails cleanly on an older library.
  * struct vblk_completion has no reserved words on purpose (see there).
@@ -148,7 +149,26 @@ struct vblk_options {
 	 */
 	void (*log_fn)(void *opaque, int level, const char *msg);
 	void *log_opaque;
-	uint64_t reserved[8]; /* must be zero (-EINVAL otherwise): room for new options */
+	/*
+	 * Driver-side polling (first reserved word; 0, the default, keeps the
+	 * old behaviour). When non-zero, vblk_queue_wait() that finds nothing
+	 * to reap first busy-polls the used ring for up to poll_us
+	 * microseconds, with the device's used-buffer notifications suppressed
+	 * (virtio 1.3 §2.7.10, §2.8.10), returning as soon as a completion
+	 * arrives; only then does it re-enable notifications, look once more
+	 * and sleep. It trades a CPU spinning for that long for the latency of
+	 * a notification and a wake-up. The window adapts per queue, as QEMU's
+	 * poll-max-ns: it starts at poll_us; a wait whose completion came more
+	 * than poll_us after the window opened stops polling (window 0), one
+	 * that a longer window would have caught doubles it (from 4 us, at
+	 * most poll_us). The poll window is part of the wait:
+	 * timeout_ms of vblk_queue_wait() bounds the whole call, and a back end
+	 * that hangs up during the window is noticed within about a
+	 * millisecond. vblk_queue_poll() and vblk_queue_fd() are unchanged.
+	 * At most 1000000 (one second): -EINVAL otherwise.
+	 */
+	uint64_t poll_us;
+	uint64_t reserved[7]; /* must be zero (-EINVAL otherwise): room for new options */
 };
 
 /*

@@ -254,6 +254,7 @@ static int file_open(const struct be_opts *opts, struct be **out)
 				goto err_free;
 			}
 		}
+		f->inline_ok = !opts->direct && be_file_on_memfs(fd);
 		info->can_discard = !opts->ro && probe_punch_hole(fd, info->size);
 		/* WRITE_ZEROES falls back to PUNCH_HOLE, which reads back as zeroes. */
 		info->can_write_zeroes = info->can_discard;
@@ -349,6 +350,7 @@ static int file_queue_create(struct be *be, unsigned depth, struct be_queue **ou
 	if (!q)
 		return -ENOMEM;
 	q->base.be = be;
+	q->inline_budget = FILE_INLINE_BATCH;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->efd < 0) {
 		ret = -errno;

@@ -26,6 +26,13 @@
  */
 #define FILE_MAX_BYTES (UINT64_C(1) << 30)
 #define FILE_MAX_SLOTS 4096u
+/*
+ * The inline fast path (file_inline.c): the largest request it takes, and the
+ * bytes it may copy between two kicks, so a batch of inline copies does not
+ * hold back the completions of the queue's other requests.
+ */
+#define FILE_INLINE_MAX	  (UINT64_C(128) << 10)
+#define FILE_INLINE_BATCH (UINT64_C(256) << 10)
 
 struct file_be {
 	struct be base;
@@ -43,6 +50,7 @@ struct file_be {
 	 * of blocking the queue thread in io_uring_enter.
 	 */
 	atomic_uint bdev_zeroing;
+	bool inline_ok; /* a buffered regular file on tmpfs / ramfs (file_inline.c) */
 };
 
 /* SLOT_FALLOC and SLOT_SECURE: be_file_dwz_prep() and be_file_dwz_complete() drive them. */
@@ -75,7 +83,9 @@ struct file_queue {
 	const struct iovec *bl_iov;
 	size_t bl_off;
 	uint64_t bl_pos, bl_left;
-	unsigned ndone; /* done() calls during the current reap */
+	unsigned ndone;		/* done() calls during the current reap */
+	uint64_t inline_budget; /* bytes the inline path may still move before the next kick */
+	bool inline_signal;	/* inline completions wait in done: signal efd at kick */
 	struct be_done_ring done;
 };
 
@@ -100,6 +110,15 @@ int be_file_complete_later(struct file_queue *q, struct be_io *io, int res);
 int be_file_submit(struct be_queue *bq, struct be_io *io);
 void be_file_kick(struct be_queue *bq);
 int be_file_reap(struct be_queue *bq);
+
+/* file_inline.c */
+
+/* Is fd on a memory file system (tmpfs, ramfs)? */
+bool be_file_on_memfs(int fd);
+/* May io (a READ or WRITE) take the inline path now? */
+bool be_file_inline_ok(const struct file_queue *q, const struct be_io *io);
+/* Copy io on this thread; returns the bytes done from its start (0 on any error). */
+uint64_t be_file_inline(struct file_queue *q, const struct be_io *io);
 
 /* file_dwz.c */
 

@@ -12,7 +12,9 @@
  * entries, so getting an SQE never fails. When the slots run out in the middle
  * of a request, the rest of it is remembered as the queue's "backlog" and cut
  * into ranges as slots come back; until then new reads and writes get -EAGAIN,
- * which keeps them in order behind it.
+ * which keeps them in order behind it. A request the inline path
+ * (file_inline.c) copied only in part enters the backlog at its first byte
+ * not copied.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -107,21 +109,27 @@ void be_file_slot_finish(struct file_queue *q, struct file_slot *s, int res)
 	}
 }
 
+/* Move an (element, offset in it) cursor n bytes on; the bytes are there. */
+static void cursor_advance(const struct iovec **iov, size_t *off, uint64_t n)
+{
+	while (n) {
+		size_t avail = (*iov)->iov_len - *off;
+
+		if (n < avail) {
+			*off += n;
+			break;
+		}
+		n -= avail;
+		(*iov)++;
+		*off = 0;
+	}
+}
+
 static void slot_advance(struct file_slot *s, uint64_t n)
 {
 	s->left -= n;
 	s->pos += n;
-	while (n) {
-		size_t avail = s->iov->iov_len - s->off;
-
-		if (n < avail) {
-			s->off += n;
-			break;
-		}
-		n -= avail;
-		s->iov++;
-		s->off = 0;
-	}
+	cursor_advance(&s->iov, &s->off, n);
 }
 
 static void slot_complete(struct file_queue *q, struct file_slot *s, int res)
@@ -162,6 +170,14 @@ static void slot_complete(struct file_queue *q, struct file_slot *s, int res)
 	be_file_slot_finish(q, s, res < 0 ? res : 0);
 }
 
+/* The backlog's next n bytes are taken (by a slot, or by the inline path). */
+static void backlog_advance(struct file_queue *q, uint64_t n)
+{
+	q->bl_left -= n;
+	q->bl_pos += n;
+	cursor_advance(&q->bl_iov, &q->bl_off, n);
+}
+
 /* Cut the backlog request into ranges while there are free slots. */
 static void backlog_issue(struct file_queue *q)
 {
@@ -200,19 +216,7 @@ static void backlog_issue(struct file_queue *q)
 		};
 		io->be_pending++;
 
-		q->bl_left -= range;
-		q->bl_pos += range;
-		while (range) {
-			size_t avail = q->bl_iov->iov_len - q->bl_off;
-
-			if (range < avail) {
-				q->bl_off += range;
-				break;
-			}
-			range -= avail;
-			q->bl_iov++;
-			q->bl_off = 0;
-		}
+		backlog_advance(q, range);
 		if (q->bl_left == 0)
 			q->backlog = NULL;
 		be_file_slot_issue(q, s);
@@ -253,6 +257,20 @@ int be_file_submit(struct be_queue *bq, struct be_io *io)
 		q->bl_off = 0;
 		q->bl_pos = io->offset;
 		q->bl_left = io->len;
+		if (be_file_inline_ok(q, io)) {
+			uint64_t n = be_file_inline(q, io);
+
+			if (n == io->len) {
+				/* Completed from reap(), like every request; efd written at kick.
+				 */
+				q->backlog = NULL;
+				be_done_ring_push(&q->done, io, 0);
+				q->inline_signal = true;
+				return 0;
+			}
+			/* A miss or a short transfer: io_uring moves the rest. */
+			backlog_advance(q, n);
+		}
 		backlog_issue(q);
 		return 0;
 	case BE_OP_FLUSH:
@@ -277,6 +295,11 @@ void be_file_kick(struct be_queue *bq)
 {
 	struct file_queue *q = to_fq(bq);
 
+	q->inline_budget = FILE_INLINE_BATCH;
+	if (q->inline_signal) {
+		q->inline_signal = false;
+		signal_efd(q);
+	}
 	if (io_uring_sq_ready(&q->ring)) {
 		int ret = io_uring_submit(&q->ring);
 

@@ -954,7 +954,7 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* The one pollable fd: note_fd, the limit timer, and the backend's fd when it has one. */
+/* The one pollable fd: the note, the limit timer, and the backend's fd when it has one. */
 static int queue_fd_init(struct blk_queue *q)
 {
 	int bfd = blk_stage_backend_fd(q->stq);
@@ -963,7 +963,7 @@ static int queue_fd_init(struct blk_queue *q)
 	q->poll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (q->poll_fd < 0)
 		return -errno;
-	ret = epoll_add(q->poll_fd, q->note_fd);
+	ret = epoll_add(q->poll_fd, q->note.fd);
 	if (ret == 0)
 		ret = epoll_add(q->poll_fd, q->timer_fd);
 	if (ret == 0 && bfd >= 0)
@@ -988,8 +988,8 @@ int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, v
 	q->poll_fd = -1;
 	q->timer_fd = -1;
 	fifo_init(&q->throttled);
-	q->note_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->note_fd < 0) {
+	q->note.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->note.fd < 0) {
 		ret = -errno;
 		goto err_destroy;
 	}
@@ -998,7 +998,7 @@ int blk_queue_create(struct blk_dev *d, unsigned depth, blk_req_done_fn *done, v
 		ret = -errno;
 		goto err_destroy;
 	}
-	ret = blk_stage_queue_create(d, depth, q->note_fd, req_stage_done, &q->stq);
+	ret = blk_stage_queue_create(d, depth, &q->note, req_stage_done, &q->stq);
 	if (ret < 0)
 		goto err_destroy;
 	ret = queue_fd_init(q);
@@ -1018,14 +1018,14 @@ void blk_queue_destroy(struct blk_queue *q)
 	if (!q)
 		return;
 	blk_stats_detach(q);
-	/* The stage first: it may wait for another queue still writing note_fd. */
+	/* The stage first: it may wait for another queue still signalling the note. */
 	blk_stage_queue_destroy(q->stq);
 	if (q->poll_fd >= 0)
 		close(q->poll_fd);
 	if (q->timer_fd >= 0)
 		close(q->timer_fd);
-	if (q->note_fd >= 0)
-		close(q->note_fd);
+	if (q->note.fd >= 0)
+		close(q->note.fd);
 	free(q);
 }
 
@@ -1042,30 +1042,17 @@ int blk_queue_fd(struct blk_queue *q)
 	return q->poll_fd;
 }
 
-static void note_signal(struct blk_queue *q)
-{
-	uint64_t one = 1;
-
-	/* Only fails when the counter would overflow, and then it is readable anyway. */
-	if (write(q->note_fd, &one, sizeof(one)) < 0)
-		return;
-}
-
 void blk_queue_kick(struct blk_queue *q)
 {
 	blk_stage_kick(q->stq);
 	/* A synchronous backend's results wait for a reap that no backend fd announces. */
 	if (blk_stage_sync(q->stq) && blk_queue_inflight(q))
-		note_signal(q);
+		blk_note_signal(&q->note);
 }
 
 void blk_queue_process(struct blk_queue *q)
 {
-	uint64_t cnt;
-
-	/* Clear the note first: one written after this re-arms the fd. */
-	if (read(q->note_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		log_warn("virtio-blk: queue eventfd read: %s", strerror(errno));
+	blk_note_take(&q->note);
 	blk_stage_process(q->stq);
 	limit_release(q);
 }

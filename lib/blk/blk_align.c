@@ -60,6 +60,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blk_note.h"
 #include "blk_sq.h"
 #include "internal/compiler.h"
 #include "internal/iov.h"
@@ -77,9 +78,9 @@ struct blk_stage_queue {
 	struct blk_dev *d;
 	struct blk_sq sq;
 	blk_stage_done_fn *done;
-	int note_fd;	     /* the owner's eventfd: written after a push to `wake` */
-	uint8_t *pool;	     /* pool_n bounce buffers of chunk bytes, one allocation */
-	uint8_t **pool_free; /* stack of free buffers */
+	struct blk_note *note; /* the owner's: signalled after a push to `wake` */
+	uint8_t *pool;	       /* pool_n bounce buffers of chunk bytes, one allocation */
+	uint8_t **pool_free;   /* stack of free buffers */
 	unsigned pool_n, pool_nfree;
 	uint64_t chunk;
 	struct fifo bwait; /* waiting for a bounce buffer (blk_stage_req.bwait_link) */
@@ -150,8 +151,8 @@ static int pool_init(struct blk_stage_queue *stq)
 	return 0;
 }
 
-int blk_stage_queue_create(struct blk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
-			   struct blk_stage_queue **out)
+int blk_stage_queue_create(struct blk_dev *d, unsigned depth, struct blk_note *note,
+			   blk_stage_done_fn *done, struct blk_stage_queue **out)
 {
 	struct blk_stage_queue *stq = calloc(1, sizeof(*stq));
 	int ret;
@@ -160,7 +161,7 @@ int blk_stage_queue_create(struct blk_dev *d, unsigned depth, int note_fd, blk_s
 		return -ENOMEM;
 	stq->d = d;
 	stq->done = done;
-	stq->note_fd = note_fd;
+	stq->note = note;
 	atomic_init(&stq->wake, NULL);
 	ret = blk_sq_init(&stq->sq, d->be, depth);
 	if (ret < 0)
@@ -217,15 +218,6 @@ void blk_stage_kick(struct blk_stage_queue *stq)
 
 /* ---- wake-ups ------------------------------------------------------------ */
 
-static void note_signal(int fd)
-{
-	uint64_t one = 1;
-
-	/* Only fails when the counter would overflow, and then it is readable anyway. */
-	if (write(fd, &one, sizeof(one)) < 0)
-		return;
-}
-
 /*
  * Give the requests a release granted (linked through next_granted) to their
  * queues and wake those queues.
@@ -254,7 +246,7 @@ static void handover(struct blk_dev *d, struct blk_rl_node *g)
 			sr->next_wait = old;
 		} while (!atomic_compare_exchange_weak_explicit(
 		    &stq->wake, &old, sr, memory_order_release, memory_order_relaxed));
-		note_signal(stq->note_fd);
+		blk_note_signal(stq->note);
 		g = next;
 	}
 	pthread_mutex_unlock(&d->handover_mu);

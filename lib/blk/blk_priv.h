@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "blk.h"
+#include "blk_note.h"
 #include "blk_stage.h"
 
 #define BLK_STATS_WORDS (sizeof(struct blk_stats) / sizeof(uint64_t))
@@ -41,13 +42,13 @@ struct blk_queue {
 	blk_req_done_fn *done;
 	void *opaque;
 	/*
-	 * The queue's one pollable fd (blk_queue_fd): an epoll set of note_fd
-	 * and the backend's fd, if it has one. note_fd is written by the stage
+	 * The queue's one pollable fd (blk_queue_fd): an epoll set of the note
+	 * and the backend's fd, if it has one. The note is signalled by the stage
 	 * (another queue's release handed us a request) and by blk_queue_kick
 	 * for a synchronous backend, whose results no fd announces.
 	 */
 	int poll_fd;
-	int note_fd;
+	struct blk_note note;
 	/* Backend error log rate limit: at most one line per second per queue. */
 	bool logged;
 	struct timespec log_last;

@@ -20,6 +20,7 @@
 #include "blk.h"
 
 struct blk_stage_queue;
+struct blk_note;
 struct blk_stage_req;
 
 /* One operation on the backend's bytes [off, off+len) (off includes the range start). */
@@ -39,13 +40,13 @@ typedef void blk_stage_done_fn(struct blk_stage_req *sr, const struct be_io *las
 
 /*
  * Create the stage for one engine queue of device d: a backend queue of depth
- * requests, bounce buffers if d->pad. note_fd: an eventfd the stage writes
+ * requests, bounce buffers if d->pad. note: the stage signals it
  * (from any thread) when blk_stage_process has work that no backend
  * completion will announce; owned by the caller and open until
  * blk_stage_queue_destroy returns. Returns 0 or -errno.
  */
-int blk_stage_queue_create(struct blk_dev *d, unsigned depth, int note_fd, blk_stage_done_fn *done,
-			   struct blk_stage_queue **out);
+int blk_stage_queue_create(struct blk_dev *d, unsigned depth, struct blk_note *note,
+			   blk_stage_done_fn *done, struct blk_stage_queue **out);
 
 /*
  * Destroy; nothing may be in flight. Waits for another queue's thread that

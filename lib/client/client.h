@@ -50,7 +50,8 @@
 #define CLIENT_SEG_CAP		   (1u << 30)		 /* split descriptors above this */
 #define CLIENT_DEFAULT_QUEUE_SIZE  256u
 #define CLIENT_DEFAULT_BUFFER_SIZE (64u << 20)
-#define CLIENT_IO_DEFAULT_MS	   30000u /* request deadline when timeout_ms is 0 */
+#define CLIENT_IO_DEFAULT_MS	   30000u   /* request deadline when timeout_ms is 0 */
+#define CLIENT_POLL_US_MAX	   1000000u /* vblk_options.poll_us: one second */
 /*
  * Unit of device addressing when addresses are not linear (dev->dma_phys,
  * the PCI transport's 2 MiB hugepages): physically contiguous inside, maybe
@@ -94,6 +95,8 @@ struct vblk_queue {
 	struct client_req *reqs;
 	unsigned nreqs;
 	unsigned pending; /* submitted, not reaped */
+	/* the poll window now, at most opts.poll_us (adapted in queue.c) */
+	uint64_t poll_ns;
 	/* free requests; requests waiting for ring space; completed without the device */
 	struct fifo free, fifo, done;
 	/* shared-region placement */

@@ -161,10 +161,11 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	    (!(o.flags & VBLK_OPEN_PACKED_RING) && (o.queue_size & (o.queue_size - 1))) ||
 	    o.num_queues > VHOST_USER_VRING_IDX_MASK + 1 || o.buffer_size > (1ull << 40) ||
 	    (o.flags & ~(VBLK_OPEN_PACKED_RING | VBLK_OPEN_QUEUES_UP_TO | VBLK_OPEN_INTERRUPTS)) ||
-	    !reserved_zero(&o)) {
+	    o.poll_us > CLIENT_POLL_US_MAX || !reserved_zero(&o)) {
 		client_set_error(
 		    &o, "invalid options (queue size must be <= 32768, and a power of two for "
-			"a split ring; unknown flags and reserved words must be zero)");
+			"a split ring; poll_us <= 1000000; unknown flags and reserved words "
+			"must be zero)");
 		return -EINVAL;
 	}
 
@@ -207,6 +208,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		struct vblk_queue *q = &dev->queues[i];
 		q->dev = dev;
 		q->index = i;
+		q->poll_ns = o.poll_us * 1000u; /* the full window first: queue.c adapts it */
 		q->kick_fd = q->call_fd = q->irq_fd = q->wake_fd = -1;
 		q->nreqs = 2 * o.queue_size;
 		layout_queue(q, o.queue_size, dev->packed, dev->tr != &client_transport_vhost_user,

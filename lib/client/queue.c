@@ -13,8 +13,12 @@
  * Deadline: a request the device holds longer than dev->io_timeout_ms makes
  * vblk_queue_poll() stop the device (transport abandon) and fail what every
  * queue holds with -ETIMEDOUT. Adding a request to the ring stamps a coarse
- * clock (the FIFO does not count); the requests are scanned only when a poll finds nothing and the
- * earliest deadline known from the last scan has come (q->next_check_ms).
+ * clock (the FIFO does not count); the requests are scanned only when a
+ * poll finds nothing and the earliest deadline known from the last scan has
+ * come (q->next_check_ms).
+ *
+ * Polling (vblk_options.poll_us): vblk_queue_wait() spins on the used ring
+ * with notifications suppressed before it sleeps; see poll_window().
  */
 #include <errno.h>
 #include <time.h>
@@ -577,23 +581,118 @@ static int wait_slice(const struct vblk_queue *q, int timeout_ms)
 	return left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
+/* How often a poll window asks the transport whether the device went (a syscall). */
+#define POLL_GONE_CHECK_NS 1000000u
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Let a sibling hyperthread (or the device's thread) run while we spin. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/*
+ * Spin on the used ring until a chain is there, end_ns passes or the device
+ * goes, with used-buffer notifications suppressed meanwhile (virtio 1.3
+ * §2.7.10 flags / used_event, §2.8.10 driver event suppression): the device
+ * skips its signal and we skip the wake-up. The caller's next
+ * vblk_queue_poll() reaps and re-enables them, looking once more after
+ * re-enabling (the race of §2.7.10), so nothing is lost before it sleeps.
+ */
+static void poll_window(struct vblk_queue *q, uint64_t end_ns)
+{
+	uint64_t next_check = now_ns() + POLL_GONE_CHECK_NS;
+
+	vq_drv_disable_cb(&q->vq);
+	for (unsigned spin = 1; !vq_drv_more_used(&q->vq); spin++) {
+		uint64_t now;
+
+		cpu_relax();
+		/* The clock is cheap (vDSO) but not free: look every few spins. */
+		if (spin % 16)
+			continue;
+		now = now_ns();
+		if (now >= end_ns)
+			return;
+		/* A device that hung up completes nothing more: stop polling for it. */
+		if (now >= next_check) {
+			if (disconnected(q->dev, true))
+				return;
+			next_check = now + POLL_GONE_CHECK_NS;
+		}
+	}
+}
+
+/*
+ * After a wait that polled and then had to sleep, waited_ns after the
+ * window opened: QEMU's poll-max-ns heuristic (util/aio-posix.c). A
+ * completion that came later than poll_us would not have been caught by
+ * any window: stop polling. One that came within poll_us would have been
+ * caught by a longer one: double the window (from 4 us).
+ */
+static void poll_adapt(struct vblk_queue *q, uint64_t waited_ns)
+{
+	uint64_t max = q->dev->opts.poll_us * 1000u;
+
+	if (waited_ns > max)
+		q->poll_ns = 0;
+	else if (waited_ns > q->poll_ns)
+		q->poll_ns = q->poll_ns ? VBLK_MIN(q->poll_ns * 2, max) : VBLK_MIN(4000u, max);
+}
+
 int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max, int timeout_ms)
 {
+	/* timeout_ms bounds the whole call: the poll window and every sleep. */
+	uint64_t start = now_ns();
+	uint64_t end = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;
+	bool polled = !q->dev->opts.poll_us, windowed = false, slept = false;
+
 	for (;;) {
-		int n = vblk_queue_poll(q, c, max);
-		if (n != 0)
+		int n = vblk_queue_poll(q, c, max), left = -1;
+		if (n != 0) {
+			if (windowed && slept)
+				poll_adapt(q, now_ns() - start);
 			return n;
-		int slice = wait_slice(q, timeout_ms);
+		}
+		/* Once per call, and only for requests the device holds. */
+		if (!polled && vq_drv_inflight(&q->vq) && end > start) {
+			uint64_t win = start + q->poll_ns;
+			polled = windowed = true;
+			/* A window adapted down to 0 still learns from this wait. */
+			if (q->poll_ns) {
+				poll_window(q, win < end ? win : end);
+				continue;
+			}
+		}
+		if (timeout_ms >= 0) {
+			uint64_t now = now_ns();
+			if (now >= end)
+				return 0;
+			/* Round up: waking before the deadline would only sleep again. */
+			left = (int)((end - now + 999999u) / 1000000u);
+		}
+		slept = true;
+		/* No longer than until a request may miss its deadline: poll notices. */
+		int slice = wait_slice(q, left);
 		n = q->dev->tr->wait(q, slice);
 		/* The device went: the next poll fails what the queue held. */
 		if (n == -ENOTCONN)
 			mark_disconnected(q->dev);
 		else if (n < 0)
 			return n;
-		if (n == 0 && slice == timeout_ms)
+		/* Woken for a deadline check (slice < left): round again, end bounds the call. */
+		if (n == 0 && slice == left)
 			return vblk_queue_poll(q, c, max);
-		/* Woken for a deadline check: the rest of the caller's timeout remains. */
-		if (n == 0 && timeout_ms >= 0)
-			timeout_ms -= slice;
 	}
 }

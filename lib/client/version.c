@@ -15,7 +15,8 @@
 
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(struct vblk_options) == 112, "vblk_options: ABI size (LP64)");
-_Static_assert(offsetof(struct vblk_options, reserved) == 48, "vblk_options: reserved (LP64)");
+_Static_assert(offsetof(struct vblk_options, poll_us) == 48, "vblk_options: poll_us (LP64)");
+_Static_assert(offsetof(struct vblk_options, reserved) == 56, "vblk_options: reserved (LP64)");
 _Static_assert(sizeof(struct vblk_info) == 136, "vblk_info: ABI size (LP64)");
 _Static_assert(offsetof(struct vblk_info, reserved) == 72, "vblk_info: reserved (LP64)");
 _Static_assert(sizeof(struct vblk_completion) == 16, "vblk_completion: ABI size (LP64)");

@@ -17,6 +17,9 @@
  * only eventfds are accepted, and they are made non-blocking, so a front
  * end that drains its own kick fd, or fills its call eventfd's counter,
  * cannot wedge a queue thread (vu_check_eventfd).
+ *
+ * With polling on (vu_server_set_poll), a thread about to sleep first spins
+ * on its ring for an adaptive window with kicks off (queue_wait).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vblk/spec/virtio_types.h>
@@ -193,6 +197,127 @@ static bool queue_take_kick(struct vu_queue *q, uint32_t events)
 	return false;
 }
 
+/*
+ * QEMU's AioContext polling defaults (util/aio-posix.c): the first window
+ * once polling pays, and the factor it grows by.
+ */
+#define VU_POLL_START_NS 4000
+#define VU_POLL_GROW	 2
+
+void vu_server_set_poll(struct vu_server *srv, unsigned max_us)
+{
+	srv->poll_max_ns = (uint64_t)max_us * 1000;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	/* The vDSO answers: no system call in the polling loop. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * QEMU's adjust_polling_time(): waited is how long the wait took, polling
+ * and sleeping. Within the window is the sweet spot; past it but within
+ * the bound, polling a little longer would have caught the work, so the
+ * window grows; past the bound (the queue went idle), polling is wasted
+ * and the window drops to nothing, so an idle queue costs no CPU.
+ */
+static void queue_poll_adapt(struct vu_queue *q, uint64_t waited)
+{
+	if (waited <= q->poll_ns)
+		return;
+	if (waited > q->poll_max_ns) {
+		q->poll_ns = 0;
+	} else if (q->poll_ns < q->poll_max_ns) {
+		q->poll_ns = q->poll_ns ? q->poll_ns * VU_POLL_GROW : VU_POLL_START_NS;
+		if (q->poll_ns > q->poll_max_ns)
+			q->poll_ns = q->poll_max_ns;
+	}
+}
+
+/* Something only a sleeping wait serves: a stop request, a shrunk mapping, a broken ring. */
+static bool queue_poll_interrupted(struct vu_queue *q)
+{
+	return atomic_load_explicit(&q->stop_req, memory_order_relaxed) ||
+	       atomic_load_explicit(&q->srv->mem_fault, memory_order_relaxed) ||
+	       atomic_load_explicit(&q->broken, memory_order_relaxed);
+}
+
+/*
+ * Spin until deadline on the avail ring (a plain load) and, while requests
+ * are in flight, on the epoll set without a timeout (their completions
+ * arrive on the device's fd; with nothing in flight none can, so the loop
+ * makes no system call). Returns the events epoll_wait found, or 0 with
+ * *ring set when buffers are available, or 0 when the window ran out or
+ * something needs the sleeping wait (queue_poll_interrupted).
+ */
+static int queue_poll(struct vu_queue *q, struct epoll_event *ev, int nev, uint64_t deadline,
+		      bool *ring)
+{
+	const struct vu_dev_ops *ops = q->srv->ops;
+
+	for (;;) {
+		int n;
+
+		/*
+		 * First: a ring that is never empty (one whose completions make
+		 * buffers available) would otherwise keep the stop fd unread.
+		 */
+		if (queue_poll_interrupted(q))
+			return 0;
+		if (vq_dev_avail(&q->vq)) {
+			*ring = true;
+			return 0;
+		}
+		if (ops->queue_inflight(q->qdev)) {
+			n = epoll_wait(q->epfd, ev, nev, 0);
+			if (n)
+				return n;
+		}
+		if (now_ns() >= deadline)
+			return 0;
+	}
+}
+
+/*
+ * Wait for work: epoll_wait on the queue's fds, without a timeout unless
+ * block. With polling on and poll set, first poll for the current window
+ * (queue_poll); then, before sleeping, kicks go back on and the ring is
+ * looked at once more (the race of virtio 1.3 §2.7.10, §2.8.10), which
+ * vq_dev_poll_stop does. Returns what epoll_wait returns, or 0 with *ring
+ * set when buffers are available.
+ */
+static int queue_wait(struct vu_queue *q, struct epoll_event *ev, int nev, bool block, bool poll,
+		      bool *ring)
+{
+	uint64_t start;
+	int n;
+
+	*ring = false;
+	if (!block || !q->poll_max_ns)
+		return epoll_wait(q->epfd, ev, nev, block ? -1 : 0);
+	start = now_ns();
+	if (poll && q->poll_ns && !queue_poll_interrupted(q)) {
+		vq_dev_poll_start(&q->vq);
+		n = queue_poll(q, ev, nev, start + q->poll_ns, ring);
+		if (n || *ring)
+			return n;
+	}
+	if (q->vq.polling && vq_dev_poll_stop(&q->vq) &&
+	    !atomic_load_explicit(&q->broken, memory_order_relaxed)) {
+		*ring = true;
+		queue_poll_adapt(q, now_ns() - start);
+		return 0;
+	}
+	n = epoll_wait(q->epfd, ev, nev, -1);
+	if (n > 0)
+		queue_poll_adapt(q, now_ns() - start);
+	return n;
+}
+
 static void *queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
@@ -217,13 +342,17 @@ static void *queue_thread(void *arg)
 	for (;;) {
 		struct epoll_event ev[3];
 		unsigned inflight = ops->queue_inflight(q->qdev);
-		bool kicked = false;
+		bool kicked = false, block;
 		int n;
 
 		if (stopping && inflight == 0)
 			break;
-		/* A device that stopped at its batch bound goes on after a look at the fds. */
-		n = epoll_wait(q->epfd, ev, ARRAY_SIZE(ev), more && !stopping ? 0 : -1);
+		/*
+		 * A device that stopped at its batch bound goes on after a look at
+		 * the fds; a stopping queue only waits for its completions.
+		 */
+		block = !more || stopping;
+		n = queue_wait(q, ev, ARRAY_SIZE(ev), block, !stopping, &kicked);
 		if (n < 0) {
 			if (errno != EINTR)
 				log_err("queue %u: epoll_wait: %s", q->index, strerror(errno));
@@ -258,6 +387,9 @@ static void *queue_thread(void *arg)
 		       ops->queue_kick(q->qdev);
 		queue_notify(q);
 	}
+	/* Leave the ring with kicks on, for the next start or the next back end. */
+	if (q->vq.polling)
+		(void)vq_dev_poll_stop(&q->vq);
 	queue_notify(q);
 	return NULL;
 }
@@ -424,6 +556,9 @@ static int queue_start(struct vu_queue *q)
 		goto err_close_ep;
 	q->pushed = false;
 	q->stop_inflight = 0;
+	q->poll_max_ns = srv->poll_max_ns;
+	q->poll_ns = 0;
+	atomic_store(&q->stop_req, false);
 	ret = -pthread_create(&q->thread, NULL, queue_thread, q);
 	if (ret)
 		goto err_close_ep;
@@ -449,6 +584,7 @@ void vu_queue_stop(struct vu_queue *q)
 {
 	if (!q->running)
 		return;
+	atomic_store(&q->stop_req, true); /* a polling thread makes no system call */
 	signal_fd(q->stop_fd);
 	pthread_join(q->thread, NULL);
 	/* The stop a migration makes (vhost-user.rst "Migration") drains like any other. */

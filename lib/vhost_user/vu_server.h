@@ -133,6 +133,17 @@ void vu_server_status(const struct vu_server *srv, struct vu_server_status *st);
  */
 int vu_server_config_changed(struct vu_server *s);
 
+/*
+ * Let each queue thread poll its ring (and, with requests in flight, the
+ * device's completion fd) for up to max_us microseconds after it goes idle
+ * before it sleeps, with the driver's kicks off while it polls (0, the
+ * default: never poll). The window adapts as QEMU's AioContext polling:
+ * it grows while work keeps arriving just after it, and drops to nothing
+ * once the queue is idle, so an idle queue costs no CPU. Takes effect at
+ * the next start of each queue; call it before vu_server_run.
+ */
+void vu_server_set_poll(struct vu_server *srv, unsigned max_us);
+
 /* Free everything (drains queues first if still running). Accepts NULL. */
 void vu_server_destroy(struct vu_server *srv);
 

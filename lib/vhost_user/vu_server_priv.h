@@ -123,7 +123,13 @@ struct vu_queue {
 	int stop_fd;
 	int epfd;
 	void *qdev;
-	bool pushed;		/* queue thread: pushes since the last notify decision */
+	bool pushed; /* queue thread: pushes since the last notify decision */
+	/*
+	 * Adaptive polling (vu_queue.c queue_wait): poll_max_ns is the
+	 * server's, copied at start; poll_ns the current window (queue thread).
+	 */
+	uint64_t poll_max_ns, poll_ns;
+	atomic_bool stop_req;	/* vu_queue_stop asked: a polling thread looks at it */
 	unsigned stop_inflight; /* queue thread: in flight when told to stop; read after join */
 	struct vu_queue_log log;
 };
@@ -158,6 +164,9 @@ struct vu_server {
 
 	/* conn_fd >= 0, published for vu_server_status (any thread). */
 	atomic_bool connected;
+
+	/* vu_server_set_poll: the bound of each queue's polling window, 0 = off. */
+	uint64_t poll_max_ns;
 
 	/* vu_server_create_conn: no listening socket; run ends with the connection. */
 	bool one_conn;

@@ -178,11 +178,34 @@ bool vq_dev_need_notify(struct vq_dev *vq)
 
 void vq_dev_disable_kicks(struct vq_dev *vq)
 {
-	vq_dev_ops(vq)->disable_kicks(vq);
+	if (!vq->polling)
+		vq_dev_ops(vq)->disable_kicks(vq);
 }
 
 bool vq_dev_enable_kicks(struct vq_dev *vq)
 {
+	/* Polling: kicks stay off, the caller only learns whether to pop again. */
+	if (vq->polling)
+		return vq_dev_ops(vq)->avail(vq);
+	return vq_dev_ops(vq)->enable_kicks(vq);
+}
+
+void vq_dev_poll_start(struct vq_dev *vq)
+{
+	if (vq->polling)
+		return;
+	vq->polling = true;
+	vq_dev_ops(vq)->hold_kicks(vq);
+}
+
+bool vq_dev_avail(struct vq_dev *vq)
+{
+	return vq_dev_ops(vq)->avail(vq);
+}
+
+bool vq_dev_poll_stop(struct vq_dev *vq)
+{
+	vq->polling = false;
 	return vq_dev_ops(vq)->enable_kicks(vq);
 }
 

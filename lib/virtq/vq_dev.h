@@ -103,6 +103,7 @@ struct vq_dev {
 	uint16_t signalled_used; /* used position at the last interrupt (linear, packed) */
 	bool signalled_used_valid;
 	uint16_t inflight; /* buffers popped, not yet pushed */
+	bool polling;	   /* between vq_dev_poll_start and vq_dev_poll_stop */
 	bool broken;
 	bool broken_logged;
 
@@ -238,6 +239,29 @@ void vq_dev_disable_kicks(struct vq_dev *vq);
  * §2.8.10).
  */
 bool vq_dev_enable_kicks(struct vq_dev *vq);
+
+/*
+ * The device polls the ring instead of waiting for kicks: kicks are off
+ * (split: VIRTQ_USED_F_NO_NOTIFY, or with EVENT_IDX an avail_event the
+ * driver cannot reach; packed: DISABLE, §2.7.10, §2.8.10) and stay off
+ * through pops and disable/enable_kicks, whose enable then only looks
+ * whether buffers are available, until vq_dev_poll_stop.
+ */
+void vq_dev_poll_start(struct vq_dev *vq);
+
+/*
+ * Is a buffer available? A plain look at the ring, cheap enough to spin on
+ * (no barrier: a buffer seen late is seen on the next look, and
+ * vq_dev_poll_stop closes the race before the device sleeps).
+ */
+bool vq_dev_avail(struct vq_dev *vq);
+
+/*
+ * Stop polling: kicks on again as vq_dev_enable_kicks does, and the same
+ * answer — true if buffers are available, so pop before sleeping. Also
+ * right when not polling.
+ */
+bool vq_dev_poll_stop(struct vq_dev *vq);
 
 /* Buffers the start queued for resubmission that pop has not returned yet. */
 unsigned vq_dev_resubmit_pending(const struct vq_dev *vq);

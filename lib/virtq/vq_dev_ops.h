@@ -36,6 +36,10 @@ struct vq_dev_ops {
 	bool (*need_notify)(struct vq_dev *vq);
 	void (*disable_kicks)(struct vq_dev *vq);
 	bool (*enable_kicks)(struct vq_dev *vq);
+	/* vq_dev_poll_start: no kicks at all, EVENT_IDX or not. */
+	void (*hold_kicks)(struct vq_dev *vq);
+	/* Is a buffer available at last_avail_idx? A plain load, no barrier. */
+	bool (*avail)(struct vq_dev *vq);
 };
 
 /*
@@ -49,6 +53,7 @@ struct vq_dev_ops {
 		.inflight_start = p##_inflight_start, .pop_resubmit = p##_pop_resubmit,            \
 		.pop = p##_pop, .push = p##_push, .need_notify = p##_need_notify,                  \
 		.disable_kicks = p##_disable_kicks, .enable_kicks = p##_enable_kicks,              \
+		.hold_kicks = p##_hold_kicks, .avail = p##_avail,                                  \
 	}
 
 extern const struct vq_dev_ops vq_dev_split_ops;

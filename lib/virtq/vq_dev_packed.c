@@ -279,9 +279,10 @@ static int packed_pop(struct vq_dev *vq, struct vq_chain *c, uint16_t *idp)
 	/*
 	 * §2.8.10: with EVENT_IDX ask for a kick when the next slot becomes
 	 * available, as the split ring keeps avail_event at last_avail_idx.
-	 * A hint; enable_kicks has the barrier that closes the race.
+	 * A hint; enable_kicks has the barrier that closes the race. While
+	 * the device polls, kicks stay disabled (packed_hold_kicks).
 	 */
-	if (vq->event_idx)
+	if (vq->event_idx && !vq->polling)
 		vq_packed_event_write(p->device_event,
 				      vq_packed_off_wrap(vq->last_avail_idx, p->avail_wrap),
 				      VIRTQ_PACKED_EVENT_FLAG_DESC);
@@ -381,10 +382,23 @@ static void packed_disable_kicks(struct vq_dev *vq)
 				      VIRTQ_PACKED_EVENT_FLAG_DISABLE);
 }
 
+/* §2.8.10: DISABLE is valid with or without EVENT_IDX. */
+static void packed_hold_kicks(struct vq_dev *vq)
+{
+	vq_packed_event_write(vq->packed_ring.device_event, 0, VIRTQ_PACKED_EVENT_FLAG_DISABLE);
+}
+
+/* A plain look at the next slot's flags, for polling; the caller orders it if it must. */
+static bool packed_avail(struct vq_dev *vq)
+{
+	uint16_t flags =
+	    vblk_le16_to_cpu(READ_ONCE(vq->packed_ring.desc[vq->last_avail_idx].flags));
+
+	return vq_packed_desc_is_avail(flags, vq->packed_ring.avail_wrap);
+}
+
 static bool packed_enable_kicks(struct vq_dev *vq)
 {
-	uint16_t flags;
-
 	if (vq->event_idx)
 		vq_packed_event_write(
 		    vq->packed_ring.device_event,
@@ -400,8 +414,7 @@ static bool packed_enable_kicks(struct vq_dev *vq)
 	 * and both wait.
 	 */
 	smp_mb();
-	flags = vblk_le16_to_cpu(READ_ONCE(vq->packed_ring.desc[vq->last_avail_idx].flags));
-	return vq_packed_desc_is_avail(flags, vq->packed_ring.avail_wrap);
+	return packed_avail(vq);
 }
 
 static int packed_inflight_start(struct vq_dev *vq, uint32_t base)

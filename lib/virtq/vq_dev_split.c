@@ -194,10 +194,12 @@ static int split_pop(struct vq_dev *vq, struct vq_chain *c, uint16_t *headp)
 	 * avail_event, so asking for "the entry after the one just consumed"
 	 * keeps kicks coming (QEMU and libvhost-user do the same). The store
 	 * is a hint; vq_dev_enable_kicks has the barrier that closes the race.
+	 * While the device polls, the event trails what we consumed instead
+	 * (split_hold_kicks), so no kick comes for the buffers we poll for.
 	 */
 	if (vq->event_idx)
 		WRITE_ONCE(*virtq_avail_event(s->used, vq->num),
-			   vblk_cpu_to_le16(vq->last_avail_idx));
+			   vblk_cpu_to_le16(vq->last_avail_idx - (vq->polling ? 1 : 0)));
 	return 1;
 }
 
@@ -284,10 +286,33 @@ static void split_disable_kicks(struct vq_dev *vq)
 		WRITE_ONCE(vq->split.used->flags, vblk_cpu_to_le16(VIRTQ_USED_F_NO_NOTIFY));
 }
 
+/*
+ * §2.7.10 gives no flag to turn kicks off under EVENT_IDX (the driver then
+ * ignores VIRTQ_USED_F_NO_NOTIFY), but the driver kicks only when avail->idx
+ * moves past avail_event: one entry behind what we consumed is a position
+ * it cannot pass until it has made 2^16 buffers available, and it cannot
+ * run more than the queue size ahead of us (§2.7).
+ */
+static void split_hold_kicks(struct vq_dev *vq)
+{
+	struct vq_dev_split *s = &vq->split;
+
+	if (vq->event_idx)
+		WRITE_ONCE(*virtq_avail_event(s->used, vq->num),
+			   vblk_cpu_to_le16((uint16_t)(vq->last_avail_idx - 1)));
+	else
+		WRITE_ONCE(s->used->flags, vblk_cpu_to_le16(VIRTQ_USED_F_NO_NOTIFY));
+}
+
+/* A plain look at avail->idx, for polling; the caller orders it if it must. */
+static bool split_avail(struct vq_dev *vq)
+{
+	return vblk_le16_to_cpu(READ_ONCE(vq->split.avail->idx)) != vq->last_avail_idx;
+}
+
 static bool split_enable_kicks(struct vq_dev *vq)
 {
 	struct vq_dev_split *s = &vq->split;
-	uint16_t avail_idx;
 
 	if (vq->event_idx)
 		/* Kick for the first entry we have not consumed. */
@@ -302,8 +327,7 @@ static bool split_enable_kicks(struct vq_dev *vq)
 	 * while we see no new entry, and both wait.
 	 */
 	smp_mb();
-	avail_idx = vblk_le16_to_cpu(READ_ONCE(s->avail->idx));
-	return avail_idx != vq->last_avail_idx;
+	return split_avail(vq);
 }
 
 static uint32_t split_get_base(const struct vq_dev *vq)

@@ -6,6 +6,7 @@
 #   (an existing $TMP/disk.img keeps its data; BACKEND_UNMAP=1: qsd honours
 #   discard and unmapping write-zeroes, as vblkd always does)
 # Exit 77 (skip) when the selected back end is not available.
+# VBLKD_DISK_OPTS=,OPT,...: more --disk options for vblkd.
 # VBLK_TEST_PACKED=1: every vblk command the test runs gets --packed (a shim
 # in $TMP stands in for $VBLK).
 
@@ -73,7 +74,7 @@ start_backend() {
 		;;
 	vblkd)
 		[ -n "$VBLKD" ] && [ -x "$VBLKD" ] || { echo "SKIP: VBLKD not set"; exit 77; }
-		"$VBLKD" --socket "$SOCK" --disk "$IMG,queues=$2,serial=vblk-test" \
+		"$VBLKD" --socket "$SOCK" --disk "$IMG,queues=$2,serial=vblk-test${VBLKD_DISK_OPTS:-}" \
 			>"$TMP/backend.log" 2>&1 &
 		BACKEND_PID=$!
 		SERIAL=vblk-test

@@ -29,8 +29,14 @@ int main(void)
 	CHECK_EQ(vblk_open("/nonexistent/vblk-test.sock", NULL, &dev), -ENOENT);
 	CHECK(strstr(vblk_get_error(), "/nonexistent/vblk-test.sock") != NULL);
 	/* Reserved words must be zero: room for options a newer header adds. */
-	o.reserved[7] = 1;
+	o.reserved[6] = 1;
 	CHECK_EQ(vblk_open("/nonexistent/vblk-test.sock", &o, &dev), -EINVAL);
 	CHECK(dev == NULL);
+	/* A poll window above the documented bound is refused before connecting. */
+	o.reserved[6] = 0;
+	o.poll_us = 1000001;
+	CHECK_EQ(vblk_open("/nonexistent/vblk-test.sock", &o, &dev), -EINVAL);
+	o.poll_us = 1000000;
+	CHECK_EQ(vblk_open("/nonexistent/vblk-test.sock", &o, &dev), -ENOENT);
 	return 0;
 }

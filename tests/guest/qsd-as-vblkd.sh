@@ -5,10 +5,11 @@
 # vblkd disk options map to qsd's: queues=N -> num-queues=N, ro ->
 # writable=off, serial= is dropped (the export has none), the limits
 # (iops=, iops-rd=, iops-wr=, bps*=, *-burst=) become a throttle group,
-# locking=on|off goes to the file driver; any other OPTS are appended to
-# qsd's --export option (e.g. logical-block-size=4096). A disk
-# nbd+unix:///?socket=PATH is served through qsd's NBD client instead of
-# the file driver.
+# locking=on|off goes to the file driver, poll-us=N becomes an iothread
+# with poll-max-ns=N*1000 (the AioContext polling vblkd copies); any other
+# OPTS are appended to qsd's --export option (e.g. logical-block-size=4096).
+# A disk nbd+unix:///?socket=PATH is served through qsd's NBD client
+# instead of the file driver.
 # Used by the guest harness (VBLK_GUEST_BACKEND=vblkd
 # VBLKD=tests/guest/qsd-as-vblkd.sh tests/guest/test_guest_basic.sh) and by
 # the conformance runner (build/tests/conformance/conformance
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$sock" ] && [ -n "$disk" ] || { echo "usage: $0 --socket SOCK --disk IMG[,OPTS]" >&2; exit 2; }
 img=${disk%%,*}
-writable=on opts="" fileopts="" tg="" burst=()
+writable=on opts="" fileopts="" tg="" burst=() iot=()
 if [ "$img" != "$disk" ]; then
     IFS=, read -ra words <<<"${disk#*,}"
     for o in "${words[@]}"; do
@@ -47,6 +48,8 @@ if [ "$img" != "$disk" ]; then
             bps-rd=*) tg+=",x-bps-read=$(numfmt --from=iec "${o#*=}")" ;;
             bps-wr=*) tg+=",x-bps-write=$(numfmt --from=iec "${o#*=}")" ;;
             *-burst=*) burst+=("$o") ;;
+            poll-us=*) iot=(--object "iothread,id=iot0,poll-max-ns=$((${o#*=} * 1000))")
+                       opts+=",iothread=iot0" ;;
             *) opts+=",$o" ;;
         esac
     done
@@ -74,6 +77,7 @@ qmp=$sock.qmp
     --blockdev "$file" \
     --blockdev "driver=raw,node-name=disk0,file=file0" \
     "${throttle[@]}" \
+    "${iot[@]}" \
     --export "type=vhost-user-blk,id=exp0,node-name=$node,addr.type=unix,addr.path=$sock,writable=$writable$opts" &
 qpid=$!
 resize() {

@@ -28,6 +28,7 @@
 struct cli {
 	unsigned open_flags; /* VBLK_OPEN_* */
 	unsigned timeout_ms; /* vblk_options.timeout_ms; 0 = the library's default */
+	unsigned poll_us;    /* vblk_options.poll_us (--poll-us); 0 = sleep at once */
 };
 
 /* A runtime failure: "vblk: <message>" on stderr, exit 1. */
@@ -47,7 +48,7 @@ uint64_t parse_size(const char *what, const char *s);
 unsigned parse_count(const char *what, const char *s, unsigned max);
 
 /* getopt_long ids of the options every command takes; a command's own start at OPT_OWN. */
-enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_INTX, OPT_OWN = 0x200 };
+enum { OPT_PACKED = 0x100, OPT_TIMEOUT, OPT_INTX, OPT_POLL_US, OPT_OWN = 0x200 };
 #define OPT_OWN_MAX 16 /* most options of one command */
 
 /*

@@ -104,6 +104,7 @@ struct bench {
 	double runtime;
 	uint64_t requests; /* per queue; 0 = until runtime */
 	unsigned segments; /* data buffers per request (iovecs), >= 1 */
+	unsigned poll_us;  /* --poll-us, for the report */
 };
 
 /* Results per direction: [DIR_READ] and [DIR_WRITE]. */
@@ -418,8 +419,28 @@ static struct json_object *json_dir(const struct bench *b, const struct hist *h,
 	return o;
 }
 
+/*
+ * vblk's own member of the job: requests completed on each queue, so a
+ * caller can tell that every queue carried its share.
+ */
+static struct json_object *json_queues(const struct bench *b, const struct worker *w)
+{
+	struct json_object *a = jarr();
+
+	for (unsigned i = 0; i < b->queues; i++) {
+		struct json_object *q = jobj();
+
+		jset_u64(q, "queue", i);
+		jset_u64(q, "requests", w[i].ios[DIR_READ] + w[i].ios[DIR_WRITE]);
+		if (json_object_array_add(a, q))
+			die("out of memory");
+	}
+	return a;
+}
+
 /* docs/json.md, "vblk bench --json": fio's --output-format=json layout, one job. */
-static void print_json(const struct bench *b, const struct hist *h, double secs)
+static void print_json(const struct bench *b, const struct worker *w, const struct hist *h,
+		       double secs)
 {
 	struct json_object *o = jobj(), *jobs = jarr(), *job = jobj(), *opts = jobj();
 	char v[32];
@@ -442,9 +463,12 @@ static void print_json(const struct bench *b, const struct hist *h, double secs)
 	jset_str(opts, "queues", v);
 	snprintf(v, sizeof(v), "%g", b->runtime);
 	jset_str(opts, "runtime", v);
+	snprintf(v, sizeof(v), "%u", b->poll_us);
+	jset_str(opts, "poll_us", v);
 	jset(job, "job options", opts);
 	jset(job, "read", json_dir(b, &h[DIR_READ], secs));
 	jset(job, "write", json_dir(b, &h[DIR_WRITE], secs));
+	jset(job, "vblk_queues", json_queues(b, w));
 	if (json_object_array_add(jobs, job))
 		die("out of memory");
 	jset(o, "jobs", jobs);
@@ -499,6 +523,7 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 		dev_open_with(cli, &d, sock, &o);
 	}
 	b.v = d.v;
+	b.poll_us = cli->poll_us;
 	vblk_get_info(d.v, &b.info);
 	if (b.bs % b.info.logical_block_size || b.bs > b.info.max_transfer)
 		die("--bs must be a multiple of %u and at most %zu", b.info.logical_block_size,
@@ -540,12 +565,12 @@ int cmd_bench(struct cli *cli, int argc, char **argv)
 
 	double secs = (double)ns_between(&t0, &t1) / 1e9;
 	if (json) {
-		print_json(&b, h, secs);
+		print_json(&b, w, h, secs);
 	} else {
 		double mean_us = h[2].n ? (double)h[2].sum_ns / h[2].n / 1000.0 : 0;
 
-		printf("%s bs=%" PRIu64 " iodepth=%u queues=%u runtime=%.2fs\n", modes[b.mode],
-		       b.bs, b.iodepth, b.queues, secs);
+		printf("%s bs=%" PRIu64 " iodepth=%u queues=%u poll-us=%u runtime=%.2fs\n",
+		       modes[b.mode], b.bs, b.iodepth, b.queues, b.poll_us, secs);
 		printf("  IOPS:    %.0f\n", h[2].n / secs);
 		printf("  MiB/s:   %.2f\n", h[2].n * b.bs / secs / 1048576.0);
 		printf("  latency: mean %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "

@@ -72,6 +72,7 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 	    {"packed", no_argument, NULL, OPT_PACKED},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"intx", no_argument, NULL, OPT_INTX},
+	    {"poll-us", required_argument, NULL, OPT_POLL_US},
 	    {"help", no_argument, NULL, 'h'},
 	};
 	struct option all[ARRAY_SIZE(common) + OPT_OWN_MAX + 1];
@@ -99,6 +100,14 @@ char **cli_getopt(struct cli *cli, int argc, char **argv, const struct option *o
 			break;
 		case OPT_TIMEOUT:
 			cli->timeout_ms = parse_count("--timeout (milliseconds)", optarg, INT_MAX);
+			break;
+		case OPT_POLL_US:
+			/* 0 is meaningful here (no polling), unlike the counts above. */
+			if (strcmp(optarg, "0"))
+				cli->poll_us =
+				    parse_count("--poll-us (microseconds)", optarg, 1000000);
+			else
+				cli->poll_us = 0;
 			break;
 		case 'h':
 			print_usage();
@@ -138,6 +147,7 @@ void dev_open_with(const struct cli *cli, struct dev *d, const char *sock, struc
 	}
 	o->flags |= cli->open_flags;
 	o->timeout_ms = cli->timeout_ms;
+	o->poll_us = cli->poll_us;
 	ret = vblk_open(sock, o, &d->v);
 	if (ret)
 		die("%s: %s", sock, *vblk_get_error() ? vblk_get_error() : strerror(-ret));

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vblk copy's endpoints (copy.h): opening a vhost-user device, an NBD export
- * (with libnbd), an RBD image (through vblkd's backend layer, with librbd) or
- * a file or block device for a copy, their synchronous reads, writes and
- * zeroing, and the flush that ends a copy.
+ * vblk copy's endpoints (copy.h): opening a vhost-user device or a virtio-blk
+ * PCI function (pci:BDF), an NBD export (with libnbd), an RBD image (through
+ * vblkd's backend layer, with librbd) or a file or block device for a copy,
+ * their synchronous reads, writes and zeroing, and the flush that ends a copy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -176,6 +176,11 @@ void ep_open(const struct cli *cli, struct endpoint *e, const char *spec, bool d
 	e->align = 1;
 	if (!strncmp(spec, VHOST_USER_PREFIX, strlen(VHOST_USER_PREFIX))) {
 		ep_open_dev(cli, e, spec + strlen(VHOST_USER_PREFIX), dst, o);
+		return;
+	}
+	/* A virtio-blk PCI function for libvblk's PCI transport: dev_open_with takes "pci:BDF". */
+	if (!strncmp(spec, "pci:", 4)) {
+		ep_open_dev(cli, e, spec, dst, o);
 		return;
 	}
 	if (be_is_rbd_spec(spec)) {

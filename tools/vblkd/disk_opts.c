@@ -121,6 +121,13 @@ static int parse_option(char *tok, struct disk_opts *o, char *err)
 			return errmsg(err, "--disk: rbd-timeout-ms must be 1..3600000, not '%s'",
 				      tok + 15);
 		o->rbd_timeout_ms = (unsigned)ms;
+	} else if (!strncmp(tok, "poll-us=", 8)) {
+		uint64_t us;
+
+		if (parse_u64(tok + 8, &us) || us > VBLKD_POLL_US_MAX)
+			return errmsg(err, "--disk: poll-us must be 0..%u (microseconds), not '%s'",
+				      VBLKD_POLL_US_MAX, tok + 8);
+		o->poll_us = (unsigned)us;
 	} else {
 		char why[ERRMSG_LEN - 16];
 		int ret = blk_limits_parse_opt(tok, &o->limits, why, sizeof(why));

@@ -20,6 +20,9 @@
  */
 #define VBLKD_DEFAULT_QUEUES 64
 
+/* poll-us=N: more than a scheduler tick of spinning buys nothing. */
+#define VBLKD_POLL_US_MAX 10000
+
 struct disk_opts {
 	char *file;
 	bool ro;
@@ -35,6 +38,7 @@ struct disk_opts {
 	bool format_raw;
 	struct blk_limits limits;
 	unsigned rbd_timeout_ms; /* 0 = the backend's default */
+	unsigned poll_us;	 /* poll-us=N: queue polling bound, 0 = off */
 };
 
 /*

@@ -136,8 +136,10 @@ static int open_server(struct export *e, const struct export_cfg *cfg, char *err
 	if (ret) {
 		e->srv = NULL;
 		errmsg(err, "cannot start the server: %s", strerror(-ret));
+		return ret;
 	}
-	return ret;
+	vu_server_set_poll(e->srv, e->dopts.poll_us);
+	return 0;
 }
 
 /* Free what start built, in reverse order; accepts any half-built export. */

@@ -113,7 +113,7 @@ int main(void)
 	CHECK_EQ(blk_queue_inflight(ob.q), 1);
 
 	releaser = pthread_self();
-	atomic_store(&target_fd, ob.q->note_fd);
+	atomic_store(&target_fd, ob.q->note.fd);
 	CHECK_EQ(pthread_create(&tid, NULL, owner_run, &ob), 0);
 	/* A finishes: its release hands B's request over and wakes B. */
 	t_run(qa);
