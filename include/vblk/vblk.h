@@ -35,6 +35,9 @@
  * the back end trickles its bytes; a back end that accepts the connection
  * and never answers makes vblk_open() fail with -ETIMEDOUT and a sentence,
  * and vblk_close() return, after about one timeout.
+ * Each I/O request has a deadline as well (timeout_ms, 30 s by default for
+ * I/O): a device that holds one longer is stopped and the request fails
+ * with -ETIMEDOUT (vblk_queue_poll()).
  *
  * ABI: struct vblk_options and struct vblk_info ended with eight reserved
  * 64-bit words so that fields can be added without changing their size
@@ -128,7 +131,12 @@ struct vblk_options {
 	/*
 	 * Deadline in milliseconds for each vhost-user request and its reply
 	 * (connect, negotiation, set-up, and GET_VRING_BASE in vblk_close());
-	 * default 5000.
+	 * default 5000. Also the deadline of each I/O request, asynchronous
+	 * or through the synchronous helpers, counted from when it is handed
+	 * to the device (time waiting for ring space in the queue's FIFO does
+	 * not count): default (0) 30000 for I/O. A request the device holds
+	 * longer stops the device and fails with -ETIMEDOUT (see
+	 * vblk_queue_poll()).
 	 */
 	unsigned timeout_ms;
 	/*
@@ -179,8 +187,9 @@ struct vblk_options {
 
 /*
  * PCI targets ("pci:BDF"): sleep on the device's INTx interrupt through
- * /dev/uioN (uio_pci_generic) in vblk_queue_wait() instead of polling the
- * used ring. Ignored on vhost-user, whose completions are always signalled.
+ * /dev/uioN (uio_pci_generic) in vblk_queue_wait() and vblk_queue_fd()
+ * instead of polling the used ring. Ignored on vhost-user, whose
+ * completions are always signalled.
  */
 #define VBLK_OPEN_INTERRUPTS 4u
 
@@ -254,7 +263,25 @@ VBLK_API struct vblk_queue *vblk_get_queue(struct vblk *dev, unsigned index);
 
 /*
  * A file descriptor that becomes readable (POLLIN) when the queue may have
- * completions; vblk_queue_poll() clears it. Owned by the library.
+ * completions; vblk_queue_poll() clears it. Owned by the library; watch it
+ * with poll(), select() or epoll (level-triggered), then call
+ * vblk_queue_poll(). The same for every transport:
+ *  - vhost-user: the queue's call eventfd, written by the back end.
+ *  - PCI with VBLK_OPEN_INTERRUPTS: readable on the device's interrupt (INTx
+ *    through /dev/uioN; the line is shared, so every queue's fd wakes and
+ *    the queue that has nothing finds nothing). vblk_queue_poll()
+ *    acknowledges the interrupt and lets the next one through before it
+ *    looks at the ring, so none is lost between a poll and the next sleep.
+ *  - PCI without interrupts (polling): nothing signals a completion, so the
+ *    fd is readable for as long as the queue has requests pending
+ *    (vblk_queue_pending() > 0) and not when it has none: an event loop
+ *    sleeping on it busy-polls while I/O is outstanding and sleeps when
+ *    idle, as SPDK's pollers do.
+ * Completions made without the device (a flush on a write-through device)
+ * make it readable on every transport. A request that misses its deadline
+ * (timeout_ms) is noticed by vblk_queue_poll() only: a caller sleeping on
+ * the fd with no timeout would not wake for it, so sleep with a timeout
+ * (a second or so) and call vblk_queue_poll() when it expires.
  */
 VBLK_API int vblk_queue_fd(const struct vblk_queue *q);
 
@@ -300,7 +327,9 @@ struct vblk_completion {
 	/*
 	 * 0, -EIO (device error or malformed reply), -ENOTSUP (device:
 	 * unsupported), -ENOTCONN (the back end closed the connection before
-	 * completing the request; its outcome is unknown).
+	 * completing the request; its outcome is unknown), -ETIMEDOUT (this
+	 * request, or one on another queue, missed its deadline and the device
+	 * was stopped; its outcome is unknown).
 	 */
 	int ret;
 };
@@ -316,6 +345,17 @@ struct vblk_completion {
  * to report poll returns -ENOTCONN. vblk_queue_wait() watches the socket
  * while it sleeps; poll checks it when requests are pending and none
  * completed, so a caller sleeping on vblk_queue_fd() should use a timeout.
+ * Deadline: when it finds no completion, poll checks whether a request has
+ * been with the device longer than timeout_ms (vblk_options; cheaply: it
+ * reads a coarse clock, and looks at the requests only when the earliest
+ * deadline has come). If one has, the device is stopped (PCI: reset, so it
+ * can no longer write our memory; vhost-user: the connection is shut down,
+ * and a back end that was stuck rather than dead may still write the
+ * buffers of the failed requests until vblk_close()), every request
+ * outstanding on this queue comes back with -ETIMEDOUT, those of the other
+ * queues at their next poll, new submissions fail with -ENOTCONN, and once
+ * nothing is left to report poll returns -ETIMEDOUT. The deadline is a lower
+ * bound: it is noticed within a clock tick of the next poll after it.
  * One thread per queue at a time.
  */
 VBLK_API int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max);
@@ -323,8 +363,10 @@ VBLK_API int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, un
 /*
  * As vblk_queue_poll(), but sleep until at least one completion is there or
  * timeout_ms passes (-1: no timeout), or the back end hangs up (see above).
+ * It wakes for a request's deadline too, however long timeout_ms is.
  * Returns the count, 0 on timeout, or -errno (-ENOTCONN: disconnected and
- * nothing left to report).
+ * nothing left to report; -ETIMEDOUT: the device was stopped for a missed
+ * deadline and nothing is left to report).
  */
 VBLK_API int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned max,
 			     int timeout_ms);
@@ -336,8 +378,9 @@ VBLK_API unsigned vblk_queue_pending(const struct vblk_queue *q);
  * Synchronous helpers: submit on q and wait. buf may be any memory; when it
  * is not from vblk_buf_alloc(), data bounce through the pool. Large requests
  * are split. q must have no asynchronous requests pending (-EBUSY).
- * Errors as for the asynchronous calls, plus the completion's error and
- * -ENOMEM when no bounce buffer is free.
+ * Errors as for the asynchronous calls, plus the completion's error
+ * (-ETIMEDOUT after timeout_ms, see vblk_queue_poll()) and -ENOMEM when no
+ * bounce buffer is free.
  */
 VBLK_API int vblk_read(struct vblk_queue *q, uint64_t offset, void *buf, size_t len);
 VBLK_API int vblk_write(struct vblk_queue *q, uint64_t offset, const void *buf, size_t len);

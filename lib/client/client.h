@@ -50,6 +50,7 @@
 #define CLIENT_SEG_CAP		   (1u << 30)		 /* split descriptors above this */
 #define CLIENT_DEFAULT_QUEUE_SIZE  256u
 #define CLIENT_DEFAULT_BUFFER_SIZE (64u << 20)
+#define CLIENT_IO_DEFAULT_MS	   30000u   /* request deadline when timeout_ms is 0 */
 #define CLIENT_POLL_US_MAX	   1000000u /* vblk_options.poll_us: one second */
 /*
  * Unit of device addressing when addresses are not linear (dev->dma_phys,
@@ -73,7 +74,8 @@ struct client_req {
 	struct client_req_shm *shm;
 	uint64_t shm_addr;
 	uint16_t out_num, in_num;
-	int ret; /* result of a request completed without the device */
+	int ret;	 /* result of a request completed without the device */
+	uint64_t due_ms; /* submitted: deadline on the coarse clock; else 0 */
 	struct vq_drv_sg sg[CLIENT_REQ_MAX_SG];
 };
 
@@ -81,11 +83,15 @@ struct vblk_queue {
 	struct vblk *dev;
 	unsigned index;
 	struct vq_drv vq;
-	void *state;	  /* [num] struct vq_drv_desc_state, or vq_drv_packed_state if packed */
-	int kick_fd;	  /* vhost-user: our kick eventfd */
-	int call_fd;	  /* vblk_queue_fd(): the device's (vhost-user) or our own signal */
-	void *notify_reg; /* PCI: the queue's notification register (virtio 1.3 §4.1.4.4) */
-	bool started;	  /* rings set up in the back end */
+	void *state;	/* [num] struct vq_drv_desc_state, or vq_drv_packed_state if packed */
+	int kick_fd;	/* vhost-user: our kick eventfd */
+	int call_fd;	/* the device's signal (vhost-user) or our own (PCI) */
+	int irq_fd;	/* PCI with interrupts: this queue's own open of /dev/uioN */
+	int wake_fd;	/* vblk_queue_fd(): call_fd, or an epoll set of call_fd and irq_fd */
+	bool fd_raised; /* dev->fd_level: call_fd's counter is non-zero */
+	uint64_t next_check_ms; /* coarse clock: no request can miss its deadline before */
+	void *notify_reg;	/* PCI: the queue's notification register (virtio 1.3 §4.1.4.4) */
+	bool started;		/* rings set up in the back end */
 	struct client_req *reqs;
 	unsigned nreqs;
 	unsigned pending; /* submitted, not reaped */
@@ -107,11 +113,17 @@ struct client_pci;
 
 struct vblk {
 	const struct client_transport *tr;
-	struct vu_client vu;	  /* vhost-user transport */
-	struct client_pci *pci;	  /* PCI transport */
-	uint64_t *dma_phys;	  /* NULL: device address = CLIENT_GPA_BASE + offset;
-				     else [mem_size / CLIENT_DMA_CHUNK] chunk addresses */
-	unsigned io_timeout_ms;	  /* 0, or how long the sync helpers wait for one request */
+	struct vu_client vu;	 /* vhost-user transport */
+	struct client_pci *pci;	 /* PCI transport */
+	uint64_t *dma_phys;	 /* NULL: device address = CLIENT_GPA_BASE + offset;
+				    else [mem_size / CLIENT_DMA_CHUNK] chunk addresses */
+	unsigned io_timeout_ms;	 /* 0, or how long a request may stay with the device */
+	unsigned clock_slack_ms; /* resolution of the coarse clock the deadline is read on */
+	/*
+	 * The device signals no completions (PCI without interrupts): a
+	 * queue's fd is kept readable while requests are pending (queue.c).
+	 */
+	bool fd_level;
 	struct vblk_options opts; /* as given to vblk_open(), defaults filled in */
 	int memfd;
 	uint8_t *mem;
@@ -122,6 +134,7 @@ struct vblk {
 	unsigned nqueues;
 	bool packed;		  /* VIRTIO_F_RING_PACKED negotiated */
 	atomic_bool disconnected; /* the back end's socket hung up */
+	atomic_bool timed_out;	  /* ... or we stopped it: a request missed its deadline */
 	pthread_mutex_t alloc_lock;
 	uint32_t *alloc_len; /* [pool pages]: pages allocated at this start page, 0 = free */
 	uint8_t *page_used;  /* [pool pages] */
@@ -205,6 +218,9 @@ void client_parse_config(struct vblk *dev, const struct virtio_blk_config *cfg, 
  * (a broken ring: -EIO; a device gone: -ENOTCONN; no answer: -ETIMEDOUT).
  */
 void client_queue_fail_all(struct vblk_queue *q, int err);
+
+/* Monotonic milliseconds, coarse (a clock tick): cheap enough for the data path. */
+uint64_t client_coarse_ms(void);
 
 /* 0, -EINVAL (misaligned or empty) or -ERANGE (past the end). */
 int client_check_range(const struct vblk *dev, uint64_t offset, uint64_t len);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vblk/spec/vhost_user.h>
@@ -112,6 +113,7 @@ static int setup_queue_mem(struct vblk *dev, struct vblk_queue *q, unsigned num,
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		return -errno;
+	q->wake_fd = q->call_fd;
 	return 0;
 }
 
@@ -181,6 +183,13 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 	ret = dev->tr->open(dev, socket_path, &o, &acked);
 	if (ret)
 		goto err;
+	/* A transport that can stop its device bounds each request (vblk.h: timeout_ms). */
+	if (dev->tr->abandon) {
+		struct timespec res;
+		dev->io_timeout_ms = o.timeout_ms ? o.timeout_ms : CLIENT_IO_DEFAULT_MS;
+		if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+			dev->clock_slack_ms = (unsigned)(res.tv_nsec / 1000000 + 1);
+	}
 	/* client_choose_features() let a larger count through only with VBLK_OPEN_QUEUES_UP_TO. */
 	if (o.num_queues > dev->info.max_queues)
 		o.num_queues = dev->info.max_queues;
@@ -200,7 +209,7 @@ int vblk_open(const char *socket_path, const struct vblk_options *opts, struct v
 		q->dev = dev;
 		q->index = i;
 		q->poll_ns = o.poll_us * 1000u; /* the full window first: queue.c adapts it */
-		q->kick_fd = q->call_fd = -1;
+		q->kick_fd = q->call_fd = q->irq_fd = q->wake_fd = -1;
 		q->nreqs = 2 * o.queue_size;
 		layout_queue(q, o.queue_size, dev->packed, dev->tr != &client_transport_vhost_user,
 			     &off);
@@ -283,7 +292,7 @@ struct vblk_queue *vblk_get_queue(struct vblk *dev, unsigned index)
 
 int vblk_queue_fd(const struct vblk_queue *q)
 {
-	return q->call_fd;
+	return q->wake_fd;
 }
 
 unsigned vblk_queue_pending(const struct vblk_queue *q)

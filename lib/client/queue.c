@@ -10,6 +10,13 @@
  * vblk_queue_wait() watches for it; then every request still outstanding on
  * a queue completes with -ENOTCONN.
  *
+ * Deadline: a request the device holds longer than dev->io_timeout_ms makes
+ * vblk_queue_poll() stop the device (transport abandon) and fail what every
+ * queue holds with -ETIMEDOUT. Adding a request to the ring stamps a coarse
+ * clock (the FIFO does not count); the requests are scanned only when a
+ * poll finds nothing and the earliest deadline known from the last scan has
+ * come (q->next_check_ms).
+ *
  * Polling (vblk_options.poll_us): vblk_queue_wait() spins on the used ring
  * with notifications suppressed before it sleeps; see poll_window().
  */
@@ -25,6 +32,20 @@ static void mark_disconnected(struct vblk *dev)
 	/* Several queue threads may notice at once: the first one logs. */
 	if (!atomic_exchange(&dev->disconnected, true))
 		client_log(dev, VBLK_MSG_WARNING, "%s", dev->tr->gone_msg);
+}
+
+/* What a request the device will not complete gets: it went, or we stopped it. */
+static int gone_error(struct vblk *dev)
+{
+	return atomic_load(&dev->timed_out) ? -ETIMEDOUT : -ENOTCONN;
+}
+
+uint64_t client_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static bool disconnected(struct vblk *dev, bool probe)
@@ -47,6 +68,37 @@ static void notify_self(struct vblk_queue *q)
 	uint64_t one = 1;
 
 	(void)!write(q->call_fd, &one, sizeof(one));
+	q->fd_raised = true;
+}
+
+/*
+ * dev->fd_level (no completion interrupts): vblk_queue_fd() is readable
+ * exactly while requests are pending, so a caller sleeping in poll() on it
+ * busy-polls while there is I/O and sleeps when idle. Only the idle/busy
+ * transitions cost a system call.
+ */
+static void fd_level(struct vblk_queue *q)
+{
+	uint64_t cnt;
+
+	if (!q->dev->fd_level || (q->pending != 0) == q->fd_raised)
+		return;
+	if (q->pending) {
+		notify_self(q);
+		return;
+	}
+	(void)!read(q->call_fd, &cnt, sizeof(cnt));
+	q->fd_raised = false;
+}
+
+/*
+ * r goes to the device now: its deadline starts. Time spent in the FIFO
+ * does not count, so a deep queue on a slow device is no timeout.
+ */
+static void start_clock(const struct vblk_queue *q, struct client_req *r)
+{
+	if (q->dev->io_timeout_ms)
+		r->due_ms = client_coarse_ms() + q->dev->io_timeout_ms + q->dev->clock_slack_ms;
 }
 
 static void kick(struct vblk_queue *q)
@@ -71,6 +123,7 @@ static int enqueue(struct vblk_queue *q, struct client_req *r)
 	}
 	if (ret)
 		return ret;
+	start_clock(q, r);
 	kick(q);
 	return 0;
 }
@@ -84,6 +137,7 @@ static struct client_req *req_get(struct vblk_queue *q, uint32_t type, uint64_t 
 		return NULL;
 	r->user_data = user_data;
 	r->ret = 0;
+	r->due_ms = 0;
 	r->shm->hdr.type = vblk_cpu_to_le32(type);
 	r->shm->hdr.ioprio = 0;
 	r->shm->hdr.sector = vblk_cpu_to_le64(sector);
@@ -123,6 +177,7 @@ static int submit(struct vblk_queue *q, struct client_req *r)
 		return ret;
 	}
 	q->pending++;
+	fd_level(q);
 	return 0;
 }
 
@@ -246,7 +301,10 @@ int vblk_queue_flush(struct vblk_queue *q, void *user_data)
 		 */
 		client_req_push(&q->done, r);
 		q->pending++;
-		notify_self(q);
+		if (q->dev->fd_level)
+			fd_level(q);
+		else
+			notify_self(q);
 		return 0;
 	}
 	return submit(q, r);
@@ -351,6 +409,7 @@ static void dispatch_fifo(struct vblk_queue *q)
 			client_req_push(&q->done, r);
 			continue;
 		}
+		start_clock(q, r);
 		added = true;
 	}
 	if (added)
@@ -375,6 +434,7 @@ void client_queue_fail_all(struct vblk_queue *q, int err)
 	vq_drv_set_broken(&q->vq);
 	while ((r = vq_drv_detach_unused(&q->vq))) {
 		r->ret = err;
+		r->due_ms = 0;
 		client_req_push(&q->done, r);
 	}
 	while ((r = client_req_pop(&q->fifo))) {
@@ -383,15 +443,63 @@ void client_queue_fail_all(struct vblk_queue *q, int err)
 	}
 }
 
-int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
+/*
+ * Has a request q holds missed its deadline? Scans the requests only once
+ * the earliest deadline seen by the last scan has come; a request submitted
+ * since is due later than that.
+ */
+static bool deadline_passed(struct vblk_queue *q)
+{
+	const struct vblk *dev = q->dev;
+	uint64_t now, first = UINT64_MAX;
+
+	if (!dev->io_timeout_ms)
+		return false;
+	now = client_coarse_ms();
+	if (now < q->next_check_ms)
+		return false;
+	for (unsigned i = 0; i < q->nreqs; i++)
+		if (q->reqs[i].due_ms && q->reqs[i].due_ms < first)
+			first = q->reqs[i].due_ms;
+	if (first <= now)
+		return true;
+	q->next_check_ms = first != UINT64_MAX ? first : now + dev->io_timeout_ms;
+	return false;
+}
+
+/*
+ * A request missed its deadline: stop the device so that it cannot write
+ * memory the caller reuses once the request has failed, and fail what q
+ * holds. The other queues fail theirs with -ETIMEDOUT at their next poll
+ * (they see the device gone). Every queue that gets here abandons: the
+ * transports make it idempotent, and none fails a request before the device
+ * is stopped.
+ */
+static void expire(struct vblk_queue *q)
+{
+	struct vblk *dev = q->dev;
+
+	if (!atomic_exchange(&dev->timed_out, true))
+		client_log(dev, VBLK_MSG_ERROR,
+			   "queue %u: the %s did not complete a request in %u ms: stopped, its "
+			   "requests fail with ETIMEDOUT",
+			   q->index, dev->tr->name, dev->io_timeout_ms);
+	dev->tr->abandon(dev);
+	atomic_store(&dev->disconnected, true);
+	client_queue_fail_all(q, -ETIMEDOUT);
+}
+
+static int reap(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
 {
 	unsigned n = 0;
 	uint64_t cnt;
 	struct client_req *r;
 
 	/* Clear the notification before looking, so none that follows is lost. */
-	if (read(q->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+	if (!q->dev->fd_level && read(q->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		return -errno;
+	if (q->dev->tr->ack)
+		q->dev->tr->ack(q);
 	for (;;) {
 		void *cookie;
 		uint32_t len;
@@ -403,8 +511,11 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 			req_put(q, r);
 			q->pending--;
 		}
-		while (n < max && (ret = vq_drv_get_buf(&q->vq, &cookie, &len)) == 1) {
+		/* A ring already failed (by us or the device) has nothing more to give. */
+		while (n < max && !vq_drv_is_broken(&q->vq) &&
+		       (ret = vq_drv_get_buf(&q->vq, &cookie, &len)) == 1) {
 			r = cookie;
+			r->due_ms = 0;
 			c[n].user_data = r->user_data;
 			c[n++].ret = req_result(r, len);
 			req_put(q, r);
@@ -417,13 +528,13 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 		 */
 		if (ret >= 0 && (vq_drv_inflight(&q->vq) || !fifo_empty(&q->fifo)) &&
 		    disconnected(q->dev, n == 0 && fifo_empty(&q->done)))
-			client_queue_fail_all(q, -ENOTCONN);
+			client_queue_fail_all(q, gone_error(q->dev));
 		if (ret < 0)
 			client_queue_fail_all(q, -EIO);
 		if (!fifo_empty(&q->done) && n < max)
 			continue;
 		if (!n && fifo_empty(&q->done) && vq_drv_is_broken(&q->vq))
-			return disconnected(q->dev, false) ? -ENOTCONN : -EIO;
+			return disconnected(q->dev, false) ? gone_error(q->dev) : -EIO;
 		if (!vq_drv_is_broken(&q->vq))
 			dispatch_fifo(q);
 		if (n == max || vq_drv_is_broken(&q->vq)) {
@@ -437,6 +548,37 @@ int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 			break;
 	}
 	return (int)n;
+}
+
+int vblk_queue_poll(struct vblk_queue *q, struct vblk_completion *c, unsigned max)
+{
+	int n = reap(q, c, max);
+
+	/* The deadline is looked at only when the device gave us nothing. */
+	if (n == 0 && q->dev->tr->abandon && !atomic_load(&q->dev->disconnected) &&
+	    vq_drv_inflight(&q->vq) && deadline_passed(q)) {
+		expire(q);
+		n = reap(q, c, max);
+	}
+	fd_level(q);
+	return n;
+}
+
+/*
+ * How long vblk_queue_wait() may sleep: timeout_ms, but no longer than until
+ * a request of q may miss its deadline (vblk_queue_poll() then notices).
+ */
+static int wait_slice(const struct vblk_queue *q, int timeout_ms)
+{
+	uint64_t now, left;
+
+	if (!q->dev->io_timeout_ms || !q->dev->tr->abandon || !q->pending)
+		return timeout_ms;
+	now = client_coarse_ms();
+	left = q->next_check_ms > now ? q->next_check_ms - now : 1;
+	if (timeout_ms >= 0 && (uint64_t)timeout_ms <= left)
+		return timeout_ms;
+	return left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 /* How often a poll window asks the transport whether the device went (a syscall). */
@@ -541,13 +683,16 @@ int vblk_queue_wait(struct vblk_queue *q, struct vblk_completion *c, unsigned ma
 			left = (int)((end - now + 999999u) / 1000000u);
 		}
 		slept = true;
-		n = q->dev->tr->wait(q, left);
+		/* No longer than until a request may miss its deadline: poll notices. */
+		int slice = wait_slice(q, left);
+		n = q->dev->tr->wait(q, slice);
 		/* The device went: the next poll fails what the queue held. */
 		if (n == -ENOTCONN)
 			mark_disconnected(q->dev);
 		else if (n < 0)
 			return n;
-		if (n == 0)
+		/* Woken for a deadline check (slice < left): round again, end bounds the call. */
+		if (n == 0 && slice == left)
 			return vblk_queue_poll(q, c, max);
 	}
 }

@@ -10,30 +10,18 @@
 #include "client.h"
 
 /*
- * Wait for the single request submitted by a helper. A transport that can
- * stop its device bounds the wait (dev->io_timeout_ms): a device that never
- * completes is stopped and the request fails with -ETIMEDOUT.
+ * Wait for the single request submitted by a helper. A device that never
+ * completes it is stopped after dev->io_timeout_ms by vblk_queue_poll(),
+ * and the request fails with -ETIMEDOUT.
  */
 static int wait_one(struct vblk_queue *q)
 {
-	struct vblk *dev = q->dev;
-	int timeout = dev->io_timeout_ms && dev->tr->abandon ? (int)dev->io_timeout_ms : -1;
 	struct vblk_completion c;
 	int n;
 
-	do {
-		n = vblk_queue_wait(q, &c, 1, timeout);
-		if (n == 0 && timeout >= 0) {
-			client_log(dev, VBLK_MSG_ERROR,
-				   "queue %u: the device did not complete a request in %d ms: "
-				   "stopped",
-				   q->index, timeout);
-			dev->tr->abandon(dev);
-			atomic_store(&dev->disconnected, true);
-			client_queue_fail_all(q, -ETIMEDOUT);
-			n = vblk_queue_poll(q, &c, 1);
-		}
-	} while (n == 0);
+	do
+		n = vblk_queue_wait(q, &c, 1, -1);
+	while (n == 0);
 	return n < 0 ? n : c.ret;
 }
 

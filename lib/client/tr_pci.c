@@ -13,10 +13,13 @@
  *  - Completions by polling the used ring: vblk_queue_wait() spins, then
  *    sleeps in short steps, re-reading the device status for a device that
  *    vanished (all ones) or asks for a reset (§2.1.2 DEVICE_NEEDS_RESET).
+ *    vblk_queue_fd() is then readable while requests are pending.
  *    Or (VBLK_OPEN_INTERRUPTS) by INTx through /dev/uioN: no MSI-X vector,
  *    so the device raises INTx and sets the ISR (§4.1.4.5); uio_pci_generic
- *    masks INTx in its handler, we read the ISR (which deasserts the line)
- *    and unmask INTx in the command register before re-checking the ring.
+ *    masks INTx in its handler. Each queue opens /dev/uioN itself: uio
+ *    counts events per open file, so the one shared line wakes every
+ *    queue's fd. vblk_queue_poll() reads the ISR (which deasserts the line)
+ *    and unmasks INTx in the command register before it re-checks the ring.
  *  - Reset on open, on close, on DEVICE_NEEDS_RESET and when a request
  *    never completes, so the device never writes memory we freed.
  */
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,7 +47,6 @@
 #define PCI_MAX_CAPS	     48 /* 192 bytes of capabilities / 4: bounds a looping list */
 #define PCI_GEN_RETRIES	     64 /* §2.5.1: config reads until the generation settles */
 #define PCI_RESET_DEFAULT_MS 5000u
-#define PCI_IO_DEFAULT_MS    30000u
 
 struct pci_region {
 	volatile uint8_t *p;
@@ -53,7 +56,7 @@ struct pci_region {
 struct client_pci {
 	char dir[sizeof(PCI_SYSFS_DEVICES) + 16]; /* sysfs directory of the function */
 	int cfg_fd;
-	int uio_fd; /* /dev/uioN with VBLK_OPEN_INTERRUPTS, else -1 */
+	char uio_path[32]; /* /dev/uioN with VBLK_OPEN_INTERRUPTS, else "" */
 	void *bar[6];
 	size_t bar_len[6];
 	struct pci_region common, notify, isr, device;
@@ -75,6 +78,13 @@ struct client_pci {
  */
 #ifndef PCI_MMIO_HOOK
 #define PCI_MMIO_HOOK(p, write) ((void)0)
+#endif
+/*
+ * ... and PCI_UIO_OPEN(pci) to stand in for opening /dev/uioN: a
+ * non-blocking fd that turns readable on an interrupt and reads as 4 bytes.
+ */
+#ifndef PCI_UIO_OPEN
+#define PCI_UIO_OPEN(pci) open((pci)->uio_path, O_RDWR | O_CLOEXEC | O_NONBLOCK)
 #endif
 static uint8_t rd8(volatile uint8_t *p)
 {
@@ -293,6 +303,7 @@ static int open_uio(struct client_pci *pci, const char *drv, const struct vblk_o
 {
 	char path[PATH_MAX];
 	struct dirent *e;
+	int fd = -1;
 	DIR *d;
 
 	if (strcmp(drv, "uio_pci_generic")) {
@@ -304,16 +315,23 @@ static int open_uio(struct client_pci *pci, const char *drv, const struct vblk_o
 	d = opendir(path);
 	while (d && (e = readdir(d)))
 		if (!strncmp(e->d_name, "uio", 3) && strlen(e->d_name) < 16) {
-			snprintf(path, sizeof(path), "/dev/%s", e->d_name);
-			pci->uio_fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+			snprintf(pci->uio_path, sizeof(pci->uio_path), "/dev/%s", e->d_name);
+			/*
+			 * Each queue opens it (pci_start_queue); this is the
+			 * check. Closing a file of it clears Bus Master
+			 * (uio_pci_generic's release): done before
+			 * enable_function sets it.
+			 */
+			fd = open(pci->uio_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 			break;
 		}
 	if (d)
 		closedir(d);
-	if (pci->uio_fd < 0) {
+	if (fd < 0) {
 		client_set_error(o, "%s: no /dev/uioN to take interrupts from", pci->dir);
 		return -ENODEV;
 	}
+	close(fd);
 	return 0;
 }
 
@@ -485,10 +503,10 @@ static int pci_open(struct vblk *dev, const char *target, struct vblk_options *o
 	if (!pci)
 		return -ENOMEM;
 	pci->cfg_fd = -1;
-	pci->uio_fd = -1;
 	pci->timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_RESET_DEFAULT_MS;
 	dev->pci = pci;
-	dev->io_timeout_ms = o->timeout_ms ? o->timeout_ms : PCI_IO_DEFAULT_MS;
+	/* Nothing signals a completion: the queue fd stays readable while requests are pending. */
+	dev->fd_level = !(o->flags & VBLK_OPEN_INTERRUPTS);
 	ret = open_function(dev, target, o, space);
 	if (!ret)
 		ret = find_caps(dev, space, o);
@@ -577,6 +595,33 @@ out:
 	return ret;
 }
 
+/*
+ * With interrupts: q's own open of /dev/uioN (irq_fd), and for
+ * vblk_queue_fd() an epoll set of it and call_fd (completions made without
+ * the device), readable when either is.
+ */
+static int open_irq(struct vblk *dev, struct vblk_queue *q)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int ret;
+
+	q->irq_fd = PCI_UIO_OPEN(dev->pci);
+	if (q->irq_fd < 0)
+		goto err;
+	q->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (q->wake_fd < 0)
+		goto err;
+	if (epoll_ctl(q->wake_fd, EPOLL_CTL_ADD, q->call_fd, &ev) < 0 ||
+	    epoll_ctl(q->wake_fd, EPOLL_CTL_ADD, q->irq_fd, &ev) < 0)
+		goto err;
+	return 0;
+err:
+	ret = -errno;
+	client_set_error(&dev->opts, "queue %u: cannot set up its interrupt fd (%s): %s", q->index,
+			 dev->pci->uio_path, strerror(-ret));
+	return ret;
+}
+
 static int pci_start_queue(struct vblk *dev, struct vblk_queue *q, unsigned num)
 {
 	struct client_pci *pci = dev->pci;
@@ -599,9 +644,28 @@ static int pci_start_queue(struct vblk *dev, struct vblk_queue *q, unsigned num)
 		return -EPROTO;
 	}
 	q->notify_reg = (void *)(uintptr_t)(pci->notify.p + off);
+	if (pci->uio_path[0]) {
+		int ret = open_irq(dev, q);
+		if (ret)
+			return ret;
+	}
 	wr16(COMMON(pci, queue_enable), 1);
 	q->started = true;
 	return 0;
+}
+
+/* Let INTx through again: uio_pci_generic set Interrupt Disable in its handler. */
+static void unmask_intx(struct client_pci *pci)
+{
+	uint16_t cmd;
+
+	if (pread(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2)
+		return;
+	cmd = vblk_le16_to_cpu(cmd);
+	if (!(cmd & PCI_CMD_INTX_DISABLE))
+		return;
+	cmd = vblk_cpu_to_le16((uint16_t)(cmd & ~PCI_CMD_INTX_DISABLE));
+	(void)!pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND);
 }
 
 static int pci_go_live(struct vblk *dev)
@@ -609,6 +673,12 @@ static int pci_go_live(struct vblk *dev)
 	struct client_pci *pci = dev->pci;
 	uint8_t st;
 
+	/*
+	 * An interrupt taken before the queues' uio files were open left INTx
+	 * masked and counted on none of them: from here on, every one counts.
+	 */
+	if (pci->uio_path[0])
+		unmask_intx(pci);
 	add_status(pci, VIRTIO_CONFIG_S_DRIVER_OK);
 	st = rd8(COMMON(pci, device_status));
 	if (st == 0xff || (st & VIRTIO_CONFIG_S_NEEDS_RESET) || !(st & VIRTIO_CONFIG_S_DRIVER_OK)) {
@@ -653,39 +723,45 @@ static bool pci_gone(struct vblk *dev, bool probe)
 	return true;
 }
 
-/* Let INTx through again: uio_pci_generic set Interrupt Disable in its handler. */
-static void unmask_intx(struct client_pci *pci)
+/*
+ * Before vblk_queue_poll() looks at q's ring. An interrupt since q's last
+ * look (its uio fd counted one) left INTx masked by uio_pci_generic's
+ * handler: read the ISR, which acknowledges it and deasserts the line
+ * (§4.1.4.5), then unmask. Acknowledging before looking is what makes the
+ * re-check race-free: a completion after the ISR read asserts the line
+ * again, and the unmasked (level-triggered) line raises a new interrupt;
+ * one before it is seen by the look that follows. The line is shared by
+ * the queues: another queue's ack may deassert it for a completion of
+ * ours, but the interrupt that masked the line counted on our fd too, and
+ * no new interrupt is counted until some queue unmasks (after which the
+ * device, if it signalled meanwhile, interrupts again). No interrupt since
+ * the last look: nothing to acknowledge, and no MMIO access on that path.
+ */
+static void pci_ack(struct vblk_queue *q)
 {
-	uint16_t cmd;
+	struct client_pci *pci = q->dev->pci;
+	uint32_t count;
 
-	if (pread(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND) != 2)
+	if (q->irq_fd < 0 || read(q->irq_fd, &count, sizeof(count)) != sizeof(count))
 		return;
-	cmd = vblk_le16_to_cpu(cmd);
-	if (!(cmd & PCI_CMD_INTX_DISABLE))
-		return;
-	cmd = vblk_cpu_to_le16((uint16_t)(cmd & ~PCI_CMD_INTX_DISABLE));
-	(void)!pwrite(pci->cfg_fd, &cmd, 2, PCI_CFG_COMMAND);
+	(void)rd8(pci->isr.p);
+	unmask_intx(pci);
 }
 
 /*
- * Sleep on INTx. vblk_queue_poll() re-armed used-buffer notifications
- * (used_event / flags) and saw nothing; the interrupt for a completion that
- * raced with it is not lost: INTx is level-triggered and stays asserted
- * until we read the ISR, so unmasking it wakes us at once. One queue's
- * thread may take another's wake-up (one INTx line): sleeping in slices
- * bounds what that costs.
+ * Sleep on q's fds until an interrupt or a completion made without the
+ * device; vblk_queue_poll() acknowledged and re-armed before. Sliced, so
+ * that a device that vanished or asks for a reset is noticed.
  */
-static int wait_intx(struct vblk_queue *q, int timeout_ms)
+static int wait_irq(struct vblk_queue *q, int timeout_ms)
 {
-	struct client_pci *pci = q->dev->pci;
 	uint64_t start = now_ms();
 
 	for (;;) {
-		struct pollfd pfd = {.fd = pci->uio_fd, .events = POLLIN};
+		struct pollfd pfd[2] = {{.fd = q->call_fd, .events = POLLIN},
+					{.fd = q->irq_fd, .events = POLLIN}};
 		int slice = 100, n;
-		uint32_t count;
 
-		unmask_intx(pci);
 		if (vq_drv_more_used(&q->vq) || !fifo_empty(&q->done))
 			return 1;
 		if (pci_gone(q->dev, true))
@@ -697,15 +773,11 @@ static int wait_intx(struct vblk_queue *q, int timeout_ms)
 			if ((uint64_t)slice > timeout_ms - spent)
 				slice = (int)(timeout_ms - spent);
 		}
-		n = poll(&pfd, 1, slice);
+		n = poll(pfd, 2, slice);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		if (n > 0) {
-			/* uio: a 4-byte interrupt count; then §4.1.4.5: reading the ISR deasserts.
-			 */
-			(void)!read(pci->uio_fd, &count, sizeof(count));
-			(void)rd8(pci->isr.p);
-		}
+		if (n > 0)
+			return 1;
 	}
 }
 
@@ -713,8 +785,8 @@ static int pci_wait(struct vblk_queue *q, int timeout_ms)
 {
 	uint64_t start = now_ms();
 
-	if (q->dev->pci->uio_fd >= 0)
-		return wait_intx(q, timeout_ms);
+	if (q->irq_fd >= 0)
+		return wait_irq(q, timeout_ms);
 
 	for (unsigned spin = 0;; spin++) {
 		if (vq_drv_more_used(&q->vq) || !fifo_empty(&q->done))
@@ -746,13 +818,24 @@ static void pci_close(struct vblk *dev)
 			munmap(pci->bar[b], pci->bar_len[b]);
 	if (pci->cfg_fd >= 0)
 		close(pci->cfg_fd);
-	if (pci->uio_fd >= 0)
-		close(pci->uio_fd);
+	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
+		struct vblk_queue *q = &dev->queues[i];
+		if (q->wake_fd >= 0 && q->wake_fd != q->call_fd)
+			close(q->wake_fd);
+		q->wake_fd = q->call_fd;
+		if (q->irq_fd >= 0)
+			close(q->irq_fd);
+		q->irq_fd = -1;
+	}
 	free(pci);
 	dev->pci = NULL;
 }
 
-/* A request never completed: stop the device so it cannot write memory we reuse. */
+/*
+ * A request never completed: stop the device so it cannot write memory we
+ * reuse. Several queue threads may call it at once: resetting twice is
+ * harmless.
+ */
 static void pci_abandon(struct vblk *dev)
 {
 	if (!dev->pci->reset)
@@ -770,6 +853,7 @@ const struct client_transport client_transport_pci = {
     .go_live = pci_go_live,
     .notify = pci_notify,
     .gone = pci_gone,
+    .ack = pci_ack,
     .wait = pci_wait,
     .close = pci_close,
     .abandon = pci_abandon,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vblk/spec/vhost_user.h>
@@ -141,6 +142,20 @@ static int vu_wait(struct vblk_queue *q, int timeout_ms)
 	return n > 0;
 }
 
+/*
+ * A request missed its deadline: hang up, so that the back end sees the
+ * front end go and stops its rings; gone() reports it from then on. We
+ * cannot take back the memory it mapped (its own mapping of our memfd): a
+ * back end that is stuck rather than dead may still write the buffers of
+ * the failed requests when it wakes, until vblk_close() unmaps ours.
+ * Several queue threads may call it at once: a second shutdown is harmless.
+ */
+static void vu_abandon(struct vblk *dev)
+{
+	if (dev->vu.sock >= 0)
+		(void)shutdown(dev->vu.sock, SHUT_RDWR);
+}
+
 static void vu_close(struct vblk *dev)
 {
 	for (unsigned i = 0; dev->queues && i < dev->nqueues; i++) {
@@ -180,5 +195,6 @@ const struct client_transport client_transport_vhost_user = {
     .notify = vu_notify,
     .gone = vu_gone,
     .wait = vu_wait,
+    .abandon = vu_abandon,
     .close = vu_close,
 };

@@ -49,6 +49,12 @@ struct client_transport {
 	 */
 	bool (*gone)(struct vblk *dev, bool probe);
 	/*
+	 * vblk_queue_poll() is about to look at q's ring (may be NULL):
+	 * acknowledge an interrupt taken since the last look and let the next
+	 * one through. A completion after this call signals again.
+	 */
+	void (*ack)(struct vblk_queue *q);
+	/*
 	 * Sleep until q may have completions or the device may be gone, at
 	 * most timeout_ms (-1: no limit). 1, 0 on timeout, -ENOTCONN when it
 	 * saw the device go, or another -errno.

@@ -9,8 +9,13 @@
  *   open ERRNAME SUBSTRING TIMEOUT_MS   vblk_open(VBLK_SOCK) must fail so
  *   close TIMEOUT_MS                    open VBLK_SOCK (4 queues), SIGSTOP the
  *                                       back end (BACKEND_PID), time vblk_close
+ *   io TIMEOUT_MS                       open (2 queues), SIGSTOP the back end,
+ *                                       submit reads: each fails with ETIMEDOUT
+ *                                       after TIMEOUT_MS (vblk_queue_wait on one
+ *                                       queue, poll() on the other's fd)
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,11 +143,123 @@ static int test_close(unsigned timeout_ms)
 	return 0;
 }
 
+/* Wait (bounded) until SIGSTOP has stopped pid: state T in /proc/PID/stat. */
+static void wait_stopped(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(path, "r");
+		char *p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		if (f)
+			fclose(f);
+		if (p && p[1] == ' ' && p[2] == 'T')
+			return;
+		usleep(10000);
+	}
+	FAILF("the back end (%d) did not stop", (int)pid);
+}
+
+/* Collect the completions of q until n have come, each -ETIMEDOUT; poll() on its fd. */
+static void reap_timed_out(struct vblk_queue *q, unsigned n)
+{
+	long long t0 = now_ms();
+	unsigned got = 0;
+
+	while (got < n) {
+		struct pollfd pfd = {.fd = vblk_queue_fd(q), .events = POLLIN};
+		struct vblk_completion c[16];
+		int k;
+		if (now_ms() - t0 > 10000)
+			FAILF("queue 1: %u of %u requests failed in 10 s", got, n);
+		/* vblk.h: sleep on the fd with a timeout, then poll. */
+		(void)poll(&pfd, 1, 100);
+		k = vblk_queue_poll(q, c, 16);
+		if (k < 0)
+			FAILF("queue 1: vblk_queue_poll: %s", strerror(-k));
+		for (int i = 0; i < k; i++)
+			if (c[i].ret != -ETIMEDOUT)
+				FAILF("queue 1: completion %d, expected -ETIMEDOUT", c[i].ret);
+		got += (unsigned)k;
+	}
+}
+
+static int test_io(unsigned timeout_ms)
+{
+	struct log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct vblk_options o = {
+	    .num_queues = 2, .timeout_ms = timeout_ms, .log_fn = log_fn, .log_opaque = &l};
+	pid_t backend = (pid_t)atoi(env("BACKEND_PID"));
+	struct vblk_completion c[16];
+	struct vblk_queue *q0, *q1;
+	struct vblk *dev;
+	uint8_t *buf;
+	long long t0, ms;
+	int n, ret = vblk_open(env("VBLK_SOCK"), &o, &dev);
+
+	if (ret)
+		FAILF("vblk_open: %s", vblk_get_error());
+	q0 = vblk_get_queue(dev, 0);
+	q1 = vblk_get_queue(dev, 1);
+	buf = vblk_buf_alloc(dev, 16 * 4096);
+	if (!buf)
+		FAILF("vblk_buf_alloc");
+	/* A request completes before the back end is stopped: the path works. */
+	if (vblk_read(q0, 0, buf, 4096))
+		FAILF("vblk_read before the stop");
+	if (kill(backend, SIGSTOP) < 0)
+		FAILF("SIGSTOP %d: %s", (int)backend, strerror(errno));
+	wait_stopped(backend);
+	t0 = now_ms();
+	for (uintptr_t i = 0; i < 8; i++) {
+		if (vblk_queue_read(q0, i * 4096, buf + i * 4096, 4096, (void *)i) ||
+		    vblk_queue_read(q1, i * 4096, buf + (8 + i) * 4096, 4096, (void *)i))
+			FAILF("vblk_queue_read %u", (unsigned)i);
+	}
+	/* No timeout of our own: the deadline wakes the wait. */
+	n = vblk_queue_wait(q0, c, 16, -1);
+	ms = now_ms() - t0;
+	printf("queue 0: vblk_queue_wait returned %d after %lld ms (deadline %u ms)\n", n, ms,
+	       timeout_ms);
+	if (n != 8)
+		FAILF("vblk_queue_wait returned %d, expected 8 completions", n);
+	for (int i = 0; i < n; i++)
+		if (c[i].ret != -ETIMEDOUT)
+			FAILF("queue 0: completion %d, expected -ETIMEDOUT", c[i].ret);
+	/* Never early; a bound, generous for a loaded machine. */
+	if (ms < (long long)timeout_ms || ms > (long long)timeout_ms + 5000)
+		FAILF("the requests failed after %lld ms with a %u ms deadline", ms, timeout_ms);
+	reap_timed_out(q1, 8);
+	if (vblk_queue_poll(q0, c, 16) != -ETIMEDOUT || vblk_queue_poll(q1, c, 16) != -ETIMEDOUT)
+		FAILF("the queues do not report ETIMEDOUT once drained");
+	if (vblk_queue_read(q0, 0, buf, 4096, NULL) != -ENOTCONN)
+		FAILF("a submission after the deadline was not refused with ENOTCONN");
+	if (l.n[VBLK_MSG_ERROR] != 1 || !strstr(l.first[VBLK_MSG_ERROR], "did not complete"))
+		FAILF("expected one error about the deadline, got %u: \"%s\"", l.n[VBLK_MSG_ERROR],
+		      l.first[VBLK_MSG_ERROR]);
+	/* ... and nothing else: not a broken ring, not a hang-up. */
+	if (l.n[VBLK_MSG_WARNING])
+		FAILF("unexpected warning: \"%s\"", l.first[VBLK_MSG_WARNING]);
+	/* The connection is shut down: close sends nothing and returns at once. */
+	t0 = now_ms();
+	vblk_close(dev);
+	ms = now_ms() - t0;
+	kill(backend, SIGCONT);
+	printf("vblk_close after the deadline: %lld ms\n", ms);
+	if (ms > 2000)
+		FAILF("vblk_close took %lld ms", ms);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "open"))
 		return test_open(argv[2], argv[3], (unsigned)atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "close"))
 		return test_close((unsigned)atoi(argv[2]));
-	FAILF("usage: %s open ERRNAME SUBSTRING TIMEOUT_MS | close TIMEOUT_MS", argv[0]);
+	if (argc == 3 && !strcmp(argv[1], "io"))
+		return test_io((unsigned)atoi(argv[2]));
+	FAILF("usage: %s open ERRNAME SUBSTRING TIMEOUT_MS | close TIMEOUT_MS | io TIMEOUT_MS",
+	      argv[0]);
 }

@@ -41,7 +41,7 @@ static void fresh(struct vblk *dev, struct client_pci *pci)
 {
 	memset(dev, 0, sizeof(*dev));
 	memset(pci, 0, sizeof(*pci));
-	pci->cfg_fd = pci->uio_fd = -1;
+	pci->cfg_fd = -1;
 	pci->timeout_ms = 200;
 	snprintf(pci->dir, sizeof(pci->dir), "%s", dir);
 	dev->pci = pci;

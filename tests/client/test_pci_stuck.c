@@ -16,6 +16,7 @@ static void fake_device(volatile uint8_t *p, bool write);
 #define PCI_MMIO_HOOK(p, write) fake_device((p), (write))
 
 #include "../../lib/client/tr_pci.c"
+#include "pci_fake_regs.h"
 
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -68,17 +69,9 @@ static void fresh(struct vblk *dev, struct client_pci *pci, struct vblk_options 
 	memset(o, 0, sizeof(*o));
 	o->num_queues = 1;
 	o->queue_size = NUM;
-	pci->cfg_fd = pci->uio_fd = -1;
+	pci->cfg_fd = -1;
 	pci->timeout_ms = 200;
-	snprintf(pci->dir, sizeof(pci->dir), "fake");
-	pci->common = (struct pci_region){bar, 0x100};
-	pci->notify = (struct pci_region){bar + 0x1000, 0x1000};
-	pci->isr = (struct pci_region){bar + 0x2000, 1};
-	pci->device = (struct pci_region){bar + 0x3000, 0x100};
-	pci->notify_mult = 4;
-	wr16(COMMON(pci, queue_size), 256);
-	wr16(COMMON(pci, num_queues), 1);
-	wr32(pci->device.p, 2048); /* capacity, low half */
+	pci_fake_regions(pci, bar, 1);
 	dev->pci = pci;
 	dev->tr = &client_transport_pci;
 	dev->io_timeout_ms = 300;
@@ -114,6 +107,8 @@ static void setup_queue(struct vblk *dev, struct vblk_queue *q, uint8_t *mem)
 	}
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	CHECK(q->call_fd >= 0);
+	q->wake_fd = q->call_fd;
+	q->irq_fd = -1;
 }
 
 int main(void)

@@ -176,7 +176,16 @@ for spec in $(echo "$devs" | tr , ' '); do
         bench_sum
         echo "VBLK_BENCH pci:$bdf intx: requests=$ios IOPS=$iops"
         grep -q uio /proc/interrupts || fail "no uio line in /proc/interrupts"
-        echo "VBLK_INTX $(grep uio /proc/interrupts | tr -s ' ')" ;;
+        echo "VBLK_INTX $(grep uio /proc/interrupts | tr -s ' ')"
+        # vblk copy sleeps in poll() on vblk_queue_fd(): woken by INTx, then
+        # (polling) readable while requests are pending
+        for o in --intx ""; do
+            s=$(date +%s)
+            vblk copy $o --no-progress "vhost-user:pci:$bdf" /tmp/c || fail "$bdf copy $o"
+            head -c $((4 * M)) /tmp/c | cmp - /pat/p1 || fail "$bdf copy $o: p1 differs"
+            echo "VBLK_NOTE pci:$bdf copy ${o:-polling}: 64 MiB in $(($(date +%s) - s)) s"
+            rm -f /tmp/c
+        done ;;
     esac
     vblk pci-bind --kernel "$bdf" 2>/tmp/err
     grep -q "virtio_pci" /tmp/err || fail "pci-bind --kernel $bdf: $(cat /tmp/err)"
