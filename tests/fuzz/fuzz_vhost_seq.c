@@ -236,6 +236,27 @@ struct reply {
 	union vhost_user_payload payload;
 };
 
+/*
+ * A server that drops the connection (a message it refuses, or our end of
+ * stream) forgets the features and with them writeback (§5.2.5.2), maybe
+ * after answering a GET_CONFIG whose reply we read only now. A reply that
+ * differs from the space counts only if the connection lives on: give the
+ * server's drop, which follows the reset, a moment to show.
+ */
+static bool server_dropped_us(const struct run *r)
+{
+	for (int i = 0; i < 200; i++) {
+		struct vu_server_status st;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		vu_server_status(r->c.srv, &st);
+		if (!st.connected)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 static void check_config_reply(struct run *r, const struct reply *m)
 {
 	uint8_t space[VHOST_USER_MAX_CONFIG_SIZE];
@@ -264,7 +285,8 @@ static void check_config_reply(struct run *r, const struct reply *m)
 		DIE("GET_CONFIG reply for %u+%u beyond the %u-byte config space", c->offset,
 		    c->size, space_size);
 	/* A SET_CONFIG or SET_FEATURES sent after the GET may have changed the space since. */
-	if (ask.set_configs == r->set_configs && memcmp(c->region, space + c->offset, c->size) != 0)
+	if (ask.set_configs == r->set_configs &&
+	    memcmp(c->region, space + c->offset, c->size) != 0 && !server_dropped_us(r))
 		DIE("GET_CONFIG reply for %u+%u differs from the device's config space", c->offset,
 		    c->size);
 }
@@ -773,10 +795,12 @@ static void do_message(struct run *r, struct in *in, uint8_t op)
 	/*
 	 * Requests that may change the config space once the server gets to
 	 * them, possibly before we read an earlier GET_CONFIG's reply:
-	 * SET_CONFIG, and SET_FEATURES (virtio 1.3 §5.2.5.2: the negotiated
-	 * FLUSH/CONFIG_WCE bits decide the initial `writeback`).
+	 * SET_CONFIG, SET_FEATURES (virtio 1.3 §5.2.5.2: the negotiated
+	 * FLUSH/CONFIG_WCE bits decide the initial `writeback`) and
+	 * RESET_OWNER (it forgets the features, and with them writeback).
 	 */
-	if (req == VHOST_USER_SET_CONFIG || req == VHOST_USER_SET_FEATURES)
+	if (req == VHOST_USER_SET_CONFIG || req == VHOST_USER_SET_FEATURES ||
+	    req == VHOST_USER_RESET_OWNER)
 		r->set_configs++;
 	/*
 	 * A GET_CONFIG the server will parse is answered (or the connection

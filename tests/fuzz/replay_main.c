@@ -25,6 +25,8 @@ static int run_file(const char *path)
 	fclose(f);
 	if (!buf)
 		return 1;
+	/* A harness that aborts leaves this as the last line: the input that failed. */
+	fprintf(stderr, "replaying %s\n", path);
 	LLVMFuzzerTestOneInput(buf, n);
 	free(buf);
 	return 0;
