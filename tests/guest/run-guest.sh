@@ -198,8 +198,11 @@ fi
 log "backend: ${bcmd[*]}"
 # start_backend: start bcmd (log appended: a restarted back end adds to it)
 # and wait for its socket.
+# SIGHUP back to its default first: under nohup it arrives ignored, and a
+# shell stand-in (over-rbd.sh) can then neither trap it nor die of it, so
+# --resize-to's signal would be lost.
 start_backend() {
-    setsid "${bcmd[@]}" >> "$blog" 2>&1 < /dev/null &
+    setsid env --default-signal=HUP "${bcmd[@]}" >> "$blog" 2>&1 < /dev/null &
     bpid=$! bgrp=$!
     for ((i = 0; ; i++)); do
         [ -S "$sock" ] && break
