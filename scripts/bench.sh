@@ -22,6 +22,8 @@
 #   BENCH_IDLE_CLIENT  tests/bench/vblk_idle: adds the idle cost and memory
 #                  of vblkd and qsd (scripts/io-profile.sh --idle-only)
 set -u
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 [ $# -ge 1 ] || {
 	echo "usage: bench.sh VBLK [VBLKD]" >&2
 	exit 2
@@ -89,10 +91,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-bench.XXXXXX")
 PID=
 IMGS=
 cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
+	bench_stop "$PID"
 	for d in $IMGS; do rm -rf "$d"; done
 	rm -rf "$TMP"
 }
@@ -155,21 +154,13 @@ start() { # backend storage img
 	note_cmd "$@"
 	"$@" >"$TMP/log" 2>&1 &
 	PID=$!
-	for _ in $(seq 200); do
-		[ -S "$TMP/sock" ] && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "bench: $1 did not start:" >&2
-	cat "$TMP/log" >&2
+	bench_wait_socket "bench: $1" "$TMP/sock" "$PID" "$TMP/log" && return 0
 	stop
 	return 1
 }
 
 stop() {
-	[ -n "$PID" ] || return 0
-	kill "$PID" 2>/dev/null
-	wait "$PID" 2>/dev/null
+	bench_stop "$PID"
 	PID=
 }
 

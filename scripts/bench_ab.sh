@@ -12,6 +12,8 @@
 # AB_MATRIX (lines "rw bs iodepth", default below), AB_DISK (extra --disk
 # options for both, e.g. ",writethrough"; default writeback, as bench.sh).
 set -u
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 [ $# -eq 3 ] || {
 	echo "usage: bench_ab.sh VBLK VBLKD_A VBLKD_B" >&2
 	exit 2
@@ -32,23 +34,17 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-ab.XXXXXX")
 PID=
 IMGS=
 # shellcheck disable=SC2086 # IMGS: a list of directories
-trap '[ -z "$PID" ] || { kill "$PID"; wait "$PID"; } 2>/dev/null; rm -rf "$TMP" $IMGS' EXIT
+trap 'bench_stop "$PID"; rm -rf "$TMP" $IMGS' EXIT
 trap 'exit 1' HUP INT TERM
 
 start() { # vblkd image extra-options
 	rm -f "$TMP/sock"
 	"$1" --socket "$TMP/sock" --disk "$2,queues=1${AB_DISK:-,writeback}$3" >"$TMP/log" 2>&1 &
 	PID=$!
-	for _ in $(seq 200); do
-		[ -S "$TMP/sock" ] && return 0
-		sleep 0.05
-	done
-	cat "$TMP/log" >&2
-	return 1
+	bench_wait_socket bench_ab "$TMP/sock" "$PID" "$TMP/log"
 }
 stop() {
-	kill "$PID" 2>/dev/null
-	wait "$PID" 2>/dev/null
+	bench_stop "$PID"
 	PID=
 }
 

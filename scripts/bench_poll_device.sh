@@ -14,6 +14,8 @@
 # DEPTHS ("1 32"), STORAGE ("tmpfs direct"), SIZE (256M), IDLE (10),
 # TMPFS_DIR (/dev/shm), DISK_DIR (/var/tmp).
 set -u
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 [ $# -eq 2 ] || {
 	echo "usage: bench_poll_device.sh VBLK VBLKD" >&2
 	exit 2
@@ -33,10 +35,7 @@ PID=
 CPID=
 IMGS=
 cleanup() {
-	for p in $CPID $PID; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	for p in $CPID $PID; do bench_stop "$p"; done
 	for d in $IMGS; do rm -rf "$d"; done
 	rm -rf "$TMP"
 }
@@ -46,18 +45,11 @@ trap 'exit 1' HUP INT TERM
 start() { # image extra-disk-options
 	"$VBLKD" --socket "$TMP/sock" --disk "$1,queues=1,writeback$2" >"$TMP/log" 2>&1 &
 	PID=$!
-	for _ in $(seq 200); do
-		[ -S "$TMP/sock" ] && return 0
-		sleep 0.05
-	done
-	echo "bench_poll: vblkd did not start:" >&2
-	cat "$TMP/log" >&2
-	exit 1
+	bench_wait_socket bench_poll_device "$TMP/sock" "$PID" "$TMP/log" || exit 1
 }
 
 stop() {
-	kill "$PID" 2>/dev/null
-	wait "$PID" 2>/dev/null
+	bench_stop "$PID"
 	PID=
 }
 

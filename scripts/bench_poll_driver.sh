@@ -10,6 +10,8 @@
 #   both pinned there, e.g. PIN=0 - the device and the poller share a core),
 #   BENCH_TMPFS_DIR (/dev/shm), QSD (qemu-storage-daemon).
 set -eu
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 VBLK=$1
 VBLKD=$2
 ROUNDS=${ROUNDS:-5} RUNTIME=${RUNTIME:-2} POLLS=${POLLS:-0 20 50} DEPTHS=${DEPTHS:-1 32}
@@ -17,7 +19,7 @@ QSD=${QSD:-qemu-storage-daemon}
 TMP=$(mktemp -d "${BENCH_TMPFS_DIR:-/dev/shm}/vblk-poll.XXXXXX")
 PID=
 cleanup() {
-	[ -z "$PID" ] || { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
+	bench_stop "$PID"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -38,8 +40,7 @@ for be in ${BACKENDS:-vblkd qsd}; do
 		>"$TMP/log" 2>&1 & ;;
 	esac
 	PID=$!
-	for _ in $(seq 100); do [ -S "$TMP/sock" ] && break; sleep 0.05; done
-	[ -S "$TMP/sock" ] || { cat "$TMP/log"; exit 1; }
+	bench_wait_socket bench_poll_driver "$TMP/sock" "$PID" "$TMP/log" || exit 1
 	: >"$TMP/rows"
 	for r in $(seq "$ROUNDS"); do
 		# Alternate the order of the windows from round to round.
