@@ -13,10 +13,13 @@
 #define BE_MODULE_RBD_OPS "be_rbd_ops"
 
 /*
- * Load module file (once per process; later calls find it loaded) and return
- * its ops table named symbol in *out. Returns 0, or -ENOTSUP with
- * "WHAT: support not installed: " and the loader's reason logged (module or one of its libraries
- * missing), -ENAMETOOLONG. Thread-safe (dlopen is).
+ * Load module file (once per process; later calls find it loaded) and put
+ * its ops table, the exported symbol, in *out. The table belongs to the
+ * module, which is never unloaded: it stays valid for the process's life.
+ * Returns 0, or -ENOTSUP with "WHAT: support not installed: " and the
+ * loader's reason logged (the module or one of its libraries is missing, or
+ * lacks symbol), or -ENAMETOOLONG (module path too long). Thread-safe
+ * (dlopen is).
  */
 int be_module_ops(const char *what, const char *file, const char *symbol,
 		  const struct be_ops **out);
