@@ -21,6 +21,12 @@
 #   QSD, FIO       program paths
 #   BENCH_IDLE_CLIENT  tests/bench/vblk_idle: adds the idle cost and memory
 #                  of vblkd and qsd (scripts/io-profile.sh --idle-only)
+#   BENCH_PIN      1 (default with 2 CPUs or more): a second pass with a core
+#                  for each side - the back end pinned to the last CPU and
+#                  polling, the client (and host fio) pinned to CPU 0 - on
+#                  4k random I/O at qd1 and qd32; 0 leaves it out
+#   BENCH_POLL_US  the poll window of that pass (default 200 us): vblkd
+#                  poll-us=, qsd's iothread poll-max-ns=, libvblk --poll-us=
 set -u
 # shellcheck source=bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
@@ -60,6 +66,16 @@ randread 4k 32 2
 randwrite 4k 32 2
 read 128k 32 2"
 fi
+# The pinned pass (BENCH_PIN): the workloads polling is for.
+if [ "$QUICK" = 1 ]; then
+	PIN_MATRIX="randread 4k 1 1
+randread 4k 32 1"
+else
+	PIN_MATRIX="randread 4k 1 1
+randread 4k 32 1
+randwrite 4k 1 1
+randwrite 4k 32 1"
+fi
 REPORT=${BENCH_REPORT:-${MESON_SOURCE_ROOT:-$HERE/..}/docs/bench-report.md}
 QSD=${QSD:-qemu-storage-daemon}
 FIO=${FIO:-fio}
@@ -85,6 +101,33 @@ done
 [ -n "$BACKENDS" ] || {
 	echo "bench: no back end to measure" >&2
 	exit 1
+}
+# A core for each side: the back end on the last CPU, the client on CPU 0.
+# vblkd-pin polls and its client sleeps on the call eventfd as a guest does;
+# vblkd-pin-both polls on both sides (libvblk --poll-us); qsd-iothread-pin is
+# qsd's iothread with the same poll window (poll-max-ns); fio-pin is host fio
+# on the client's CPU.
+PIN=${BENCH_PIN:-1}
+POLL_US=${BENCH_POLL_US:-200}
+NCPU=$(nproc)
+BE_CPU=$((NCPU - 1))
+if [ "$PIN" = 1 ] && { [ "$NCPU" -lt 2 ] || ! command -v taskset >/dev/null 2>&1; }; then
+	echo "bench: fewer than 2 CPUs or no taskset: the pinned pass is left out" >&2
+	PIN=0
+fi
+if [ "$PIN" = 1 ]; then
+	for be in $BACKENDS; do
+		case $be in
+		vblkd) BACKENDS="$BACKENDS vblkd-pin vblkd-pin-both" ;;
+		qsd-iothread | fio) BACKENDS="$BACKENDS $be-pin" ;;
+		esac
+	done
+fi
+matrix_of() { # backend -> its workloads
+	case $1 in
+	*-pin*) echo "$PIN_MATRIX" ;;
+	*) echo "$MATRIX" ;;
+	esac
 }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-bench.XXXXXX")
@@ -132,18 +175,24 @@ start() { # backend storage img
 	else
 		qdirect=off vdirect=
 	fi
+	poll=
 	case $1 in
-	fio) return 0 ;;
-	vblkd)
+	*-pin*) poll=$POLL_US ;;
+	esac
+	case $1 in
+	fio*) return 0 ;;
+	vblkd*)
 		# writeback, like qsd's vhost-user-blk export default (writethrough=off):
 		# the client decides durability with FLUSH in both cases.
-		set -- "$VBLKD" --socket "$TMP/sock" --disk "$3,queues=2,writeback$vdirect"
+		set -- "$VBLKD" --socket "$TMP/sock" --disk "$3,queues=2,writeback$vdirect${poll:+,poll-us=$poll}"
 		;;
-	qsd | qsd-iothread)
+	qsd*)
 		iot='' iotobj=''
-		if [ "$1" = qsd-iothread ]; then
-			iot=,iothread=io0 iotobj="--object iothread,id=io0"
-		fi
+		case $1 in
+		qsd-iothread*)
+			iot=,iothread=io0 iotobj="--object iothread,id=io0${poll:+,poll-max-ns=$((poll * 1000))}"
+			;;
+		esac
 		# shellcheck disable=SC2086 # iotobj is two words or none
 		set -- "$QSD" $iotobj \
 			--blockdev driver=file,node-name=file0,filename="$3",cache.direct=$qdirect \
@@ -151,6 +200,8 @@ start() { # backend storage img
 			--export type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path="$TMP/sock",writable=on,num-queues=2$iot
 		;;
 	esac
+	# taskset execs the back end: $! stays its pid.
+	[ -z "$poll" ] || set -- taskset -c "$BE_CPU" "$@"
 	note_cmd "$@"
 	"$@" >"$TMP/log" 2>&1 &
 	PID=$!
@@ -166,7 +217,8 @@ stop() {
 
 # One run -> fio-layout JSON in $TMP/out.json.
 run_one() { # backend storage img rw bs qd nq
-	if [ "$1" = fio ]; then
+	be=$1
+	if [ "${be#fio}" != "$be" ]; then
 		direct=0
 		[ "$2" = direct ] && direct=1
 		ms=$(awk -v s="$RUNTIME" 'BEGIN { printf "%d", s * 1000 }')
@@ -176,7 +228,11 @@ run_one() { # backend storage img rw bs qd nq
 	else
 		set -- "$VBLK" bench "$TMP/sock" --rw="$4" --bs="$5" --iodepth="$6" --queues="$7" \
 			--runtime="$RUNTIME" --json
+		[ "$be" != vblkd-pin-both ] || set -- "$@" --poll-us="$POLL_US"
 	fi
+	case $be in
+	*-pin*) set -- taskset -c 0 "$@" ;;
+	esac
 	note_cmd "$@"
 	"$@" </dev/null >"$TMP/out.json" 2>"$TMP/err"
 }
@@ -210,6 +266,9 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 	echo "SIZE='$SIZE'"
 	echo "QUICK='$QUICK'"
 	echo "BACKENDS='$BACKENDS'"
+	echo "PIN='$PIN'"
+	echo "POLL_US='$POLL_US'"
+	echo "BE_CPU='$BE_CPU'"
 	echo "QSD_VERSION='$("$QSD" --version 2>/dev/null | head -1)'"
 	echo "FIO_VERSION='$("$FIO" --version 2>/dev/null)'"
 	echo "COMMIT='$(git -C "$HERE/.." describe --always --dirty 2>/dev/null)'"
@@ -230,7 +289,7 @@ for st in $STORAGE; do
 			{ a[NR] = $0 } END { for (i = 0; i < NR; i++) print a[(i + r - 1) % NR + 1] }')
 		for be in $order; do
 			start "$be" "$st" "$CUR_IMG" || continue
-			echo "$MATRIX" | while read -r rw bs qd nq; do
+			matrix_of "$be" | while read -r rw bs qd nq; do
 				if run_one "$be" "$st" "$CUR_IMG" "$rw" "$bs" "$qd" "$nq" &&
 					nums=$(row "$TMP/out.json" 2>>"$TMP/err"); then
 					printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$st" "$be" "$rw" "$bs" "$qd" "$nq" \
@@ -259,16 +318,17 @@ fi
 echo "LOAD_END='$(loadavg)'" >>"$META"
 # The matrix, so the report lists a row for a run that failed every round too.
 echo "$MATRIX" >"$TMP/matrix.txt"
+echo "$PIN_MATRIX" >"$TMP/matrix-pin.txt"
 
 # The raw runs stay next to the plots: bench_report.py can redo the report
 # from them (python3 scripts/bench_report.py --results docs/bench/runs.tsv ...).
 RAW=$(dirname "$REPORT")/bench
 mkdir -p "$RAW" || exit 1
 cp "$RESULTS" "$RAW/runs.tsv" && cp "$META" "$RAW/meta.env" && cp "$CMDS" "$RAW/commands.txt" &&
-	cp "$TMP/matrix.txt" "$RAW/matrix.txt" || exit 1
+	cp "$TMP/matrix.txt" "$RAW/matrix.txt" && cp "$TMP/matrix-pin.txt" "$RAW/matrix-pin.txt" || exit 1
 rm -f "$RAW/idle.tsv"
 [ -z "$IDLE_TSV" ] || cp "$IDLE_TSV" "$RAW/idle.tsv" || exit 1
 python3 "$HERE/bench_report.py" --results "$RAW/runs.tsv" --meta "$RAW/meta.env" \
-	--commands "$RAW/commands.txt" --matrix "$RAW/matrix.txt" --storage "$STORAGE" \
+	--commands "$RAW/commands.txt" --matrix "$RAW/matrix.txt" --pin-matrix "$RAW/matrix-pin.txt" --storage "$STORAGE" \
 	--idle "$RAW/idle.tsv" --report "$REPORT" || exit 1
 echo "bench: wrote $REPORT" >&2

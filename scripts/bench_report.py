@@ -18,7 +18,11 @@ import sys
 
 from io_profile_report import idle_md, load_idle_tsv
 
-LABEL = {"vblkd": "vblkd", "qsd": "qsd", "qsd-iothread": "qsd+iothread", "fio": "host fio"}
+LABEL = {"vblkd": "vblkd", "qsd": "qsd", "qsd-iothread": "qsd+iothread", "fio": "host fio",
+         # The pinned pass (scripts/bench.sh BENCH_PIN): a core for each side.
+         "vblkd-pin": "vblkd polling", "vblkd-pin-both": "vblkd + libvblk polling",
+         "qsd-iothread-pin": "qsd+iothread polling", "fio-pin": "host fio"}
+PINNED = ("vblkd-pin", "vblkd-pin-both", "qsd-iothread-pin", "fio-pin")
 STORAGE_TEXT = {
     "tmpfs": "page cache (image on tmpfs)",
     "direct": "O_DIRECT (image on the real disk)",
@@ -77,6 +81,15 @@ def wl_name(rw, bs):
     return f"{bs} {rw}"
 
 
+def load_matrix(path):
+    rows = []
+    for line in open(path):
+        f = line.split()
+        if len(f) == 4:
+            rows.append((f[0], f[1], int(f[2]), int(f[3])))
+    return rows
+
+
 def load_float(s):
     try:
         return float(s.split()[0])
@@ -88,13 +101,12 @@ class Report:
     def __init__(self, args):
         self.meta = load_meta(args.meta)
         self.runs = load_results(args.results)
-        self.matrix = []
-        for line in open(args.matrix):
-            f = line.split()
-            if len(f) == 4:
-                self.matrix.append((f[0], f[1], int(f[2]), int(f[3])))
+        self.matrix = load_matrix(args.matrix)
+        self.pin_matrix = load_matrix(args.pin_matrix) if args.pin_matrix and os.path.exists(args.pin_matrix) else []
         self.storage = args.storage.split()
-        self.backends = self.meta["BACKENDS"].split()
+        every = self.meta["BACKENDS"].split()
+        self.backends = [b for b in every if b not in PINNED]
+        self.pinned = [b for b in PINNED if b in every] if self.pin_matrix else []
         self.commands = [c.rstrip() for c in open(args.commands) if c.strip()]
         self.report = args.report
         # Idle cost and memory (scripts/io-profile.sh --idle-only --tsv), when measured.
@@ -179,6 +191,44 @@ class Report:
                        + f" | {fratio(rq)} | {fratio(rf)} | " + " | ".join(lat) + " |")
         self.w()
 
+    def pinned_section(self):
+        """The pinned pass: a core for each side, the back ends polling."""
+        if not self.pinned:
+            return
+        m = self.meta
+        poll = m.get("POLL_US", "?")
+        self.w("## With a core for each side (pinned, polling)")
+        self.w()
+        self.w(f"A second pass on the workloads polling is for: every back end pinned to CPU {m.get('BE_CPU')}, "
+               f"its client (`vblk bench`) and host fio pinned to CPU 0, so neither side waits for the other's "
+               f"core. *vblkd polling*: `poll-us={poll}`, the client sleeps on the call eventfd as a guest "
+               f"does; *vblkd + libvblk polling*: the client polls too (`--poll-us={poll}`), as a userspace "
+               f"driver can; *qsd+iothread polling*: qsd's iothread with the same window "
+               f"(`poll-max-ns={int(poll) * 1000 if poll.isdigit() else '?'}`), the client sleeping. The polling "
+               "side spends its core while requests are pending (docs/polling.md); the shared-core table above "
+               "is what a guest whose vCPUs need every core gets.")
+        self.w()
+        cols = self.pinned
+        vb = [b for b in ("vblkd-pin", "vblkd-pin-both") if b in cols]
+        hdr = "| storage | workload | qd | " + " | ".join(LABEL[b] + " IOPS" for b in cols)
+        hdr += "".join(f" | {LABEL[b]} / host fio" for b in vb)
+        if "qsd-iothread-pin" in cols and "vblkd-pin" in cols:
+            hdr += " | vblkd polling / qsd+iothread polling"
+        hdr += " | " + " | ".join(LABEL[b] + " p50" for b in cols) + " |"
+        self.w(hdr)
+        ncol = len(cols) + len(vb) + (1 if "qsd-iothread-pin" in cols and "vblkd-pin" in cols else 0) + len(cols)
+        self.w("|" + "---|" * 3 + "---:|" * ncol)
+        for st in self.storage:
+            for wl in self.pin_matrix:
+                rw, bs, qd, nq = wl
+                cells = [fmt(self.m(st, b, wl)) for b in cols]
+                rat = [fratio(ratio(self.m(st, b, wl), self.m(st, "fio-pin", wl))) for b in vb]
+                if "qsd-iothread-pin" in cols and "vblkd-pin" in cols:
+                    rat.append(fratio(ratio(self.m(st, "vblkd-pin", wl), self.m(st, "qsd-iothread-pin", wl))))
+                lat = [fmt(self.m(st, b, wl, "p50"), 1) if self.get(st, b, *wl) else "failed" for b in cols]
+                self.w(f"| {st} | {wl_name(rw, bs)} | {qd} | " + " | ".join(cells + rat + lat) + " |")
+        self.w()
+
     def details(self):
         self.w("## All runs (medians)")
         self.w()
@@ -186,9 +236,14 @@ class Report:
         self.w()
         self.w("| storage | back end | rw | bs | qd | queues | IOPS | MiB/s | mean µs | p50 µs | p90 µs | p99 µs | p99.9 µs | spread | rounds |")
         self.w("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        self.detail_rows(self.matrix, self.backends)
+        self.detail_rows(self.pin_matrix, self.pinned)
+        self.w()
+
+    def detail_rows(self, matrix, backends):
         for st in self.storage:
-            for wl in self.matrix:
-                for be in self.backends:
+            for wl in matrix:
+                for be in backends:
                     r = self.get(st, be, *wl)
                     if not r:
                         nums = ["failed"] + [""] * 6
@@ -198,7 +253,6 @@ class Report:
                     sp = spread(r)
                     self.w(f"| {st} | {be} | {wl[0]} | {wl[1]} | {wl[2]} | {wl[3]} | " + " | ".join(nums)
                            + f" | {'—' if sp is None else f'{sp:.0f} %'} | {len(r)} |")
-        self.w()
 
     def overlap(self, st, a, b, wl):
         """Do the IOPS of a and b over the rounds overlap (i.e. is the gap noise)?"""
@@ -301,6 +355,16 @@ class Report:
                 if wl:
                     r = ratio(self.m("direct", "vblkd", wl), self.m("direct", "fio", wl))
                     line(f"O_DIRECT 4k {rw} qd{qd}: vblkd ≥ 90 % of host fio",
+                         "—" if r is None else f"{100 * r:.1f} %", None if r is None else r >= 0.9,
+                         r is not None and r > 1.1)
+        for be in (b for b in ("vblkd-pin", "vblkd-pin-both") if b in self.pinned):
+            for rw in ("randread", "randwrite"):
+                for qd in (1, 32):
+                    wl = (rw, "4k", qd, 1)
+                    if wl not in self.pin_matrix or "direct" not in self.storage:
+                        continue
+                    r = ratio(self.m("direct", be, wl), self.m("direct", "fio-pin", wl))
+                    line(f"O_DIRECT 4k {rw} qd{qd}, a core each ({LABEL[be]}): ≥ 90 % of host fio",
                          "—" if r is None else f"{100 * r:.1f} %", None if r is None else r >= 0.9,
                          r is not None and r > 1.1)
         wl = find("tmpfs", "randread", "4k", 32)
@@ -451,6 +515,7 @@ plot for [i=2:{len(bes) + 1}] '{dat}' using i:xtic(1) with linespoints lw 2 titl
     def write(self):
         self.header()
         self.summary()
+        self.pinned_section()
         self.findings()
         self.goals()
         if self.idle:
@@ -468,6 +533,7 @@ def main():
     for a in ("results", "meta", "commands", "matrix", "storage", "report"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--idle", help="idle rows of scripts/io-profile.sh --tsv")
+    ap.add_argument("--pin-matrix", help="workloads of the pinned pass (scripts/bench.sh BENCH_PIN)")
     Report(ap.parse_args()).write()
 
 

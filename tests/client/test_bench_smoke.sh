@@ -3,7 +3,9 @@
 # The benchmark harness end to end, not a speed check: scripts/bench.sh in
 # its quick mode, against vblkd only, with a tiny runtime, must write a report
 # with a row of numbers for every workload of the quick matrix on both
-# storages and embed gnuplot plots that are well-formed SVG files.
+# storages and embed gnuplot plots that are well-formed SVG files; with 2 CPUs
+# or more, the pinned pass (BENCH_PIN) adds rows for vblkd polling on a core
+# of its own, with and without the client polling, and their goal lines.
 # Usage: test_bench_smoke.sh BENCH_SH VBLK VBLKD
 set -u
 BENCH=$1 VBLK=$2 VBLKD=$3
@@ -33,7 +35,7 @@ fi
 	exit 1
 }
 # The quick matrix of scripts/bench.sh (rw bs iodepth queues), on both storages.
-python3 - "$TMP/report.md" <<'PY' || exit 1
+python3 - "$TMP/report.md" "$(nproc)" <<'PY' || exit 1
 import os, re, sys
 import xml.etree.ElementTree as ET
 path = sys.argv[1]
@@ -47,6 +49,18 @@ for st in ("tmpfs", "direct"):
                         text, re.M)
         if not row or int(row.group(1).replace(" ", "")) <= 0:
             bad.append("no IOPS row for %s %s %s qd%d q%d" % (st, rw, bs, qd, nq))
+if int(sys.argv[2]) >= 2:
+    for st in ("tmpfs", "direct"):
+        for be in ("vblkd-pin", "vblkd-pin-both"):
+            for qd in (1, 32):
+                row = re.search(r"^\| %s \| %s \| randread \| 4k \| %d \| 1 \| ([0-9][0-9 ]*) \|" % (st, be, qd),
+                                text, re.M)
+                if not row or int(row.group(1).replace(" ", "")) <= 0:
+                    bad.append("no IOPS row for the pinned pass: %s %s qd%d" % (st, be, qd))
+    if "## With a core for each side" not in text:
+        bad.append("no section for the pinned pass")
+    if not re.search(r"^\| O_DIRECT 4k randread qd1, a core each \(vblkd polling\)", text, re.M):
+        bad.append("no goal line for the pinned pass")
 if "load average" not in text:
     bad.append("no load average")
 svgs = re.findall(r"!\[[^]]*\]\(([^)]+\.svg)\)", text)
