@@ -200,9 +200,9 @@ class Report:
         self.w("## With a core for each side (pinned, polling)")
         self.w()
         self.w(f"A second pass on the workloads polling is for: every back end pinned to CPU {m.get('BE_CPU')}, "
-               f"its client (`vblk bench`) and host fio pinned to CPU 0, so neither side waits for the other's "
-               f"core. *vblkd polling*: `poll-us={poll}`, the client sleeps on the call eventfd as a guest "
-               f"does; *vblkd + libvblk polling*: the client polls too (`--poll-us={poll}`), as a userspace "
+               f"its client (`vblk bench`) pinned to CPU 0, so neither side waits for the other's core; host fio "
+               f"runs on CPU {m.get('BE_CPU')}, the core the back ends get. *vblkd polling*: "
+               f"`poll-us={poll}`, the client sleeps on the call eventfd as a guest does; *vblkd + libvblk polling*: the client polls too (`--poll-us={poll}`), as a userspace "
                f"driver can; *qsd+iothread polling*: qsd's iothread with the same window "
                f"(`poll-max-ns={int(poll) * 1000 if poll.isdigit() else '?'}`), the client sleeping. The polling "
                "side spends its core while requests are pending (docs/polling.md); the shared-core table above "
