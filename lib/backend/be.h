@@ -102,6 +102,15 @@ struct be_ops {
 	int (*submit)(struct be_queue *q, struct be_io *io);
 	/* Start the accepted submissions (batching point). */
 	void (*kick)(struct be_queue *q);
+	/*
+	 * Optional (NULL: use kick): kick, except that results already final
+	 * when it returns (transfers done synchronously inside submit) are not
+	 * announced on queue_fd. Returns true when there are such results: the
+	 * caller must then call reap() without waiting for the fd. It spares an
+	 * eventfd write, an epoll round and a read per request for a caller that
+	 * can reap at once (the block engine).
+	 */
+	bool (*kick_ready)(struct be_queue *q);
 	/* Call done() for every finished io; returns how many, or -errno. */
 	int (*reap)(struct be_queue *q);
 	/*
