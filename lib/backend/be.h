@@ -6,7 +6,8 @@
  *
  * Completion contract: done() is only ever called from ops->reap(), never from
  * inside submit(). A backend whose queue_fd() is -1 completes synchronously:
- * the caller must call reap() after kick() to collect the results.
+ * the caller must call reap() after kick() to collect the results; so must a
+ * caller whose kick_ready() returned true.
  */
 #ifndef VBLK_BACKEND_BE_H
 #define VBLK_BACKEND_BE_H
