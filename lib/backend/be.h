@@ -6,7 +6,8 @@
  *
  * Completion contract: done() is only ever called from ops->reap(), never from
  * inside submit(). A backend whose queue_fd() is -1 completes synchronously:
- * the caller must call reap() after kick() to collect the results.
+ * the caller must call reap() after kick() to collect the results; so must a
+ * caller whose kick_ready() returned true.
  */
 #ifndef VBLK_BACKEND_BE_H
 #define VBLK_BACKEND_BE_H
@@ -102,6 +103,15 @@ struct be_ops {
 	int (*submit)(struct be_queue *q, struct be_io *io);
 	/* Start the accepted submissions (batching point). */
 	void (*kick)(struct be_queue *q);
+	/*
+	 * Optional (NULL: use kick): kick, except that results already final
+	 * when it returns (transfers done synchronously inside submit) are not
+	 * announced on queue_fd. Returns true when there are such results: the
+	 * caller must then call reap() without waiting for the fd. It spares an
+	 * eventfd write, an epoll round and a read per request for a caller that
+	 * can reap at once (the block engine).
+	 */
+	bool (*kick_ready)(struct be_queue *q);
 	/* Call done() for every finished io; returns how many, or -errno. */
 	int (*reap)(struct be_queue *q);
 	/*

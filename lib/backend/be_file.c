@@ -351,6 +351,7 @@ static int file_queue_create(struct be *be, unsigned depth, struct be_queue **ou
 		return -ENOMEM;
 	q->base.be = be;
 	q->inline_budget = FILE_INLINE_BATCH;
+	q->efd_maybe = true;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->efd < 0) {
 		ret = -errno;
@@ -401,6 +402,7 @@ const struct be_ops be_file_ops = {
     .queue_fd = file_queue_fd,
     .submit = be_file_submit,
     .kick = be_file_kick,
+    .kick_ready = be_file_kick_ready,
     .reap = be_file_reap,
     .resize = file_resize,
 };

@@ -85,7 +85,14 @@ struct file_queue {
 	uint64_t bl_pos, bl_left;
 	unsigned ndone;		/* done() calls during the current reap */
 	uint64_t inline_budget; /* bytes the inline path may still move before the next kick */
-	bool inline_signal;	/* inline completions wait in done: signal efd at kick */
+	bool inline_signal;	/* inline completions wait in done: announce them at kick */
+	/*
+	 * efd may be readable (written by us or by io_uring since reap last read
+	 * it): reap() reads it only then, so a reap of inline completions alone
+	 * makes no system call. SQEs submitted whose CQE reap() has not seen.
+	 */
+	bool efd_maybe;
+	unsigned uring_inflight;
 	struct be_done_ring done;
 };
 
@@ -109,6 +116,7 @@ void be_file_slot_finish(struct file_queue *q, struct file_slot *s, int res);
 int be_file_complete_later(struct file_queue *q, struct be_io *io, int res);
 int be_file_submit(struct be_queue *bq, struct be_io *io);
 void be_file_kick(struct be_queue *bq);
+bool be_file_kick_ready(struct be_queue *bq);
 int be_file_reap(struct be_queue *bq);
 
 /* file_inline.c */

@@ -32,9 +32,22 @@ static void signal_efd(struct file_queue *q)
 {
 	uint64_t one = 1;
 
+	q->efd_maybe = true;
 	/* Only fails when the counter would overflow: it is readable then anyway. */
 	if (write(q->efd, &one, sizeof(one)) < 0)
 		return;
+}
+
+/* Submit the prepared SQEs; each one submitted will post a CQE, which writes efd. */
+static int ring_submit(struct file_queue *q)
+{
+	int ret = io_uring_submit(&q->ring);
+
+	if (ret > 0) {
+		q->uring_inflight += (unsigned)ret;
+		q->efd_maybe = true;
+	}
+	return ret;
 }
 
 /* Prepare the SQE for the slot's next step. */
@@ -49,7 +62,7 @@ void be_file_slot_issue(struct file_queue *q, struct file_slot *s)
 
 	if (unlikely(!sqe)) {
 		/* Cannot happen (slots <= SQ entries); never lose the request. */
-		io_uring_submit(&q->ring);
+		ring_submit(q);
 		sqe = io_uring_get_sqe(&q->ring);
 	}
 	if (s->kind == SLOT_FSYNC) {
@@ -261,8 +274,7 @@ int be_file_submit(struct be_queue *bq, struct be_io *io)
 			uint64_t n = be_file_inline(q, io);
 
 			if (n == io->len) {
-				/* Completed from reap(), like every request; efd written at kick.
-				 */
+				/* Completed from reap(), like every request; announced at kick. */
 				q->backlog = NULL;
 				be_done_ring_push(&q->done, io, 0);
 				q->inline_signal = true;
@@ -291,45 +303,71 @@ int be_file_submit(struct be_queue *bq, struct be_io *io)
 	}
 }
 
-void be_file_kick(struct be_queue *bq)
+/* Kick; announce inline completions on efd, or leave them to the caller. */
+static bool file_kick(struct file_queue *q, bool announce)
 {
-	struct file_queue *q = to_fq(bq);
+	bool ready = q->inline_signal;
 
 	q->inline_budget = FILE_INLINE_BATCH;
-	if (q->inline_signal) {
-		q->inline_signal = false;
+	q->inline_signal = false;
+	if (ready && announce)
 		signal_efd(q);
-	}
 	if (io_uring_sq_ready(&q->ring)) {
-		int ret = io_uring_submit(&q->ring);
+		int ret = ring_submit(q);
 
 		/* SQEs not taken stay in the SQ and go with the next kick or reap. */
 		if (ret < 0)
-			log_warn("file backend '%s': io_uring_submit: %s", to_file(bq->be)->path,
-				 strerror(-ret));
+			log_warn("file backend '%s': io_uring_submit: %s",
+				 to_file(q->base.be)->path, strerror(-ret));
 	}
+	return ready;
+}
+
+void be_file_kick(struct be_queue *bq)
+{
+	file_kick(to_fq(bq), true);
+}
+
+bool be_file_kick_ready(struct be_queue *bq)
+{
+	return file_kick(to_fq(bq), false);
 }
 
 int be_file_reap(struct be_queue *bq)
 {
 	struct file_queue *q = to_fq(bq);
 	struct io_uring_cqe *cqe;
+	unsigned ncqe = 0;
 	uint64_t cnt;
 
 	/* Clear the eventfd before draining: a CQE posted after this re-arms it. */
-	if (read(q->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+	if (q->efd_maybe && read(q->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_warn("file backend: eventfd read: %s", strerror(errno));
+	q->efd_maybe = false;
 	q->ndone = 0;
 	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		struct file_slot *s = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&q->ring, cqe);
+		q->uring_inflight--;
+		ncqe++;
 		slot_complete(q, s, res);
 	}
 	backlog_issue(q);
 	q->ndone += (unsigned)be_done_ring_reap(&q->done);
-	/* Resubmissions of short transfers and new backlog ranges. */
+	/*
+	 * Resubmissions of short transfers and new backlog ranges. Inline
+	 * completions a done() callback submitted wait in done: reap() cannot
+	 * report them, so efd announces them.
+	 */
 	be_file_kick(bq);
+	/*
+	 * A CQE drained above may have been posted after the read (efd readable
+	 * again, with nothing for the next reap but to read it), and those still
+	 * running will post theirs: efd stays "maybe" until a reap finds neither.
+	 */
+	if (ncqe || q->uring_inflight)
+		q->efd_maybe = true;
 	return (int)q->ndone;
 }

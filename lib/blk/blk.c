@@ -1042,19 +1042,36 @@ int blk_queue_fd(struct blk_queue *q)
 	return q->poll_fd;
 }
 
+/*
+ * Results the backend had when the kick returned (a synchronous backend's,
+ * the file backend's inline copies) complete here and now: no eventfd write,
+ * epoll round and read per request, and the transport pushes them before it
+ * interrupts the driver. The batch is what the caller submitted since its
+ * last kick, which it bounds. Inside blk_queue_process (limit_release kicks)
+ * they wait for its end.
+ */
 void blk_queue_kick(struct blk_queue *q)
 {
 	blk_stage_kick(q->stq);
-	/* A synchronous backend's results wait for a reap that no backend fd announces. */
-	if (blk_stage_sync(q->stq) && blk_queue_inflight(q))
-		blk_note_signal(&q->note);
+	if (!q->processing && blk_stage_ready(q->stq))
+		blk_queue_process(q);
 }
 
 void blk_queue_process(struct blk_queue *q)
 {
+	q->processing = true;
 	blk_note_take(&q->note);
 	blk_stage_process(q->stq);
 	limit_release(q);
+	q->processing = false;
+	/*
+	 * Results that became ready during this round (requests it let in):
+	 * one more round through the note rather than a loop here, so a queue
+	 * that keeps finding work still goes back to its poll set (stop
+	 * requests, other fds) in between.
+	 */
+	if (blk_stage_ready(q->stq))
+		blk_note_signal(&q->note);
 }
 
 void blk_queue_drain(struct blk_queue *q)

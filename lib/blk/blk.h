@@ -267,8 +267,8 @@ void blk_queue_destroy(struct blk_queue *q);
 /*
  * The queue's one pollable fd, always valid (>= 0) while the queue exists:
  * readable when blk_queue_process has work (backend completions, requests
- * another queue's completion unblocked, or a synchronous backend's results
- * after blk_queue_kick).
+ * another queue's completion unblocked, or results that became ready during
+ * blk_queue_process itself).
  */
 int blk_queue_fd(struct blk_queue *q);
 
@@ -282,7 +282,11 @@ int blk_queue_fd(struct blk_queue *q);
  */
 bool blk_req_submit(struct blk_queue *q, struct blk_req *req);
 
-/* End of a batch of submits: hand them to the backend. */
+/*
+ * End of a batch of submits: hand them to the backend. Results the backend
+ * produced synchronously are reaped at once: their done callbacks run before
+ * this returns, and blk_queue_fd does not become readable for them.
+ */
 void blk_queue_kick(struct blk_queue *q);
 
 /* Reap backend completions, run done callbacks, dispatch waiting requests. */

@@ -206,14 +206,14 @@ int blk_stage_backend_fd(const struct blk_stage_queue *stq)
 	return blk_sq_fd(&stq->sq);
 }
 
-bool blk_stage_sync(const struct blk_stage_queue *stq)
-{
-	return stq->sq.sync;
-}
-
 void blk_stage_kick(struct blk_stage_queue *stq)
 {
 	blk_sq_kick(&stq->sq);
+}
+
+bool blk_stage_ready(const struct blk_stage_queue *stq)
+{
+	return blk_sq_ready(&stq->sq);
 }
 
 /* ---- wake-ups ------------------------------------------------------------ */

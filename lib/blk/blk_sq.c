@@ -51,11 +51,18 @@ void blk_sq_submit(struct blk_sq *sq, struct blk_sq_entry *e)
 		fifo_push(&sq->pend, &e->link);
 	else if (ret < 0)
 		e->io.done(&e->io, ret);
+	else if (sq->sync)
+		sq->ready = true; /* be.h: its result waits for reap() */
 }
 
 void blk_sq_kick(struct blk_sq *sq)
 {
-	sq->be->ops->kick(sq->bq);
+	const struct be_ops *ops = sq->be->ops;
+
+	if (!ops->kick_ready)
+		ops->kick(sq->bq);
+	else if (ops->kick_ready(sq->bq))
+		sq->ready = true;
 }
 
 /* Submit waiting entries in order until the backend refuses again. */
@@ -73,6 +80,8 @@ static unsigned dispatch_pending(struct blk_sq *sq)
 		n++;
 		if (ret < 0)
 			e->io.done(&e->io, ret);
+		else if (sq->sync)
+			sq->ready = true;
 	}
 	if (n)
 		blk_sq_kick(sq);
@@ -81,7 +90,11 @@ static unsigned dispatch_pending(struct blk_sq *sq)
 
 unsigned blk_sq_poll(struct blk_sq *sq)
 {
-	int reaped = sq->be->ops->reap(sq->bq);
+	int reaped;
+
+	/* reap() takes every result there is now; a later submit or kick sets it again. */
+	sq->ready = false;
+	reaped = sq->be->ops->reap(sq->bq);
 
 	if (reaped < 0) {
 		log_warn("virtio-blk: backend reap failed: %s", strerror(-reaped));

@@ -24,6 +24,7 @@ struct blk_sq {
 	struct be *be;
 	struct be_queue *bq;
 	bool sync;	  /* the backend has no fd: completions appear only when reaped */
+	bool ready;	  /* results wait that no fd announces: blk_sq_poll now (blk_sq_ready) */
 	struct fifo pend; /* refused entries (blk_sq_entry.link), oldest first */
 };
 
@@ -43,8 +44,21 @@ int blk_sq_fd(const struct blk_sq *sq);
  */
 void blk_sq_submit(struct blk_sq *sq, struct blk_sq_entry *e);
 
-/* Start what was submitted (the batching point). */
+/*
+ * Start what was submitted (the batching point). Results the backend already
+ * has (a synchronous backend's, or transfers it did inside submit) are not
+ * announced on its fd: blk_sq_ready() says so, and blk_sq_poll() takes them.
+ */
 void blk_sq_kick(struct blk_sq *sq);
+
+/*
+ * Are there results that only blk_sq_poll() finds (no fd will become
+ * readable for them)? The caller polls now, or makes sure it will.
+ */
+static inline bool blk_sq_ready(const struct blk_sq *sq)
+{
+	return sq->ready;
+}
 
 /*
  * Reap completions (their done callbacks run here), then submit refused

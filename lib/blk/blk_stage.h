@@ -54,9 +54,8 @@ int blk_stage_queue_create(struct blk_dev *d, unsigned depth, struct blk_note *n
  */
 void blk_stage_queue_destroy(struct blk_stage_queue *stq);
 
-/* The backend's pollable fd, or -1: then blk_stage_sync() is true. */
+/* The backend's pollable fd, or -1 (a synchronous backend: see blk_stage_ready). */
 int blk_stage_backend_fd(const struct blk_stage_queue *stq);
-bool blk_stage_sync(const struct blk_stage_queue *stq);
 
 /* Run op for sr (the `stage` bytes of a request); the result comes through done. */
 void blk_stage_start(struct blk_stage_queue *stq, struct blk_stage_req *sr,
@@ -64,6 +63,13 @@ void blk_stage_start(struct blk_stage_queue *stq, struct blk_stage_req *sr,
 
 /* End of a batch of starts: hand them to the backend. */
 void blk_stage_kick(struct blk_stage_queue *stq);
+
+/*
+ * Has blk_stage_process work that no fd announces: backend results that were
+ * final at submit or kick (blk_sq_ready)? Then the caller runs it, now or
+ * through the note.
+ */
+bool blk_stage_ready(const struct blk_stage_queue *stq);
 
 /* Run what is ready: woken requests, backend completions, refused I/Os. */
 void blk_stage_process(struct blk_stage_queue *stq);
