@@ -109,7 +109,10 @@ done
 # qsd's iothread with the same poll window (poll-max-ns); fio-pin is host fio
 # on the back end's CPU: the host doing the I/O itself on the core the back
 # end gets (on these VMs the disk's interrupts go to one CPU, and fio is
-# faster there).
+# faster there); fio-pin-busy is the same with CPU 0 kept busy by a spinning
+# shell, the CPU load the polling client puts there (on a VM the virtual
+# disk may share the host's cores with the vCPUs, so that load alone can
+# slow it).
 PIN=${BENCH_PIN:-1}
 POLL_US=${BENCH_POLL_US:-200}
 NCPU=$(nproc)
@@ -122,7 +125,8 @@ if [ "$PIN" = 1 ]; then
 	for be in $BACKENDS; do
 		case $be in
 		vblkd) BACKENDS="$BACKENDS vblkd-pin vblkd-pin-both" ;;
-		qsd-iothread | fio) BACKENDS="$BACKENDS $be-pin" ;;
+		qsd-iothread) BACKENDS="$BACKENDS $be-pin" ;;
+		fio) BACKENDS="$BACKENDS fio-pin fio-pin-busy" ;;
 		esac
 	done
 fi
@@ -238,7 +242,15 @@ run_one() { # backend storage img rw bs qd nq
 	*-pin*) set -- taskset -c 0 "$@" ;;
 	esac
 	note_cmd "$@"
+	spin=
+	if [ "$be" = fio-pin-busy ]; then
+		taskset -c 0 sh -c 'while :; do :; done' &
+		spin=$!
+	fi
 	"$@" </dev/null >"$TMP/out.json" 2>"$TMP/err"
+	rc=$?
+	[ -z "$spin" ] || { kill "$spin" && wait "$spin"; } 2>/dev/null
+	return $rc
 }
 
 # fio's JSON (and vblk bench --json, same layout) -> IOPS MiB/s mean p50 p90 p99 p99.9 (µs).

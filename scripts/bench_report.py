@@ -21,8 +21,9 @@ from io_profile_report import idle_md, load_idle_tsv
 LABEL = {"vblkd": "vblkd", "qsd": "qsd", "qsd-iothread": "qsd+iothread", "fio": "host fio",
          # The pinned pass (scripts/bench.sh BENCH_PIN): a core for each side.
          "vblkd-pin": "vblkd polling", "vblkd-pin-both": "vblkd + libvblk polling",
-         "qsd-iothread-pin": "qsd+iothread polling", "fio-pin": "host fio"}
-PINNED = ("vblkd-pin", "vblkd-pin-both", "qsd-iothread-pin", "fio-pin")
+         "qsd-iothread-pin": "qsd+iothread polling", "fio-pin": "host fio",
+         "fio-pin-busy": "host fio, CPU 0 busy"}
+PINNED = ("vblkd-pin", "vblkd-pin-both", "qsd-iothread-pin", "fio-pin", "fio-pin-busy")
 STORAGE_TEXT = {
     "tmpfs": "page cache (image on tmpfs)",
     "direct": "O_DIRECT (image on the real disk)",
@@ -206,23 +207,31 @@ class Report:
                f"driver can; *qsd+iothread polling*: qsd's iothread with the same window "
                f"(`poll-max-ns={int(poll) * 1000 if poll.isdigit() else '?'}`), the client sleeping. The polling "
                "side spends its core while requests are pending (docs/polling.md); the shared-core table above "
-               "is what a guest whose vCPUs need every core gets.")
+               "is what a guest whose vCPUs need every core gets. *host fio, CPU 0 busy* is host fio again "
+               "with a spinning shell on CPU 0, the load a polling client puts there: on a VM whose virtual "
+               "disk shares the host's cores with the vCPUs that load alone slows the disk, and host fio "
+               "alone, with CPU 0 idle, is a baseline the polling configurations cannot have.")
         self.w()
         cols = self.pinned
         vb = [b for b in ("vblkd-pin", "vblkd-pin-both") if b in cols]
         hdr = "| storage | workload | qd | " + " | ".join(LABEL[b] + " IOPS" for b in cols)
         hdr += "".join(f" | {LABEL[b]} / host fio" for b in vb)
+        busy = "vblkd-pin-both" in cols and "fio-pin-busy" in cols
+        if busy:
+            hdr += " | vblkd + libvblk polling / host fio, CPU 0 busy"
         if "qsd-iothread-pin" in cols and "vblkd-pin" in cols:
             hdr += " | vblkd polling / qsd+iothread polling"
         hdr += " | " + " | ".join(LABEL[b] + " p50" for b in cols) + " |"
         self.w(hdr)
-        ncol = len(cols) + len(vb) + (1 if "qsd-iothread-pin" in cols and "vblkd-pin" in cols else 0) + len(cols)
+        ncol = len(cols) + len(vb) + busy + (1 if "qsd-iothread-pin" in cols and "vblkd-pin" in cols else 0) + len(cols)
         self.w("|" + "---|" * 3 + "---:|" * ncol)
         for st in self.storage:
             for wl in self.pin_matrix:
                 rw, bs, qd, nq = wl
                 cells = [fmt(self.m(st, b, wl)) for b in cols]
                 rat = [fratio(ratio(self.m(st, b, wl), self.m(st, "fio-pin", wl))) for b in vb]
+                if busy:
+                    rat.append(fratio(ratio(self.m(st, "vblkd-pin-both", wl), self.m(st, "fio-pin-busy", wl))))
                 if "qsd-iothread-pin" in cols and "vblkd-pin" in cols:
                     rat.append(fratio(ratio(self.m(st, "vblkd-pin", wl), self.m(st, "qsd-iothread-pin", wl))))
                 lat = [fmt(self.m(st, b, wl, "p50"), 1) if self.get(st, b, *wl) else "failed" for b in cols]
