@@ -283,6 +283,10 @@ class Report:
         if bs != "4k" and st == "tmpfs" and rw in ("read", "randread"):
             return ("large buffered reads are copied out of the page cache by the one thread of the queue; "
                     "qsd's thread pool copies on several threads")
+        if st == "tmpfs" and against == "fio" and nq == 1:
+            return ("host fio's io_uring hands buffered tmpfs I/O to io-wq worker threads, which run on every "
+                    "CPU, while one vblkd queue copies inline on one thread (the 2-queue rows use both CPUs; "
+                    "docs/io-cost.md)")
         if st == "direct" and against == "fio":
             return "the vhost-user hop (client → vblkd → kernel) adds latency that fio submitting directly does not have"
         if nq > 1:
