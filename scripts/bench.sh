@@ -142,6 +142,8 @@ PID=
 IMGS=
 cleanup() {
 	bench_stop "$PID"
+	# A spinner of fio-pin-busy interrupted with its run (it ignores SIGINT).
+	[ ! -s "$TMP/spin.pid" ] || kill "$(cat "$TMP/spin.pid")" 2>/dev/null
 	for d in $IMGS; do rm -rf "$d"; done
 	rm -rf "$TMP"
 }
@@ -238,7 +240,7 @@ run_one() { # backend storage img rw bs qd nq
 		[ "$be" != vblkd-pin-both ] || set -- "$@" --poll-us="$POLL_US"
 	fi
 	case $be in
-	fio-pin) set -- taskset -c "$BE_CPU" "$@" ;;
+	fio-pin | fio-pin-busy) set -- taskset -c "$BE_CPU" "$@" ;;
 	*-pin*) set -- taskset -c 0 "$@" ;;
 	esac
 	note_cmd "$@"
@@ -246,10 +248,12 @@ run_one() { # backend storage img rw bs qd nq
 	if [ "$be" = fio-pin-busy ]; then
 		taskset -c 0 sh -c 'while :; do :; done' &
 		spin=$!
+		# run_one runs in the matrix loop's subshell: cleanup finds it here.
+		echo "$spin" >"$TMP/spin.pid"
 	fi
 	"$@" </dev/null >"$TMP/out.json" 2>"$TMP/err"
 	rc=$?
-	[ -z "$spin" ] || { kill "$spin" && wait "$spin"; } 2>/dev/null
+	[ -z "$spin" ] || { kill "$spin" && wait "$spin"; rm -f "$TMP/spin.pid"; } 2>/dev/null
 	return $rc
 }
 
