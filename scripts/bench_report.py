@@ -207,10 +207,11 @@ class Report:
                f"driver can; *qsd+iothread polling*: qsd's iothread with the same window "
                f"(`poll-max-ns={int(poll) * 1000 if poll.isdigit() else '?'}`), the client sleeping. The polling "
                "side spends its core while requests are pending (docs/polling.md); the shared-core table above "
-               "is what a guest whose vCPUs need every core gets. *host fio, CPU 0 busy* is host fio again "
-               "with a spinning shell on CPU 0, the load a polling client puts there: on a VM whose virtual "
-               "disk shares the host's cores with the vCPUs that load alone slows the disk, and host fio "
-               "alone, with CPU 0 idle, is a baseline the polling configurations cannot have.")
+               "is what a guest whose vCPUs need every core gets."
+               + (" *host fio, CPU 0 busy* is host fio again with a spinning shell on CPU 0, the load a "
+                  "polling client puts there: on a VM whose virtual disk shares the host's cores with the "
+                  "vCPUs that load alone slows the disk, and host fio alone, with CPU 0 idle, is a baseline "
+                  "the polling configurations cannot have." if "fio-pin-busy" in self.pinned else ""))
         self.w()
         cols = self.pinned
         vb = [b for b in ("vblkd-pin", "vblkd-pin-both") if b in cols]
