@@ -139,12 +139,13 @@ matrix_of() { # backend -> its workloads
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-bench.XXXXXX")
 PID=
-IMGS=
 cleanup() {
 	bench_stop "$PID"
 	# A spinner of fio-pin-busy interrupted with its run (it ignores SIGINT).
 	[ ! -s "$TMP/spin.pid" ] || kill "$(cat "$TMP/spin.pid")" 2>/dev/null
-	for d in $IMGS; do rm -rf "$d"; done
+	# The images' directories (make_image runs in a command substitution:
+	# a variable it set would not reach this shell).
+	[ ! -f "$TMP/imgdirs" ] || while read -r d; do rm -rf "$d"; done <"$TMP/imgdirs"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -171,7 +172,7 @@ make_image() { # storage -> path
 	direct) dir=${BENCH_DISK_DIR:-/var/tmp} ;;
 	esac
 	d=$(mktemp -d "$dir/vblk-bench.XXXXXX") || return 1
-	IMGS="$IMGS $d"
+	printf '%s\n' "$d" >>"$TMP/imgdirs"
 	mb=$(numfmt --from=iec "$SIZE")
 	dd if=/dev/urandom of="$d/img" bs=1M count=$((mb / 1048576)) conv=fsync status=none || return 1
 	echo "$d/img"

@@ -6,6 +6,8 @@
 # storages and embed gnuplot plots that are well-formed SVG files; with 2 CPUs
 # or more, the pinned pass (BENCH_PIN) adds rows for vblkd polling on a core
 # of its own, with and without the client polling, and their goal lines.
+# It leaves nothing behind: its temporary directory and both images (a
+# page-cache image left in /dev/shm holds RAM until reboot) are removed.
 # Usage: test_bench_smoke.sh BENCH_SH VBLK VBLKD
 set -u
 BENCH=$1 VBLK=$2 VBLKD=$3
@@ -20,16 +22,27 @@ done
 	exit 77
 }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vblk-bench-smoke.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+# Private parents for the bench's temporary directory and its two images.
+SHM=$(mktemp -d /dev/shm/vblk-bench-smoke.XXXXXX)
+DISK=$(mktemp -d "${BENCH_DISK_DIR:-/var/tmp}/vblk-bench-smoke.XXXXXX")
+trap 'rm -rf "$TMP" "$SHM" "$DISK"' EXIT
 trap 'exit 1' HUP INT TERM
+mkdir "$TMP/tmp"
 
-if ! BENCH_QUICK=1 BENCH_BACKENDS=vblkd BENCH_RUNTIME=0.2 BENCH_SIZE=16M \
-	BENCH_DISK_DIR=${BENCH_DISK_DIR:-/var/tmp} BENCH_REPORT="$TMP/report.md" \
+if ! TMPDIR="$TMP/tmp" BENCH_QUICK=1 BENCH_BACKENDS=vblkd BENCH_RUNTIME=0.2 BENCH_SIZE=16M \
+	BENCH_TMPFS_DIR="$SHM" BENCH_DISK_DIR="$DISK" BENCH_REPORT="$TMP/report.md" \
 	"$BENCH" "$VBLK" "$VBLKD" 2>"$TMP/log"; then
 	echo "FAIL: bench.sh exited non-zero"
 	cat "$TMP/log"
 	exit 1
 fi
+for d in "$TMP/tmp" "$SHM" "$DISK"; do
+	[ -z "$(ls -A "$d")" ] || {
+		echo "FAIL: bench.sh left files behind in $d:"
+		ls -lA "$d"
+		exit 1
+	}
+done
 [ -s "$TMP/report.md" ] || {
 	echo "FAIL: no report"
 	exit 1
