@@ -61,8 +61,10 @@ randwrite 4k 32 1
 randwrite 4k 128 1
 read 128k 1 1
 read 128k 32 1
+read 128k 128 1
 write 128k 1 1
 write 128k 32 1
+write 128k 128 1
 randread 4k 32 2
 randwrite 4k 32 2
 read 128k 32 2"

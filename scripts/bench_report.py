@@ -413,7 +413,7 @@ class Report:
             line("page cache 4k randread qd1: p50 ≤ 0.6× qsd's", fratio(r), None if r is None else r <= 0.6)
         for st in self.storage:
             for rw in ("read", "write"):
-                for qd in (1, 32):
+                for qd in (1, 32, 128):
                     wl = find(st, rw, "128k", qd)
                     if wl:
                         qb = self.qsd_best(st, wl)
