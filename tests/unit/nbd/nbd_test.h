@@ -9,9 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -90,6 +90,8 @@ static inline void srv_start(struct srv *s, char *const argv[])
 		int null = open("/dev/null", O_WRONLY);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* For scripts the server runs (NBD_EVAL_NO_FUA). */
+		setenv("VBLK_SRV_DIR", s->dir, 1);
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);
 		execvp(argv[0], argv);
@@ -113,12 +115,53 @@ static inline void srv_start(struct srv *s, char *const argv[])
 	exit(1);
 }
 
+static inline int srv_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static inline void srv_rm_tree(const char *dir)
+{
+	nftw(dir, srv_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * nbdkit's eval plugin keeps its scripts in a /tmp/nbdkitXXXXXX directory
+ * that only a clean exit removes; NBD_EVAL_NO_FUA's scripts write its name
+ * to the file "tmpdirs" here. Remove the ones a killed server left.
+ */
+static inline void srv_rm_eval_dirs(struct srv *s)
+{
+	char path[256], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tmpdirs", s->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		/* Only what the plugin made, whatever the file says. */
+		if (!strncmp(line, "/tmp/nbdkit", strlen("/tmp/nbdkit")) && !strchr(line + 5, '/'))
+			srv_rm_tree(line);
+	}
+	fclose(f);
+	unlink(path);
+}
+
 static inline void srv_stop_sig(struct srv *s, int sig)
 {
 	if (s->pid > 0) {
 		kill(s->pid, sig);
 		waitpid(s->pid, NULL, 0);
 		s->pid = 0;
+		srv_rm_eval_dirs(s);
 	}
 	unlink(s->sock);
 }
@@ -128,18 +171,14 @@ static inline void srv_stop(struct srv *s)
 	srv_stop_sig(s, SIGTERM);
 }
 
-/* Stop the server and remove the files the test named. */
-static inline void srv_cleanup(struct srv *s, ...)
+/*
+ * Stop the server and remove its temporary directory with everything in it
+ * (the files the test named, and what the server left there: see srv_start).
+ */
+static inline void srv_cleanup(struct srv *s)
 {
-	va_list ap;
-	const char *name;
-
 	srv_stop(s);
-	va_start(ap, s);
-	while ((name = va_arg(ap, const char *)))
-		unlink(srv_path(s, name));
-	va_end(ap);
-	rmdir(s->dir);
+	srv_rm_tree(s->dir);
 }
 
 /* The whole of file name in the temporary directory (a server's log), NUL-terminated. */
@@ -160,10 +199,11 @@ static inline const char *srv_read(const struct srv *s, const char *name)
 /*
  * nbdkit eval plugin arguments for a 1 MiB export that can write and flush
  * but advertises no FUA (writes are discarded, reads return zeroes); the
- * caller adds flush=.
+ * caller adds flush=. get_size also notes the plugin's script directory for
+ * srv_rm_eval_dirs (srv_start exports VBLK_SRV_DIR).
  */
 #define NBD_EVAL_NO_FUA                                                                            \
-	"eval", "get_size=echo 1048576",                                                           \
+	"eval", "get_size=echo \"$tmpdir\" >>\"$VBLK_SRV_DIR/tmpdirs\"; echo 1048576",             \
 	    "pread=dd if=/dev/zero count=$3 iflag=count_bytes status=none",                        \
 	    "pwrite=cat >/dev/null", "can_write=exit 0", "can_flush=exit 0", "can_fua=echo none"
 

@@ -30,6 +30,6 @@ int main(void)
 	CHECK(be_nbd_ops.open(&opts, &be) < 0);
 	be_nbd_ops.close(NULL);
 	be_nbd_ops.queue_destroy(NULL);
-	srv_cleanup(&s, NULL);
+	srv_cleanup(&s);
 	return 0;
 }

@@ -77,6 +77,6 @@ int main(void)
 
 	ops->queue_destroy(q);
 	ops->close(be);
-	srv_cleanup(&s, "disk.img", NULL);
+	srv_cleanup(&s);
 	return 0;
 }

@@ -76,6 +76,6 @@ int main(void)
 
 	ops->queue_destroy(q);
 	ops->close(be);
-	srv_cleanup(&s, NULL);
+	srv_cleanup(&s);
 	return 0;
 }

@@ -57,6 +57,6 @@ int main(void)
 		fprintf(stderr, "expected Write, its reply, then Flush:\n%s", log);
 		return 1;
 	}
-	srv_cleanup(&s, "log", NULL);
+	srv_cleanup(&s);
 	return 0;
 }

@@ -72,6 +72,6 @@ int main(void)
 
 	ops->queue_destroy(q);
 	ops->close(be);
-	srv_cleanup(&s, "log1", "log2", NULL);
+	srv_cleanup(&s);
 	return 0;
 }

@@ -136,6 +136,6 @@ int main(void)
 	ops->close(be);
 	free(buf);
 	free(rbuf);
-	srv_cleanup(&s, NULL);
+	srv_cleanup(&s);
 	return 0;
 }

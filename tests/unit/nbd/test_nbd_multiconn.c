@@ -130,6 +130,6 @@ int main(void)
 	ops->queue_destroy(q0);
 	ops->queue_destroy(q1);
 	ops->close(be);
-	srv_cleanup(&s, "log", NULL);
+	srv_cleanup(&s);
 	return 0;
 }

@@ -65,6 +65,6 @@ int main(void)
 	ops->queue_destroy(q);
 	ops->close(be);
 	close(fd);
-	srv_cleanup(&s, "disk.img", NULL);
+	srv_cleanup(&s);
 	return 0;
 }
