@@ -70,6 +70,21 @@ static void sent(struct copy *c, struct slot *s)
 		;
 }
 
+/*
+ * A request on e failed with ret, at submission or at completion. A back end
+ * that went away fails both ways (libvblk refuses new requests with
+ * -ENOTCONN once it has seen the hang-up): the same words either way.
+ */
+static void io_failed(struct copy *c, const struct endpoint *e, const char *what, uint64_t off,
+		      int ret)
+{
+	if (ret == -ENOTCONN)
+		copy_fail(c, "%s: the back end closed the connection%s", e->name,
+			  atomic_load(&c->inflight) ? " with I/O outstanding" : "");
+	else
+		copy_fail(c, "%s: %s at %" PRIu64 ": %s", e->name, what, off, ep_strerror(e, ret));
+}
+
 /* Claim the next chunk for s; false when none is left or the copy failed. */
 static bool claim(struct copy *c, struct slot *s)
 {
@@ -112,7 +127,7 @@ static void start_read(struct worker *w, struct slot *s)
 			return;
 		}
 	}
-	copy_fail(c, "%s: read at %" PRIu64 ": %s", c->src.name, s->off, ep_strerror(&c->src, ret));
+	io_failed(c, &c->src, "read", s->off, ret);
 	s->state = S_DONE;
 }
 
@@ -172,8 +187,7 @@ static void start_write(struct worker *w, struct slot *s)
 	}
 check:
 	if (ret) {
-		copy_fail(c, "%s: write at %" PRIu64 ": %s", c->dst.name, s->off,
-			  ep_strerror(&c->dst, ret));
+		io_failed(c, &c->dst, "write", s->off, ret);
 		/* Requests already sent for this chunk still complete. */
 		s->state = s->pending ? S_WRITING : S_DONE;
 	}
@@ -216,13 +230,10 @@ static void completed(struct worker *w, struct slot *s, int ret)
 	struct copy *c = w->c;
 	bool reading = s->state == S_READING;
 
+	/* Before the count drops: this request was outstanding. */
+	if (ret)
+		io_failed(c, reading ? &c->src : &c->dst, reading ? "read" : "write", s->off, ret);
 	atomic_fetch_sub(&c->inflight, 1);
-	if (ret == -ENOTCONN)
-		copy_fail(c, "%s: the back end closed the connection with I/O outstanding",
-			  reading ? c->src.name : c->dst.name);
-	else if (ret)
-		copy_fail(c, "%s: %s at %" PRIu64 ": %s", reading ? c->src.name : c->dst.name,
-			  reading ? "read" : "write", s->off, strerror(-ret));
 	if (--s->pending)
 		return;
 	if (atomic_load(&c->failed))
