@@ -63,6 +63,7 @@ struct blk_queue {
 	bool timer_armed; /* timer_fd set and not read since */
 	bool draining;	  /* blk_queue_drain: limits no longer apply */
 	bool processing;  /* inside blk_queue_process: a kick leaves ready results to its end */
+	uint64_t now_ns;  /* queue_now's reading for this batch; 0: read it again */
 	/* Statistics: slot index, linked in blk_dev.queues under stats_mu. */
 	unsigned index;
 	struct blk_queue *next_in_dev;
