@@ -242,7 +242,7 @@ struct blk_req {
 	struct blk_req_seg seg[BLK_DWZ_MAX_SEG];
 	unsigned nseg, cur_seg;
 	uint64_t bytes;	       /* READ / WRITE payload */
-	uint64_t t_start;      /* CLOCK_MONOTONIC ns at submission (latency) */
+	uint64_t t_start;      /* CLOCK_MONOTONIC ns of its submission batch (latency; queue_now) */
 	struct fifo_link wait; /* in blk_queue.throttled while the limits hold it */
 	/* The padding stage's state for this request: opaque outside blk_align.c. */
 	alignas(max_align_t) unsigned char stage[BLK_REQ_STAGE_BYTES];

@@ -73,9 +73,12 @@ static inline bool t_submit(struct blk_queue *q, struct t_req *t, unsigned out, 
 	return ok;
 }
 
-/* Standard layout: [hdr][out data][in data][status]; returns the status byte. */
-static inline uint8_t t_io(struct blk_queue *q, struct t_req *t, uint32_t type, uint64_t sector,
-			   void *out, size_t out_len, void *in, size_t in_len)
+/*
+ * Standard layout, [hdr][out data][in data][status], in t->req ready for
+ * blk_req_submit (nothing submitted).
+ */
+static inline void t_prep(struct t_req *t, uint32_t type, uint64_t sector, void *out,
+			  size_t out_len, void *in, size_t in_len)
 {
 	unsigned n = 0, nin = 0;
 
@@ -89,7 +92,17 @@ static inline uint8_t t_io(struct blk_queue *q, struct t_req *t, uint32_t type, 
 	}
 	t->iov[n++] = (struct iovec){&t->status, 1};
 	nin++;
-	CHECK(t_submit(q, t, n - nin, nin));
+	t->req.iov = t->iov;
+	t->req.out_num = n - nin;
+	t->req.in_num = nin;
+}
+
+/* Standard layout (t_prep), submitted and run to completion; returns the status byte. */
+static inline uint8_t t_io(struct blk_queue *q, struct t_req *t, uint32_t type, uint64_t sector,
+			   void *out, size_t out_len, void *in, size_t in_len)
+{
+	t_prep(t, type, sector, out, out_len, in, in_len);
+	CHECK(t_submit(q, t, t->req.out_num, t->req.in_num));
 	CHECK_EQ(t->ndone, 1);
 	return t->status;
 }

@@ -71,17 +71,6 @@ static void *owner_run(void *arg)
 	return NULL;
 }
 
-static void write_req(struct t_req *t, uint64_t sector, uint8_t *buf)
-{
-	t_hdr(t, VIRTIO_BLK_T_OUT, sector);
-	t->iov[0] = (struct iovec){&t->hdr, sizeof(t->hdr)};
-	t->iov[1] = (struct iovec){buf, 512};
-	t->iov[2] = (struct iovec){&t->status, 1};
-	t->req.iov = t->iov;
-	t->req.out_num = 2;
-	t->req.in_num = 1;
-}
-
 int main(void)
 {
 	struct blk_dev_opts o = {.num_queues = 2, .queue_size = 128, .logical_block_size = 512};
@@ -105,8 +94,8 @@ int main(void)
 	/* A holds 4 KiB block 0 exclusively (a 512-byte RMW); B's write to it waits. */
 	memset(a_buf, 0xaa, sizeof(a_buf));
 	memset(b_buf, 0xbb, sizeof(b_buf));
-	write_req(&ta, 0, a_buf);
-	write_req(&tb, 1, b_buf);
+	t_prep(&ta, VIRTIO_BLK_T_OUT, 0, a_buf, sizeof(a_buf), NULL, 0);
+	t_prep(&tb, VIRTIO_BLK_T_OUT, 1, b_buf, sizeof(b_buf), NULL, 0);
 	CHECK(blk_req_submit(qa, &ta.req));
 	CHECK(blk_req_submit(ob.q, &tb.req));
 	blk_queue_kick(ob.q);

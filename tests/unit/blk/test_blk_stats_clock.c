@@ -40,17 +40,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-static void read_req(struct t_req *t, uint8_t *buf)
-{
-	t_hdr(t, VIRTIO_BLK_T_IN, 0);
-	t->iov[0] = (struct iovec){&t->hdr, sizeof(t->hdr)};
-	t->iov[1] = (struct iovec){buf, 512};
-	t->iov[2] = (struct iovec){&t->status, 1};
-	t->req.iov = t->iov;
-	t->req.out_num = 1;
-	t->req.in_num = 2;
-}
-
 int main(void)
 {
 	static struct tbe tb;
@@ -69,7 +58,7 @@ int main(void)
 	 * Submitted, then completed WAIT_MS later: the completion's reading is
 	 * not the submission's (counted at least WAIT_MS).
 	 */
-	read_req(&t, buf);
+	t_prep(&t, VIRTIO_BLK_T_IN, 0, NULL, 0, buf, sizeof(buf));
 	CHECK(blk_req_submit(q, &t.req));
 	sleep_ms(WAIT_MS);
 	/* The round the backend's fd starts, without a kick since the submit. */
@@ -85,7 +74,7 @@ int main(void)
 	 * busy machine adds between submit and run.
 	 */
 	sleep_ms(WAIT_MS);
-	read_req(&t, buf);
+	t_prep(&t, VIRTIO_BLK_T_IN, 0, NULL, 0, buf, sizeof(buf));
 	CHECK(blk_req_submit(q, &t.req));
 	t_run(q);
 	CHECK_EQ(t.ndone, 1);
