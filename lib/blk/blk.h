@@ -231,7 +231,10 @@ struct blk_req {
 	unsigned out_num; /* iov[0..out_num) device-readable */
 	unsigned in_num;  /* iov[out_num..out_num+in_num) device-writable */
 
-	/* Engine-private from here on. */
+	/*
+	 * Engine-private from here on: blk_req_submit sets every field before
+	 * it reads it, so a transport reuses a slot without clearing it.
+	 */
 	struct blk_queue *q;
 	uint8_t *status;
 	uint32_t type;

@@ -122,7 +122,7 @@ static bool vub_queue_kick(void *qdev)
 			if (r == 0)
 				break;
 			s->idx = bq->free[--bq->nfree];
-			memset(&s->req, 0, sizeof(s->req));
+			/* Not cleared: blk_req_submit sets the engine's fields (blk.h). */
 			s->head = elem.head;
 			s->req.iov = elem.iov;
 			s->req.out_num = elem.out_num;
