@@ -172,7 +172,10 @@ class Report:
         self.w()
         self.w("IOPS are medians; *qsd best* is the better of qsd without and with an iothread for that row; "
                "ratios above 1 favour vblkd (for the fio column: the share of the host's own figure vblkd reaches). "
-               "p50 latency in µs.")
+               "p50 latency in µs. Every back end runs as it does by default, and the defaults differ: "
+               "QEMU's iothread polls for new requests for an adaptive window of up to 32 µs (`poll-max-ns` "
+               "32768), qsd without one and vblkd (`poll-us=0`, docs/polling.md) do not; the pinned pass "
+               "below compares them with the same window.")
         self.w()
         cols = [b for b in self.backends]
         hdr = "| storage | workload | qd | queues | " + " | ".join(LABEL[b] + " IOPS" for b in cols)
