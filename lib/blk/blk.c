@@ -932,7 +932,6 @@ bool blk_req_submit(struct blk_queue *q, struct blk_req *req)
 	req->t_start = queue_now(q);
 	/* Counted as "other" until the header says what it is. */
 	req->type = UINT32_MAX;
-	req->sector = 0;
 	req->bytes = 0;
 
 	/* The header is the first 16 readable bytes; copy it once (no double fetch). */

@@ -232,8 +232,9 @@ struct blk_req {
 	unsigned in_num;  /* iov[out_num..out_num+in_num) device-writable */
 
 	/*
-	 * Engine-private from here on: blk_req_submit sets every field before
-	 * it reads it, so a transport reuses a slot without clearing it.
+	 * Engine-private from here on: the engine (blk_req_submit, the request
+	 * handlers, the padding stage) sets every field before it reads it, so
+	 * a transport reuses a slot without clearing it.
 	 */
 	struct blk_queue *q;
 	uint8_t *status;
